@@ -1,0 +1,107 @@
+/*
+ * kube_client — HTTP requests to the Kubernetes API. Thread-safe.
+ *
+ * One client serves any number of threads: libcurl easy handles are pooled
+ * and their connections, TLS sessions and DNS cache are shared, so requests
+ * reuse connections (HTTP/2 where the server offers it over TLS).
+ *
+ * Every request:
+ *  - authenticates with the kube_credential (bearer token) or the client
+ *    certificate, verifies the server against the CA (unless the kubeconfig
+ *    says insecure-skip-tls-verify), and honours tls-server-name;
+ *  - on 401 with a refreshable credential (token file, exec plugin) re-reads
+ *    the credential and retries once;
+ *  - on 429, or a 5xx carrying Retry-After, waits Retry-After (capped) and
+ *    retries, any verb (the server did not act on it);
+ *  - on a connection reset or an empty reply retries only GET;
+ *  - maps any non-2xx answer to a KUBE_ERR_API kube_error with the Status.
+ */
+#ifndef MEMSHACK_KUBE_CLIENT_H
+#define MEMSHACK_KUBE_CLIENT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kube/kube_config.h"
+#include "kube/kube_error.h"
+
+typedef struct kube_client kube_client;
+
+typedef struct kube_client_options {
+	long timeout_ms;         /* whole request, default 30000 */
+	long connect_timeout_ms; /* default 10000 */
+	int max_retries;         /* retries for 429 / resets, default 5 */
+	long max_retry_after_s;  /* cap on an honoured Retry-After, default 30 */
+	const char *user_agent;  /* default "memshack/<version>" */
+} kube_client_options;
+
+/* Called after every HTTP exchange (retries included); code 0 = no response. */
+typedef void (*kube_request_observer)(void *ud, const char *method, long code, double seconds);
+
+/* opts may be NULL. Copies what it needs from cfg. Free with kube_client_free(). */
+int kube_client_new(const kube_config *cfg, const kube_client_options *opts, kube_client **ret, kube_error *err);
+void kube_client_free(kube_client *c);
+void kube_client_set_observer(kube_client *c, kube_request_observer fn, void *ud);
+/* The default namespace from the configuration. Borrowed, never NULL. */
+const char *kube_client_namespace(const kube_client *c);
+/* The server URL. Borrowed. */
+const char *kube_client_server(const kube_client *c);
+
+/*
+ * One request. `path` starts with '/' and may carry a query. On any HTTP
+ * answer *ret_status is set; on 2xx returns 0 and, if ret_body is not NULL,
+ * the body (NUL-terminated, caller frees) in *ret_body / *ret_len. A non-2xx
+ * answer returns -1 with a KUBE_ERR_API error.
+ */
+int kube_request(kube_client *c, const char *method, const char *path, const char *content_type, const char *body,
+		 size_t body_len, long *ret_status, char **ret_body, size_t *ret_len, kube_error *err);
+
+/*
+ * A streaming GET (watch): `on_data` receives the body as it arrives, in
+ * arbitrary chunks; it returns 0 to continue or non-zero to stop (the call
+ * then returns 0). `timeout_s` bounds the whole request (0 = none);
+ * `idle_timeout_s` drops a connection silent for that long (0 = none).
+ * Not retried. A non-2xx answer returns -1 with its Status.
+ */
+typedef int (*kube_stream_fn)(void *ud, const char *data, size_t len);
+int kube_stream(kube_client *c, const char *path, kube_stream_fn on_data, void *ud, long timeout_s,
+		long idle_timeout_s, kube_error *err);
+
+/* ---- JSON conveniences; `ret` may be NULL; returned objects are new references ---- */
+
+int kube_get(kube_client *c, const char *path, json_t **ret, kube_error *err);
+int kube_create(kube_client *c, const char *path, json_t *obj, json_t **ret, kube_error *err);
+/* PUT: obj should carry metadata.resourceVersion; a stale one gives 409 Conflict. */
+int kube_replace(kube_client *c, const char *path, json_t *obj, json_t **ret, kube_error *err);
+
+typedef enum kube_patch_type {
+	KUBE_PATCH_MERGE,     /* application/merge-patch+json */
+	KUBE_PATCH_JSON,      /* application/json-patch+json */
+	KUBE_PATCH_STRATEGIC, /* built-in types only */
+} kube_patch_type;
+int kube_patch(kube_client *c, const char *path, kube_patch_type type, json_t *patch, json_t **ret,
+	       kube_error *err);
+
+/* Server-side apply of `obj` (must carry apiVersion, kind, metadata.name) as `field_manager`. */
+int kube_apply(kube_client *c, const char *path, json_t *obj, const char *field_manager, bool force, json_t **ret,
+	       kube_error *err);
+
+/* propagation: "Foreground", "Background", "Orphan" or NULL (server default). */
+int kube_delete(kube_client *c, const char *path, const char *propagation, json_t **ret, kube_error *err);
+
+typedef struct kube_list_options {
+	const char *label_selector; /* or NULL */
+	const char *field_selector; /* or NULL */
+	unsigned limit;             /* page size; 0 = 500 */
+} kube_list_options;
+
+/*
+ * Lists a collection page by page (limit/continue) into one List object:
+ * {"items": [...], "metadata": {"resourceVersion": RV}} (new reference). If
+ * a continue token expires (410) mid-way, the list starts again (at most 3
+ * times). opts may be NULL.
+ */
+int kube_list(kube_client *c, const char *path, const kube_list_options *opts, json_t **ret, kube_error *err);
+
+#endif

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds the local control plane's binaries (kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubectl, etcd, kwok) from the Go
+# wrapper modules beside this script, into a cache folder keyed by the pinned
+# versions. A binary already in the cache is not rebuilt.
+#
+# Prints the bin folder on its last line of standard output.
+# Environment: MEMSHACK_TESTENV_CACHE (default ~/.cache/memshack-testenv).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=versions.env
+. "$here/versions.env"
+export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=readonly
+
+# Drift check: the wrapper modules must require exactly the pinned versions.
+check_pin() { # module-dir module version
+  if ! grep -qE "^(require )?[[:space:]]*$2 $3( |$)" "$here/$1/go.mod"; then
+    echo "build.sh: $1/go.mod does not require $2 $3 (versions.env); run tools/testenv/pin.sh" >&2
+    exit 1
+  fi
+}
+check_pin k8s k8s.io/kubernetes "$K8S_VERSION"
+check_pin etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+check_pin kwok sigs.k8s.io/kwok "$KWOK_VERSION"
+
+cache_root=${MEMSHACK_TESTENV_CACHE:-$HOME/.cache/memshack-testenv}
+key=$(cat "$here/versions.env" "$here"/*/go.sum | sha256sum | cut -c1-12)
+bin="$cache_root/$K8S_VERSION-$key/bin"
+mkdir -p "$bin"
+
+minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
+ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor} -X k8s.io/component-base/version.gitTreeState=clean"
+
+build() { # module-dir package output
+  local out="$bin/$3"
+  if [ -x "$out" ]; then return 0; fi
+  echo "build.sh: building $3 from $2" >&2
+  local start=$SECONDS
+  (cd "$here/$1" && go build -trimpath -ldflags "$ldflags" -o "$out.tmp" "$2")
+  mv "$out.tmp" "$out"
+  echo "build.sh: built $3 in $((SECONDS - start)) s" >&2
+}
+
+build etcd memshack.local/testenv/etcd etcd
+build k8s k8s.io/kubernetes/cmd/kube-apiserver kube-apiserver
+build k8s k8s.io/kubernetes/cmd/kube-controller-manager kube-controller-manager
+build k8s k8s.io/kubernetes/cmd/kube-scheduler kube-scheduler
+build k8s k8s.io/kubernetes/cmd/kubectl kubectl
+build kwok sigs.k8s.io/kwok/cmd/kwok kwok
+echo "$bin"
