@@ -40,6 +40,7 @@ struct kube_client {
 
 	kube_request_observer observer;
 	void *observer_ud;
+	bool verbose; /* MEMSHACK_CURL_VERBOSE=1: libcurl traces to stderr (debugging) */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -143,6 +144,8 @@ int kube_client_new(const kube_config *cfg, const kube_client_options *opts, kub
 	c->user_agent = sbuf_detach(&ua);
 	c->opts.user_agent = NULL;
 	c->insecure = cfg->insecure_skip_tls_verify;
+	const char *verbose = getenv("MEMSHACK_CURL_VERBOSE");
+	c->verbose = verbose && !strcmp(verbose, "1");
 	bool ok = c->user_agent && (c->server = strdup(cfg->server)) && (c->base_url = strdup(cfg->server)) &&
 		  (c->namespace = strdup(cfg->namespace ? cfg->namespace : "default")) && !blob_dup(&c->ca, &cfg->ca) &&
 		  !blob_dup(&c->cert, &cfg->client_cert) && !blob_dup(&c->key, &cfg->client_key);
@@ -350,6 +353,8 @@ static CURLcode perform(kube_client *c, const request *rq, const kube_auth *auth
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (c->verbose)
+		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 	if (rq->stream) {
 		curl_easy_setopt(h, CURLOPT_TIMEOUT, rq->timeout_s > 0 ? rq->timeout_s : 0L);
 		if (rq->idle_timeout_s > 0) {
@@ -429,6 +434,15 @@ static int do_request(kube_client *c, const request *rq, long *ret_status, char 
 				*ret_status = x.status;
 			return 0;
 		}
+		if (rc != CURLE_OK && x.status >= 400 && reset_like(rc)) {
+			/*
+			 * The server answered with an error status and closed the
+			 * stream early (kube-apiserver sends HTTP/2 GOAWAY with a 401,
+			 * and libcurl 7.88 then reports a partial transfer): the status
+			 * is what matters, the body is best effort.
+			 */
+			rc = CURLE_OK;
+		}
 		if (rc != CURLE_OK) {
 			bool retry = !rq->stream && !strcmp(rq->method, "GET") && reset_like(rc) &&
 				     attempt < c->opts.max_retries;
@@ -465,6 +479,16 @@ static int do_request(kube_client *c, const request *rq, long *ret_status, char 
 		}
 		kube_error_from_response(err, x.status, x.body.buf, x.body.len);
 		sbuf_release(&x.body);
+		if (x.status == 401) {
+			/* The server says only "Unauthorized": name the likely cause. */
+			char *m = err->message;
+			err->message = NULL;
+			kube_error_set(err, KUBE_ERR_API, "%s: the server rejected the credential (invalid or expired "
+				       "token, or a certificate it does not trust)", m ? m : "Unauthorized");
+			free(m);
+			err->http_code = 401;
+			err->reason = strdup("Unauthorized");
+		}
 		long wait_s = x.retry_after_s ? x.retry_after_s : err->retry_after_s;
 		if (!rq->stream && attempt < c->opts.max_retries && (x.status == 429 || (x.status >= 500 && wait_s))) {
 			if (wait_s <= 0)
