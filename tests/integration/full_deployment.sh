@@ -14,7 +14,12 @@ for _ in $(seq 1 150); do
 done
 pods=$(kubectl -n "$ns" get pods -l app=x -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{" "}{.spec.nodeName}{"\n"}{end}')
 echo "$pods"
-[ "$(printf '%s\n' "$pods" | grep -c '^True kwok-node-')" = 2 ] || { echo "FAIL: want 2 Ready pods on kwok nodes"; exit 1; }
+if [ "$(printf '%s\n' "$pods" | grep -c '^True kwok-node-')" != 2 ]; then
+  echo "FAIL: want 2 Ready pods on kwok nodes"
+  kubectl get nodes,deployments,replicasets,pods -A -o wide || true
+  kubectl -n "$ns" get events || true
+  exit 1
+fi
 kubectl -n "$ns" delete deployment x >/dev/null
 for _ in $(seq 1 150); do
   [ -z "$(kubectl -n "$ns" get replicasets,pods -o name 2>/dev/null)" ] && break

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages memshack builds and tests with, when missing.
+# Go (1.26 or newer, at /usr/local/go or on PATH) builds the local control plane.
+set -euo pipefail
+packages=(build-essential cmake pkg-config git ca-certificates curl openssl
+  libcurl4-openssl-dev libjansson-dev libyaml-dev libmicrohttpd-dev libcmocka-dev libssl-dev
+  valgrind shellcheck memcached)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+  echo "install-deps: Go is at /usr/local/go/bin; add it to PATH" >&2
+fi

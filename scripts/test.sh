@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests and integration tests against a real local
+# Kubernetes control plane, three times — a plain build, AddressSanitizer +
+# UndefinedBehaviorSanitizer, and valgrind memcheck.
+#
+#   scripts/test.sh            all three
+#   scripts/test.sh plain      one pass (also: asan, valgrind)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH="/usr/local/go/bin:$PATH"
+passes=("$@")
+[ ${#passes[@]} -gt 0 ] || passes=(plain asan valgrind)
+
+scripts/install-deps.sh
+start=$SECONDS
+tools/testenv/build.sh >/dev/null
+echo "test.sh: control plane binaries ready ($((SECONDS - start)) s)"
+
+jobs=$(nproc)
+run_pass() { # NAME CMAKE-ARGS...
+  local name=$1; shift
+  local dir="$root/build-test-$name" t0=$SECONDS
+  echo "=== $name ==="
+  cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Debug "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs" >/dev/null
+  (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 1800)
+  echo "=== $name passed in $((SECONDS - t0)) s ==="
+}
+
+for p in "${passes[@]}"; do
+  case $p in
+    plain) run_pass plain ;;
+    asan) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+            run_pass asan -DMEMSHACK_SANITIZE=ON ;;
+    valgrind) run_pass valgrind -DMEMSHACK_VALGRIND=ON ;;
+    *) echo "test.sh: unknown pass '$p' (plain, asan, valgrind)" >&2; exit 2 ;;
+  esac
+done
+# Nothing of ours may be left running.
+if pgrep -f "/tmp/memshack-testenv-(minimal|full)-" >/dev/null; then
+  echo "test.sh: processes left behind:" >&2; pgrep -fa "/tmp/memshack-testenv-(minimal|full)-" >&2; exit 1
+fi
+echo "test.sh: all passes succeeded"
