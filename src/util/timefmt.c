@@ -95,7 +95,8 @@ char *timefmt_rfc3339_micro(int64_t us, char *buf, size_t len)
 	struct tm tm;
 	int micro;
 	civil(us, &tm, &micro);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-		 tm.tm_hour, tm.tm_min, tm.tm_sec, micro);
+	char date[24];
+	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, len, "%s.%06dZ", date, micro % 1000000);
 	return buf;
 }

@@ -1,0 +1,424 @@
+#include "runtime/workqueue.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/strmap.h"
+
+typedef struct delayed {
+	int64_t at;
+	uint64_t seq; /* FIFO among equal times */
+	char *key;
+} delayed;
+
+struct workqueue {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	workqueue_options o;
+	/* FIFO of ready keys */
+	char **fifo;
+	size_t head, count, cap;
+	strmap dirty;      /* key -> NULL: queued or to be re-queued */
+	strmap processing; /* key -> NULL */
+	strmap waiting;    /* key -> (intptr) index+1 into heap */
+	delayed *heap;
+	size_t heap_len, heap_cap;
+	uint64_t seq;
+	strmap failures;   /* key -> (intptr) count */
+	double tokens;
+	int64_t bucket_last;  /* last token refill */
+	bool shutdown;
+	uint64_t adds, retries;
+};
+
+static int64_t default_clock(void *ud)
+{
+	(void)ud;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t now(workqueue *q)
+{
+	return q->o.clock(q->o.clock_ud);
+}
+
+workqueue *workqueue_new(const workqueue_options *opts)
+{
+	workqueue *q = calloc(1, sizeof *q);
+	if (!q)
+		return NULL;
+	if (opts)
+		q->o = *opts;
+	if (q->o.base_delay_us <= 0)
+		q->o.base_delay_us = 5000;
+	if (q->o.max_delay_us <= 0)
+		q->o.max_delay_us = 1000LL * 1000000;
+	if (q->o.qps <= 0)
+		q->o.qps = 10;
+	if (q->o.burst <= 0)
+		q->o.burst = 100;
+	if (!q->o.clock)
+		q->o.clock = default_clock;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&q->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	q->tokens = q->o.burst;
+	q->bucket_last = now(q);
+	return q;
+}
+
+void workqueue_free(workqueue *q)
+{
+	if (!q)
+		return;
+	for (size_t i = 0; i < q->count; i++)
+		free(q->fifo[(q->head + i) % q->cap]);
+	free(q->fifo);
+	for (size_t i = 0; i < q->heap_len; i++)
+		free(q->heap[i].key);
+	free(q->heap);
+	strmap_release(&q->dirty, NULL);
+	strmap_release(&q->processing, NULL);
+	strmap_release(&q->waiting, NULL);
+	strmap_release(&q->failures, NULL);
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cond);
+	free(q);
+}
+
+static int fifo_push(workqueue *q, const char *key)
+{
+	if (q->count == q->cap) {
+		size_t cap = q->cap ? q->cap * 2 : 16;
+		char **f = malloc(cap * sizeof *f);
+		if (!f)
+			return -1;
+		for (size_t i = 0; i < q->count; i++)
+			f[i] = q->fifo[(q->head + i) % q->cap];
+		free(q->fifo);
+		q->fifo = f;
+		q->cap = cap;
+		q->head = 0;
+	}
+	char *k = strdup(key);
+	if (!k)
+		return -1;
+	q->fifo[(q->head + q->count) % q->cap] = k;
+	q->count++;
+	return 0;
+}
+
+/* client-go's Add: dedup via dirty; not queued while processing. Locked. */
+static void add_locked(workqueue *q, const char *key)
+{
+	if (q->shutdown)
+		return;
+	bool found;
+	strmap_get(&q->dirty, key, &found);
+	if (found)
+		return;
+	q->adds++;
+	if (strmap_put(&q->dirty, key, NULL, NULL, NULL))
+		return;
+	strmap_get(&q->processing, key, &found);
+	if (found)
+		return; /* re-queued by done() */
+	if (fifo_push(q, key)) {
+		strmap_remove(&q->dirty, key, NULL);
+		return;
+	}
+	pthread_cond_signal(&q->cond);
+}
+
+void workqueue_add(workqueue *q, const char *key)
+{
+	pthread_mutex_lock(&q->mu);
+	add_locked(q, key);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* ---- delayed keys: a binary min-heap on (at, seq), indexed by key ---- */
+
+static bool heap_less(const delayed *a, const delayed *b)
+{
+	return a->at < b->at || (a->at == b->at && a->seq < b->seq);
+}
+
+static void heap_set(workqueue *q, size_t i, delayed d)
+{
+	q->heap[i] = d;
+	strmap_put(&q->waiting, d.key, (void *)(intptr_t)(i + 1), NULL, NULL);
+}
+
+static void heap_up(workqueue *q, size_t i)
+{
+	delayed d = q->heap[i];
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (!heap_less(&d, &q->heap[p]))
+			break;
+		heap_set(q, i, q->heap[p]);
+		i = p;
+	}
+	heap_set(q, i, d);
+}
+
+static void heap_down(workqueue *q, size_t i)
+{
+	delayed d = q->heap[i];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		const delayed *best = &d;
+		if (l < q->heap_len && heap_less(&q->heap[l], best))
+			m = l, best = &q->heap[l];
+		if (r < q->heap_len && heap_less(&q->heap[r], best))
+			m = r;
+		if (m == i)
+			break;
+		heap_set(q, i, q->heap[m]);
+		i = m;
+	}
+	heap_set(q, i, d);
+}
+
+static void add_after_locked(workqueue *q, const char *key, int64_t delay_us)
+{
+	if (q->shutdown)
+		return;
+	if (delay_us <= 0) {
+		add_locked(q, key);
+		return;
+	}
+	int64_t at = now(q) + delay_us;
+	bool found;
+	intptr_t idx = (intptr_t)strmap_get(&q->waiting, key, &found);
+	if (found) {
+		size_t i = (size_t)idx - 1;
+		if (at < q->heap[i].at) { /* keep the earliest time */
+			q->heap[i].at = at;
+			heap_up(q, i);
+			pthread_cond_broadcast(&q->cond);
+		}
+		return;
+	}
+	if (q->heap_len == q->heap_cap) {
+		size_t cap = q->heap_cap ? q->heap_cap * 2 : 16;
+		delayed *h = realloc(q->heap, cap * sizeof *h);
+		if (!h)
+			return;
+		q->heap = h;
+		q->heap_cap = cap;
+	}
+	char *k = strdup(key);
+	if (!k)
+		return;
+	q->heap[q->heap_len] = (delayed){ at, q->seq++, k };
+	q->heap_len++;
+	heap_up(q, q->heap_len - 1);
+	pthread_cond_broadcast(&q->cond); /* a getter may need to wake earlier */
+}
+
+void workqueue_add_after(workqueue *q, const char *key, int64_t delay_us)
+{
+	pthread_mutex_lock(&q->mu);
+	add_after_locked(q, key, delay_us);
+	pthread_mutex_unlock(&q->mu);
+}
+
+/* Moves due delayed keys to the ready queue; returns the next due time or INT64_MAX. Locked. */
+static int64_t promote_due(workqueue *q)
+{
+	int64_t t = now(q);
+	while (q->heap_len && q->heap[0].at <= t) {
+		delayed d = q->heap[0];
+		strmap_remove(&q->waiting, d.key, NULL);
+		q->heap_len--;
+		if (q->heap_len) {
+			q->heap[0] = q->heap[q->heap_len];
+			heap_down(q, 0);
+		}
+		add_locked(q, d.key);
+		free(d.key);
+	}
+	return q->heap_len ? q->heap[0].at : INT64_MAX;
+}
+
+/* ---- rate limiting ---- */
+
+static int64_t bucket_delay_locked(workqueue *q)
+{
+	/* Token bucket with reservations, like golang.org/x/time/rate. */
+	int64_t t = now(q);
+	double elapsed = (double)(t - q->bucket_last) / 1e6;
+	q->bucket_last = t;
+	q->tokens += elapsed * q->o.qps;
+	if (q->tokens > q->o.burst)
+		q->tokens = q->o.burst;
+	q->tokens -= 1;
+	if (q->tokens >= 0)
+		return 0;
+	return (int64_t)(-q->tokens / q->o.qps * 1e6);
+}
+
+int64_t workqueue_add_rate_limited(workqueue *q, const char *key)
+{
+	pthread_mutex_lock(&q->mu);
+	intptr_t fails = (intptr_t)strmap_get(&q->failures, key, NULL);
+	strmap_put(&q->failures, key, (void *)(fails + 1), NULL, NULL);
+	int64_t backoff = q->o.base_delay_us;
+	for (intptr_t i = 0; i < fails && backoff < q->o.max_delay_us; i++)
+		backoff *= 2;
+	if (backoff > q->o.max_delay_us)
+		backoff = q->o.max_delay_us;
+	int64_t bucket = bucket_delay_locked(q);
+	int64_t delay = backoff > bucket ? backoff : bucket;
+	q->retries++;
+	add_after_locked(q, key, delay);
+	pthread_mutex_unlock(&q->mu);
+	return delay;
+}
+
+void workqueue_forget(workqueue *q, const char *key)
+{
+	pthread_mutex_lock(&q->mu);
+	strmap_remove(&q->failures, key, NULL);
+	pthread_mutex_unlock(&q->mu);
+}
+
+int workqueue_failures(workqueue *q, const char *key)
+{
+	pthread_mutex_lock(&q->mu);
+	int n = (int)(intptr_t)strmap_get(&q->failures, key, NULL);
+	pthread_mutex_unlock(&q->mu);
+	return n;
+}
+
+/* ---- handing out ---- */
+
+static char *take_locked(workqueue *q)
+{
+	if (!q->count)
+		return NULL;
+	char *k = q->fifo[q->head];
+	q->head = (q->head + 1) % q->cap;
+	q->count--;
+	strmap_remove(&q->dirty, k, NULL);
+	strmap_put(&q->processing, k, NULL, NULL, NULL);
+	return k;
+}
+
+char *workqueue_try_get(workqueue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	char *k = NULL;
+	if (!q->shutdown) {
+		promote_due(q);
+		k = take_locked(q);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return k;
+}
+
+char *workqueue_get(workqueue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	char *k = NULL;
+	while (!q->shutdown) {
+		int64_t next = promote_due(q);
+		if ((k = take_locked(q)))
+			break;
+		if (next == INT64_MAX) {
+			pthread_cond_wait(&q->cond, &q->mu);
+		} else {
+			/* Sleep until the next delayed key is due (the clock may be a test clock: cap the wait). */
+			int64_t wait = next - now(q);
+			if (wait > 1000000)
+				wait = 1000000;
+			if (wait < 1000)
+				wait = 1000;
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			int64_t ns = ts.tv_nsec + (wait % 1000000) * 1000;
+			ts.tv_sec += wait / 1000000 + ns / 1000000000;
+			ts.tv_nsec = ns % 1000000000;
+			pthread_cond_timedwait(&q->cond, &q->mu, &ts);
+		}
+	}
+	pthread_mutex_unlock(&q->mu);
+	return k;
+}
+
+void workqueue_done(workqueue *q, const char *key)
+{
+	pthread_mutex_lock(&q->mu);
+	strmap_remove(&q->processing, key, NULL);
+	bool found;
+	strmap_get(&q->dirty, key, &found);
+	if (found && !q->shutdown && fifo_push(q, key) == 0)
+		pthread_cond_signal(&q->cond);
+	pthread_cond_broadcast(&q->cond); /* drain() waits on processing */
+	pthread_mutex_unlock(&q->mu);
+}
+
+size_t workqueue_len(workqueue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	size_t n = q->count;
+	pthread_mutex_unlock(&q->mu);
+	return n;
+}
+
+size_t workqueue_delayed(workqueue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	size_t n = q->heap_len;
+	pthread_mutex_unlock(&q->mu);
+	return n;
+}
+
+uint64_t workqueue_adds_total(workqueue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	uint64_t n = q->adds;
+	pthread_mutex_unlock(&q->mu);
+	return n;
+}
+
+uint64_t workqueue_retries_total(workqueue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	uint64_t n = q->retries;
+	pthread_mutex_unlock(&q->mu);
+	return n;
+}
+
+void workqueue_shutdown(workqueue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	q->shutdown = true;
+	pthread_cond_broadcast(&q->cond);
+	pthread_mutex_unlock(&q->mu);
+}
+
+bool workqueue_is_shutdown(workqueue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	bool s = q->shutdown;
+	pthread_mutex_unlock(&q->mu);
+	return s;
+}
+
+void workqueue_drain(workqueue *q)
+{
+	pthread_mutex_lock(&q->mu);
+	while (q->processing.len)
+		pthread_cond_wait(&q->cond, &q->mu);
+	pthread_mutex_unlock(&q->mu);
+}

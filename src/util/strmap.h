@@ -1,0 +1,46 @@
+/*
+ * strmap — a hash map from NUL-terminated string keys to pointers.
+ *
+ * Pure and not thread-safe (callers lock). Keys are copied and owned by the
+ * map; values are the caller's (strmap_free/remove hand them back through
+ * the optional free callback). Iteration order is unspecified.
+ */
+#ifndef MEMSHACK_UTIL_STRMAP_H
+#define MEMSHACK_UTIL_STRMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct strmap_entry {
+	char *key; /* NULL: empty slot; STRMAP_TOMBSTONE: removed */
+	void *value;
+	size_t hash;
+} strmap_entry;
+
+typedef struct strmap {
+	strmap_entry *slots;
+	size_t cap;   /* power of two, or 0 */
+	size_t len;   /* live entries */
+	size_t used;  /* live + tombstones */
+} strmap;
+
+#define STRMAP_INIT { NULL, 0, 0, 0 }
+
+typedef void (*strmap_free_fn)(void *value);
+
+/* Frees keys, and values through free_value if not NULL; leaves the map empty and reusable. */
+void strmap_release(strmap *m, strmap_free_fn free_value);
+/* The value for key, or NULL. *found (if not NULL) says whether the key exists. */
+void *strmap_get(const strmap *m, const char *key, bool *found);
+/*
+ * Sets key to value. If the key existed, its old value is stored in
+ * *ret_old (if not NULL) and *ret_replaced set. Returns 0, or -1 on no memory.
+ */
+int strmap_put(strmap *m, const char *key, void *value, void **ret_old, bool *ret_replaced);
+/* Removes key; returns its value (or NULL) and sets *found. */
+void *strmap_remove(strmap *m, const char *key, bool *found);
+
+/* Iteration: for (size_t i = 0; strmap_next(m, &i, &k, &v);) { ... } */
+bool strmap_next(const strmap *m, size_t *iter, const char **ret_key, void **ret_value);
+
+#endif
