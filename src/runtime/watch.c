@@ -99,23 +99,27 @@ void watch_event_decode(const char *line, size_t len, watch_event *ev)
 		return;
 	}
 	ev->object = json_incref(obj);
-	json_decref(doc);
+	watch_event_type t = WATCH_INVALID;
 	if (!strcmp(type, "ADDED"))
-		ev->type = WATCH_ADDED;
+		t = WATCH_ADDED;
 	else if (!strcmp(type, "MODIFIED"))
-		ev->type = WATCH_MODIFIED;
+		t = WATCH_MODIFIED;
 	else if (!strcmp(type, "DELETED"))
-		ev->type = WATCH_DELETED;
+		t = WATCH_DELETED;
 	else if (!strcmp(type, "BOOKMARK"))
-		ev->type = WATCH_BOOKMARK;
-	else if (!strcmp(type, "ERROR")) {
-		ev->type = WATCH_ERROR;
+		t = WATCH_BOOKMARK;
+	else if (!strcmp(type, "ERROR"))
+		t = WATCH_ERROR;
+	json_decref(doc); /* `type` pointed into doc: not used past here */
+	ev->type = t;
+	if (t == WATCH_ERROR) {
 		json_t *code = json_object_get(ev->object, "code");
 		ev->code = json_is_integer(code) ? (long)json_integer_value(code) : 0;
 		const char *msg = json_string_value(json_object_get(ev->object, "message"));
 		snprintf(ev->detail, sizeof ev->detail, "%s", msg ? msg : "watch error");
 		return;
-	} else {
+	}
+	if (t == WATCH_INVALID) {
 		invalid(ev, "unknown watch event type");
 		return;
 	}

@@ -1,0 +1,217 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <time.h>
+
+#include "runtime/workqueue.h"
+
+static int64_t fake_now;
+static int64_t fake_clock(void *ud)
+{
+	(void)ud;
+	return fake_now;
+}
+
+static workqueue *fake_queue(void)
+{
+	fake_now = 1000000000;
+	workqueue_options o = { .clock = fake_clock, .qps = 10, .burst = 100 };
+	return workqueue_new(&o);
+}
+
+static void expect_get(workqueue *q, const char *want)
+{
+	char *k = workqueue_try_get(q);
+	if (!want) {
+		if (k)
+			print_message("unexpected key %s\n", k);
+		assert_null(k);
+		return;
+	}
+	assert_non_null(k);
+	assert_string_equal(k, want);
+	workqueue_done(q, k);
+	free(k);
+}
+
+static void test_dedup_and_fifo(void **state)
+{
+	(void)state;
+	workqueue *q = fake_queue();
+	workqueue_add(q, "a");
+	workqueue_add(q, "b");
+	workqueue_add(q, "a");
+	workqueue_add(q, "c");
+	workqueue_add(q, "b");
+	assert_int_equal(workqueue_len(q), 3);
+	expect_get(q, "a");
+	expect_get(q, "b");
+	expect_get(q, "c");
+	expect_get(q, NULL);
+	workqueue_free(q);
+}
+
+static void test_no_concurrent_same_key(void **state)
+{
+	(void)state;
+	workqueue *q = fake_queue();
+	workqueue_add(q, "a");
+	char *k = workqueue_try_get(q);
+	assert_string_equal(k, "a");
+	/* Re-added while processing: not handed out again until done. */
+	workqueue_add(q, "a");
+	workqueue_add(q, "a");
+	assert_null(workqueue_try_get(q));
+	assert_int_equal(workqueue_len(q), 0);
+	workqueue_done(q, k);
+	free(k);
+	/* ...then runs once more. */
+	expect_get(q, "a");
+	expect_get(q, NULL);
+	workqueue_free(q);
+}
+
+static void test_backoff_growth_and_forget(void **state)
+{
+	(void)state;
+	workqueue *q = fake_queue();
+	int64_t want = 5000;
+	for (int i = 0; i < 8; i++) {
+		int64_t d = workqueue_add_rate_limited(q, "x");
+		assert_int_equal(d, want);
+		want *= 2;
+		assert_null(workqueue_try_get(q)); /* not due yet */
+		fake_now += d;
+		expect_get(q, "x");
+	}
+	assert_int_equal(workqueue_failures(q, "x"), 8);
+	workqueue_forget(q, "x");
+	assert_int_equal(workqueue_failures(q, "x"), 0);
+	assert_int_equal(workqueue_add_rate_limited(q, "x"), 5000);
+	/* The cap: 1000 s. */
+	workqueue_options o = { .clock = fake_clock, .base_delay_us = 5000, .max_delay_us = 1000LL * 1000000 };
+	workqueue *q2 = workqueue_new(&o);
+	int64_t d = 0;
+	for (int i = 0; i < 40; i++)
+		d = workqueue_add_rate_limited(q2, "y");
+	assert_int_equal(d, 1000LL * 1000000);
+	workqueue_free(q2);
+	workqueue_free(q);
+}
+
+static void test_overall_rate_limit(void **state)
+{
+	(void)state;
+	workqueue *q = fake_queue(); /* 10 qps, burst 100 */
+	char key[16];
+	int64_t last = 0;
+	for (int i = 0; i < 101; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		last = workqueue_add_rate_limited(q, key);
+	}
+	/* The 101st distinct key has no per-key history but waits for a token: 0.1 s. */
+	assert_true(last >= 99000 && last <= 101000);
+	workqueue_free(q);
+}
+
+static void test_delayed_ordering(void **state)
+{
+	(void)state;
+	workqueue *q = fake_queue();
+	workqueue_add_after(q, "late", 300);
+	workqueue_add_after(q, "early", 100);
+	workqueue_add_after(q, "middle", 200);
+	workqueue_add_after(q, "early", 250); /* keeps the earlier time */
+	workqueue_add_after(q, "late", 50);   /* moves earlier */
+	assert_int_equal(workqueue_delayed(q), 3);
+	expect_get(q, NULL);
+	fake_now += 60;
+	expect_get(q, "late");
+	expect_get(q, NULL);
+	fake_now += 1000;
+	expect_get(q, "early");
+	expect_get(q, "middle");
+	expect_get(q, NULL);
+	/* A delayed add of a key already queued for now is a no-op on dispatch (dedup). */
+	workqueue_add(q, "z");
+	workqueue_add_after(q, "z", 10);
+	fake_now += 20;
+	expect_get(q, "z");
+	expect_get(q, NULL);
+	workqueue_free(q);
+}
+
+typedef struct worker_state {
+	workqueue *q;
+	pthread_mutex_t mu;
+	int active[4];
+	int violations;
+	int processed;
+} worker_state;
+
+static void *worker(void *p)
+{
+	worker_state *w = p;
+	char *k;
+	while ((k = workqueue_get(w->q))) {
+		int idx = k[0] - 'a';
+		pthread_mutex_lock(&w->mu);
+		if (w->active[idx]++)
+			w->violations++;
+		pthread_mutex_unlock(&w->mu);
+		nanosleep(&(struct timespec){ 0, 200000 }, NULL);
+		pthread_mutex_lock(&w->mu);
+		w->active[idx]--;
+		w->processed++;
+		pthread_mutex_unlock(&w->mu);
+		workqueue_done(w->q, k);
+		free(k);
+	}
+	return NULL;
+}
+
+static void test_threads_and_drain(void **state)
+{
+	(void)state;
+	worker_state w = { .q = workqueue_new(NULL), .mu = PTHREAD_MUTEX_INITIALIZER };
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++)
+		pthread_create(&t[i], NULL, worker, &w);
+	for (int i = 0; i < 2000; i++) {
+		char key[2] = { (char)('a' + i % 4), 0 };
+		workqueue_add(w.q, key);
+	}
+	workqueue_add_after(w.q, "a", 2000); /* real clock: due in 2 ms */
+	for (int i = 0; i < 200 && (workqueue_len(w.q) || workqueue_delayed(w.q)); i++)
+		nanosleep(&(struct timespec){ 0, 5000000 }, NULL);
+	workqueue_shutdown(w.q);
+	workqueue_drain(w.q);
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(w.violations, 0);
+	assert_true(w.processed >= 4);
+	assert_null(workqueue_get(w.q)); /* after shutdown */
+	workqueue_add(w.q, "ignored");
+	assert_int_equal(workqueue_len(w.q), 0);
+	workqueue_free(w.q);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dedup_and_fifo),
+		cmocka_unit_test(test_no_concurrent_same_key),
+		cmocka_unit_test(test_backoff_growth_and_forget),
+		cmocka_unit_test(test_overall_rate_limit),
+		cmocka_unit_test(test_delayed_ordering),
+		cmocka_unit_test(test_threads_and_drain),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
