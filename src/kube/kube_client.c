@@ -269,6 +269,21 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	return sbuf_add(&x->body, ptr, n) ? 0 : n;
 }
 
+/* Streams: lets the consumer stop a silent stream (about once a second). */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	exchange *x = ud;
+	if (x->stream && x->stream(x->stream_ud, NULL, 0)) {
+		x->stream_stopped = true;
+		return 1;
+	}
+	return 0;
+}
+
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	exchange *x = ud;
@@ -356,6 +371,9 @@ static CURLcode perform(kube_client *c, const request *rq, const kube_auth *auth
 	if (c->verbose)
 		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
 	if (rq->stream) {
+		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
 		curl_easy_setopt(h, CURLOPT_TIMEOUT, rq->timeout_s > 0 ? rq->timeout_s : 0L);
 		if (rq->idle_timeout_s > 0) {
 			/* Below 1 byte/s for idle_timeout_s seconds: the connection is dead. */
@@ -590,18 +608,27 @@ int kube_apply(kube_client *c, const char *path, json_t *obj, const char *field_
 	return rc;
 }
 
-int kube_delete(kube_client *c, const char *path, const char *propagation, json_t **ret, kube_error *err)
+int kube_delete_uid(kube_client *c, const char *path, const char *propagation, const char *uid, json_t **ret,
+		    kube_error *err)
 {
 	json_t *opts = NULL;
-	if (propagation) {
-		opts = json_pack("{s:s, s:s, s:s}", "apiVersion", "v1", "kind", "DeleteOptions", "propagationPolicy",
-				 propagation);
+	if (propagation || uid) {
+		opts = json_pack("{s:s, s:s}", "apiVersion", "v1", "kind", "DeleteOptions");
+		if (opts && propagation)
+			json_object_set_new(opts, "propagationPolicy", json_string(propagation));
+		if (opts && uid)
+			json_object_set_new(opts, "preconditions", json_pack("{s:s}", "uid", uid));
 		if (!opts)
 			return kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
 	}
 	int rc = json_exchange(c, "DELETE", path, opts ? "application/json" : NULL, opts, ret, err);
 	json_decref(opts);
 	return rc;
+}
+
+int kube_delete(kube_client *c, const char *path, const char *propagation, json_t **ret, kube_error *err)
+{
+	return kube_delete_uid(c, path, propagation, NULL, ret, err);
 }
 
 int kube_list(kube_client *c, const char *path, const kube_list_options *opts, json_t **ret, kube_error *err)

@@ -62,7 +62,9 @@ int kube_request(kube_client *c, const char *method, const char *path, const cha
  * arbitrary chunks; it returns 0 to continue or non-zero to stop (the call
  * then returns 0). `timeout_s` bounds the whole request (0 = none);
  * `idle_timeout_s` drops a connection silent for that long (0 = none).
- * Not retried. A non-2xx answer returns -1 with its Status.
+ * About once a second on_data is also called with (NULL, 0): a chance to
+ * stop a silent stream. Not retried. A non-2xx answer returns -1 with its
+ * Status (410 Gone included).
  */
 typedef int (*kube_stream_fn)(void *ud, const char *data, size_t len);
 int kube_stream(kube_client *c, const char *path, kube_stream_fn on_data, void *ud, long timeout_s,
@@ -89,6 +91,9 @@ int kube_apply(kube_client *c, const char *path, json_t *obj, const char *field_
 
 /* propagation: "Foreground", "Background", "Orphan" or NULL (server default). */
 int kube_delete(kube_client *c, const char *path, const char *propagation, json_t **ret, kube_error *err);
+/* The same, only if the object still has this UID (preconditions.uid): never deletes a re-created object. */
+int kube_delete_uid(kube_client *c, const char *path, const char *propagation, const char *uid, json_t **ret,
+		    kube_error *err);
 
 typedef struct kube_list_options {
 	const char *label_selector; /* or NULL */

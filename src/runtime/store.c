@@ -186,8 +186,12 @@ int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_re
 		pthread_rwlock_rdlock(&s->lock);
 		strmap_get(&s->map, key, &found);
 		pthread_rwlock_unlock(&s->lock);
-		if (!found)
-			on_vanished(ud, key, NULL);
+		if (!found) {
+			entry *e = v;
+			json_t *gone = json_loadb(e->text, e->len, 0, NULL);
+			on_vanished(ud, key, gone);
+			json_decref(gone);
+		}
 	}
 	json_array_foreach(items, i, obj)
 	{

@@ -38,7 +38,7 @@ typedef void (*store_replace_fn)(void *ud, const char *key, json_t *obj);
 /*
  * Replaces the whole content with `items` (a JSON array, borrowed) in one
  * step: readers see either the old or the new content. Afterwards calls
- * on_vanished(key, NULL) for every key that is gone (a synthesised delete)
+ * on_vanished(key, last cached copy) for every key that is gone (a synthesised delete)
  * and on_changed(key, obj) for every object added or changed. Marks synced.
  */
 int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_replace_fn on_vanished, void *ud);

@@ -1,0 +1,95 @@
+#include "runtime/apply.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *meta_str(json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+int apply_object(kube_client *c, const kube_resource *res, json_t *desired, json_t **ret, kube_error *err)
+{
+	char *path = kube_path(res, meta_str(desired, "namespace"), meta_str(desired, "name"), NULL, err);
+	if (!path)
+		return -1;
+	int rc = kube_apply(c, path, desired, MEMSHACK_FIELD_MANAGER, true, ret, err);
+	free(path);
+	return rc;
+}
+
+int apply_status(kube_client *c, const kube_resource *res, const char *ns, const char *name, json_t *status,
+		 kube_error *err)
+{
+	char *api = kube_api_version(res);
+	char *path = api ? kube_path(res, ns, name, "status", err) : NULL;
+	json_t *body = path ? json_pack("{s:s, s:s, s:{s:s}, s:O}", "apiVersion", api, "kind", res->kind, "metadata",
+					"name", name, "status", status)
+			    : NULL;
+	int rc = -1;
+	if (body && ns && res->namespaced)
+		json_object_set_new(json_object_get(body, "metadata"), "namespace", json_string(ns));
+	if (body)
+		rc = kube_apply(c, path, body, MEMSHACK_FIELD_MANAGER, true, NULL, err);
+	else if (path || !api)
+		kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
+	json_decref(body);
+	free(path);
+	free(api);
+	return rc;
+}
+
+json_t *owner_reference(json_t *owner)
+{
+	const char *api = json_string_value(json_object_get(owner, "apiVersion"));
+	const char *kind = json_string_value(json_object_get(owner, "kind"));
+	const char *name = meta_str(owner, "name"), *uid = meta_str(owner, "uid");
+	if (!api || !kind || !name || !uid)
+		return NULL;
+	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "apiVersion", api, "kind", kind, "name", name, "uid", uid,
+			 "controller", 1, "blockOwnerDeletion", 1);
+}
+
+bool is_controlled_by(json_t *obj, const char *owner_uid)
+{
+	size_t i;
+	json_t *ref;
+	json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref)
+	{
+		const char *uid = json_string_value(json_object_get(ref, "uid"));
+		if (json_is_true(json_object_get(ref, "controller")) && uid && owner_uid && !strcmp(uid, owner_uid))
+			return true;
+	}
+	return false;
+}
+
+int prune_owned(kube_client *c, const kube_resource *res, json_t *existing, const char *owner_uid,
+		const char *const *keep, kube_error *err)
+{
+	int deleted = 0;
+	size_t i;
+	json_t *obj;
+	json_array_foreach(existing, i, obj)
+	{
+		if (!is_controlled_by(obj, owner_uid))
+			continue;
+		const char *name = meta_str(obj, "name");
+		bool wanted = false;
+		for (size_t k = 0; keep && keep[k] && !wanted; k++)
+			wanted = name && !strcmp(keep[k], name);
+		if (wanted || !name || meta_str(obj, "deletionTimestamp"))
+			continue;
+		char *path = kube_path(res, meta_str(obj, "namespace"), name, NULL, err);
+		if (!path)
+			return -1;
+		int rc = kube_delete_uid(c, path, "Background", meta_str(obj, "uid"), NULL, err);
+		free(path);
+		if (rc && !kube_error_is_not_found(err) && !kube_error_is_conflict(err))
+			return -1;
+		if (rc)
+			kube_error_release(err); /* gone already, or re-created (UID precondition failed) */
+		else
+			deleted++;
+	}
+	return deleted;
+}

@@ -1,0 +1,46 @@
+/*
+ * apply — writing desired state: server-side apply of owned objects and of
+ * status, owner references, and pruning of owned objects no longer desired.
+ */
+#ifndef MEMSHACK_RUNTIME_APPLY_H
+#define MEMSHACK_RUNTIME_APPLY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "kube/kube_client.h"
+#include "kube/kube_path.h"
+
+#define MEMSHACK_FIELD_MANAGER "memshack"
+
+/*
+ * Server-side apply of `desired` (borrowed; must carry apiVersion, kind,
+ * metadata.name and, for namespaced resources, metadata.namespace) with
+ * field manager "memshack" and force. *ret (may be NULL): the object after.
+ */
+int apply_object(kube_client *c, const kube_resource *res, json_t *desired, json_t **ret, kube_error *err);
+
+/*
+ * Server-side apply of `status` (borrowed) through the /status subresource
+ * of ns/name, as field manager "memshack".
+ */
+int apply_status(kube_client *c, const kube_resource *res, const char *ns, const char *name, json_t *status,
+		 kube_error *err);
+
+/* A controller ownerReference to `owner` (borrowed). New reference, or NULL if owner lacks identity. */
+json_t *owner_reference(json_t *owner);
+
+/* Whether obj's controller ownerReference has this UID. */
+bool is_controlled_by(json_t *obj, const char *owner_uid);
+
+/*
+ * Deletes every object of `existing` (a JSON array, borrowed) that is
+ * controlled by owner_uid and whose name is not in `keep` (NULL-terminated).
+ * Deletes carry a UID precondition and background propagation; a NotFound
+ * counts as done. Returns how many were deleted, or -1 (err set) on the
+ * first failure.
+ */
+int prune_owned(kube_client *c, const kube_resource *res, json_t *existing, const char *owner_uid,
+		const char *const *keep, kube_error *err);
+
+#endif

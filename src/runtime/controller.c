@@ -1,0 +1,294 @@
+#include "runtime/controller.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/log.h"
+
+#define MAX_SOURCES 16
+#define MAX_WORKERS 64
+
+typedef struct source {
+	controller *c;
+	informer *inf;
+	int mode; /* 0 primary, 1 owned, 2 mapped */
+	char *owner_kind;
+	controller_map_fn map;
+	void *ud;
+} source;
+
+struct controller {
+	char *name;
+	char labels[160];
+	int n_workers;
+	reconcile_fn reconcile;
+	void *ud;
+	metrics *metrics;
+	workqueue *queue;
+	source sources[MAX_SOURCES];
+	int n_sources;
+	pthread_t workers[MAX_WORKERS];
+	int running;
+	pthread_mutex_t mu;
+	bool stopping;
+};
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+controller *controller_new(const controller_options *o)
+{
+	controller *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->name = strdup(o->name ? o->name : "controller");
+	c->n_workers = o->workers > 0 ? (o->workers > MAX_WORKERS ? MAX_WORKERS : o->workers) : 2;
+	c->reconcile = o->reconcile;
+	c->ud = o->ud;
+	c->metrics = o->metrics;
+	c->queue = workqueue_new(o->queue);
+	pthread_mutex_init(&c->mu, NULL);
+	if (!c->name || !c->queue) {
+		controller_free(c);
+		return NULL;
+	}
+	snprintf(c->labels, sizeof c->labels, "controller=\"%s\"", c->name);
+	if (c->metrics) {
+		static const double buckets[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+		metrics_declare(c->metrics, "memshack_reconcile_total", METRIC_COUNTER, "Reconciles by controller and result.",
+				NULL, 0);
+		metrics_declare(c->metrics, "memshack_reconcile_duration_seconds", METRIC_HISTOGRAM,
+				"Time spent in one reconcile.", buckets, sizeof buckets / sizeof *buckets);
+		metrics_declare(c->metrics, "memshack_workqueue_depth", METRIC_GAUGE, "Keys ready in the work queue.", NULL, 0);
+		metrics_declare(c->metrics, "memshack_workqueue_adds_total", METRIC_COUNTER, "Keys added to the work queue.",
+				NULL, 0);
+		metrics_declare(c->metrics, "memshack_workqueue_retries_total", METRIC_COUNTER,
+				"Keys re-added with backoff after an error.", NULL, 0);
+	}
+	return c;
+}
+
+void controller_free(controller *c)
+{
+	if (!c)
+		return;
+	controller_stop(c);
+	workqueue_free(c->queue);
+	for (int i = 0; i < c->n_sources; i++)
+		free(c->sources[i].owner_kind);
+	pthread_mutex_destroy(&c->mu);
+	free(c->name);
+	free(c);
+}
+
+static void update_queue_metrics(controller *c)
+{
+	if (!c->metrics)
+		return;
+	char l[200];
+	snprintf(l, sizeof l, "name=\"%s\"", c->name);
+	metrics_set(c->metrics, "memshack_workqueue_depth", l, (double)workqueue_len(c->queue));
+}
+
+void controller_enqueue(controller *c, const char *key)
+{
+	workqueue_add(c->queue, key);
+	if (c->metrics) {
+		char l[200];
+		snprintf(l, sizeof l, "name=\"%s\"", c->name);
+		metrics_add(c->metrics, "memshack_workqueue_adds_total", l, 1);
+	}
+	update_queue_metrics(c);
+}
+
+void controller_enqueue_after(controller *c, const char *key, int64_t delay_us)
+{
+	workqueue_add_after(c->queue, key, delay_us);
+}
+
+/* The controller ownerReference's name, if its kind matches. Borrowed. */
+static const char *controller_owner(json_t *obj, const char *kind)
+{
+	size_t i;
+	json_t *ref;
+	json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref)
+	{
+		if (json_is_true(json_object_get(ref, "controller"))) {
+			const char *k = json_string_value(json_object_get(ref, "kind"));
+			return k && !strcmp(k, kind) ? json_string_value(json_object_get(ref, "name")) : NULL;
+		}
+	}
+	return NULL;
+}
+
+static void on_event(void *ud, informer_event ev, const char *key, json_t *obj)
+{
+	source *s = ud;
+	switch (s->mode) {
+	case 0:
+		controller_enqueue(s->c, key);
+		break;
+	case 1: {
+		const char *owner = obj ? controller_owner(obj, s->owner_kind) : NULL;
+		if (owner) {
+			const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
+			char k[512];
+			snprintf(k, sizeof k, "%s%s%s", ns ? ns : "", ns ? "/" : "", owner);
+			controller_enqueue(s->c, k);
+		}
+		break;
+	}
+	default:
+		s->map(s->ud, s->c, ev, key, obj);
+	}
+}
+
+static int add_source(controller *c, informer *inf, int mode, const char *kind, controller_map_fn map, void *ud)
+{
+	if (c->n_sources == MAX_SOURCES)
+		return -1;
+	source *s = &c->sources[c->n_sources];
+	*s = (source){ c, inf, mode, kind ? strdup(kind) : NULL, map, ud };
+	if ((kind && !s->owner_kind) || informer_add_handler(inf, on_event, s)) {
+		free(s->owner_kind);
+		return -1;
+	}
+	c->n_sources++;
+	return 0;
+}
+
+int controller_watch_primary(controller *c, informer *inf)
+{
+	return add_source(c, inf, 0, NULL, NULL, NULL);
+}
+
+int controller_watch_owned(controller *c, informer *inf, const char *owner_kind)
+{
+	return add_source(c, inf, 1, owner_kind, NULL, NULL);
+}
+
+int controller_watch_mapped(controller *c, informer *inf, controller_map_fn map, void *ud)
+{
+	return add_source(c, inf, 2, NULL, map, ud);
+}
+
+static void *worker(void *p)
+{
+	controller *c = p;
+	char *key;
+	while ((key = workqueue_get(c->queue))) {
+		update_queue_metrics(c);
+		double t0 = mono_s();
+		reconcile_result r = c->reconcile(c->ud, key);
+		double dt = mono_s() - t0;
+		const char *result = "success";
+		switch (r.outcome) {
+		case RECONCILE_DONE:
+			workqueue_forget(c->queue, key);
+			break;
+		case RECONCILE_REQUEUE_AFTER:
+			workqueue_forget(c->queue, key);
+			workqueue_add_after(c->queue, key, r.after_us);
+			result = "requeue_after";
+			break;
+		case RECONCILE_ERROR: {
+			int64_t d = workqueue_add_rate_limited(c->queue, key);
+			result = "error";
+			log_write(LOG_DEBUG, c->name, key, "reconcile failed; retry in %.3f s", (double)d / 1e6);
+			if (c->metrics) {
+				char l[200];
+				snprintf(l, sizeof l, "name=\"%s\"", c->name);
+				metrics_add(c->metrics, "memshack_workqueue_retries_total", l, 1);
+			}
+			break;
+		}
+		}
+		if (c->metrics) {
+			char l[256];
+			snprintf(l, sizeof l, "%s,result=\"%s\"", c->labels, result);
+			metrics_add(c->metrics, "memshack_reconcile_total", l, 1);
+			metrics_observe(c->metrics, "memshack_reconcile_duration_seconds", c->labels, dt);
+		}
+		workqueue_done(c->queue, key);
+		free(key);
+	}
+	return NULL;
+}
+
+int controller_start(controller *c, int64_t sync_timeout_us)
+{
+	for (int i = 0; i < c->n_sources; i++) {
+		int64_t left = sync_timeout_us;
+		while (!informer_synced(c->sources[i].inf)) {
+			pthread_mutex_lock(&c->mu);
+			bool stop = c->stopping;
+			pthread_mutex_unlock(&c->mu);
+			if (stop || left <= 0) {
+				log_write(LOG_ERROR, c->name, NULL, "caches did not sync");
+				return -1;
+			}
+			informer_wait_synced(c->sources[i].inf, 100000);
+			left -= 100000;
+		}
+	}
+	pthread_mutex_lock(&c->mu);
+	int rc = 0;
+	if (!c->stopping) {
+		for (int i = 0; i < c->n_workers; i++) {
+			if (pthread_create(&c->workers[c->running], NULL, worker, c)) {
+				rc = -1;
+				break;
+			}
+			c->running++;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (!rc)
+		log_write(LOG_INFO, c->name, NULL, "caches synced; %d workers started", c->running);
+	return rc;
+}
+
+void controller_halt(controller *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->stopping = true;
+	pthread_mutex_unlock(&c->mu);
+	workqueue_shutdown(c->queue);
+}
+
+void controller_stop(controller *c)
+{
+	controller_halt(c);
+	workqueue_drain(c->queue);
+	pthread_mutex_lock(&c->mu);
+	int n = c->running;
+	c->running = 0;
+	pthread_mutex_unlock(&c->mu);
+	for (int i = 0; i < n; i++)
+		pthread_join(c->workers[i], NULL);
+}
+
+bool controller_started(controller *c)
+{
+	pthread_mutex_lock(&c->mu);
+	bool s = c->running > 0;
+	pthread_mutex_unlock(&c->mu);
+	return s;
+}
+
+workqueue *controller_queue(controller *c)
+{
+	return c->queue;
+}
+
+const char *controller_name(controller *c)
+{
+	return c->name;
+}

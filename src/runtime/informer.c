@@ -1,0 +1,423 @@
+#include "runtime/informer.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runtime/watch.h"
+#include "util/log.h"
+
+#define MAX_HANDLERS 8
+#define IDLE_MARGIN_S 30
+
+struct informer {
+	kube_client *client;
+	kube_resource res;
+	char *namespace;
+	char *label_selector;
+	long min_timeout_s;
+	unsigned page_size;
+	metrics *metrics;
+	store *store;
+	struct {
+		informer_handler fn;
+		void *ud;
+	} handlers[MAX_HANDLERS];
+	int n_handlers;
+
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool stopping;
+	bool paused;
+	bool pause_ack;
+	bool synced;
+
+	watch_sm sm;
+	uint64_t rng;
+	/* per watch stream */
+	watch_lines lines;
+	bool restart;
+	uint64_t relists, restarts;
+};
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static double rand01(informer *inf)
+{
+	/* xorshift64* */
+	inf->rng ^= inf->rng >> 12;
+	inf->rng ^= inf->rng << 25;
+	inf->rng ^= inf->rng >> 27;
+	return (double)((inf->rng * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+informer *informer_new(kube_client *c, const informer_options *o, kube_error *err)
+{
+	if (!o || !o->res) {
+		kube_error_set(err, KUBE_ERR_INVALID, "informer needs a resource");
+		return NULL;
+	}
+	informer *inf = calloc(1, sizeof *inf);
+	if (!inf) {
+		kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	inf->client = c;
+	inf->res = *o->res;
+	inf->min_timeout_s = o->min_watch_timeout_s > 0 ? o->min_watch_timeout_s : 300;
+	inf->page_size = o->page_size ? o->page_size : 500;
+	inf->metrics = o->metrics;
+	inf->namespace = o->namespace && *o->namespace ? strdup(o->namespace) : NULL;
+	inf->label_selector = o->label_selector && *o->label_selector ? strdup(o->label_selector) : NULL;
+	inf->store = store_new(o->project, o->project_ud);
+	pthread_mutex_init(&inf->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&inf->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	watch_sm_init(&inf->sm, inf->min_timeout_s);
+	watch_lines_init(&inf->lines, 0);
+	inf->rng = (uint64_t)mono_us() ^ (uint64_t)(uintptr_t)inf ^ 0x9E3779B97F4A7C15ULL;
+	if (!inf->rng)
+		inf->rng = 1;
+	if (!inf->store || (o->namespace && *o->namespace && !inf->namespace) ||
+	    (o->label_selector && *o->label_selector && !inf->label_selector)) {
+		informer_free(inf);
+		kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
+		return NULL;
+	}
+	if (inf->metrics) {
+		metrics_declare(inf->metrics, "memshack_watch_restarts_total", METRIC_COUNTER,
+				"Watch streams restarted (ended, failed or expired), by resource.", NULL, 0);
+		metrics_declare(inf->metrics, "memshack_watch_relists_total", METRIC_COUNTER,
+				"Full lists (initial and after 410 Gone), by resource.", NULL, 0);
+	}
+	return inf;
+}
+
+int informer_add_handler(informer *inf, informer_handler fn, void *ud)
+{
+	if (inf->started || inf->n_handlers == MAX_HANDLERS)
+		return -1;
+	inf->handlers[inf->n_handlers].fn = fn;
+	inf->handlers[inf->n_handlers].ud = ud;
+	inf->n_handlers++;
+	return 0;
+}
+
+static void notify(informer *inf, informer_event ev, const char *key, json_t *obj)
+{
+	for (int i = 0; i < inf->n_handlers; i++)
+		inf->handlers[i].fn(inf->handlers[i].ud, ev, key, obj);
+}
+
+static void on_relist_changed(void *ud, const char *key, json_t *obj)
+{
+	notify(ud, INFORMER_UPSERT, key, obj);
+}
+
+static void on_relist_vanished(void *ud, const char *key, json_t *obj)
+{
+	notify(ud, INFORMER_DELETE, key, obj);
+}
+
+static bool should_stop(informer *inf)
+{
+	pthread_mutex_lock(&inf->mu);
+	bool s = inf->stopping || inf->paused;
+	pthread_mutex_unlock(&inf->mu);
+	return s;
+}
+
+/* Sleeps up to us, waking early on stop/pause. */
+static void wait_us(informer *inf, int64_t us)
+{
+	pthread_mutex_lock(&inf->mu);
+	if (!inf->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		int64_t ns = ts.tv_nsec + (us % 1000000) * 1000;
+		ts.tv_sec += us / 1000000 + ns / 1000000000;
+		ts.tv_nsec = ns % 1000000000;
+		pthread_cond_timedwait(&inf->cond, &inf->mu, &ts);
+	}
+	pthread_mutex_unlock(&inf->mu);
+}
+
+static void count(informer *inf, const char *name)
+{
+	if (!inf->metrics)
+		return;
+	char labels[128];
+	snprintf(labels, sizeof labels, "resource=\"%s\"", inf->res.plural);
+	metrics_add(inf->metrics, name, labels, 1);
+}
+
+static char *collection_path(informer *inf, kube_error *err)
+{
+	return kube_path(&inf->res, inf->namespace, NULL, NULL, err);
+}
+
+static void do_list(informer *inf)
+{
+	kube_error err = KUBE_ERROR_INIT;
+	char *path = collection_path(inf, &err);
+	json_t *list = NULL;
+	kube_list_options lo = { .label_selector = inf->label_selector, .limit = inf->page_size };
+	int rc = path ? kube_list(inf->client, path, &lo, &list, &err) : -1;
+	free(path);
+	if (rc) {
+		log_write(LOG_WARN, "informer", inf->res.plural, "list failed: %s", kube_strerror(&err));
+		kube_error_release(&err);
+		watch_sm_list_failed(&inf->sm, mono_us(), rand01(inf));
+		return;
+	}
+	const char *rv = json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
+	if (store_replace(inf->store, json_object_get(list, "items"), on_relist_changed, on_relist_vanished, inf)) {
+		log_write(LOG_ERROR, "informer", inf->res.plural, "out of memory filling the cache");
+		watch_sm_list_failed(&inf->sm, mono_us(), rand01(inf));
+	} else {
+		watch_sm_list_ok(&inf->sm, rv, mono_us());
+		inf->relists++;
+		count(inf, "memshack_watch_relists_total");
+		pthread_mutex_lock(&inf->mu);
+		inf->synced = true;
+		pthread_cond_broadcast(&inf->cond);
+		pthread_mutex_unlock(&inf->mu);
+		log_write(LOG_DEBUG, "informer", inf->res.plural, "listed %zu objects at resourceVersion %s",
+			  json_array_size(json_object_get(list, "items")), rv ? rv : "?");
+	}
+	json_decref(list);
+	kube_error_release(&err);
+}
+
+static int on_line(void *ud, const char *line, size_t len)
+{
+	informer *inf = ud;
+	watch_event ev;
+	watch_event_decode(line, len, &ev);
+	watch_apply what = watch_sm_on_event(&inf->sm, &ev, mono_us(), rand01(inf));
+	char key[512];
+	switch (what) {
+	case WATCH_APPLY_UPSERT:
+		if (store_key_of(ev.object, key, sizeof key)) {
+			bool changed = true;
+			if (store_upsert(inf->store, ev.object, &changed) == 0 && changed)
+				notify(inf, INFORMER_UPSERT, key, ev.object);
+		}
+		break;
+	case WATCH_APPLY_DELETE:
+		if (store_key_of(ev.object, key, sizeof key)) {
+			store_delete(inf->store, key, NULL);
+			notify(inf, INFORMER_DELETE, key, ev.object);
+		}
+		break;
+	case WATCH_APPLY_RESTART:
+		if (ev.type == WATCH_ERROR)
+			log_write(ev.code == 410 ? LOG_INFO : LOG_WARN, "informer", inf->res.plural,
+				  "watch error %ld: %s%s", ev.code, ev.detail, ev.code == 410 ? " (relisting)" : "");
+		else
+			log_write(LOG_WARN, "informer", inf->res.plural, "bad watch event, reconnecting: %s", ev.detail);
+		inf->restart = true;
+		break;
+	case WATCH_APPLY_NONE:
+		break;
+	}
+	watch_event_release(&ev);
+	return inf->restart ? 1 : 0;
+}
+
+static int on_stream(void *ud, const char *data, size_t len)
+{
+	informer *inf = ud;
+	if (should_stop(inf))
+		return 1;
+	if (!data)
+		return 0; /* heartbeat */
+	int r = watch_lines_feed(&inf->lines, data, len, on_line, inf);
+	if (r < 0) {
+		log_write(LOG_WARN, "informer", inf->res.plural, "watch line too long, reconnecting");
+		watch_event bad = { .type = WATCH_INVALID };
+		watch_sm_on_event(&inf->sm, &bad, mono_us(), rand01(inf));
+		inf->restart = true;
+	}
+	return r ? 1 : 0;
+}
+
+static void do_watch(informer *inf, long timeout_s)
+{
+	kube_error err = KUBE_ERROR_INIT;
+	char *coll = collection_path(inf, &err);
+	char tbuf[24];
+	snprintf(tbuf, sizeof tbuf, "%ld", timeout_s);
+	const char *kv[] = { "watch", "1", "allowWatchBookmarks", "true", "resourceVersion", inf->sm.rv,
+			     "timeoutSeconds", tbuf, "labelSelector", inf->label_selector, NULL };
+	char *path = coll ? kube_path_query(coll, kv) : NULL;
+	free(coll);
+	if (!path) {
+		kube_error_release(&err);
+		watch_sm_stream_ended(&inf->sm, mono_us(), 0, true, rand01(inf));
+		return;
+	}
+	watch_lines_reset(&inf->lines);
+	inf->restart = false;
+	watch_sm_watch_started(&inf->sm, mono_us());
+	int rc = kube_stream(inf->client, path, on_stream, inf, timeout_s + IDLE_MARGIN_S, timeout_s + IDLE_MARGIN_S, &err);
+	free(path);
+	inf->restarts++;
+	count(inf, "memshack_watch_restarts_total");
+	if (!inf->restart && !should_stop(inf)) {
+		long code = rc && err.kind == KUBE_ERR_API ? err.http_code : 200;
+		if (rc && !kube_error_is_gone(&err))
+			log_write(LOG_WARN, "informer", inf->res.plural, "watch failed: %s", kube_strerror(&err));
+		else if (rc)
+			log_write(LOG_INFO, "informer", inf->res.plural, "watch expired (410), relisting");
+		watch_sm_stream_ended(&inf->sm, mono_us(), code, rc != 0, rand01(inf));
+	}
+	kube_error_release(&err);
+}
+
+static void *run(void *p)
+{
+	informer *inf = p;
+	for (;;) {
+		pthread_mutex_lock(&inf->mu);
+		while (inf->paused && !inf->stopping) {
+			inf->pause_ack = true;
+			pthread_cond_broadcast(&inf->cond);
+			pthread_cond_wait(&inf->cond, &inf->mu);
+		}
+		inf->pause_ack = false;
+		bool stop = inf->stopping;
+		pthread_mutex_unlock(&inf->mu);
+		if (stop)
+			break;
+		watch_action a = watch_sm_next(&inf->sm, mono_us(), rand01(inf));
+		switch (a.what) {
+		case WATCH_DO_LIST:
+			do_list(inf);
+			break;
+		case WATCH_DO_WATCH:
+			do_watch(inf, a.timeout_s);
+			break;
+		case WATCH_DO_WAIT:
+			wait_us(inf, a.wait_us);
+			break;
+		}
+	}
+	return NULL;
+}
+
+int informer_start(informer *inf)
+{
+	if (inf->started)
+		return 0;
+	if (pthread_create(&inf->thread, NULL, run, inf))
+		return -1;
+	inf->started = true;
+	return 0;
+}
+
+void informer_stop(informer *inf)
+{
+	if (!inf || !inf->started)
+		return;
+	pthread_mutex_lock(&inf->mu);
+	inf->stopping = true;
+	pthread_cond_broadcast(&inf->cond);
+	pthread_mutex_unlock(&inf->mu);
+	pthread_join(inf->thread, NULL);
+	inf->started = false;
+}
+
+void informer_free(informer *inf)
+{
+	if (!inf)
+		return;
+	informer_stop(inf);
+	store_free(inf->store);
+	watch_sm_release(&inf->sm);
+	watch_lines_release(&inf->lines);
+	free(inf->namespace);
+	free(inf->label_selector);
+	pthread_mutex_destroy(&inf->mu);
+	pthread_cond_destroy(&inf->cond);
+	free(inf);
+}
+
+bool informer_synced(informer *inf)
+{
+	pthread_mutex_lock(&inf->mu);
+	bool s = inf->synced;
+	pthread_mutex_unlock(&inf->mu);
+	return s;
+}
+
+bool informer_wait_synced(informer *inf, int64_t timeout_us)
+{
+	int64_t deadline = mono_us() + timeout_us;
+	pthread_mutex_lock(&inf->mu);
+	while (!inf->synced && !inf->stopping) {
+		int64_t left = deadline - mono_us();
+		if (left <= 0)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		int64_t step = left < 100000 ? left : 100000;
+		int64_t ns = ts.tv_nsec + step * 1000;
+		ts.tv_sec += ns / 1000000000;
+		ts.tv_nsec = ns % 1000000000;
+		pthread_cond_timedwait(&inf->cond, &inf->mu, &ts);
+	}
+	bool s = inf->synced;
+	pthread_mutex_unlock(&inf->mu);
+	return s;
+}
+
+store *informer_store(informer *inf)
+{
+	return inf->store;
+}
+
+const kube_resource *informer_resource(informer *inf)
+{
+	return &inf->res;
+}
+
+void informer_pause(informer *inf)
+{
+	pthread_mutex_lock(&inf->mu);
+	inf->paused = true;
+	pthread_cond_broadcast(&inf->cond);
+	while (inf->started && !inf->pause_ack && !inf->stopping)
+		pthread_cond_wait(&inf->cond, &inf->mu);
+	pthread_mutex_unlock(&inf->mu);
+}
+
+void informer_resume(informer *inf)
+{
+	pthread_mutex_lock(&inf->mu);
+	inf->paused = false;
+	pthread_cond_broadcast(&inf->cond);
+	pthread_mutex_unlock(&inf->mu);
+}
+
+uint64_t informer_relists(informer *inf)
+{
+	return inf->relists;
+}
+
+uint64_t informer_restarts(informer *inf)
+{
+	return inf->restarts;
+}

@@ -1,0 +1,66 @@
+/*
+ * informer — list-then-watch of one resource into a store, on its own thread.
+ *
+ * Runs the watch state machine (watch.h) against the API: a paged list fills
+ * the store (atomically replacing it, with synthesised deletes for objects
+ * that vanished), then a watch from the list's resourceVersion with
+ * allowWatchBookmarks and a randomised timeoutSeconds keeps it current; a
+ * connection silent for longer than the timeout plus 30 s is dropped. Any
+ * 410 relists; errors reconnect with jittered exponential backoff.
+ *
+ * Handlers run on the informer thread, after the store changed, in the
+ * order the events arrived; they must be quick (enqueue a key).
+ */
+#ifndef MEMSHACK_RUNTIME_INFORMER_H
+#define MEMSHACK_RUNTIME_INFORMER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kube/kube_client.h"
+#include "kube/kube_path.h"
+#include "runtime/metrics.h"
+#include "runtime/store.h"
+
+typedef enum informer_event { INFORMER_UPSERT, INFORMER_DELETE } informer_event;
+
+/* obj: the full object as received (borrowed; for synthesised deletes the last cached copy). */
+typedef void (*informer_handler)(void *ud, informer_event ev, const char *key, json_t *obj);
+
+typedef struct informer_options {
+	const kube_resource *res;   /* borrowed; must outlive the informer */
+	const char *namespace;      /* NULL or "" = all namespaces */
+	const char *label_selector; /* or NULL */
+	store_project_fn project;   /* NULL = drop managedFields */
+	void *project_ud;
+	long min_watch_timeout_s;   /* timeouts drawn from [min, 2*min); default 300 */
+	unsigned page_size;         /* default 500 */
+	metrics *metrics;           /* optional */
+} informer_options;
+
+typedef struct informer informer;
+
+/* Copies the strings in opts. Returns NULL with *err set on failure. */
+informer *informer_new(kube_client *c, const informer_options *opts, kube_error *err);
+/* Before informer_start only. */
+int informer_add_handler(informer *inf, informer_handler fn, void *ud);
+int informer_start(informer *inf);
+/* Stops the thread (closing any watch at once) and joins it. */
+void informer_stop(informer *inf);
+void informer_free(informer *inf);
+
+bool informer_synced(informer *inf);
+/* Waits up to timeout_us for the first list; true when synced. */
+bool informer_wait_synced(informer *inf, int64_t timeout_us);
+/* Borrowed; lives as long as the informer. */
+store *informer_store(informer *inf);
+const kube_resource *informer_resource(informer *inf);
+
+/* Test hooks: pause closes the watch and holds (rv kept); resume carries on. */
+void informer_pause(informer *inf);
+void informer_resume(informer *inf);
+uint64_t informer_relists(informer *inf);
+uint64_t informer_restarts(informer *inf);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * leader — leader election on a coordination.k8s.io/v1 Lease.
+ *
+ * Every retry period the elector reads the Lease. The holder renews it by
+ * PUT with the resourceVersion it read (a 409 means somebody else wrote:
+ * lost). A candidate takes the Lease when it has no holder or when the
+ * holder's record has not changed for leaseDurationSeconds as measured by
+ * the candidate's own clock (never by the holder's renewTime). A holder that
+ * cannot renew within the renew deadline has lost. On release (shutdown) the
+ * holder writes an empty holder and a 1 s duration so a standby takes over
+ * at once.
+ *
+ * The decision is a pure function (leader_decide), unit-tested; the loop
+ * runs on its own thread and reports through callbacks.
+ */
+#ifndef MEMSHACK_RUNTIME_LEADER_H
+#define MEMSHACK_RUNTIME_LEADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kube/kube_client.h"
+
+typedef enum leader_decision { LEADER_WAIT, LEADER_ACQUIRE, LEADER_RENEW } leader_decision;
+
+typedef struct leader_observed {
+	char *record;       /* holder + renewTime + resourceVersion last seen (owned) */
+	int64_t changed_us; /* local monotonic time it last changed */
+} leader_observed;
+
+/*
+ * holder/renew_time/rv as read (NULL or "" when absent); duration_s the
+ * Lease's leaseDurationSeconds. Updates *obs. Pure.
+ */
+leader_decision leader_decide(leader_observed *obs, const char *identity, const char *holder, const char *renew_time,
+			      const char *rv, long duration_s, int64_t now_us);
+void leader_observed_release(leader_observed *obs);
+
+typedef struct leader_options {
+	const char *namespace;  /* Lease namespace */
+	const char *name;       /* Lease name */
+	const char *identity;   /* NULL: hostname + random suffix */
+	long lease_duration_s;  /* default 15 */
+	long renew_deadline_s;  /* default 10 */
+	long retry_period_s;    /* default 2 */
+	void (*on_started)(void *ud);
+	void (*on_lost)(void *ud);
+	void *ud;
+} leader_options;
+
+typedef struct leader leader;
+
+leader *leader_new(kube_client *c, const leader_options *o, kube_error *err);
+int leader_start(leader *l);
+/* Stops the loop; if leading and release is true, releases the Lease. */
+void leader_stop(leader *l, bool release);
+void leader_free(leader *l);
+bool leader_is_leading(leader *l);
+const char *leader_identity(leader *l);
+
+#endif

@@ -1,0 +1,482 @@
+#include "runtime/manager.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kube/kube_config.h"
+#include "runtime/httpserver.h"
+#include "runtime/leader.h"
+#include "util/log.h"
+#include "util/sbuf.h"
+
+#define MAX_PARTS 32
+
+struct manager {
+	manager_options o;
+	char *name;
+	char *lease_ns;
+	char *lease_name;
+	char *watch_ns;
+	char *identity;
+	kube_client *client;
+	metrics *metrics;
+	events *events;
+	leader *leader;
+	informer *informers[MAX_PARTS];
+	int n_informers;
+	controller *controllers[MAX_PARTS];
+	int n_controllers;
+	http_server *metrics_srv, *health_srv;
+	int metrics_port;
+
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	bool shutdown;
+	bool leading;
+	bool lost;
+	int signals;
+	sigset_t sigs;
+	pthread_t sig_thread;
+};
+
+static void usage(FILE *f, const char *prog, const char *about)
+{
+	fprintf(f,
+		"usage: %s [flags]\n%s%s"
+		"\n"
+		"flags:\n"
+		"  --kubeconfig PATH                 kubeconfig (default: $KUBECONFIG, in-cluster, ~/.kube/config)\n"
+		"  --context NAME                    kubeconfig context\n"
+		"  --namespace NS                    watch only this namespace (default: all)\n"
+		"  --workers N                       concurrent reconciles per controller (default 2)\n"
+		"  --leader-elect                    run leader election; only the leader reconciles\n"
+		"  --lease-namespace NS              namespace of the Lease (default: the client's namespace)\n"
+		"  --lease-name NAME                 name of the Lease\n"
+		"  --leader-elect-lease-duration S   (default 15)\n"
+		"  --leader-elect-renew-deadline S   (default 10)\n"
+		"  --leader-elect-retry-period S     (default 2)\n"
+		"  --identity ID                     leader identity (default: hostname + random suffix)\n"
+		"  --metrics-bind-address ADDR       /metrics (default :8080; 0 disables)\n"
+		"  --health-probe-bind-address ADDR  /healthz and /readyz (default :8081; 0 disables)\n"
+		"  --log-format json|text            (default text)\n"
+		"  --log-level debug|info|warn|error (default info)\n",
+		prog, about ? about : "", about ? "\n" : "");
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int manager_parse_flags(manager_options *o, int argc, char **argv, const char *prog, const char *about)
+{
+	enum { F_KC = 256, F_CTX, F_NS, F_WORKERS, F_LE, F_LNS, F_LNAME, F_LDUR, F_LREN, F_LRET, F_ID, F_MET, F_HEALTH,
+	       F_LFMT, F_LLVL, F_HELP };
+	static const struct option opts[] = {
+		{ "kubeconfig", required_argument, NULL, F_KC },
+		{ "context", required_argument, NULL, F_CTX },
+		{ "namespace", required_argument, NULL, F_NS },
+		{ "workers", required_argument, NULL, F_WORKERS },
+		{ "leader-elect", optional_argument, NULL, F_LE },
+		{ "lease-namespace", required_argument, NULL, F_LNS },
+		{ "lease-name", required_argument, NULL, F_LNAME },
+		{ "leader-elect-lease-duration", required_argument, NULL, F_LDUR },
+		{ "leader-elect-renew-deadline", required_argument, NULL, F_LREN },
+		{ "leader-elect-retry-period", required_argument, NULL, F_LRET },
+		{ "identity", required_argument, NULL, F_ID },
+		{ "metrics-bind-address", required_argument, NULL, F_MET },
+		{ "health-probe-bind-address", required_argument, NULL, F_HEALTH },
+		{ "log-format", required_argument, NULL, F_LFMT },
+		{ "log-level", required_argument, NULL, F_LLVL },
+		{ "help", no_argument, NULL, F_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	o->metrics_addr = o->metrics_addr ? o->metrics_addr : ":8080";
+	o->health_addr = o->health_addr ? o->health_addr : ":8081";
+	o->log_level = o->log_level ? o->log_level : "info";
+	optind = 1;
+	opterr = 0;
+	int ch;
+	long v;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case F_KC: o->kubeconfig = optarg; break;
+		case F_CTX: o->context = optarg; break;
+		case F_NS: o->namespace = optarg; break;
+		case F_WORKERS:
+			if (parse_long(optarg, 1, 64, &v))
+				goto bad_value;
+			o->workers = (int)v;
+			break;
+		case F_LE:
+			if (optarg && strcmp(optarg, "true") && strcmp(optarg, "false"))
+				goto bad_value;
+			o->leader_elect = !optarg || !strcmp(optarg, "true");
+			break;
+		case F_LNS: o->lease_namespace = optarg; break;
+		case F_LNAME: o->lease_name = optarg; break;
+		case F_LDUR:
+			if (parse_long(optarg, 1, 3600, &o->lease_duration_s))
+				goto bad_value;
+			break;
+		case F_LREN:
+			if (parse_long(optarg, 1, 3600, &o->renew_deadline_s))
+				goto bad_value;
+			break;
+		case F_LRET:
+			if (parse_long(optarg, 1, 3600, &o->retry_period_s))
+				goto bad_value;
+			break;
+		case F_ID: o->identity = optarg; break;
+		case F_MET: o->metrics_addr = optarg; break;
+		case F_HEALTH: o->health_addr = optarg; break;
+		case F_LFMT:
+			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+				goto bad_value;
+			o->log_json = !strcmp(optarg, "json");
+			break;
+		case F_LLVL: {
+			log_level lv;
+			if (log_parse_level(optarg, &lv))
+				goto bad_value;
+			o->log_level = optarg;
+			break;
+		}
+		case F_HELP:
+			usage(stdout, prog, about);
+			return 1;
+		default:
+			fprintf(stderr, "%s: unknown or incomplete flag '%s'\n", prog, argv[optind - 1]);
+			usage(stderr, prog, about);
+			return 2;
+		}
+		continue;
+bad_value:
+		fprintf(stderr, "%s: bad value '%s' for %s\n", prog, optarg ? optarg : "", argv[optind - 1]);
+		return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+static unsigned long random_suffix(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((unsigned long)ts.tv_nsec * 2654435761ul ^ (unsigned long)getpid() ^ (unsigned long)ts.tv_sec) & 0xffffffful;
+}
+
+static void observe_request(void *ud, const char *method, long code, double seconds)
+{
+	(void)seconds;
+	manager *m = ud;
+	char l[96];
+	snprintf(l, sizeof l, "method=\"%s\",code=\"%ld\"", method, code);
+	metrics_add(m->metrics, "memshack_api_requests_total", l, 1);
+}
+
+manager *manager_new(const manager_options *o, const char *name)
+{
+	log_level lv = LOG_INFO;
+	log_parse_level(o->log_level ? o->log_level : "info", &lv);
+	log_configure(lv, o->log_json, stderr);
+	manager *m = calloc(1, sizeof *m);
+	if (!m)
+		return NULL;
+	m->o = *o;
+	pthread_mutex_init(&m->mu, NULL);
+	pthread_cond_init(&m->cond, NULL);
+	m->name = strdup(name);
+	/* Signals go to the signal thread only: block them before any thread starts. */
+	sigemptyset(&m->sigs);
+	sigaddset(&m->sigs, SIGTERM);
+	sigaddset(&m->sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &m->sigs, NULL);
+
+	kube_config_options co = { 0 };
+	kube_config_options_from_env(&co);
+	co.kubeconfig = o->kubeconfig;
+	co.context = o->context;
+	kube_config *cfg = NULL;
+	kube_error err = KUBE_ERROR_INIT;
+	if (kube_config_load(&co, &cfg, &err) || kube_client_new(cfg, NULL, &m->client, &err)) {
+		log_error("%s", kube_strerror(&err));
+		kube_error_release(&err);
+		kube_config_free(cfg);
+		manager_free(m);
+		return NULL;
+	}
+	m->lease_ns = strdup(o->lease_namespace && *o->lease_namespace ? o->lease_namespace : cfg->namespace);
+	kube_config_free(cfg);
+	sbuf ln = SBUF_INIT;
+	if (o->lease_name && *o->lease_name)
+		sbuf_adds(&ln, o->lease_name);
+	else
+		sbuf_addf(&ln, "%s-leader", name);
+	m->lease_name = sbuf_detach(&ln);
+	m->watch_ns = o->namespace && *o->namespace ? strdup(o->namespace) : NULL;
+	m->metrics = metrics_new();
+	if (!m->name || !m->lease_ns || !m->lease_name || !m->metrics) {
+		log_error("out of memory");
+		manager_free(m);
+		return NULL;
+	}
+	metrics_declare(m->metrics, "memshack_api_requests_total", METRIC_COUNTER,
+			"Requests to the Kubernetes API by method and HTTP code (0: no response).", NULL, 0);
+	metrics_declare(m->metrics, "memshack_leader", METRIC_GAUGE, "1 while this process leads.", NULL, 0);
+	metrics_declare(m->metrics, "memshack_process_resident_memory_bytes", METRIC_GAUGE, "Resident set size.", NULL, 0);
+	kube_client_set_observer(m->client, observe_request, m);
+	char host[128] = "memshack";
+	gethostname(host, sizeof host - 1);
+	host[sizeof host - 1] = '\0';
+	sbuf idb = SBUF_INIT;
+	if (o->identity && *o->identity)
+		sbuf_adds(&idb, o->identity);
+	else
+		sbuf_addf(&idb, "%s_%lx", host, (unsigned long)random_suffix());
+	m->identity = sbuf_detach(&idb);
+	const char *id = m->identity;
+	m->events = events_new(m->client, "memshack.io/operator", id, m->metrics);
+	if (!m->events || !m->identity) {
+		manager_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void manager_free(manager *m)
+{
+	if (!m)
+		return;
+	for (int i = 0; i < m->n_controllers; i++)
+		controller_free(m->controllers[i]);
+	for (int i = 0; i < m->n_informers; i++)
+		informer_free(m->informers[i]);
+	leader_free(m->leader);
+	events_free(m->events);
+	http_server_stop(m->metrics_srv);
+	http_server_stop(m->health_srv);
+	kube_client_free(m->client);
+	metrics_free(m->metrics);
+	free(m->name);
+	free(m->lease_ns);
+	free(m->lease_name);
+	free(m->watch_ns);
+	free(m->identity);
+	pthread_mutex_destroy(&m->mu);
+	pthread_cond_destroy(&m->cond);
+	free(m);
+}
+
+kube_client *manager_client(manager *m) { return m->client; }
+metrics *manager_metrics(manager *m) { return m->metrics; }
+events *manager_events(manager *m) { return m->events; }
+const char *manager_namespace(manager *m) { return m->watch_ns; }
+int manager_workers(manager *m) { return m->o.workers > 0 ? m->o.workers : 2; }
+int manager_metrics_port(manager *m) { return m->metrics_port; }
+
+const char *manager_identity(manager *m)
+{
+	return m->identity;
+}
+
+int manager_add_informer(manager *m, informer *inf)
+{
+	if (m->n_informers == MAX_PARTS)
+		return -1;
+	m->informers[m->n_informers++] = inf;
+	return 0;
+}
+
+int manager_add_controller(manager *m, controller *c)
+{
+	if (m->n_controllers == MAX_PARTS)
+		return -1;
+	m->controllers[m->n_controllers++] = c;
+	return 0;
+}
+
+static bool is_ready(void *ud, char *why, size_t len)
+{
+	manager *m = ud;
+	for (int i = 0; i < m->n_informers; i++) {
+		if (!informer_synced(m->informers[i])) {
+			snprintf(why, len, "cache of %s not synced", informer_resource(m->informers[i])->plural);
+			return false;
+		}
+	}
+	pthread_mutex_lock(&m->mu);
+	bool down = m->shutdown || m->lost;
+	pthread_mutex_unlock(&m->mu);
+	if (down) {
+		snprintf(why, len, "shutting down");
+		return false;
+	}
+	return true;
+}
+
+static char *render_metrics(void *ud)
+{
+	manager *m = ud;
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	metrics_set(m->metrics, "memshack_process_resident_memory_bytes", NULL, (double)rss * (double)sysconf(_SC_PAGESIZE));
+	metrics_set(m->metrics, "memshack_leader", NULL, m->leader ? (leader_is_leading(m->leader) ? 1 : 0) : 1);
+	return metrics_render(m->metrics);
+}
+
+static void *signal_thread(void *p)
+{
+	manager *m = p;
+	for (;;) {
+		int sig = 0;
+		if (sigwait(&m->sigs, &sig))
+			continue;
+		pthread_mutex_lock(&m->mu);
+		m->signals++;
+		int n = m->signals;
+		m->shutdown = true;
+		pthread_cond_broadcast(&m->cond);
+		pthread_mutex_unlock(&m->mu);
+		if (n == 1) {
+			log_info("received %s: finishing in-flight work (again to exit at once)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			for (int i = 0; i < m->n_controllers; i++)
+				controller_halt(m->controllers[i]);
+		} else {
+			log_warn("received a second signal: exiting now");
+			_exit(1);
+		}
+	}
+	return NULL;
+}
+
+static void on_started_leading(void *ud)
+{
+	manager *m = ud;
+	pthread_mutex_lock(&m->mu);
+	m->leading = true;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->mu);
+}
+
+static void on_lost(void *ud)
+{
+	manager *m = ud;
+	/* Stop reconciling at once: no new keys, and the process exits. */
+	for (int i = 0; i < m->n_controllers; i++)
+		controller_halt(m->controllers[i]);
+	pthread_mutex_lock(&m->mu);
+	m->lost = true;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->mu);
+}
+
+int manager_run(manager *m)
+{
+	char errbuf[256];
+	http_handlers h = { is_ready, render_metrics, m };
+	if (m->o.metrics_addr && strcmp(m->o.metrics_addr, "0")) {
+		m->metrics_srv = http_server_start(m->o.metrics_addr, &h, &m->metrics_port, errbuf, sizeof errbuf);
+		if (!m->metrics_srv) {
+			log_error("metrics server: %s", errbuf);
+			return 1;
+		}
+		log_info("serving metrics on %s (port %d)", m->o.metrics_addr, m->metrics_port);
+	}
+	if (m->o.health_addr && strcmp(m->o.health_addr, "0") &&
+	    !(m->o.metrics_addr && !strcmp(m->o.health_addr, m->o.metrics_addr))) {
+		int port = 0;
+		m->health_srv = http_server_start(m->o.health_addr, &h, &port, errbuf, sizeof errbuf);
+		if (!m->health_srv) {
+			log_error("health server: %s", errbuf);
+			return 1;
+		}
+		log_info("serving health probes on %s (port %d)", m->o.health_addr, port);
+	}
+	if (pthread_create(&m->sig_thread, NULL, signal_thread, m)) {
+		log_error("cannot start the signal thread");
+		return 1;
+	}
+	pthread_detach(m->sig_thread);
+	for (int i = 0; i < m->n_informers; i++) {
+		if (informer_start(m->informers[i])) {
+			log_error("cannot start informer");
+			return 1;
+		}
+	}
+	int code = 0;
+	bool controllers_started = false;
+	if (m->o.leader_elect) {
+		kube_error err = KUBE_ERROR_INIT;
+		leader_options lo = { .namespace = m->lease_ns, .name = m->lease_name, .identity = m->identity,
+				      .lease_duration_s = m->o.lease_duration_s, .renew_deadline_s = m->o.renew_deadline_s,
+				      .retry_period_s = m->o.retry_period_s, .on_started = on_started_leading,
+				      .on_lost = on_lost, .ud = m };
+		m->leader = leader_new(m->client, &lo, &err);
+		if (!m->leader) {
+			log_error("%s", kube_strerror(&err));
+			kube_error_release(&err);
+			return 1;
+		}
+		log_info("leader election on lease %s/%s as %s", m->lease_ns, m->lease_name, m->identity);
+		if (leader_start(m->leader)) {
+			log_error("cannot start leader election");
+			return 1;
+		}
+	} else {
+		pthread_mutex_lock(&m->mu);
+		m->leading = true;
+		pthread_mutex_unlock(&m->mu);
+	}
+	for (;;) {
+		pthread_mutex_lock(&m->mu);
+		while (!m->shutdown && !m->lost && (controllers_started || !m->leading))
+			pthread_cond_wait(&m->cond, &m->mu);
+		bool shutdown = m->shutdown, lost = m->lost, lead = m->leading;
+		pthread_mutex_unlock(&m->mu);
+		if (lost) {
+			log_error("leadership lost: exiting");
+			fflush(NULL);
+			_exit(1);
+		}
+		if (shutdown)
+			break;
+		if (lead && !controllers_started) {
+			controllers_started = true;
+			for (int i = 0; i < m->n_controllers; i++) {
+				if (controller_start(m->controllers[i], INT64_MAX / 2) && !m->shutdown) {
+					log_error("controller %s did not start", controller_name(m->controllers[i]));
+					code = 1;
+				}
+			}
+		}
+	}
+	/* Graceful: finish in-flight reconciles, release the lease, stop watching. */
+	for (int i = 0; i < m->n_controllers; i++)
+		controller_stop(m->controllers[i]);
+	if (m->leader)
+		leader_stop(m->leader, true);
+	for (int i = 0; i < m->n_informers; i++)
+		informer_stop(m->informers[i]);
+	log_info("stopped");
+	return code;
+}
