@@ -328,14 +328,19 @@ int informer_start(informer *inf)
 	return 0;
 }
 
-void informer_stop(informer *inf)
+void informer_request_stop(informer *inf)
 {
-	if (!inf || !inf->started)
-		return;
 	pthread_mutex_lock(&inf->mu);
 	inf->stopping = true;
 	pthread_cond_broadcast(&inf->cond);
 	pthread_mutex_unlock(&inf->mu);
+}
+
+void informer_stop(informer *inf)
+{
+	if (!inf || !inf->started)
+		return;
+	informer_request_stop(inf);
 	pthread_join(inf->thread, NULL);
 	inf->started = false;
 }

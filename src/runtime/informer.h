@@ -46,7 +46,9 @@ informer *informer_new(kube_client *c, const informer_options *opts, kube_error 
 /* Before informer_start only. */
 int informer_add_handler(informer *inf, informer_handler fn, void *ud);
 int informer_start(informer *inf);
-/* Stops the thread (closing any watch at once) and joins it. */
+/* Asks the thread to stop (closing any watch within a second) without waiting. */
+void informer_request_stop(informer *inf);
+/* Stops the thread and joins it. */
 void informer_stop(informer *inf);
 void informer_free(informer *inf);
 

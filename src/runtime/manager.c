@@ -476,6 +476,8 @@ int manager_run(manager *m)
 	if (m->leader)
 		leader_stop(m->leader, true);
 	for (int i = 0; i < m->n_informers; i++)
+		informer_request_stop(m->informers[i]);
+	for (int i = 0; i < m->n_informers; i++)
 		informer_stop(m->informers[i]);
 	log_info("stopped");
 	return code;
