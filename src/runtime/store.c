@@ -1,17 +1,24 @@
 #include "runtime/store.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/strmap.h"
 
+/* One allocation per object: the map key, the resourceVersion, then the projection's compact JSON. */
 typedef struct entry {
-	char *text; /* compact JSON of the projection */
-	size_t len;
-	char *rv;
+	uint32_t len;     /* of the JSON text */
+	uint16_t key_len;
+	uint16_t rv_len;  /* 0: none */
+	char data[];      /* key '\0' rv '\0' text '\0' */
 } entry;
+
+#define ENTRY_KEY(e) ((e)->data)
+#define ENTRY_RVP(e) ((e)->data + (e)->key_len + 1)
+#define ENTRY_TEXT(e) ((e)->data + (e)->key_len + 1 + (e)->rv_len + 1)
 
 struct store {
 	pthread_rwlock_t lock;
@@ -24,12 +31,7 @@ struct store {
 
 static void entry_free(void *p)
 {
-	entry *e = p;
-	if (!e)
-		return;
-	free(e->text);
-	free(e->rv);
-	free(e);
+	free(p);
 }
 
 json_t *store_trim(void *ud, json_t *obj)
@@ -52,6 +54,7 @@ store *store_new(store_project_fn project, void *ud)
 		return NULL;
 	pthread_rwlock_init(&s->lock, NULL);
 	s->project = project ? project : store_trim;
+	s->map = (strmap)STRMAP_INIT_BORROWED;
 	s->ud = ud;
 	return s;
 }
@@ -79,28 +82,40 @@ char *store_key_of(json_t *obj, char *buf, size_t len)
 static size_t entry_cost(const char *key, const entry *e)
 {
 	/* struct + key + text + rv + one hash slot (the map keeps ≤ 3/4 load). */
-	return sizeof *e + strlen(key) + 1 + e->len + 1 + (e->rv ? strlen(e->rv) + 1 : 0) + sizeof(strmap_entry) * 4 / 3;
+	(void)key;
+	return sizeof *e + e->key_len + 1 + e->rv_len + 1 + e->len + 1 + sizeof(strmap_entry) * 4 / 3;
 }
 
-static entry *make_entry(store *s, json_t *obj)
+static entry *make_entry(store *s, json_t *obj, const char *key)
 {
 	json_t *kept = s->project(s->ud, obj);
 	if (!kept)
 		return NULL;
-	entry *e = calloc(1, sizeof *e);
 	const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-	if (e) {
-		e->text = json_dumps(kept, JSON_COMPACT);
-		e->rv = rv ? strdup(rv) : NULL;
-		if (!e->text || (rv && !e->rv)) {
-			entry_free(e);
-			e = NULL;
-		} else {
-			e->len = strlen(e->text);
-		}
-	}
+	size_t rv_len = rv ? strlen(rv) : 0;
+	char *text = json_dumps(kept, JSON_COMPACT);
 	json_decref(kept);
+	if (!text)
+		return NULL;
+	size_t len = strlen(text), key_len = strlen(key);
+	entry *e = NULL;
+	if (len < UINT32_MAX && rv_len < 256 && key_len < 1024)
+		e = malloc(sizeof *e + key_len + 1 + rv_len + 1 + len + 1);
+	if (e) {
+		e->len = (uint32_t)len;
+		e->key_len = (uint16_t)key_len;
+		e->rv_len = (uint16_t)rv_len;
+		memcpy(ENTRY_KEY(e), key, key_len + 1);
+		memcpy(ENTRY_RVP(e), rv ? rv : "", rv_len + 1);
+		memcpy(ENTRY_TEXT(e), text, len + 1);
+	}
+	free(text);
 	return e;
+}
+
+static bool same_rv(const entry *a, const entry *b)
+{
+	return a->rv_len && b->rv_len && !strcmp(ENTRY_RVP(a), ENTRY_RVP(b));
 }
 
 int store_upsert(store *s, json_t *obj, bool *ret_changed)
@@ -108,17 +123,16 @@ int store_upsert(store *s, json_t *obj, bool *ret_changed)
 	char key[512];
 	if (!store_key_of(obj, key, sizeof key))
 		return -1;
-	entry *e = make_entry(s, obj);
+	entry *e = make_entry(s, obj, key);
 	if (!e)
 		return -1;
 	pthread_rwlock_wrlock(&s->lock);
 	void *old = NULL;
 	bool replaced = false;
-	int rc = strmap_put(&s->map, key, e, &old, &replaced);
+	int rc = strmap_put(&s->map, ENTRY_KEY(e), e, &old, &replaced);
 	if (rc == 0) {
 		if (ret_changed) {
-			entry *o = old;
-			*ret_changed = !replaced || !o->rv || !e->rv || strcmp(o->rv, e->rv);
+			*ret_changed = !replaced || !same_rv(old, e);
 		}
 		if (replaced)
 			s->bytes -= entry_cost(key, old);
@@ -147,7 +161,7 @@ void store_delete(store *s, const char *key, bool *ret_existed)
 int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_replace_fn on_vanished, void *ud)
 {
 	/* Build the new map outside the lock, then swap. */
-	strmap fresh = STRMAP_INIT;
+	strmap fresh = STRMAP_INIT_BORROWED;
 	size_t bytes = 0;
 	size_t i;
 	json_t *obj;
@@ -156,10 +170,10 @@ int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_re
 		char key[512];
 		if (!store_key_of(obj, key, sizeof key))
 			continue;
-		entry *e = make_entry(s, obj);
+		entry *e = make_entry(s, obj, key);
 		void *dup = NULL;
 		bool replaced = false;
-		if (!e || strmap_put(&fresh, key, e, &dup, &replaced)) {
+		if (!e || strmap_put(&fresh, ENTRY_KEY(e), e, &dup, &replaced)) {
 			entry_free(e);
 			strmap_release(&fresh, entry_free);
 			return -1;
@@ -188,7 +202,7 @@ int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_re
 		pthread_rwlock_unlock(&s->lock);
 		if (!found) {
 			entry *e = v;
-			json_t *gone = json_loadb(e->text, e->len, 0, NULL);
+			json_t *gone = json_loadb(ENTRY_TEXT(e), e->len, 0, NULL);
 			on_vanished(ud, key, gone);
 			json_decref(gone);
 		}
@@ -200,7 +214,7 @@ int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_re
 			continue;
 		entry *prev = strmap_get(&old, k, NULL);
 		const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
-		if (!prev || !prev->rv || !rv || strcmp(prev->rv, rv))
+		if (!prev || !prev->rv_len || !rv || strcmp(ENTRY_RVP(prev), rv))
 			on_changed(ud, k, obj);
 	}
 	strmap_release(&old, entry_free);
@@ -211,7 +225,7 @@ json_t *store_get(store *s, const char *key)
 {
 	pthread_rwlock_rdlock(&s->lock);
 	entry *e = strmap_get(&s->map, key, NULL);
-	json_t *obj = e ? json_loadb(e->text, e->len, 0, NULL) : NULL;
+	json_t *obj = e ? json_loadb(ENTRY_TEXT(e), e->len, 0, NULL) : NULL;
 	pthread_rwlock_unlock(&s->lock);
 	return obj;
 }
@@ -226,7 +240,7 @@ json_t *store_list(store *s, bool (*filter)(void *ud, json_t *obj), void *ud)
 	void *v;
 	while (strmap_next(&s->map, &it, NULL, &v)) {
 		entry *e = v;
-		json_t *obj = json_loadb(e->text, e->len, 0, NULL);
+		json_t *obj = json_loadb(ENTRY_TEXT(e), e->len, 0, NULL);
 		if (obj && (!filter || filter(ud, obj)))
 			json_array_append(out, obj);
 		json_decref(obj);

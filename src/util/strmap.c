@@ -7,15 +7,15 @@
 static char tombstone_[1];
 #define TOMBSTONE tombstone_
 
-static size_t hash_str(const char *s)
+static uint32_t hash_str(const char *s)
 {
-	/* FNV-1a, 64-bit */
-	uint64_t h = 1469598103934665603ULL;
+	/* FNV-1a, 32-bit */
+	uint32_t h = 2166136261u;
 	for (; *s; s++) {
 		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
+		h *= 16777619u;
 	}
-	return (size_t)h;
+	return h;
 }
 
 void strmap_release(strmap *m, strmap_free_fn free_value)
@@ -23,16 +23,19 @@ void strmap_release(strmap *m, strmap_free_fn free_value)
 	for (size_t i = 0; i < m->cap; i++) {
 		strmap_entry *e = &m->slots[i];
 		if (e->key && e->key != TOMBSTONE) {
-			free(e->key);
+			if (!m->borrow_keys)
+				free(e->key);
 			if (free_value)
 				free_value(e->value);
 		}
 	}
 	free(m->slots);
+	bool borrow = m->borrow_keys;
 	*m = (strmap)STRMAP_INIT;
+	m->borrow_keys = borrow;
 }
 
-static strmap_entry *find(const strmap *m, const char *key, size_t h)
+static strmap_entry *find(const strmap *m, const char *key, uint32_t h)
 {
 	if (!m->cap)
 		return NULL;
@@ -82,7 +85,7 @@ static int grow(strmap *m)
 
 int strmap_put(strmap *m, const char *key, void *value, void **ret_old, bool *ret_replaced)
 {
-	size_t h = hash_str(key);
+	uint32_t h = hash_str(key);
 	strmap_entry *e = find(m, key, h);
 	if (ret_replaced)
 		*ret_replaced = e != NULL;
@@ -90,11 +93,13 @@ int strmap_put(strmap *m, const char *key, void *value, void **ret_old, bool *re
 		if (ret_old)
 			*ret_old = e->value;
 		e->value = value;
+		if (m->borrow_keys)
+			e->key = (char *)key; /* the old value (and its key) is about to go */
 		return 0;
 	}
 	if ((m->used + 1) * 4 > m->cap * 3 && grow(m))
 		return -1;
-	char *k = strdup(key);
+	char *k = m->borrow_keys ? (char *)key : strdup(key);
 	if (!k)
 		return -1;
 	size_t mask = m->cap - 1, i = h & mask;
@@ -115,7 +120,8 @@ void *strmap_remove(strmap *m, const char *key, bool *found)
 	if (!e)
 		return NULL;
 	void *v = e->value;
-	free(e->key);
+	if (!m->borrow_keys)
+		free(e->key);
 	e->key = TOMBSTONE;
 	e->value = NULL;
 	m->len--;

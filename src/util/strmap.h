@@ -2,7 +2,8 @@
  * strmap — a hash map from NUL-terminated string keys to pointers.
  *
  * Pure and not thread-safe (callers lock). Keys are copied and owned by the
- * map; values are the caller's (strmap_free/remove hand them back through
+ * map (or, in a STRMAP_INIT_BORROWED map, borrowed from the value, which must
+ * keep the key alive and unchanged while it is in the map); values are the caller's (strmap_free/remove hand them back through
  * the optional free callback). Iteration order is unspecified.
  */
 #ifndef MEMSHACK_UTIL_STRMAP_H
@@ -10,11 +11,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct strmap_entry {
-	char *key; /* NULL: empty slot; STRMAP_TOMBSTONE: removed */
+	char *key; /* NULL: empty slot; a private sentinel: removed */
 	void *value;
-	size_t hash;
+	uint32_t hash;
 } strmap_entry;
 
 typedef struct strmap {
@@ -22,9 +24,12 @@ typedef struct strmap {
 	size_t cap;   /* power of two, or 0 */
 	size_t len;   /* live entries */
 	size_t used;  /* live + tombstones */
+	bool borrow_keys; /* keys are not copied: each value owns its key (see strmap_put) */
 } strmap;
 
-#define STRMAP_INIT { NULL, 0, 0, 0 }
+#define STRMAP_INIT { NULL, 0, 0, 0, false }
+/* A map whose keys live inside their values: put() stores the key pointer as given. */
+#define STRMAP_INIT_BORROWED { NULL, 0, 0, 0, true }
 
 typedef void (*strmap_free_fn)(void *value);
 

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/apply.h"
 #include "runtime/metrics.h"
+#include "runtime/projection.h"
 #include "runtime/store.h"
 
 static json_t *obj(const char *ns, const char *name, const char *rv, const char *value)
@@ -120,6 +122,32 @@ static void test_projection(void **state)
 	store_free(proj);
 }
 
+static void test_owned_child_projection(void **state)
+{
+	(void)state;
+	json_t *sts = json_loads("{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"x-pool-0\","
+				 "\"namespace\":\"ns\",\"uid\":\"u1\",\"resourceVersion\":\"7\",\"generation\":4,"
+				 "\"labels\":{\"a\":\"b\"},\"annotations\":{\"memshack.io/applied-digest\":\"d1\",\"other\":\"x\"},"
+				 "\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"Other\",\"name\":\"o\",\"uid\":\"u0\"},"
+				 "{\"apiVersion\":\"memshack.io/v1alpha1\",\"kind\":\"Memshack\",\"name\":\"x\",\"uid\":\"owner\","
+				 "\"controller\":true}],\"managedFields\":[{}]},\"spec\":{\"replicas\":3},"
+				 "\"status\":{\"replicas\":3,\"readyReplicas\":2,\"currentRevision\":\"r\"}}",
+				 0, NULL);
+	static const char *const fields[] = { "readyReplicas", NULL };
+	json_t *p = project_owned_child((void *)fields, sts);
+	json_t *want = json_loads("{\"metadata\":{\"name\":\"x-pool-0\",\"namespace\":\"ns\",\"uid\":\"u1\",\"generation\":4,"
+				  "\"ownerReferences\":[{\"uid\":\"owner\",\"controller\":true}],"
+				  "\"annotations\":{\"memshack.io/applied-digest\":\"d1\"}},\"status\":{\"readyReplicas\":2}}",
+				  0, NULL);
+	assert_true(json_equal(p, want));
+	/* What the cache keeps still answers "is this ours?". */
+	assert_true(is_controlled_by(p, "owner"));
+	assert_false(is_controlled_by(p, "u0"));
+	json_decref(p);
+	json_decref(want);
+	json_decref(sts);
+}
+
 static void test_metrics_render(void **state)
 {
 	(void)state;
@@ -170,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_upsert_get_trim),
 		cmocka_unit_test(test_replace_synthesises_deletes),
 		cmocka_unit_test(test_projection),
+		cmocka_unit_test(test_owned_child_projection),
 		cmocka_unit_test(test_metrics_render),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
