@@ -109,7 +109,7 @@ kill -TERM "$(pid_of a)"
 until_ok 20 exited "$(pid_of a)"
 code=$(exit_code "$(pid_of a)")
 [ "$code" = 0 ] && ok "SIGTERM: exit 0" || bad "SIGTERM: exit $code"
-MIRROR_SLOW_MS=3000 start slow
+MIRROR_SLOW_MS=3000 start slow --log-format json
 until_ok 30 curl -sf "$(url slow /readyz)"
 source_cm s3 slow
 until_ok 10 grep -q "caches synced" "$tmp/slow.log"
@@ -119,6 +119,8 @@ until_ok 20 exited "$(pid_of slow)"
 code=$(exit_code "$(pid_of slow)")
 [ "$code" = 0 ] && has_value s3 slow && ok "SIGTERM let the in-flight reconcile finish (mirror written, exit 0)" \
   || bad "in-flight reconcile lost on SIGTERM (exit $code, mirror '$(mirror_value s3)')"
+grep -qE '^\{"time":"[0-9T:.-]+Z","level":"info","msg":"reconciled: mirror written by slow","controller":"cm-mirror","key":"'"$ns"'/s3"\}$' "$tmp/slow.log" \
+  && ok "--log-format json: one JSON object per line with time, level, msg, controller, key" || { bad "json log line"; tail -3 "$tmp/slow.log"; }
 MIRROR_SLOW_MS=5000 start slow2
 until_ok 30 curl -sf "$(url slow2 /readyz)"
 source_cm s4 x
