@@ -4,17 +4,29 @@
  *   memshack check [--kubeconfig PATH] [--context NAME]
  *       Loads the configuration, connects, and reports the server version and
  *       the identity the server sees. Exit 0 when both work.
+ *   memshack render [-o yaml|json] [--config-only] [--cluster-domain D] FILE|-
+ *       Prints every object the operator would create for the Memshack
+ *       objects in FILE (YAML or JSON, several documents allowed), without a
+ *       cluster. --config-only prints just the mcrouter configuration.
+ *   memshack crd
+ *       Prints the CustomResourceDefinitions (YAML).
  *   memshack version
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/crd.h"
+#include "core/memshack_desired.h"
+#include "core/memshack_spec.h"
 #include "kube/kube_client.h"
 #include "kube/kube_config.h"
 #include "kube/kube_path.h"
+#include "util/yaml_emit.h"
+#include "util/yaml_json.h"
 
 #ifndef MEMSHACK_VERSION
 #define MEMSHACK_VERSION "0.1.0"
@@ -26,6 +38,8 @@ static void usage(FILE *f)
 	      "\n"
 	      "commands:\n"
 	      "  check     connect to the API server and report its version and who we are\n"
+	      "  render    print the objects (and mcrouter config) for Memshacks in a file, offline\n"
+	      "  crd       print the CustomResourceDefinitions\n"
 	      "  version   print memshack's version\n"
 	      "\n"
 	      "options (check):\n"
@@ -97,6 +111,142 @@ failed:
 	return fail(&err);
 }
 
+static int cmd_crd(void)
+{
+	json_t *crds = crd_all();
+	char *text = crds ? yaml_emit_documents(crds, 0) : NULL;
+	json_decref(crds);
+	if (!text) {
+		fprintf(stderr, "memshack: error: cannot render the CRDs\n");
+		return 1;
+	}
+	fputs(text, stdout);
+	free(text);
+	return 0;
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+	if (!f)
+		return NULL;
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap);
+	size_t r;
+	while (buf && (r = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += r;
+		if (n == cap) {
+			if (cap >= (64u << 20)) {
+				free(buf);
+				buf = NULL;
+				break;
+			}
+			char *nb = realloc(buf, cap *= 2);
+			if (!nb) {
+				free(buf);
+				buf = NULL;
+			}
+			buf = nb;
+		}
+	}
+	if (f != stdin)
+		fclose(f);
+	*len = n;
+	return buf;
+}
+
+static int cmd_render(int argc, char **argv)
+{
+	static const struct option longopts[] = { { "output", required_argument, NULL, 'o' },
+						  { "config-only", no_argument, NULL, 'c' },
+						  { "cluster-domain", required_argument, NULL, 'd' },
+						  { "help", no_argument, NULL, 'h' },
+						  { NULL, 0, NULL, 0 } };
+	const char *format = "yaml", *domain = "cluster.local";
+	bool config_only = false;
+	int ch;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'o': format = optarg; break;
+		case 'c': config_only = true; break;
+		case 'd': domain = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1 || (strcmp(format, "yaml") && strcmp(format, "json"))) {
+		fprintf(stderr, "usage: memshack render [-o yaml|json] [--config-only] [--cluster-domain D] FILE|-\n");
+		return 2;
+	}
+	const char *path = argv[optind];
+	size_t len = 0;
+	char *text = read_all(path, &len);
+	if (!text) {
+		fprintf(stderr, "memshack: error: cannot read '%s'\n", path);
+		return 1;
+	}
+	char err[512];
+	json_t *docs = yaml_json_load_all(text, len, err, sizeof err);
+	free(text);
+	if (!docs) {
+		fprintf(stderr, "memshack: error: %s: %s\n", path, err);
+		return 1;
+	}
+	json_t *out = json_array();
+	int rc = 0;
+	size_t i;
+	json_t *doc;
+	json_array_foreach(docs, i, doc)
+	{
+		const char *kind = json_string_value(json_object_get(doc, "kind"));
+		const char *api = json_string_value(json_object_get(doc, "apiVersion"));
+		if (!kind || strcmp(kind, "Memshack") || !api || strcmp(api, MEMSHACK_API_VERSION))
+			continue;
+		memshack_spec *spec = NULL;
+		memshack_desired d;
+		if (memshack_spec_parse(doc, &spec, err, sizeof err) ||
+		    memshack_desired_build(spec, domain, &d, err, sizeof err)) {
+			const char *name = json_string_value(json_object_get(json_object_get(doc, "metadata"), "name"));
+			fprintf(stderr, "memshack: error: %s: Memshack '%s': %s\n", path, name ? name : "?", err);
+			memshack_spec_free(spec);
+			rc = 1;
+			continue;
+		}
+		if (config_only)
+			fputs(d.config_text, stdout), fputc('\n', stdout);
+		else
+			json_array_extend(out, d.objects);
+		memshack_desired_release(&d);
+		memshack_spec_free(spec);
+	}
+	json_decref(docs);
+	if (!config_only && json_array_size(out)) {
+		if (!strcmp(format, "json")) {
+			json_t *list = json_pack("{s:s, s:s, s:O}", "apiVersion", "v1", "kind", "List", "items", out);
+			char *t = json_dumps(list, JSON_INDENT(2) | JSON_SORT_KEYS);
+			if (t)
+				puts(t);
+			free(t);
+			json_decref(list);
+		} else {
+			char *t = yaml_emit_documents(out, 0);
+			if (t)
+				fputs(t, stdout);
+			else {
+				fprintf(stderr, "memshack: error: cannot write YAML\n");
+				rc = 1;
+			}
+			free(t);
+		}
+	} else if (!config_only && !rc) {
+		fprintf(stderr, "memshack: error: %s: no memshack.io/v1alpha1 Memshack objects\n", path);
+		rc = 1;
+	}
+	json_decref(out);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -106,6 +256,10 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "check"))
 		return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(cmd, "render"))
+		return cmd_render(argc - 1, argv + 1);
+	if (!strcmp(cmd, "crd"))
+		return cmd_crd();
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("memshack %s\n", MEMSHACK_VERSION);
 		return 0;

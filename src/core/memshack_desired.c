@@ -1,0 +1,315 @@
+#include "core/memshack_desired.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/mcrouter_config.h"
+#include "runtime/projection.h"
+#include "util/digest.h"
+
+char *memshack_pool_name(const memshack_spec *s, int k, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-memshack-pool-%d", s->name, k);
+	return buf;
+}
+
+char *memshack_headless_name(const memshack_spec *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-memshack-memcached", s->name);
+	return buf;
+}
+
+char *memshack_config_name(const memshack_spec *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-memshack-mcrouter", s->name);
+	return buf;
+}
+
+char *memshack_gateway_name(const memshack_spec *s, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-memshack", s->name);
+	return buf;
+}
+
+char *memshack_endpoint(const memshack_spec *s, const char *domain, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-memshack.%s.svc.%s:%d", s->name, s->namespace, domain, s->mcrouter_port);
+	return buf;
+}
+
+void memshack_stamp_digest(json_t *obj)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	json_t *ann = json_object_get(meta, "annotations");
+	if (!ann) {
+		ann = json_object();
+		json_object_set_new(meta, "annotations", ann);
+	}
+	json_object_del(ann, MEMSHACK_DIGEST_ANNOTATION);
+	char md5[33];
+	digest_json_md5(obj, md5);
+	json_object_set_new(ann, MEMSHACK_DIGEST_ANNOTATION, json_string(md5));
+}
+
+/* metadata with labels (new), owner reference and namespace. */
+static json_t *meta(const memshack_spec *s, const char *name, json_t *labels)
+{
+	json_t *m = json_pack("{s:s, s:s, s:o}", "name", name, "namespace", s->namespace, "labels", labels);
+	if (s->uid)
+		json_object_set_new(m, "ownerReferences",
+				    json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion", MEMSHACK_API_VERSION, "kind",
+					      "Memshack", "name", s->name, "uid", s->uid, "controller", 1,
+					      "blockOwnerDeletion", 1));
+	return m;
+}
+
+static json_t *labels(const memshack_spec *s, const char *app, const char *component, int pool)
+{
+	json_t *l = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "app.kubernetes.io/name", app,
+			      "app.kubernetes.io/instance", s->name, "app.kubernetes.io/component", component,
+			      "app.kubernetes.io/managed-by", "memshack", "app.kubernetes.io/part-of", "memshack",
+			      MEMSHACK_LABEL, s->name);
+	if (pool >= 0) {
+		char p[16];
+		snprintf(p, sizeof p, "%d", pool);
+		json_object_set_new(l, MEMSHACK_POOL_LABEL, json_string(p));
+	}
+	return l;
+}
+
+static json_t *selector(const memshack_spec *s, const char *component, int pool)
+{
+	json_t *l = json_pack("{s:s, s:s}", MEMSHACK_LABEL, s->name, "app.kubernetes.io/component", component);
+	if (pool >= 0) {
+		char p[16];
+		snprintf(p, sizeof p, "%d", pool);
+		json_object_set_new(l, MEMSHACK_POOL_LABEL, json_string(p));
+	}
+	return l;
+}
+
+static json_t *container_security(void)
+{
+	return json_pack("{s:b, s:b, s:b, s:{s:[s]}}", "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem", 1,
+			 "runAsNonRoot", 1, "capabilities", "drop", "ALL");
+}
+
+static json_t *pod_security(int uid)
+{
+	return json_pack("{s:b, s:i, s:i, s:i, s:{s:s}}", "runAsNonRoot", 1, "runAsUser", uid, "runAsGroup", uid,
+			 "fsGroup", uid, "seccompProfile", "type", "RuntimeDefault");
+}
+
+/* Applies scheduling options shared by every pod; `anti` (new or NULL) is the pod anti-affinity. */
+static void schedule(json_t *podspec, const memshack_spec *s, json_t *anti)
+{
+	if (s->node_selector && json_object_size(s->node_selector))
+		json_object_set(podspec, "nodeSelector", s->node_selector);
+	if (s->tolerations && json_array_size(s->tolerations))
+		json_object_set(podspec, "tolerations", s->tolerations);
+	if (s->priority_class)
+		json_object_set_new(podspec, "priorityClassName", json_string(s->priority_class));
+	if (anti)
+		json_object_set_new(podspec, "affinity", json_pack("{s:{s:[o]}}", "podAntiAffinity",
+								   "preferredDuringSchedulingIgnoredDuringExecution", anti));
+}
+
+static const char *topology_key(const memshack_spec *s)
+{
+	return s->spread == MC_SPREAD_ZONE ? "topology.kubernetes.io/zone" : "kubernetes.io/hostname";
+}
+
+static json_t *args_list(const char *const *fixed, json_t *extra)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; fixed[i]; i++)
+		json_array_append_new(a, json_string(fixed[i]));
+	json_array_extend(a, extra);
+	return a;
+}
+
+static json_t *resources_or(json_t *given, const char *req_cpu, const char *req_mem, const char *lim_mem)
+{
+	if (given)
+		return json_deep_copy(given);
+	return json_pack("{s:{s:s, s:s}, s:{s:s}}", "requests", "cpu", req_cpu, "memory", req_mem, "limits", "memory", lim_mem);
+}
+
+static json_t *statefulset(const memshack_spec *s, int k)
+{
+	char name[128], headless[128], m[16], c[16], t[16], req[24], lim[24];
+	memshack_pool_name(s, k, name, sizeof name);
+	memshack_headless_name(s, headless, sizeof headless);
+	snprintf(m, sizeof m, "%d", s->memory_mib);
+	snprintf(c, sizeof c, "%d", s->max_connections);
+	snprintf(t, sizeof t, "%d", s->threads);
+	snprintf(req, sizeof req, "%dMi", s->memory_mib + 32);
+	snprintf(lim, sizeof lim, "%dMi", s->memory_mib + 64);
+	const char *fixed[] = { "-p", "11211", "-U", "0", "-m", m, "-c", c, "-t", t, "-I", s->max_item_size, NULL };
+	json_t *container = json_pack(
+		"{s:s, s:s, s:[s], s:o, s:[{s:s, s:i, s:s}], s:{s:{s:s}, s:i, s:i}, s:{s:{s:s}, s:i, s:i, s:i}, s:o, s:o}",
+		"name", "memcached", "image", s->memcached_image, "command", "memcached", "args",
+		args_list(fixed, s->memcached_args), "ports", "name", "memcached", "containerPort", MEMSHACK_MEMCACHED_PORT,
+		"protocol", "TCP", "readinessProbe", "tcpSocket", "port", "memcached", "periodSeconds", 5, "failureThreshold", 2,
+		"livenessProbe", "tcpSocket", "port", "memcached", "initialDelaySeconds", 10, "periodSeconds", 10,
+		"failureThreshold", 3, "resources", resources_or(s->memcached_resources, "50m", req, lim), "securityContext",
+		container_security());
+	json_t *podspec = json_pack("{s:[o], s:o, s:b, s:i}", "containers", container, "securityContext",
+				    pod_security(11211), "automountServiceAccountToken", 0, "terminationGracePeriodSeconds", 30);
+	json_t *anti = NULL;
+	if (s->spread != MC_SPREAD_NONE)
+		/* The same shard (pod index) of different replica pools lands on different nodes/zones. */
+		anti = json_pack("{s:i, s:{s:{s:o}, s:[s], s:s}}", "weight", 100, "podAffinityTerm", "labelSelector",
+				 "matchLabels", selector(s, "pool", -1), "matchLabelKeys", "apps.kubernetes.io/pod-index",
+				 "topologyKey", topology_key(s));
+	schedule(podspec, s, anti);
+	return json_pack("{s:s, s:s, s:o, s:{s:i, s:s, s:s, s:{s:o}, s:{s:{s:o}, s:o}, s:{s:s}, s:i}}", "apiVersion",
+			 "apps/v1", "kind", "StatefulSet", "metadata", meta(s, name, labels(s, "memcached", "pool", k)),
+			 "spec", "replicas", s->num_shards, "serviceName", headless, "podManagementPolicy", "Parallel",
+			 "selector", "matchLabels", selector(s, "pool", k), "template", "metadata", "labels",
+			 labels(s, "memcached", "pool", k), "spec", podspec, "updateStrategy", "type", "RollingUpdate",
+			 "revisionHistoryLimit", 3);
+}
+
+static json_t *headless_service(const memshack_spec *s)
+{
+	char name[128];
+	memshack_headless_name(s, name, sizeof name);
+	return json_pack("{s:s, s:s, s:o, s:{s:s, s:b, s:o, s:[{s:s, s:i, s:s, s:s}]}}", "apiVersion", "v1", "kind",
+			 "Service", "metadata", meta(s, name, labels(s, "memcached", "pool", -1)), "spec", "clusterIP",
+			 "None", "publishNotReadyAddresses", 1, "selector", selector(s, "pool", -1), "ports", "name",
+			 "memcached", "port", MEMSHACK_MEMCACHED_PORT, "targetPort", "memcached", "protocol", "TCP");
+}
+
+static json_t *pdb(const memshack_spec *s, const char *name, const char *app, const char *component)
+{
+	return json_pack("{s:s, s:s, s:o, s:{s:i, s:{s:o}}}", "apiVersion", "policy/v1", "kind", "PodDisruptionBudget",
+			 "metadata", meta(s, name, labels(s, app, component, -1)), "spec", "maxUnavailable", 1, "selector",
+			 "matchLabels", selector(s, component, -1));
+}
+
+static json_t *config_map(const memshack_spec *s, const memshack_desired *d)
+{
+	char name[128];
+	memshack_config_name(s, name, sizeof name);
+	json_t *cm = json_pack("{s:s, s:s, s:o, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
+			       meta(s, name, labels(s, "mcrouter", "gateway", -1)), "data", "config.json", d->config_text);
+	json_object_set_new(json_object_get(cm, "metadata"), "annotations",
+			    json_pack("{s:s}", MEMSHACK_CONFIG_MD5_ANNOTATION, d->config_md5));
+	return cm;
+}
+
+static json_t *gateway(const memshack_spec *s)
+{
+	char name[128], cfg[128], port[16];
+	memshack_gateway_name(s, name, sizeof name);
+	memshack_config_name(s, cfg, sizeof cfg);
+	snprintf(port, sizeof port, "%d", s->mcrouter_port);
+	const char *fixed[] = { "--config=file:/etc/mcrouter/config.json", "-p", port, NULL };
+	json_t *container = json_pack(
+		"{s:s, s:s, s:[s], s:o, s:[{s:s, s:i, s:s}], s:{s:{s:s}, s:i, s:i}, s:{s:{s:s}, s:i, s:i, s:i}, s:o, s:o,"
+		" s:[{s:s, s:s, s:b}, {s:s, s:s}, {s:s, s:s}]}",
+		"name", "mcrouter", "image", s->mcrouter_image, "command", "mcrouter", "args", args_list(fixed, s->mcrouter_args),
+		"ports", "name", "mcrouter", "containerPort", s->mcrouter_port, "protocol", "TCP", "readinessProbe",
+		"tcpSocket", "port", "mcrouter", "periodSeconds", 5, "failureThreshold", 2, "livenessProbe", "tcpSocket", "port",
+		"mcrouter", "initialDelaySeconds", 15, "periodSeconds", 10, "failureThreshold", 3, "resources",
+		resources_or(s->mcrouter_resources, "50m", "64Mi", "256Mi"), "securityContext", container_security(),
+		"volumeMounts", "name", "config", "mountPath", "/etc/mcrouter", "readOnly", 1, "name", "spool", "mountPath",
+		"/var/spool/mcrouter", "name", "state", "mountPath", "/var/mcrouter");
+	/* The ConfigMap is mounted as a directory (never subPath) so mcrouter sees updates and reloads. */
+	json_t *podspec = json_pack("{s:[o], s:[{s:s, s:{s:s}}, {s:s, s:{}}, {s:s, s:{}}], s:o, s:b, s:i}", "containers",
+				    container, "volumes", "name", "config", "configMap", "name", cfg, "name", "spool",
+				    "emptyDir", "name", "state", "emptyDir", "securityContext", pod_security(65534),
+				    "automountServiceAccountToken", 0, "terminationGracePeriodSeconds", 30);
+	json_t *anti = NULL;
+	if (s->spread != MC_SPREAD_NONE)
+		anti = json_pack("{s:i, s:{s:{s:o}, s:s}}", "weight", 100, "podAffinityTerm", "labelSelector", "matchLabels",
+				 selector(s, "gateway", -1), "topologyKey", "kubernetes.io/hostname");
+	schedule(podspec, s, anti);
+	return json_pack("{s:s, s:s, s:o, s:{s:i, s:{s:o}, s:{s:{s:o}, s:o}, s:i}}", "apiVersion", "apps/v1", "kind",
+			 "Deployment", "metadata", meta(s, name, labels(s, "mcrouter", "gateway", -1)), "spec", "replicas",
+			 s->mcrouter_pool_size, "selector", "matchLabels", selector(s, "gateway", -1), "template", "metadata",
+			 "labels", labels(s, "mcrouter", "gateway", -1), "spec", podspec, "revisionHistoryLimit", 3);
+}
+
+static json_t *gateway_service(const memshack_spec *s)
+{
+	char name[128];
+	memshack_gateway_name(s, name, sizeof name);
+	return json_pack("{s:s, s:s, s:o, s:{s:s, s:o, s:[{s:s, s:i, s:s, s:s}]}}", "apiVersion", "v1", "kind", "Service",
+			 "metadata", meta(s, name, labels(s, "mcrouter", "gateway", -1)), "spec", "type", "ClusterIP",
+			 "selector", selector(s, "gateway", -1), "ports", "name", "mcrouter", "port", s->mcrouter_port,
+			 "targetPort", "mcrouter", "protocol", "TCP");
+}
+
+int memshack_desired_build(const memshack_spec *s, const char *domain, memshack_desired *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	int n = s->num_replicas, shards = s->num_shards;
+	char headless[128];
+	memshack_headless_name(s, headless, sizeof headless);
+	/* Servers: pod K-I of pool K is shard I; FQDNs through the headless Service. */
+	char **names = calloc((size_t)n * (size_t)shards, sizeof *names);
+	char (*pool_names)[32] = calloc((size_t)n, sizeof *pool_names);
+	mcrouter_pool *pools = calloc((size_t)n, sizeof *pools);
+	int rc = -1;
+	if (!names || !pool_names || !pools) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	for (int k = 0; k < n; k++) {
+		char pool[128];
+		memshack_pool_name(s, k, pool, sizeof pool);
+		for (int i = 0; i < shards; i++) {
+			char buf[400];
+			snprintf(buf, sizeof buf, "%s-%d.%s.%s.svc.%s:%d", pool, i, headless, s->namespace, domain,
+				 MEMSHACK_MEMCACHED_PORT);
+			names[k * shards + i] = strdup(buf);
+		}
+		snprintf(pool_names[k], sizeof pool_names[k], "r%d", k);
+		pools[k] = (mcrouter_pool){ pool_names[k], (const char *const *)&names[k * shards], (size_t)shards };
+	}
+	mcrouter_options mo = { s->read_policy, s->write_policy, s->server_timeout_ms };
+	out->config_text = mcrouter_config_render(pools, (size_t)n, &mo, err, errlen);
+	if (!out->config_text)
+		goto out;
+	digest_md5_hex(out->config_text, strlen(out->config_text), out->config_md5);
+	out->objects = json_array();
+	char name[128];
+	json_array_append_new(out->objects, headless_service(s));
+	for (int k = 0; k < n; k++)
+		json_array_append_new(out->objects, statefulset(s, k));
+	json_array_append_new(out->objects, pdb(s, memshack_headless_name(s, name, sizeof name), "memcached", "pool"));
+	json_array_append_new(out->objects, config_map(s, out));
+	json_array_append_new(out->objects, gateway(s));
+	json_array_append_new(out->objects, gateway_service(s));
+	json_array_append_new(out->objects, pdb(s, memshack_gateway_name(s, name, sizeof name), "mcrouter", "gateway"));
+	size_t i;
+	json_t *o;
+	json_array_foreach(out->objects, i, o)
+	{
+		if (!o) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		memshack_stamp_digest(o);
+	}
+	rc = 0;
+out:
+	for (int j = 0; names && j < n * shards; j++)
+		free(names[j]);
+	free(names);
+	free(pool_names);
+	free(pools);
+	if (rc)
+		memshack_desired_release(out);
+	return rc;
+}
+
+void memshack_desired_release(memshack_desired *d)
+{
+	json_decref(d->objects);
+	free(d->config_text);
+	memset(d, 0, sizeof *d);
+}

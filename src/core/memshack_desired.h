@@ -1,0 +1,50 @@
+/*
+ * memshack_desired — every object the operator creates for a Memshack, as
+ * JSON ready for server-side apply. Pure and deterministic.
+ *
+ * For Memshack NAME in namespace NS:
+ *   Service      NAME-memshack-memcached   headless, publishNotReadyAddresses
+ *   StatefulSet  NAME-memshack-pool-K      one per replica K, numShards pods (ordinal = shard)
+ *   PDB          NAME-memshack-memcached   maxUnavailable 1 over the memcached pods
+ *   ConfigMap    NAME-memshack-mcrouter    config.json (+ its md5 in an annotation)
+ *   Deployment   NAME-memshack             mcrouterPoolSize mcrouter pods, config mounted as a directory
+ *   Service      NAME-memshack             ClusterIP on mcrouterPort
+ *   PDB          NAME-memshack             maxUnavailable 1 over the gateway pods
+ * Each carries the app.kubernetes.io labels, memshack.io/memshack=NAME, a
+ * controller ownerReference (when the Memshack has a uid) and the
+ * annotation memshack.io/applied-digest: the md5 of the object as built.
+ */
+#ifndef MEMSHACK_CORE_MEMSHACK_DESIRED_H
+#define MEMSHACK_CORE_MEMSHACK_DESIRED_H
+
+#include <jansson.h>
+
+#include "core/memshack_spec.h"
+
+#define MEMSHACK_LABEL "memshack.io/memshack"
+#define MEMSHACK_POOL_LABEL "memshack.io/pool"
+#define MEMSHACK_CONFIG_MD5_ANNOTATION "memshack.io/config-md5"
+
+typedef struct memshack_desired {
+	json_t *objects;   /* array, in apply order (new reference) */
+	char *config_text; /* the mcrouter configuration (owned) */
+	char config_md5[33];
+} memshack_desired;
+
+/* cluster_domain: e.g. "cluster.local". Returns 0, or -1 with a message in err. */
+int memshack_desired_build(const memshack_spec *s, const char *cluster_domain, memshack_desired *out, char *err,
+			   size_t errlen);
+void memshack_desired_release(memshack_desired *d);
+
+/* Names (into buf; returns buf). */
+char *memshack_pool_name(const memshack_spec *s, int k, char *buf, size_t len);
+char *memshack_headless_name(const memshack_spec *s, char *buf, size_t len);
+char *memshack_config_name(const memshack_spec *s, char *buf, size_t len);
+char *memshack_gateway_name(const memshack_spec *s, char *buf, size_t len);
+/* "NAME-memshack.NS.svc.DOMAIN:PORT" */
+char *memshack_endpoint(const memshack_spec *s, const char *cluster_domain, char *buf, size_t len);
+
+/* Sets metadata.annotations[memshack.io/applied-digest] to the md5 of obj without it. */
+void memshack_stamp_digest(json_t *obj);
+
+#endif

@@ -1,0 +1,417 @@
+#include "core/memshack_spec.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const mc_read_policy_names[] = { "Latest", "Failover", "AllFastest", "Random", NULL };
+const char *const mc_write_policy_names[] = { "AllSync", "AllMajority", "AllInitial", "AllFastest", "AllAsync", NULL };
+const char *const mc_spread_names[] = { "Node", "Zone", "None", NULL };
+
+#define DEFAULT_MCROUTER_IMAGE "docker-registry.wikimedia.org/mcrouter:2023.07.17.00-1-20240929"
+
+const spec_int_field memshack_int_fields[] = {
+	{ "mcrouterPoolSize", 0, 100, 2, "Number of mcrouter gateway pods (the scale subresource points here)." },
+	{ "numShards", 1, 256, 3, "Number of shards: memcached pods per replica pool; keys are hashed across them." },
+	{ "numReplicas", 1, 8, 2, "Copies of every key: one replica pool (StatefulSet) each." },
+	{ "mcrouterPort", 1, 65535, 5000, "Port of the gateway Service and of mcrouter." },
+	{ "memcached.memoryMiB", 16, 1048576, 64, "Memory for items per memcached pod, in MiB (memcached -m)." },
+	{ "memcached.maxConnections", 16, 1000000, 1024, "Simultaneous connections per memcached pod (memcached -c)." },
+	{ "memcached.threads", 1, 256, 4, "Worker threads per memcached pod (memcached -t)." },
+	{ "mcrouter.serverTimeoutMs", 10, 600000, 1000, "How long mcrouter waits for a memcached reply, in ms." },
+};
+const size_t memshack_n_int_fields = sizeof memshack_int_fields / sizeof *memshack_int_fields;
+
+const spec_str_field memshack_str_fields[] = {
+	{ "memcachedImage", "memcached:1.6-alpine", NULL, SPEC_STR_IMAGE, "Container image of memcached." },
+	{ "mcrouterImage", DEFAULT_MCROUTER_IMAGE, NULL, SPEC_STR_IMAGE,
+	  "Container image of mcrouter (no official image exists; see the README to build one)." },
+	{ "memcached.maxItemSize", "1m", NULL, SPEC_STR_SIZE,
+	  "Largest item memcached stores (memcached -I), e.g. 1m or 512k; between 1k and 1024m." },
+	{ "mcrouter.readPolicy", "Latest", mc_read_policy_names, SPEC_STR_ENUM,
+	  "How reads pick a replica: Latest (one replica, failover on error), Failover (in order), AllFastest, Random." },
+	{ "mcrouter.writePolicy", "AllSync", mc_write_policy_names, SPEC_STR_ENUM,
+	  "How writes reach replicas: AllSync (all, worst reply), AllMajority, AllInitial, AllFastest, AllAsync." },
+	{ "scheduling.spreadAcross", "Node", mc_spread_names, SPEC_STR_ENUM,
+	  "Keep the replicas of a shard apart: on different nodes (Node), zones (Zone), or not at all (None)." },
+	{ "scheduling.priorityClassName", NULL, NULL, SPEC_STR_NAME, "PriorityClass of every pod." },
+};
+const size_t memshack_n_str_fields = sizeof memshack_str_fields / sizeof *memshack_str_fields;
+
+static int fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (err && len)
+		vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* The value at "a.b" under spec (borrowed), or NULL. */
+static json_t *at_path(json_t *spec, const char *path)
+{
+	const char *dot = strchr(path, '.');
+	if (!dot)
+		return json_object_get(spec, path);
+	char head[64];
+	snprintf(head, sizeof head, "%.*s", (int)(dot - path), path);
+	json_t *sub = json_object_get(spec, head);
+	if (sub && !json_is_object(sub))
+		return NULL;
+	return json_object_get(sub, dot + 1);
+}
+
+bool spec_image_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > 512)
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("._-/:@", *p)))
+			return false;
+	return s[0] != '-' && s[0] != ':' && s[0] != '/' && s[n - 1] != ':' && s[n - 1] != '/';
+}
+
+bool spec_dns_label_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			return false;
+	return true;
+}
+
+bool spec_dns_subdomain_valid(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > 253)
+		return false;
+	char buf[254];
+	memcpy(buf, s, n + 1);
+	char *save = NULL;
+	for (char *l = strtok_r(buf, ".", &save); l; l = strtok_r(NULL, ".", &save))
+		if (!spec_dns_label_valid(l))
+			return false;
+	return s[0] != '.' && s[n - 1] != '.' && !strstr(s, "..");
+}
+
+bool spec_quantity_valid(const char *s)
+{
+	/* A Kubernetes quantity: digits[.digits][suffix]; suffix binary, decimal SI or exponent. */
+	if (!s || !*s || strlen(s) > 32)
+		return false;
+	const char *p = s;
+	if (*p == '+')
+		p++;
+	bool digits = false;
+	while (*p >= '0' && *p <= '9')
+		p++, digits = true;
+	if (*p == '.') {
+		p++;
+		while (*p >= '0' && *p <= '9')
+			p++, digits = true;
+	}
+	if (!digits)
+		return false;
+	static const char *const suffixes[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G",
+						"T", "P", "E", NULL };
+	for (size_t i = 0; suffixes[i]; i++)
+		if (!strcmp(p, suffixes[i]))
+			return true;
+	if (*p == 'e' || *p == 'E') {
+		p++;
+		if (*p == '+' || *p == '-')
+			p++;
+		if (!*p)
+			return false;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		return *p == '\0';
+	}
+	return false;
+}
+
+static bool size_valid(const char *s)
+{
+	/* memcached -I: bytes, or k/m suffixed; 1k .. 1024m. */
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	if (end == s || v <= 0 || strlen(s) > 12)
+		return false;
+	long long bytes = v;
+	if (*end == 'k' || *end == 'K')
+		bytes = v * 1024, end++;
+	else if (*end == 'm' || *end == 'M')
+		bytes = v * 1024 * 1024, end++;
+	return *end == '\0' && bytes >= 1024 && bytes <= 1024LL * 1024 * 1024;
+}
+
+int spec_check_resources(json_t *r, const char *path, char *err, size_t errlen)
+{
+	if (!r || json_is_null(r))
+		return 0;
+	if (!json_is_object(r))
+		return fail(err, errlen, "%s: must be an object with limits and requests", path);
+	const char *k;
+	json_t *v;
+	json_object_foreach(r, k, v)
+	{
+		if (strcmp(k, "limits") && strcmp(k, "requests"))
+			return fail(err, errlen, "%s: unknown key '%.40s' (want limits, requests)", path, k);
+		if (!json_is_object(v))
+			return fail(err, errlen, "%s.%s: must be a map of quantities", path, k);
+		const char *rk;
+		json_t *q;
+		json_object_foreach(v, rk, q)
+		{
+			if (!spec_dns_subdomain_valid(rk) && !strchr(rk, '/'))
+				return fail(err, errlen, "%s.%s: bad resource name '%.60s'", path, k, rk);
+			const char *qs = json_string_value(q);
+			char num[40];
+			if (json_is_integer(q)) {
+				snprintf(num, sizeof num, "%lld", (long long)json_integer_value(q));
+				qs = json_integer_value(q) >= 0 ? num : NULL;
+			}
+			if (!qs || !spec_quantity_valid(qs))
+				return fail(err, errlen, "%s.%s.%s: '%.40s' is not a quantity (e.g. 100m, 128Mi)", path, k, rk,
+					    qs ? qs : "?");
+		}
+	}
+	return 0;
+}
+
+int spec_check_args(json_t *a, const char *path, char *err, size_t errlen)
+{
+	if (!a || json_is_null(a))
+		return 0;
+	if (!json_is_array(a))
+		return fail(err, errlen, "%s: must be a list of strings", path);
+	if (json_array_size(a) > 64)
+		return fail(err, errlen, "%s: at most 64 arguments", path);
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v)
+	{
+		if (!json_is_string(v) || json_string_length(v) > 1024 ||
+		    strlen(json_string_value(v)) != json_string_length(v))
+			return fail(err, errlen, "%s[%zu]: must be a string of at most 1024 characters", path, i);
+	}
+	return 0;
+}
+
+void memshack_spec_free(memshack_spec *s)
+{
+	if (!s)
+		return;
+	free(s->name);
+	free(s->namespace);
+	free(s->uid);
+	free(s->memcached_image);
+	free(s->mcrouter_image);
+	free(s->max_item_size);
+	free(s->priority_class);
+	json_decref(s->memcached_args);
+	json_decref(s->memcached_resources);
+	json_decref(s->mcrouter_args);
+	json_decref(s->mcrouter_resources);
+	json_decref(s->node_selector);
+	json_decref(s->tolerations);
+	free(s);
+}
+
+static int enum_index(const char *const *names, const char *v)
+{
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(names[i], v))
+			return i;
+	return -1;
+}
+
+/* Known keys, so a typo is an error rather than silently ignored. */
+static int check_keys(json_t *obj, const char *path, const char *const *known, char *err, size_t errlen)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(obj, k, v)
+	{
+		bool ok = false;
+		for (size_t i = 0; known[i] && !ok; i++)
+			ok = !strcmp(known[i], k);
+		if (!ok)
+			return fail(err, errlen, "%s: unknown field '%.60s'", path, k);
+	}
+	return 0;
+}
+
+int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errlen)
+{
+	if (!json_is_object(obj))
+		return fail(err, errlen, "not an object");
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	const char *uid = json_string_value(json_object_get(meta, "uid"));
+	json_t *gen = json_object_get(meta, "generation");
+	/* Child names append up to "-memshack-memcached" (19) and a pool suffix; StatefulSet pods need ≤ 63 for DNS. */
+	if (!name || !spec_dns_label_valid(name) || strlen(name) > 30)
+		return fail(err, errlen, "metadata.name: must be a DNS label of at most 30 characters (got '%.80s')",
+			    name ? name : "");
+	if (ns && !spec_dns_label_valid(ns))
+		return fail(err, errlen, "metadata.namespace: '%.80s' is not a DNS label", ns);
+	json_t *spec = json_object_get(obj, "spec");
+	if (spec && !json_is_object(spec) && !json_is_null(spec))
+		return fail(err, errlen, "spec: must be an object");
+	static const char *const top[] = { "mcrouterPoolSize", "numShards", "numReplicas", "memcachedImage",
+					   "mcrouterImage", "mcrouterPort", "memcached", "mcrouter", "scheduling", NULL };
+	static const char *const mc[] = { "memoryMiB", "maxItemSize", "maxConnections", "threads", "extraArgs",
+					  "resources", NULL };
+	static const char *const mr[] = { "readPolicy", "writePolicy", "serverTimeoutMs", "extraArgs", "resources", NULL };
+	static const char *const sc[] = { "nodeSelector", "tolerations", "priorityClassName", "spreadAcross", NULL };
+	if (json_is_object(spec)) {
+		if (check_keys(spec, "spec", top, err, errlen))
+			return -1;
+		static const struct {
+			const char *key;
+			const char *const *known;
+		} subs[] = { { "memcached", mc }, { "mcrouter", mr }, { "scheduling", sc } };
+		for (size_t i = 0; i < 3; i++) {
+			json_t *sub = json_object_get(spec, subs[i].key);
+			char path[40];
+			snprintf(path, sizeof path, "spec.%s", subs[i].key);
+			if (sub && !json_is_null(sub) && !json_is_object(sub))
+				return fail(err, errlen, "%s: must be an object", path);
+			if (json_is_object(sub) && check_keys(sub, path, subs[i].known, err, errlen))
+				return -1;
+		}
+	}
+	memshack_spec *s = calloc(1, sizeof *s);
+	if (!s)
+		return fail(err, errlen, "out of memory");
+	s->name = strdup(name);
+	s->namespace = strdup(ns ? ns : "default");
+	s->uid = uid ? strdup(uid) : NULL;
+	s->generation = json_is_integer(gen) ? json_integer_value(gen) : 1;
+	long long ints[sizeof memshack_int_fields / sizeof *memshack_int_fields];
+	for (size_t i = 0; i < memshack_n_int_fields; i++) {
+		const spec_int_field *f = &memshack_int_fields[i];
+		json_t *v = json_is_object(spec) ? at_path(spec, f->path) : NULL;
+		if (!v || json_is_null(v)) {
+			ints[i] = f->def;
+			continue;
+		}
+		if (!json_is_integer(v)) {
+			memshack_spec_free(s);
+			return fail(err, errlen, "spec.%s: must be an integer", f->path);
+		}
+		long long x = json_integer_value(v);
+		if (x < f->min || x > f->max) {
+			memshack_spec_free(s);
+			return fail(err, errlen, "spec.%s: must be between %lld and %lld (got %lld)", f->path, f->min, f->max, x);
+		}
+		ints[i] = x;
+	}
+	s->mcrouter_pool_size = (int)ints[0];
+	s->num_shards = (int)ints[1];
+	s->num_replicas = (int)ints[2];
+	s->mcrouter_port = (int)ints[3];
+	s->memory_mib = (int)ints[4];
+	s->max_connections = (int)ints[5];
+	s->threads = (int)ints[6];
+	s->server_timeout_ms = (int)ints[7];
+	if (s->num_shards * s->num_replicas > MEMSHACK_MAX_MEMBERS) {
+		int n = s->num_shards * s->num_replicas;
+		memshack_spec_free(s);
+		return fail(err, errlen, "spec: numShards × numReplicas must be at most %d (got %d)", MEMSHACK_MAX_MEMBERS, n);
+	}
+	if (s->mcrouter_port == MEMSHACK_MEMCACHED_PORT) {
+		/* Allowed: the gateway is a different Service; nothing to check. */
+	}
+	const char *strs[sizeof memshack_str_fields / sizeof *memshack_str_fields];
+	for (size_t i = 0; i < memshack_n_str_fields; i++) {
+		const spec_str_field *f = &memshack_str_fields[i];
+		json_t *v = json_is_object(spec) ? at_path(spec, f->path) : NULL;
+		strs[i] = f->def;
+		if (!v || json_is_null(v))
+			continue;
+		const char *x = json_string_value(v);
+		if (!x) {
+			memshack_spec_free(s);
+			return fail(err, errlen, "spec.%s: must be a string", f->path);
+		}
+		bool ok = true;
+		switch (f->kind) {
+		case SPEC_STR_IMAGE: ok = spec_image_valid(x); break;
+		case SPEC_STR_ENUM: ok = enum_index(f->enums, x) >= 0; break;
+		case SPEC_STR_SIZE: ok = size_valid(x); break;
+		case SPEC_STR_NAME: ok = spec_dns_subdomain_valid(x); break;
+		}
+		if (!ok) {
+			memshack_spec_free(s);
+			if (f->kind == SPEC_STR_ENUM)
+				return fail(err, errlen, "spec.%s: '%.60s' is not one of the allowed values", f->path, x);
+			return fail(err, errlen, "spec.%s: '%.80s' is not a valid %s", f->path, x,
+				    f->kind == SPEC_STR_IMAGE ? "image reference" : f->kind == SPEC_STR_SIZE ? "size (1k..1024m)"
+														: "name");
+		}
+		strs[i] = x;
+	}
+	s->memcached_image = strdup(strs[0]);
+	s->mcrouter_image = strdup(strs[1]);
+	s->max_item_size = strdup(strs[2]);
+	s->read_policy = (mc_read_policy)enum_index(mc_read_policy_names, strs[3]);
+	s->write_policy = (mc_write_policy)enum_index(mc_write_policy_names, strs[4]);
+	s->spread = (mc_spread)enum_index(mc_spread_names, strs[5]);
+	s->priority_class = strs[6] ? strdup(strs[6]) : NULL;
+
+	json_t *mcd = json_object_get(spec, "memcached"), *mcr = json_object_get(spec, "mcrouter"),
+	       *sch = json_object_get(spec, "scheduling");
+	if (spec_check_args(json_object_get(mcd, "extraArgs"), "spec.memcached.extraArgs", err, errlen) ||
+	    spec_check_args(json_object_get(mcr, "extraArgs"), "spec.mcrouter.extraArgs", err, errlen) ||
+	    spec_check_resources(json_object_get(mcd, "resources"), "spec.memcached.resources", err, errlen) ||
+	    spec_check_resources(json_object_get(mcr, "resources"), "spec.mcrouter.resources", err, errlen)) {
+		memshack_spec_free(s);
+		return -1;
+	}
+	json_t *v;
+	s->memcached_args = (v = json_object_get(mcd, "extraArgs")) && json_is_array(v) ? json_deep_copy(v) : json_array();
+	s->mcrouter_args = (v = json_object_get(mcr, "extraArgs")) && json_is_array(v) ? json_deep_copy(v) : json_array();
+	s->memcached_resources = (v = json_object_get(mcd, "resources")) && json_is_object(v) ? json_deep_copy(v) : NULL;
+	s->mcrouter_resources = (v = json_object_get(mcr, "resources")) && json_is_object(v) ? json_deep_copy(v) : NULL;
+	json_t *nsel = json_object_get(sch, "nodeSelector");
+	if (nsel && !json_is_null(nsel)) {
+		const char *k;
+		json_t *x;
+		if (!json_is_object(nsel)) {
+			memshack_spec_free(s);
+			return fail(err, errlen, "spec.scheduling.nodeSelector: must be a map of strings");
+		}
+		json_object_foreach(nsel, k, x)
+		{
+			if (!json_is_string(x) || strlen(k) > 317 || json_string_length(x) > 63) {
+				memshack_spec_free(s);
+				return fail(err, errlen, "spec.scheduling.nodeSelector.%.60s: must be a label value", k);
+			}
+		}
+		s->node_selector = json_deep_copy(nsel);
+	}
+	json_t *tol = json_object_get(sch, "tolerations");
+	if (tol && !json_is_null(tol)) {
+		if (!json_is_array(tol)) {
+			memshack_spec_free(s);
+			return fail(err, errlen, "spec.scheduling.tolerations: must be a list");
+		}
+		s->tolerations = json_deep_copy(tol);
+	}
+	if (!s->name || !s->namespace || !s->memcached_image || !s->mcrouter_image || !s->max_item_size ||
+	    !s->memcached_args || !s->mcrouter_args || (uid && !s->uid)) {
+		memshack_spec_free(s);
+		return fail(err, errlen, "out of memory");
+	}
+	*ret = s;
+	return 0;
+}

@@ -1,0 +1,106 @@
+/*
+ * memshack_spec — the Memshack custom resource (memshack.io/v1alpha1):
+ * parsing, defaulting and validation. Pure.
+ *
+ * The field table (memshack_int_fields and friends) is the single source of
+ * names, limits, defaults and descriptions: the parser applies it and the
+ * CRD generator (crd.h) emits the OpenAPI schema from it, so the two cannot
+ * drift. An invalid spec gives one message naming the field, e.g.
+ * "spec.numShards: must be between 1 and 256 (got 0)".
+ */
+#ifndef MEMSHACK_CORE_MEMSHACK_SPEC_H
+#define MEMSHACK_CORE_MEMSHACK_SPEC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define MEMSHACK_GROUP "memshack.io"
+#define MEMSHACK_VERSION_NAME "v1alpha1"
+#define MEMSHACK_API_VERSION "memshack.io/v1alpha1"
+#define MEMSHACK_MEMCACHED_PORT 11211
+#define MEMSHACK_MAX_MEMBERS 1024 /* numShards × numReplicas */
+
+typedef enum mc_read_policy { MC_READ_LATEST, MC_READ_FAILOVER, MC_READ_ALLFASTEST, MC_READ_RANDOM } mc_read_policy;
+typedef enum mc_write_policy {
+	MC_WRITE_ALLSYNC,
+	MC_WRITE_ALLMAJORITY,
+	MC_WRITE_ALLINITIAL,
+	MC_WRITE_ALLFASTEST,
+	MC_WRITE_ALLASYNC
+} mc_write_policy;
+typedef enum mc_spread { MC_SPREAD_NODE, MC_SPREAD_ZONE, MC_SPREAD_NONE } mc_spread;
+
+extern const char *const mc_read_policy_names[];  /* "Latest", ... NULL-terminated */
+extern const char *const mc_write_policy_names[]; /* "AllSync", ... */
+extern const char *const mc_spread_names[];       /* "Node", "Zone", "None" */
+
+/* One integer field of the spec. */
+typedef struct spec_int_field {
+	const char *path; /* "numShards", "memcached.memoryMiB" */
+	long long min, max, def;
+	const char *description;
+} spec_int_field;
+
+typedef struct spec_str_field {
+	const char *path;
+	const char *def;          /* NULL: optional, no default */
+	const char *const *enums; /* NULL: free text (validated by kind) */
+	int kind;                 /* SPEC_STR_* */
+	const char *description;
+} spec_str_field;
+
+enum { SPEC_STR_IMAGE, SPEC_STR_ENUM, SPEC_STR_SIZE, SPEC_STR_NAME };
+
+extern const spec_int_field memshack_int_fields[];
+extern const size_t memshack_n_int_fields;
+extern const spec_str_field memshack_str_fields[];
+extern const size_t memshack_n_str_fields;
+
+typedef struct memshack_spec {
+	char *name;
+	char *namespace;
+	char *uid;        /* may be NULL (render without a cluster) */
+	long long generation;
+	int mcrouter_pool_size;
+	int num_shards;
+	int num_replicas;
+	int mcrouter_port;
+	char *memcached_image;
+	char *mcrouter_image;
+	int memory_mib;
+	int max_connections;
+	int threads;
+	char *max_item_size;
+	json_t *memcached_args;      /* array of strings (owned) */
+	json_t *memcached_resources; /* object or NULL (owned) */
+	mc_read_policy read_policy;
+	mc_write_policy write_policy;
+	int server_timeout_ms;
+	json_t *mcrouter_args;
+	json_t *mcrouter_resources;
+	json_t *node_selector;  /* object or NULL */
+	json_t *tolerations;    /* array or NULL */
+	char *priority_class;   /* or NULL */
+	mc_spread spread;
+} memshack_spec;
+
+/*
+ * Parses a Memshack object (borrowed). On success stores a new spec (free
+ * with memshack_spec_free) in *ret and returns 0; otherwise returns -1 with
+ * a one-line message in err naming the field.
+ */
+int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errlen);
+void memshack_spec_free(memshack_spec *s);
+
+/* Validators shared with MemcachedProxy (true when valid). */
+bool spec_image_valid(const char *s);
+bool spec_quantity_valid(const char *s);
+bool spec_dns_label_valid(const char *s);
+bool spec_dns_subdomain_valid(const char *s);
+/* Validates an optional resources object {limits:{}, requests:{}} (borrowed); writes err on failure. */
+int spec_check_resources(json_t *r, const char *path, char *err, size_t errlen);
+/* Validates an optional extraArgs array; writes err on failure. */
+int spec_check_args(json_t *a, const char *path, char *err, size_t errlen);
+
+#endif
