@@ -25,6 +25,8 @@
 #include "kube/kube_client.h"
 #include "kube/kube_config.h"
 #include "kube/kube_path.h"
+#include "operator/memshack_controller.h"
+#include "runtime/manager.h"
 #include "util/yaml_emit.h"
 #include "util/yaml_json.h"
 
@@ -37,6 +39,7 @@ static void usage(FILE *f)
 	fputs("usage: memshack <command> [options]\n"
 	      "\n"
 	      "commands:\n"
+	      "  run       run the operator (see memshack run --help)\n"
 	      "  check     connect to the API server and report its version and who we are\n"
 	      "  render    print the objects (and mcrouter config) for Memshacks in a file, offline\n"
 	      "  crd       print the CustomResourceDefinitions\n"
@@ -109,6 +112,60 @@ failed:
 	free(path);
 	kube_client_free(c);
 	return fail(&err);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	/* Our own flags first; the rest are the manager's. */
+	memshack_controller_options mo = { .cluster_domain = "cluster.local", .pool_removal_delay_us = 60LL * 1000000 };
+	char **rest = calloc((size_t)argc + 1, sizeof *rest);
+	int n = 0;
+	for (int i = 0; rest && i < argc; i++) {
+		const char *a = argv[i];
+		const char *val = NULL;
+		bool domain = !strncmp(a, "--cluster-domain", 16), delay = !strncmp(a, "--pool-removal-delay", 20);
+		if ((domain || delay) && (a[domain ? 16 : 20] == '=' || a[domain ? 16 : 20] == '\0')) {
+			val = a[domain ? 16 : 20] == '=' ? a + (domain ? 17 : 21) : (i + 1 < argc ? argv[++i] : NULL);
+			if (!val || !*val) {
+				fprintf(stderr, "memshack run: %s needs a value\n", domain ? "--cluster-domain" : "--pool-removal-delay");
+				free(rest);
+				return 2;
+			}
+			if (domain)
+				mo.cluster_domain = val;
+			else {
+				char *end;
+				double secs = strtod(val, &end);
+				if (*end || secs < 0 || secs > 3600) {
+					fprintf(stderr, "memshack run: --pool-removal-delay takes seconds (0..3600)\n");
+					free(rest);
+					return 2;
+				}
+				mo.pool_removal_delay_us = (int64_t)(secs * 1e6) + 1;
+			}
+			continue;
+		}
+		rest[n++] = argv[i];
+	}
+	manager_options o = { 0 };
+	int rc = manager_parse_flags(&o, n, rest, "memshack run",
+				     "Runs the operator.\n"
+				     "  --cluster-domain D        cluster DNS domain for memcached FQDNs (default cluster.local)\n"
+				     "  --pool-removal-delay S    seconds a removed pool waits after the config change (default 60)");
+	if (rc) {
+		free(rest);
+		return rc == 1 ? 0 : 2;
+	}
+	manager *m = manager_new(&o, "memshack");
+	if (!m || memshack_controller_setup(m, &mo)) {
+		manager_free(m);
+		free(rest);
+		return 1;
+	}
+	rc = manager_run(m);
+	manager_free(m);
+	free(rest);
+	return rc;
 }
 
 static int cmd_crd(void)
@@ -256,6 +313,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "check"))
 		return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(cmd, "run"))
+		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "render"))
 		return cmd_render(argc - 1, argv + 1);
 	if (!strcmp(cmd, "crd"))

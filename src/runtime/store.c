@@ -113,6 +113,21 @@ static entry *make_entry(store *s, json_t *obj, const char *key)
 	return e;
 }
 
+/* Parses an entry; puts the resourceVersion kept beside the text back into metadata. */
+static json_t *entry_parse(const entry *e)
+{
+	json_t *obj = json_loadb(ENTRY_TEXT(e), e->len, 0, NULL);
+	if (obj && e->rv_len) {
+		json_t *meta = json_object_get(obj, "metadata");
+		if (!json_is_object(meta)) {
+			meta = json_object();
+			json_object_set_new(obj, "metadata", meta);
+		}
+		json_object_set_new(meta, "resourceVersion", json_string(ENTRY_RVP(e)));
+	}
+	return obj;
+}
+
 static bool same_rv(const entry *a, const entry *b)
 {
 	return a->rv_len && b->rv_len && !strcmp(ENTRY_RVP(a), ENTRY_RVP(b));
@@ -201,8 +216,7 @@ int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_re
 		strmap_get(&s->map, key, &found);
 		pthread_rwlock_unlock(&s->lock);
 		if (!found) {
-			entry *e = v;
-			json_t *gone = json_loadb(ENTRY_TEXT(e), e->len, 0, NULL);
+			json_t *gone = entry_parse(v);
 			on_vanished(ud, key, gone);
 			json_decref(gone);
 		}
@@ -225,7 +239,7 @@ json_t *store_get(store *s, const char *key)
 {
 	pthread_rwlock_rdlock(&s->lock);
 	entry *e = strmap_get(&s->map, key, NULL);
-	json_t *obj = e ? json_loadb(ENTRY_TEXT(e), e->len, 0, NULL) : NULL;
+	json_t *obj = e ? entry_parse(e) : NULL;
 	pthread_rwlock_unlock(&s->lock);
 	return obj;
 }
@@ -239,8 +253,7 @@ json_t *store_list(store *s, bool (*filter)(void *ud, json_t *obj), void *ud)
 	size_t it = 0;
 	void *v;
 	while (strmap_next(&s->map, &it, NULL, &v)) {
-		entry *e = v;
-		json_t *obj = json_loadb(ENTRY_TEXT(e), e->len, 0, NULL);
+		json_t *obj = entry_parse(v);
 		if (obj && (!filter || filter(ud, obj)))
 			json_array_append(out, obj);
 		json_decref(obj);

@@ -1,0 +1,92 @@
+#include "core/memshack_status.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/memshack_desired.h"
+#include "runtime/conditions.h"
+
+static json_t *old_conditions(json_t *old)
+{
+	json_t *c = json_object_get(old, "conditions");
+	return json_is_array(c) ? json_deep_copy(c) : json_array();
+}
+
+json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o, json_t *old, const char *endpoint,
+			      const char *selector, const char *config_md5, const char *now)
+{
+	json_t *pools = json_array();
+	int ready_pods = 0, want_pods = s->num_shards * s->num_replicas;
+	bool pools_current = true;
+	for (int k = 0; k < s->num_replicas && k < MEMSHACK_MAX_POOLS; k++) {
+		char name[128];
+		memshack_pool_name(s, k, name, sizeof name);
+		int ready = o->pools[k].exists ? o->pools[k].ready : 0;
+		if (ready > s->num_shards)
+			ready = s->num_shards;
+		ready_pods += ready;
+		pools_current &= o->pools[k].exists && o->pools[k].current;
+		json_array_append_new(pools, json_pack("{s:s, s:i, s:i}", "name", name, "desired", s->num_shards, "ready", ready));
+	}
+	int gw_ready = o->gateway_exists ? o->gateway_ready : 0;
+	if (gw_ready > s->mcrouter_pool_size)
+		gw_ready = s->mcrouter_pool_size;
+	json_t *conds = old_conditions(old);
+	char msg[256];
+	snprintf(msg, sizeof msg, "%d of %d memcached pods and %d of %d gateways ready", ready_pods, want_pods, gw_ready,
+		 s->mcrouter_pool_size);
+	bool all_ready = ready_pods == want_pods && gw_ready == s->mcrouter_pool_size;
+	long long gen = s->generation;
+	if (o->apply_error) {
+		conditions_set(conds, "Ready", all_ready ? "True" : "False", all_ready ? "Ready" : "PodsNotReady", msg, gen, now);
+		conditions_set(conds, "Progressing", "False", "ApplyFailed", o->apply_error, gen, now);
+		conditions_set(conds, "Degraded", "True", "ApplyFailed", o->apply_error, gen, now);
+	} else if (s->mcrouter_pool_size == 0) {
+		conditions_set(conds, "Ready", "False", "NoGateways", "mcrouterPoolSize is 0: nothing serves clients", gen, now);
+		conditions_set(conds, "Progressing", ready_pods == want_pods && pools_current ? "False" : "True",
+			       ready_pods == want_pods && pools_current ? "Stable" : "Scaling", msg, gen, now);
+		conditions_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
+	} else {
+		bool settled = all_ready && pools_current && o->gateway_current;
+		conditions_set(conds, "Ready", all_ready ? "True" : "False", all_ready ? "Ready" : "PodsNotReady", msg, gen, now);
+		conditions_set(conds, "Progressing", settled ? "False" : "True", settled ? "Stable" : "Scaling",
+			       settled ? "all pools and gateways are at the desired size" : msg, gen, now);
+		conditions_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
+	}
+	return json_pack("{s:I, s:o, s:o, s:{s:s, s:i, s:i}, s:i, s:s, s:s, s:s}", "observedGeneration", (json_int_t)gen,
+			 "conditions", conds, "pools", pools, "gateway", "name", "gateway", "desired", s->mcrouter_pool_size,
+			 "ready", gw_ready, "replicas", gw_ready, "selector", selector, "endpoint", endpoint, "configDigest",
+			 config_md5);
+}
+
+json_t *memshack_status_invalid(json_t *old, long long generation, const char *message, const char *now)
+{
+	json_t *st = json_is_object(old) ? json_deep_copy(old) : json_object();
+	json_t *conds = old_conditions(old);
+	conditions_set(conds, "Ready", "False", "InvalidSpec", message, generation, now);
+	conditions_set(conds, "Progressing", "False", "InvalidSpec", message, generation, now);
+	conditions_set(conds, "Degraded", "True", "InvalidSpec", message, generation, now);
+	json_object_set_new(st, "conditions", conds);
+	json_object_set_new(st, "observedGeneration", json_integer(generation));
+	return st;
+}
+
+static json_t *without_times(json_t *st)
+{
+	json_t *c = json_deep_copy(st);
+	size_t i;
+	json_t *x;
+	json_array_foreach(json_object_get(c, "conditions"), i, x) json_object_del(x, "lastTransitionTime");
+	return c;
+}
+
+bool memshack_status_differs(json_t *a, json_t *b)
+{
+	if (!a || !b)
+		return a != b;
+	json_t *x = without_times(a), *y = without_times(b);
+	bool d = !json_equal(x, y);
+	json_decref(x);
+	json_decref(y);
+	return d;
+}

@@ -1,0 +1,41 @@
+/*
+ * memshack_controller — reconciles Memshack objects into their children.
+ *
+ * One reconcile of namespace/name:
+ *  1. Reads the Memshack from the cache; gone or being deleted: nothing to do
+ *     (children go with it through their ownerReferences).
+ *  2. Parses the spec. Invalid: status Ready=False/Degraded=True with reason
+ *     InvalidSpec and a message naming the field, a Warning event; no retry
+ *     until the object changes.
+ *  3. Builds the desired children (memshack_desired.h) and applies, in order,
+ *     only those that differ from what is cached (by the applied-digest
+ *     annotation and the generation / resourceVersion seen after our last
+ *     apply): an unchanged Memshack costs zero writes, and a hand edit of a
+ *     child (a scaled StatefulSet, an edited config) is reverted.
+ *  4. Prunes StatefulSets of removed replica pools, only once the new
+ *     mcrouter configuration has been in place for --pool-removal-delay (the
+ *     kubelet needs up to a minute to update the mounted file).
+ *  5. Writes status (conditions, counts, endpoint, config digest) only when
+ *     it changed.
+ */
+#ifndef MEMSHACK_OPERATOR_MEMSHACK_CONTROLLER_H
+#define MEMSHACK_OPERATOR_MEMSHACK_CONTROLLER_H
+
+#include <stdint.h>
+
+#include "runtime/manager.h"
+
+extern const kube_resource MEMSHACK_RES;
+
+typedef struct memshack_controller_options {
+	const char *cluster_domain;     /* default "cluster.local" */
+	int64_t pool_removal_delay_us;  /* default 60 s */
+} memshack_controller_options;
+
+/* Adds the informers and the controller to the manager. 0, or -1 (logged). */
+int memshack_controller_setup(manager *m, const memshack_controller_options *o);
+
+/* Writes made by reconciles so far (for tests and metrics). */
+uint64_t memshack_controller_writes(void);
+
+#endif
