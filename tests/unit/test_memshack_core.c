@@ -1,0 +1,360 @@
+/*
+ * The Memshack core: spec defaults and validation, and the semantics of the
+ * generated children and mcrouter configs (beyond the golden files).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/crd.h"
+#include "core/memshack_desired.h"
+#include "core/memshack_spec.h"
+#include "core/memshack_status.h"
+#include "runtime/apply.h"
+#include "runtime/conditions.h"
+#include "util/digest.h"
+#include "util/yaml_json.h"
+
+static json_t *load_yaml(const char *text)
+{
+	char err[256];
+	json_t *v = yaml_json_load(text, strlen(text), err, sizeof err);
+	if (!v)
+		print_message("yaml: %s\n", err);
+	assert_non_null(v);
+	return v;
+}
+
+static memshack_spec *parse_ok(const char *yaml)
+{
+	json_t *o = load_yaml(yaml);
+	memshack_spec *s = NULL;
+	char err[512];
+	if (memshack_spec_parse(o, &s, err, sizeof err)) {
+		print_message("parse: %s\n", err);
+		fail();
+	}
+	json_decref(o);
+	return s;
+}
+
+static void test_defaults(void **state)
+{
+	(void)state;
+	memshack_spec *s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: d, namespace: n}\n");
+	assert_int_equal(s->mcrouter_pool_size, 2);
+	assert_int_equal(s->num_shards, 3);
+	assert_int_equal(s->num_replicas, 2);
+	assert_int_equal(s->mcrouter_port, 5000);
+	assert_string_equal(s->memcached_image, "memcached:1.6-alpine");
+	assert_int_equal(s->memory_mib, 64);
+	assert_string_equal(s->max_item_size, "1m");
+	assert_int_equal(s->read_policy, MC_READ_LATEST);
+	assert_int_equal(s->write_policy, MC_WRITE_ALLSYNC);
+	assert_int_equal(s->spread, MC_SPREAD_NODE);
+	assert_null(s->uid);
+	memshack_spec_free(s);
+}
+
+/* Every case in tests/data/invalid-memshacks.yaml is refused by the core with its expected message. */
+static void test_invalid_table(void **state)
+{
+	(void)state;
+	FILE *f = fopen(TEST_DATA_DIR "/invalid-memshacks.yaml", "rb");
+	assert_non_null(f);
+	char *buf = malloc(1 << 20);
+	size_t n = fread(buf, 1, (1 << 20) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	char err[512];
+	json_t *docs = yaml_json_load_all(buf, n, err, sizeof err);
+	free(buf);
+	assert_non_null(docs);
+	assert_true(json_array_size(docs) >= 20);
+	size_t i;
+	json_t *d;
+	json_array_foreach(docs, i, d)
+	{
+		json_t *ann = json_object_get(json_object_get(d, "metadata"), "annotations");
+		const char *expect = json_string_value(json_object_get(ann, "test.memshack.io/expect"));
+		memshack_spec *s = NULL;
+		int rc = memshack_spec_parse(d, &s, err, sizeof err);
+		if (rc == 0 || !strstr(err, expect)) {
+			print_message("case %zu (%s): rc=%d err='%s' want '%s'\n", i,
+				      json_string_value(json_object_get(json_object_get(d, "metadata"), "name")), rc,
+				      rc ? err : "", expect);
+			memshack_spec_free(s);
+			fail();
+		}
+		assert_null(strchr(err, '\n'));
+	}
+	json_decref(docs);
+}
+
+static json_t *find(json_t *objects, const char *kind, const char *name)
+{
+	size_t i;
+	json_t *o;
+	json_array_foreach(objects, i, o)
+	{
+		if (!strcmp(json_string_value(json_object_get(o, "kind")), kind) &&
+		    (!name || !strcmp(json_string_value(json_object_get(json_object_get(o, "metadata"), "name")), name)))
+			return o;
+	}
+	return NULL;
+}
+
+static const char *s_at(json_t *o, const char *a, const char *b)
+{
+	return json_string_value(json_object_get(json_object_get(o, a), b));
+}
+
+static void check_semantics(int shards, int replicas, const char *read, const char *write)
+{
+	char yaml[512];
+	snprintf(yaml, sizeof yaml,
+		 "apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: sem, namespace: ns1, uid: u-1}\n"
+		 "spec: {numShards: %d, numReplicas: %d, mcrouter: {readPolicy: %s, writePolicy: %s}}\n",
+		 shards, replicas, read, write);
+	memshack_spec *s = parse_ok(yaml);
+	memshack_desired d;
+	char err[256];
+	assert_int_equal(memshack_desired_build(s, "cluster.local", &d, err, sizeof err), 0);
+	json_t *cfg = json_loads(d.config_text, 0, NULL);
+	assert_non_null(cfg);
+	/* Every operation is routed: OperationSelectorRoute with a default_policy. */
+	json_t *route = json_object_get(cfg, "route");
+	assert_string_equal(s_at(cfg, "route", "type"), "OperationSelectorRoute");
+	const char *def = json_string_value(json_object_get(route, "default_policy"));
+	assert_non_null(def);
+	/* One pool per replica, servers in ordinal order, FQDNs from the StatefulSet and Service names. */
+	json_t *pools = json_object_get(cfg, "pools");
+	assert_int_equal(json_object_size(pools), replicas);
+	json_t *headless = find(d.objects, "Service", "sem-memshack-memcached");
+	assert_non_null(headless);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(headless, "spec"), "clusterIP")), "None");
+	assert_true(json_is_true(json_object_get(json_object_get(headless, "spec"), "publishNotReadyAddresses")));
+	for (int k = 0; k < replicas; k++) {
+		char pool[16], sts_name[64];
+		snprintf(pool, sizeof pool, "r%d", k);
+		snprintf(sts_name, sizeof sts_name, "sem-memshack-pool-%d", k);
+		json_t *sts = find(d.objects, "StatefulSet", sts_name);
+		assert_non_null(sts);
+		json_t *spec = json_object_get(sts, "spec");
+		assert_int_equal(json_integer_value(json_object_get(spec, "replicas")), shards);
+		assert_string_equal(json_string_value(json_object_get(spec, "podManagementPolicy")), "Parallel");
+		const char *svc = json_string_value(json_object_get(spec, "serviceName"));
+		assert_string_equal(svc, "sem-memshack-memcached");
+		json_t *servers = json_object_get(json_object_get(pools, pool), "servers");
+		assert_int_equal(json_array_size(servers), shards);
+		for (int i = 0; i < shards; i++) {
+			char want[256];
+			snprintf(want, sizeof want, "%s-%d.%s.ns1.svc.cluster.local:11211", sts_name, i, svc);
+			assert_string_equal(json_string_value(json_array_get(servers, (size_t)i)), want);
+		}
+	}
+	if (replicas == 1) {
+		assert_string_equal(def, "PoolRoute|r0");
+	} else {
+		char want_w[64], want_r[64];
+		snprintf(want_w, sizeof want_w, "%sRoute", write);
+		snprintf(want_r, sizeof want_r, "%sRoute", read);
+		assert_string_equal(def, "writes");
+		json_t *handles = json_object_get(cfg, "named_handles");
+		json_t *reads = NULL, *writes = NULL;
+		size_t i;
+		json_t *h;
+		json_array_foreach(handles, i, h)
+		{
+			if (!strcmp(json_string_value(json_object_get(h, "name")), "reads"))
+				reads = h;
+			else
+				writes = h;
+		}
+		assert_string_equal(json_string_value(json_object_get(writes, "type")), want_w);
+		assert_string_equal(json_string_value(json_object_get(reads, "type")), want_r);
+		assert_int_equal(json_array_size(json_object_get(writes, "children")), replicas);
+		json_t *ops = json_object_get(route, "operation_policies");
+		static const char *const read_ops[] = { "get", "gets", "lease-get", "metaget" };
+		for (size_t k = 0; k < 4; k++)
+			assert_string_equal(json_string_value(json_object_get(ops, read_ops[k])), "reads");
+		/* cas never goes through the write (All*) route. */
+		assert_string_equal(json_string_value(json_object_get(ops, "cas")), "reads");
+	}
+	/* The ConfigMap carries exactly this text and its md5. */
+	json_t *cm = find(d.objects, "ConfigMap", "sem-memshack-mcrouter");
+	assert_string_equal(s_at(cm, "data", "config.json"), d.config_text);
+	char md5[33];
+	digest_md5_hex(d.config_text, strlen(d.config_text), md5);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(cm, "metadata"), "annotations"),
+							     MEMSHACK_CONFIG_MD5_ANNOTATION)),
+			    md5);
+	/* The gateway mounts it as a directory (never subPath) and reads the file. */
+	json_t *dep = find(d.objects, "Deployment", "sem-memshack");
+	json_t *pod = json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec");
+	json_t *c0 = json_array_get(json_object_get(pod, "containers"), 0);
+	size_t i;
+	json_t *vm;
+	bool mounted = false;
+	json_array_foreach(json_object_get(c0, "volumeMounts"), i, vm)
+	{
+		assert_null(json_object_get(vm, "subPath"));
+		if (!strcmp(json_string_value(json_object_get(vm, "mountPath")), "/etc/mcrouter"))
+			mounted = true;
+	}
+	assert_true(mounted);
+	assert_string_equal(json_string_value(json_array_get(json_object_get(c0, "args"), 0)),
+			    "--config=file:/etc/mcrouter/config.json");
+	/* Every object is owned by the Memshack and labelled; every pod is restricted. */
+	json_t *o;
+	json_array_foreach(d.objects, i, o)
+	{
+		assert_true(is_controlled_by(o, "u-1"));
+		assert_string_equal(s_at(json_object_get(o, "metadata"), "labels", "app.kubernetes.io/managed-by"), "memshack");
+		json_t *tpl = json_object_get(json_object_get(o, "spec"), "template");
+		if (!tpl)
+			continue;
+		json_t *ps = json_object_get(tpl, "spec");
+		assert_true(json_is_true(json_object_get(json_object_get(ps, "securityContext"), "runAsNonRoot")));
+		assert_string_equal(s_at(json_object_get(ps, "securityContext"), "seccompProfile", "type"), "RuntimeDefault");
+		json_t *csc = json_object_get(json_array_get(json_object_get(ps, "containers"), 0), "securityContext");
+		assert_true(json_is_false(json_object_get(csc, "allowPrivilegeEscalation")));
+		assert_true(json_is_true(json_object_get(csc, "readOnlyRootFilesystem")));
+		assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(csc, "capabilities"), "drop"), 0)),
+				    "ALL");
+	}
+	json_decref(cfg);
+	memshack_desired_release(&d);
+	memshack_spec_free(s);
+}
+
+static void test_config_semantics(void **state)
+{
+	(void)state;
+	check_semantics(2, 2, "Latest", "AllSync");  /* the seed */
+	check_semantics(4, 1, "Latest", "AllSync");  /* sharded only */
+	check_semantics(1, 3, "Latest", "AllSync");  /* replicated only */
+	check_semantics(1, 1, "Latest", "AllSync");
+	check_semantics(64, 3, "Latest", "AllSync"); /* large */
+	for (int r = 0; mc_read_policy_names[r]; r++)
+		for (int w = 0; mc_write_policy_names[w]; w++)
+			check_semantics(2, 2, mc_read_policy_names[r], mc_write_policy_names[w]);
+}
+
+static void test_digest_stable_and_sensitive(void **state)
+{
+	(void)state;
+	const char *base = "apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: x, namespace: n, uid: u}\n";
+	char y1[256], y2[256];
+	snprintf(y1, sizeof y1, "%sspec: {mcrouterPoolSize: 2}\n", base);
+	snprintf(y2, sizeof y2, "%sspec: {mcrouterPoolSize: 3}\n", base);
+	memshack_spec *a = parse_ok(y1), *b = parse_ok(y1), *c = parse_ok(y2);
+	memshack_desired da, db, dc;
+	char err[128];
+	assert_int_equal(memshack_desired_build(a, "cluster.local", &da, err, sizeof err), 0);
+	assert_int_equal(memshack_desired_build(b, "cluster.local", &db, err, sizeof err), 0);
+	assert_int_equal(memshack_desired_build(c, "cluster.local", &dc, err, sizeof err), 0);
+	assert_true(json_equal(da.objects, db.objects));
+	/* Only the gateway Deployment changes with mcrouterPoolSize: the pools' digests stay. */
+	size_t i;
+	json_t *o;
+	int differ = 0;
+	json_array_foreach(da.objects, i, o)
+	{
+		json_t *other = json_array_get(dc.objects, i);
+		const char *d1 = s_at(json_object_get(o, "metadata"), "annotations", "memshack.io/applied-digest");
+		const char *d2 = s_at(json_object_get(other, "metadata"), "annotations", "memshack.io/applied-digest");
+		if (strcmp(d1, d2)) {
+			differ++;
+			assert_string_equal(json_string_value(json_object_get(o, "kind")), "Deployment");
+		}
+	}
+	assert_int_equal(differ, 1);
+	memshack_desired_release(&da);
+	memshack_desired_release(&db);
+	memshack_desired_release(&dc);
+	memshack_spec_free(a);
+	memshack_spec_free(b);
+	memshack_spec_free(c);
+}
+
+static void test_status(void **state)
+{
+	(void)state;
+	memshack_spec *s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: st, namespace: n, generation: 4}\n"
+				    "spec: {numShards: 2, numReplicas: 2, mcrouterPoolSize: 2}\n");
+	memshack_observed o = { 0 };
+	o.pools[0].exists = o.pools[1].exists = true;
+	o.pools[0].ready = 2;
+	o.pools[1].ready = 1;
+	o.pools[0].current = o.pools[1].current = true;
+	o.gateway_exists = o.gateway_current = true;
+	o.gateway_ready = 2;
+	json_t *st = memshack_status_build(s, &o, NULL, "ep", "sel", "md5", "2026-01-01T00:00:00Z");
+	json_t *conds = json_object_get(st, "conditions");
+	assert_false(conditions_is_true(conds, "Ready"));
+	assert_true(conditions_is_true(conds, "Progressing"));
+	assert_int_equal(json_integer_value(json_object_get(st, "observedGeneration")), 4);
+	o.pools[1].ready = 2;
+	json_t *st2 = memshack_status_build(s, &o, st, "ep", "sel", "md5", "2026-01-01T00:01:00Z");
+	conds = json_object_get(st2, "conditions");
+	assert_true(conditions_is_true(conds, "Ready"));
+	assert_false(conditions_is_true(conds, "Progressing"));
+	assert_string_equal(json_string_value(json_object_get(conditions_find(conds, "Degraded"), "lastTransitionTime")),
+			    "2026-01-01T00:00:00Z"); /* unchanged status: time kept */
+	assert_true(memshack_status_differs(st, st2));
+	json_t *st3 = memshack_status_build(s, &o, st2, "ep", "sel", "md5", "2026-01-01T00:02:00Z");
+	assert_false(memshack_status_differs(st2, st3)); /* nothing new: no write */
+	json_t *bad = memshack_status_invalid(st3, 5, "spec.numShards: must be between 1 and 256 (got 0)", "2026-01-01T00:03:00Z");
+	assert_string_equal(json_string_value(json_object_get(conditions_find(json_object_get(bad, "conditions"), "Ready"), "reason")),
+			    "InvalidSpec");
+	json_decref(st);
+	json_decref(st2);
+	json_decref(st3);
+	json_decref(bad);
+	memshack_spec_free(s);
+}
+
+static void test_crd_matches_field_table(void **state)
+{
+	(void)state;
+	json_t *crd = crd_memshack();
+	json_t *props = json_object_get(json_object_get(json_object_get(json_object_get(json_array_get(
+		json_object_get(json_object_get(crd, "spec"), "versions"), 0), "schema"), "openAPIV3Schema"), "properties"), "spec");
+	props = json_object_get(props, "properties");
+	for (size_t i = 0; i < memshack_n_int_fields; i++) {
+		const spec_int_field *f = &memshack_int_fields[i];
+		char head[64];
+		const char *dot = strchr(f->path, '.');
+		json_t *node = props;
+		if (dot) {
+			snprintf(head, sizeof head, "%.*s", (int)(dot - f->path), f->path);
+			node = json_object_get(json_object_get(props, head), "properties");
+		}
+		json_t *field = json_object_get(node, dot ? dot + 1 : f->path);
+		assert_non_null(field);
+		assert_int_equal(json_integer_value(json_object_get(field, "default")), f->def);
+		assert_int_equal(json_integer_value(json_object_get(field, "minimum")), f->min);
+		assert_int_equal(json_integer_value(json_object_get(field, "maximum")), f->max);
+		assert_non_null(json_object_get(field, "description"));
+	}
+	json_decref(crd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_invalid_table),
+		cmocka_unit_test(test_config_semantics),
+		cmocka_unit_test(test_digest_stable_and_sensitive),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_crd_matches_field_table),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
