@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/gateway.h"
 #include "core/mcrouter_config.h"
 #include "runtime/projection.h"
 #include "util/digest.h"
@@ -52,15 +53,24 @@ void memshack_stamp_digest(json_t *obj)
 	json_object_set_new(ann, MEMSHACK_DIGEST_ANNOTATION, json_string(md5));
 }
 
-/* metadata with labels (new), owner reference and namespace. */
-static json_t *meta(const memshack_spec *s, const char *name, json_t *labels)
+/* labels (new, stolen) and the owner reference, as gateway_params.metadata expects. New reference. */
+static json_t *meta_base(const memshack_spec *s, json_t *labels)
 {
-	json_t *m = json_pack("{s:s, s:s, s:o}", "name", name, "namespace", s->namespace, "labels", labels);
+	json_t *m = json_pack("{s:o}", "labels", labels);
 	if (s->uid)
 		json_object_set_new(m, "ownerReferences",
 				    json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion", MEMSHACK_API_VERSION, "kind",
 					      "Memshack", "name", s->name, "uid", s->uid, "controller", 1,
 					      "blockOwnerDeletion", 1));
+	return m;
+}
+
+/* metadata with labels (stolen), owner reference and namespace. New reference. */
+static json_t *meta(const memshack_spec *s, const char *name, json_t *labels)
+{
+	json_t *base = meta_base(s, labels);
+	json_t *m = gateway_meta(name, s->namespace, base);
+	json_decref(base);
 	return m;
 }
 
@@ -87,18 +97,6 @@ static json_t *selector(const memshack_spec *s, const char *component, int pool)
 		json_object_set_new(l, MEMSHACK_POOL_LABEL, json_string(p));
 	}
 	return l;
-}
-
-static json_t *container_security(void)
-{
-	return json_pack("{s:b, s:b, s:b, s:{s:[s]}}", "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem", 1,
-			 "runAsNonRoot", 1, "capabilities", "drop", "ALL");
-}
-
-static json_t *pod_security(int uid)
-{
-	return json_pack("{s:b, s:i, s:i, s:i, s:{s:s}}", "runAsNonRoot", 1, "runAsUser", uid, "runAsGroup", uid,
-			 "fsGroup", uid, "seccompProfile", "type", "RuntimeDefault");
 }
 
 /* Applies scheduling options shared by every pod; `anti` (new or NULL) is the pod anti-affinity. */
@@ -154,9 +152,9 @@ static json_t *statefulset(const memshack_spec *s, int k)
 		"protocol", "TCP", "readinessProbe", "tcpSocket", "port", "memcached", "periodSeconds", 5, "failureThreshold", 2,
 		"livenessProbe", "tcpSocket", "port", "memcached", "initialDelaySeconds", 10, "periodSeconds", 10,
 		"failureThreshold", 3, "resources", resources_or(s->memcached_resources, "50m", req, lim), "securityContext",
-		container_security());
+		gateway_container_security());
 	json_t *podspec = json_pack("{s:[o], s:o, s:b, s:i}", "containers", container, "securityContext",
-				    pod_security(11211), "automountServiceAccountToken", 0, "terminationGracePeriodSeconds", 30);
+				    gateway_pod_security(11211), "automountServiceAccountToken", 0, "terminationGracePeriodSeconds", 30);
 	json_t *anti = NULL;
 	if (s->spread != MC_SPREAD_NONE)
 		/* The same shard (pod index) of different replica pools lands on different nodes/zones. */
@@ -189,58 +187,15 @@ static json_t *pdb(const memshack_spec *s, const char *name, const char *app, co
 			 "matchLabels", selector(s, component, -1));
 }
 
-static json_t *config_map(const memshack_spec *s, const memshack_desired *d)
+static gateway_params gateway_of(const memshack_spec *s, char *name, char *cfg, json_t *base, json_t *sel)
 {
-	char name[128];
-	memshack_config_name(s, name, sizeof name);
-	json_t *cm = json_pack("{s:s, s:s, s:o, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
-			       meta(s, name, labels(s, "mcrouter", "gateway", -1)), "data", "config.json", d->config_text);
-	json_object_set_new(json_object_get(cm, "metadata"), "annotations",
-			    json_pack("{s:s}", MEMSHACK_CONFIG_MD5_ANNOTATION, d->config_md5));
-	return cm;
-}
-
-static json_t *gateway(const memshack_spec *s)
-{
-	char name[128], cfg[128], port[16];
-	memshack_gateway_name(s, name, sizeof name);
-	memshack_config_name(s, cfg, sizeof cfg);
-	snprintf(port, sizeof port, "%d", s->mcrouter_port);
-	const char *fixed[] = { "--config=file:/etc/mcrouter/config.json", "-p", port, NULL };
-	json_t *container = json_pack(
-		"{s:s, s:s, s:[s], s:o, s:[{s:s, s:i, s:s}], s:{s:{s:s}, s:i, s:i}, s:{s:{s:s}, s:i, s:i, s:i}, s:o, s:o,"
-		" s:[{s:s, s:s, s:b}, {s:s, s:s}, {s:s, s:s}]}",
-		"name", "mcrouter", "image", s->mcrouter_image, "command", "mcrouter", "args", args_list(fixed, s->mcrouter_args),
-		"ports", "name", "mcrouter", "containerPort", s->mcrouter_port, "protocol", "TCP", "readinessProbe",
-		"tcpSocket", "port", "mcrouter", "periodSeconds", 5, "failureThreshold", 2, "livenessProbe", "tcpSocket", "port",
-		"mcrouter", "initialDelaySeconds", 15, "periodSeconds", 10, "failureThreshold", 3, "resources",
-		resources_or(s->mcrouter_resources, "50m", "64Mi", "256Mi"), "securityContext", container_security(),
-		"volumeMounts", "name", "config", "mountPath", "/etc/mcrouter", "readOnly", 1, "name", "spool", "mountPath",
-		"/var/spool/mcrouter", "name", "state", "mountPath", "/var/mcrouter");
-	/* The ConfigMap is mounted as a directory (never subPath) so mcrouter sees updates and reloads. */
-	json_t *podspec = json_pack("{s:[o], s:[{s:s, s:{s:s}}, {s:s, s:{}}, {s:s, s:{}}], s:o, s:b, s:i}", "containers",
-				    container, "volumes", "name", "config", "configMap", "name", cfg, "name", "spool",
-				    "emptyDir", "name", "state", "emptyDir", "securityContext", pod_security(65534),
-				    "automountServiceAccountToken", 0, "terminationGracePeriodSeconds", 30);
-	json_t *anti = NULL;
-	if (s->spread != MC_SPREAD_NONE)
-		anti = json_pack("{s:i, s:{s:{s:o}, s:s}}", "weight", 100, "podAffinityTerm", "labelSelector", "matchLabels",
-				 selector(s, "gateway", -1), "topologyKey", "kubernetes.io/hostname");
-	schedule(podspec, s, anti);
-	return json_pack("{s:s, s:s, s:o, s:{s:i, s:{s:o}, s:{s:{s:o}, s:o}, s:i}}", "apiVersion", "apps/v1", "kind",
-			 "Deployment", "metadata", meta(s, name, labels(s, "mcrouter", "gateway", -1)), "spec", "replicas",
-			 s->mcrouter_pool_size, "selector", "matchLabels", selector(s, "gateway", -1), "template", "metadata",
-			 "labels", labels(s, "mcrouter", "gateway", -1), "spec", podspec, "revisionHistoryLimit", 3);
-}
-
-static json_t *gateway_service(const memshack_spec *s)
-{
-	char name[128];
-	memshack_gateway_name(s, name, sizeof name);
-	return json_pack("{s:s, s:s, s:o, s:{s:s, s:o, s:[{s:s, s:i, s:s, s:s}]}}", "apiVersion", "v1", "kind", "Service",
-			 "metadata", meta(s, name, labels(s, "mcrouter", "gateway", -1)), "spec", "type", "ClusterIP",
-			 "selector", selector(s, "gateway", -1), "ports", "name", "mcrouter", "port", s->mcrouter_port,
-			 "targetPort", "mcrouter", "protocol", "TCP");
+	gateway_params p = { .name = memshack_gateway_name(s, name, 128), .namespace = s->namespace,
+			     .config_map = memshack_config_name(s, cfg, 128), .metadata = base, .selector = sel,
+			     .image = s->mcrouter_image, .port = s->mcrouter_port, .replicas = s->mcrouter_pool_size,
+			     .extra_args = s->mcrouter_args, .resources = s->mcrouter_resources,
+			     .node_selector = s->node_selector, .tolerations = s->tolerations,
+			     .priority_class = s->priority_class, .spread = s->spread != MC_SPREAD_NONE };
+	return p;
 }
 
 int memshack_desired_build(const memshack_spec *s, const char *domain, memshack_desired *out, char *err, size_t errlen)
@@ -281,10 +236,16 @@ int memshack_desired_build(const memshack_spec *s, const char *domain, memshack_
 	for (int k = 0; k < n; k++)
 		json_array_append_new(out->objects, statefulset(s, k));
 	json_array_append_new(out->objects, pdb(s, memshack_headless_name(s, name, sizeof name), "memcached", "pool"));
-	json_array_append_new(out->objects, config_map(s, out));
-	json_array_append_new(out->objects, gateway(s));
-	json_array_append_new(out->objects, gateway_service(s));
-	json_array_append_new(out->objects, pdb(s, memshack_gateway_name(s, name, sizeof name), "mcrouter", "gateway"));
+	char gname[128], cfg[128];
+	json_t *base = meta_base(s, labels(s, "mcrouter", "gateway", -1));
+	json_t *sel = selector(s, "gateway", -1);
+	gateway_params gp = gateway_of(s, gname, cfg, base, sel);
+	json_array_append_new(out->objects, gateway_config_map(&gp, out->config_text, out->config_md5));
+	json_array_append_new(out->objects, gateway_deployment(&gp));
+	json_array_append_new(out->objects, gateway_service(&gp));
+	json_array_append_new(out->objects, gateway_pdb(&gp));
+	json_decref(base);
+	json_decref(sel);
 	size_t i;
 	json_t *o;
 	json_array_foreach(out->objects, i, o)

@@ -1,0 +1,94 @@
+#include "core/gateway.h"
+
+#include <stdio.h>
+
+#include "core/memshack_desired.h"
+
+json_t *gateway_meta(const char *name, const char *ns, json_t *base)
+{
+	json_t *m = json_pack("{s:s, s:s}", "name", name, "namespace", ns);
+	const char *k;
+	json_t *v;
+	json_object_foreach(base, k, v) json_object_set_new(m, k, json_deep_copy(v));
+	return m;
+}
+
+json_t *gateway_container_security(void)
+{
+	return json_pack("{s:b, s:b, s:b, s:{s:[s]}}", "allowPrivilegeEscalation", 0, "readOnlyRootFilesystem", 1,
+			 "runAsNonRoot", 1, "capabilities", "drop", "ALL");
+}
+
+json_t *gateway_pod_security(int uid)
+{
+	return json_pack("{s:b, s:i, s:i, s:i, s:{s:s}}", "runAsNonRoot", 1, "runAsUser", uid, "runAsGroup", uid,
+			 "fsGroup", uid, "seccompProfile", "type", "RuntimeDefault");
+}
+
+json_t *gateway_config_map(const gateway_params *p, const char *config_text, const char *config_md5)
+{
+	json_t *cm = json_pack("{s:s, s:s, s:o, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
+			       gateway_meta(p->config_map, p->namespace, p->metadata), "data", "config.json", config_text);
+	json_object_set_new(json_object_get(cm, "metadata"), "annotations",
+			    json_pack("{s:s}", MEMSHACK_CONFIG_MD5_ANNOTATION, config_md5));
+	return cm;
+}
+
+json_t *gateway_deployment(const gateway_params *p)
+{
+	char port[16];
+	snprintf(port, sizeof port, "%d", p->port);
+	json_t *args = json_pack("[s, s, s]", "--config=file:/etc/mcrouter/config.json", "-p", port);
+	if (p->extra_args)
+		json_array_extend(args, p->extra_args);
+	json_t *resources = p->resources ? json_deep_copy(p->resources)
+					 : json_pack("{s:{s:s, s:s}, s:{s:s}}", "requests", "cpu", "50m", "memory", "64Mi",
+						     "limits", "memory", "256Mi");
+	json_t *container = json_pack(
+		"{s:s, s:s, s:[s], s:o, s:[{s:s, s:i, s:s}], s:{s:{s:s}, s:i, s:i}, s:{s:{s:s}, s:i, s:i, s:i}, s:o, s:o,"
+		" s:[{s:s, s:s, s:b}, {s:s, s:s}, {s:s, s:s}]}",
+		"name", "mcrouter", "image", p->image, "command", "mcrouter", "args", args, "ports", "name", "mcrouter",
+		"containerPort", p->port, "protocol", "TCP", "readinessProbe", "tcpSocket", "port", "mcrouter",
+		"periodSeconds", 5, "failureThreshold", 2, "livenessProbe", "tcpSocket", "port", "mcrouter",
+		"initialDelaySeconds", 15, "periodSeconds", 10, "failureThreshold", 3, "resources", resources,
+		"securityContext", gateway_container_security(), "volumeMounts", "name", "config", "mountPath", "/etc/mcrouter",
+		"readOnly", 1, "name", "spool", "mountPath", "/var/spool/mcrouter", "name", "state", "mountPath", "/var/mcrouter");
+	/* The ConfigMap is mounted as a directory (never subPath) so mcrouter sees updates and reloads. */
+	json_t *podspec = json_pack("{s:[o], s:[{s:s, s:{s:s}}, {s:s, s:{}}, {s:s, s:{}}], s:o, s:b, s:i}", "containers",
+				    container, "volumes", "name", "config", "configMap", "name", p->config_map, "name",
+				    "spool", "emptyDir", "name", "state", "emptyDir", "securityContext",
+				    gateway_pod_security(65534), "automountServiceAccountToken", 0,
+				    "terminationGracePeriodSeconds", 30);
+	if (p->node_selector && json_object_size(p->node_selector))
+		json_object_set(podspec, "nodeSelector", p->node_selector);
+	if (p->tolerations && json_array_size(p->tolerations))
+		json_object_set(podspec, "tolerations", p->tolerations);
+	if (p->priority_class)
+		json_object_set_new(podspec, "priorityClassName", json_string(p->priority_class));
+	if (p->spread)
+		json_object_set_new(podspec, "affinity",
+				    json_pack("{s:{s:[{s:i, s:{s:{s:O}, s:s}}]}}", "podAntiAffinity",
+					      "preferredDuringSchedulingIgnoredDuringExecution", "weight", 100,
+					      "podAffinityTerm", "labelSelector", "matchLabels", p->selector, "topologyKey",
+					      "kubernetes.io/hostname"));
+	json_t *meta = gateway_meta(p->name, p->namespace, p->metadata);
+	json_t *tpl_labels = json_deep_copy(json_object_get(meta, "labels"));
+	return json_pack("{s:s, s:s, s:o, s:{s:i, s:{s:O}, s:{s:{s:o}, s:o}, s:i}}", "apiVersion", "apps/v1", "kind",
+			 "Deployment", "metadata", meta, "spec", "replicas", p->replicas, "selector", "matchLabels",
+			 p->selector, "template", "metadata", "labels", tpl_labels, "spec", podspec, "revisionHistoryLimit", 3);
+}
+
+json_t *gateway_service(const gateway_params *p)
+{
+	return json_pack("{s:s, s:s, s:o, s:{s:s, s:O, s:[{s:s, s:i, s:s, s:s}]}}", "apiVersion", "v1", "kind", "Service",
+			 "metadata", gateway_meta(p->name, p->namespace, p->metadata), "spec", "type", "ClusterIP",
+			 "selector", p->selector, "ports", "name", "mcrouter", "port", p->port, "targetPort", "mcrouter",
+			 "protocol", "TCP");
+}
+
+json_t *gateway_pdb(const gateway_params *p)
+{
+	return json_pack("{s:s, s:s, s:o, s:{s:i, s:{s:O}}}", "apiVersion", "policy/v1", "kind", "PodDisruptionBudget",
+			 "metadata", gateway_meta(p->name, p->namespace, p->metadata), "spec", "maxUnavailable", 1,
+			 "selector", "matchLabels", p->selector);
+}

@@ -1,0 +1,43 @@
+/*
+ * gateway — the mcrouter gateway objects shared by Memshack and
+ * MemcachedProxy (one implementation, two front doors): the Deployment
+ * running mcrouter with its ConfigMap mounted as a directory (so config
+ * changes reload without restarts), the ClusterIP Service, the ConfigMap
+ * holding config.json and its md5, and a PodDisruptionBudget. Pure.
+ */
+#ifndef MEMSHACK_CORE_GATEWAY_H
+#define MEMSHACK_CORE_GATEWAY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+typedef struct gateway_params {
+	const char *name;       /* Deployment, Service and PDB name */
+	const char *namespace;
+	const char *config_map; /* ConfigMap name */
+	json_t *metadata;       /* borrowed: labels + ownerReferences to copy onto every object */
+	json_t *selector;       /* borrowed: pod selector (matchLabels) */
+	const char *image;
+	int port;
+	int replicas;
+	json_t *extra_args;     /* borrowed array, may be NULL */
+	json_t *resources;      /* borrowed, NULL for defaults */
+	json_t *node_selector;  /* borrowed, may be NULL */
+	json_t *tolerations;    /* borrowed, may be NULL */
+	const char *priority_class;
+	bool spread;            /* prefer one gateway per node */
+} gateway_params;
+
+/* New references. */
+json_t *gateway_deployment(const gateway_params *p);
+json_t *gateway_service(const gateway_params *p);
+json_t *gateway_pdb(const gateway_params *p);
+json_t *gateway_config_map(const gateway_params *p, const char *config_text, const char *config_md5);
+
+/* Shared pieces for pod templates. New references. */
+json_t *gateway_container_security(void);
+json_t *gateway_pod_security(int uid);
+/* metadata {name, namespace} plus a deep copy of `base` (labels, ownerReferences). */
+json_t *gateway_meta(const char *name, const char *ns, json_t *base);
+
+#endif
