@@ -4,10 +4,12 @@
  *   memshack check [--kubeconfig PATH] [--context NAME]
  *       Loads the configuration, connects, and reports the server version and
  *       the identity the server sees. Exit 0 when both work.
- *   memshack render [-o yaml|json] [--config-only] [--cluster-domain D] FILE|-
- *       Prints every object the operator would create for the Memshack
- *       objects in FILE (YAML or JSON, several documents allowed), without a
- *       cluster. --config-only prints just the mcrouter configuration.
+ *   memshack render [-o yaml|json] [--config-only] [--cluster-domain D] [--endpoints F] FILE|-
+ *       Prints every object the operator would create for the Memshack and
+ *       MemcachedProxy objects in FILE (YAML or JSON, several documents
+ *       allowed), without a cluster. A MemcachedProxy's servers come from the
+ *       Service and EndpointSlice documents in FILE and in --endpoints F.
+ *       --config-only prints just the mcrouter configurations.
  *   memshack crd
  *       Prints the CustomResourceDefinitions (YAML).
  *   memshack version
@@ -22,10 +24,12 @@
 #include "core/crd.h"
 #include "core/memshack_desired.h"
 #include "core/memshack_spec.h"
+#include "core/proxy.h"
 #include "kube/kube_client.h"
 #include "kube/kube_config.h"
 #include "kube/kube_path.h"
 #include "operator/memshack_controller.h"
+#include "operator/proxy_controller.h"
 #include "runtime/manager.h"
 #include "util/yaml_emit.h"
 #include "util/yaml_json.h"
@@ -157,7 +161,7 @@ static int cmd_run(int argc, char **argv)
 		return rc == 1 ? 0 : 2;
 	}
 	manager *m = manager_new(&o, "memshack");
-	if (!m || memshack_controller_setup(m, &mo)) {
+	if (!m || memshack_controller_setup(m, &mo) || proxy_controller_setup(m, mo.cluster_domain)) {
 		manager_free(m);
 		free(rest);
 		return 1;
@@ -212,14 +216,71 @@ static char *read_all(const char *path, size_t *len)
 	return buf;
 }
 
+/* The Service (namespace/name) and its EndpointSlices among docs. */
+static void find_service(json_t *docs, const char *ns, const char *name, json_t **svc, json_t *slices)
+{
+	size_t i;
+	json_t *d;
+	*svc = NULL;
+	json_array_foreach(docs, i, d)
+	{
+		const char *kind = json_string_value(json_object_get(d, "kind"));
+		json_t *meta = json_object_get(d, "metadata");
+		const char *dns = json_string_value(json_object_get(meta, "namespace"));
+		if (!kind || strcmp(dns ? dns : "default", ns))
+			continue;
+		if (!strcmp(kind, "Service") && !strcmp((json_string_value(json_object_get(meta, "name")) ? json_string_value(json_object_get(meta, "name")) : ""), name))
+			*svc = d;
+		const char *owner = json_string_value(json_object_get(json_object_get(meta, "labels"), "kubernetes.io/service-name"));
+		if (!strcmp(kind, "EndpointSlice") && owner && !strcmp(owner, name))
+			json_array_append(slices, d);
+	}
+}
+
+static int render_proxy(json_t *doc, json_t *docs, const char *domain, bool config_only, json_t *out, const char *path)
+{
+	char err[512], why[512];
+	proxy_spec *p = NULL;
+	const char *name = json_string_value(json_object_get(json_object_get(doc, "metadata"), "name"));
+	if (proxy_spec_parse(doc, &p, err, sizeof err)) {
+		fprintf(stderr, "memshack: error: %s: MemcachedProxy '%s': %s\n", path, name ? name : "?", err);
+		return 1;
+	}
+	json_t *svc = NULL, *slices = json_array(), *servers = NULL;
+	find_service(docs, p->namespace, p->service_name, &svc, slices);
+	proxy_servers_result r = proxy_servers(p, svc, slices, domain, &servers, why, sizeof why);
+	if (r != PROXY_SERVERS_OK)
+		fprintf(stderr, "memshack: warning: MemcachedProxy '%s': %s (the config answers errors until servers appear)\n",
+			p->name, why);
+	if (!servers)
+		servers = json_array();
+	proxy_desired d;
+	int rc = 0;
+	if (proxy_desired_build(p, servers, &d, err, sizeof err)) {
+		fprintf(stderr, "memshack: error: MemcachedProxy '%s': %s\n", p->name, err);
+		rc = 1;
+	} else {
+		if (config_only)
+			printf("%s\n", d.config_text);
+		else
+			json_array_extend(out, d.objects);
+		proxy_desired_release(&d);
+	}
+	json_decref(servers);
+	json_decref(slices);
+	proxy_spec_free(p);
+	return rc;
+}
+
 static int cmd_render(int argc, char **argv)
 {
 	static const struct option longopts[] = { { "output", required_argument, NULL, 'o' },
 						  { "config-only", no_argument, NULL, 'c' },
 						  { "cluster-domain", required_argument, NULL, 'd' },
+						  { "endpoints", required_argument, NULL, 'e' },
 						  { "help", no_argument, NULL, 'h' },
 						  { NULL, 0, NULL, 0 } };
-	const char *format = "yaml", *domain = "cluster.local";
+	const char *format = "yaml", *domain = "cluster.local", *endpoints = NULL;
 	bool config_only = false;
 	int ch;
 	optind = 1;
@@ -228,12 +289,13 @@ static int cmd_render(int argc, char **argv)
 		case 'o': format = optarg; break;
 		case 'c': config_only = true; break;
 		case 'd': domain = optarg; break;
+		case 'e': endpoints = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (optind != argc - 1 || (strcmp(format, "yaml") && strcmp(format, "json"))) {
-		fprintf(stderr, "usage: memshack render [-o yaml|json] [--config-only] [--cluster-domain D] FILE|-\n");
+		fprintf(stderr, "usage: memshack render [-o yaml|json] [--config-only] [--cluster-domain D] [--endpoints F] FILE|-\n");
 		return 2;
 	}
 	const char *path = argv[optind];
@@ -250,6 +312,18 @@ static int cmd_render(int argc, char **argv)
 		fprintf(stderr, "memshack: error: %s: %s\n", path, err);
 		return 1;
 	}
+	if (endpoints) {
+		text = read_all(endpoints, &len);
+		json_t *more = text ? yaml_json_load_all(text, len, err, sizeof err) : NULL;
+		free(text);
+		if (!more) {
+			fprintf(stderr, "memshack: error: %s: %s\n", endpoints, text ? err : "cannot read");
+			json_decref(docs);
+			return 1;
+		}
+		json_array_extend(docs, more);
+		json_decref(more);
+	}
 	json_t *out = json_array();
 	int rc = 0;
 	size_t i;
@@ -258,7 +332,14 @@ static int cmd_render(int argc, char **argv)
 	{
 		const char *kind = json_string_value(json_object_get(doc, "kind"));
 		const char *api = json_string_value(json_object_get(doc, "apiVersion"));
-		if (!kind || strcmp(kind, "Memshack") || !api || strcmp(api, MEMSHACK_API_VERSION))
+		if (!kind || !api || strcmp(api, MEMSHACK_API_VERSION))
+			continue;
+		if (!strcmp(kind, "MemcachedProxy")) {
+			if (render_proxy(doc, docs, domain, config_only, out, path))
+				rc = 1;
+			continue;
+		}
+		if (strcmp(kind, "Memshack"))
 			continue;
 		memshack_spec *spec = NULL;
 		memshack_desired d;
@@ -297,7 +378,7 @@ static int cmd_render(int argc, char **argv)
 			free(t);
 		}
 	} else if (!config_only && !rc) {
-		fprintf(stderr, "memshack: error: %s: no memshack.io/v1alpha1 Memshack objects\n", path);
+		fprintf(stderr, "memshack: error: %s: no memshack.io/v1alpha1 Memshack or MemcachedProxy objects\n", path);
 		rc = 1;
 	}
 	json_decref(out);

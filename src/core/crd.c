@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/memshack_spec.h"
+#include "core/proxy.h"
 
 static json_t *int_schema(const spec_int_field *f)
 {
@@ -165,7 +166,73 @@ json_t *crd_memshack(void)
 		".status.selector", "additionalPrinterColumns", columns);
 }
 
+static json_t *proxy_spec_schema(void)
+{
+	json_t *props = json_object();
+	json_object_set_new(props, "mcrouter",
+			    json_pack("{s:s, s:s, s:{}, s:{}}", "type", "object", "description", "The mcrouter pods and routing.",
+				      "default", "properties"));
+	json_object_set_new(props, "serviceName",
+			    json_pack("{s:s, s:s, s:i, s:s}", "type", "string", "description",
+				      "An existing Service in the same namespace whose endpoints are the memcached servers.",
+				      "maxLength", 63, "pattern", "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"));
+	json_object_set_new(props, "servicePort",
+			    json_pack("{s:b, s:[{s:s}, {s:s}], s:s, s:[{s:s, s:s}]}", "x-kubernetes-int-or-string", 1,
+				      "anyOf", "type", "integer", "type", "string", "description",
+				      "The Service's port: its number or its name.", "x-kubernetes-validations", "rule",
+				      "type(self) == int ? (self >= 1 && self <= 65535) : (self.size() <= 15 && "
+				      "self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))",
+				      "message", "servicePort must be a port number (1-65535) or a port name"));
+	for (size_t i = 0; i < proxy_n_int_fields; i++)
+		put(props, proxy_int_fields[i].path, int_schema(&proxy_int_fields[i]));
+	for (size_t i = 0; i < proxy_n_str_fields; i++)
+		put(props, proxy_str_fields[i].path, str_schema(&proxy_str_fields[i]));
+	put(props, "mcrouter.extraArgs", args_schema("mcrouter"));
+	put(props, "mcrouter.resources", resources_schema("mcrouter"));
+	return json_pack("{s:s, s:s, s:[s, s], s:o}", "type", "object", "description",
+			 "mcrouter in front of an existing memcached Service, following its endpoints.", "required",
+			 "serviceName", "servicePort", "properties", props);
+}
+
+static json_t *proxy_status_schema(void)
+{
+	json_t *st = status_schema();
+	json_t *props = json_object_get(st, "properties");
+	json_object_del(props, "pools");
+	json_object_set_new(props, "servers",
+			    json_pack("{s:s, s:s, s:{s:s}}", "type", "array", "description",
+				      "The memcached servers in the mcrouter config, in hashing order.", "items", "type",
+				      "string"));
+	json_object_set_new(props, "serverCount", json_pack("{s:s}", "type", "integer"));
+	return st;
+}
+
+json_t *crd_memcachedproxy(void)
+{
+	json_t *schema = json_pack("{s:s, s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:o, s:o}, s:[s]}", "type", "object",
+				   "description",
+				   "MemcachedProxy runs mcrouter in front of the endpoints of an existing memcached Service.",
+				   "properties", "apiVersion", "type", "string", "kind", "type", "string", "metadata", "type",
+				   "object", "spec", proxy_spec_schema(), "status", proxy_status_schema(), "required", "spec");
+	json_t *columns = json_pack("[{s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}]",
+				    "name", "Service", "type", "string", "jsonPath", ".spec.serviceName", "name", "Pool",
+				    "type", "string", "jsonPath", ".spec.pool", "name", "Servers", "type", "integer",
+				    "jsonPath", ".status.serverCount", "name", "Ready", "type", "string", "jsonPath",
+				    ".status.conditions[?(@.type==\"Ready\")].status", "name", "Age", "type", "date",
+				    "jsonPath", ".metadata.creationTimestamp");
+	return json_pack(
+		"{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:[s], s:[s]},"
+		" s:[{s:s, s:b, s:b, s:{s:o}, s:{s:{}, s:{s:s, s:s, s:s}}, s:o}]}}",
+		"apiVersion", "apiextensions.k8s.io/v1", "kind", "CustomResourceDefinition", "metadata", "name",
+		"memcachedproxies.memshack.io", "labels", "app.kubernetes.io/part-of", "memshack", "spec", "group",
+		MEMSHACK_GROUP, "scope", "Namespaced", "names", "plural", "memcachedproxies", "singular", "memcachedproxy",
+		"kind", "MemcachedProxy", "listKind", "MemcachedProxyList", "shortNames", "mp", "categories", "memshack",
+		"versions", "name", MEMSHACK_VERSION_NAME, "served", 1, "storage", 1, "schema", "openAPIV3Schema", schema,
+		"subresources", "status", "scale", "specReplicasPath", ".spec.replicas", "statusReplicasPath",
+		".status.replicas", "labelSelectorPath", ".status.selector", "additionalPrinterColumns", columns);
+}
+
 json_t *crd_all(void)
 {
-	return json_pack("[o]", crd_memshack());
+	return json_pack("[o, o]", crd_memshack(), crd_memcachedproxy());
 }

@@ -13,6 +13,8 @@
 
 /* The Memshack CRD (new reference). */
 json_t *crd_memshack(void);
+/* The MemcachedProxy CRD (new reference). */
+json_t *crd_memcachedproxy(void);
 /* Every CRD memshack installs, as an array (new reference). */
 json_t *crd_all(void);
 

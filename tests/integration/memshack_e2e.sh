@@ -21,7 +21,16 @@ trap cleanup EXIT
 ok() { echo "ok   $*"; passed=$((passed + 1)); }
 bad() { echo "FAIL $*"; failed=$((failed + 1)); }
 until_ok() { local t=$1; shift; for _ in $(seq 1 $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
-free_port() { local p; while :; do p=$((30000 + RANDOM % 30000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; }
+# A loopback port nobody listens on and that this script has not handed out yet.
+free_port() {
+  local p
+  while :; do
+    p=$((30000 + RANDOM % 30000))
+    grep -qx "$p" "$tmp/ports" 2>/dev/null && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    echo "$p" >> "$tmp/ports"; echo "$p"; return
+  done
+}
 
 k() { kubectl -n "$ns" "$@"; }
 cond() { k get memshack "$1" -o jsonpath="{.status.conditions[?(@.type==\"$2\")].$3}" 2>/dev/null; }
@@ -43,7 +52,8 @@ mport=$(free_port); hport=$(free_port)
 ${MEMSHACK_WRAPPER:-} "$bin" run --namespace "$ns" --pool-removal-delay 1 --metrics-bind-address "127.0.0.1:$mport" \
   --health-probe-bind-address "127.0.0.1:$hport" > "$tmp/operator.log" 2>&1 &
 op_pid=$!
-until_ok 60 curl -sf "http://127.0.0.1:$hport/readyz" && ok "operator ready" || bad "operator not ready"
+if until_ok 60 curl -sf "http://127.0.0.1:$hport/readyz"; then ok "operator ready"
+else bad "operator not ready"; cat "$tmp/operator.log"; echo "$passed passed, $failed failed"; exit 1; fi
 
 # --- create -------------------------------------------------------------------------
 sed "s/namespace: default/namespace: $ns/" "$root/yaml/test.yaml" | k apply -f - >/dev/null || bad "cannot apply the seed sample"

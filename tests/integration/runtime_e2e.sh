@@ -29,7 +29,16 @@ bad() { echo "FAIL $*"; failed=$((failed + 1)); }
 # until SECONDS CMD...: retries CMD every 0.2 s for at most SECONDS.
 until_ok() { local t=$1; shift; for _ in $(seq 1 $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
 
-free_port() { local p; while :; do p=$((30000 + RANDOM % 30000)); (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }; done; }
+# A loopback port nobody listens on and that this script has not handed out yet.
+free_port() {
+  local p
+  while :; do
+    p=$((30000 + RANDOM % 30000))
+    grep -qx "$p" "$tmp/ports" 2>/dev/null && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    echo "$p" >> "$tmp/ports"; echo "$p"; return
+  done
+}
 
 # start NAME [flags...]: runs cm_mirror in the background, logs to $tmp/NAME.log, health port in $tmp/NAME.port
 start() {

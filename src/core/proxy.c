@@ -1,0 +1,429 @@
+#include "core/proxy.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/gateway.h"
+#include "core/mcrouter_config.h"
+#include "core/memshack_desired.h"
+#include "util/digest.h"
+
+const char *const proxy_pool_names[] = { "Sharded", "Replicated", NULL };
+
+const spec_int_field proxy_int_fields[] = {
+	{ "replicas", 0, 100, 1, "Number of mcrouter pods (the scale subresource points here)." },
+	{ "port", 1, 65535, 11211, "Port of the proxy's Service and of mcrouter." },
+	{ "mcrouter.serverTimeoutMs", 10, 600000, 1000, "How long mcrouter waits for a memcached reply, in ms." },
+};
+const size_t proxy_n_int_fields = sizeof proxy_int_fields / sizeof *proxy_int_fields;
+
+const spec_str_field proxy_str_fields[] = {
+	{ "pool", "Sharded", proxy_pool_names, SPEC_STR_ENUM,
+	  "Sharded: keys are hashed across the servers. Replicated: every server holds every key." },
+	{ "mcrouterImage", "docker-registry.wikimedia.org/mcrouter:2023.07.17.00-1-20240929", NULL, SPEC_STR_IMAGE,
+	  "Container image of mcrouter." },
+	{ "mcrouter.readPolicy", "Latest", mc_read_policy_names, SPEC_STR_ENUM,
+	  "Replicated pools: how reads pick a server (Latest, Failover, AllFastest, Random)." },
+	{ "mcrouter.writePolicy", "AllSync", mc_write_policy_names, SPEC_STR_ENUM,
+	  "Replicated pools: how writes reach the servers (AllSync, AllMajority, AllInitial, AllFastest, AllAsync)." },
+};
+const size_t proxy_n_str_fields = sizeof proxy_str_fields / sizeof *proxy_str_fields;
+
+static int fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static json_t *at_path(json_t *spec, const char *path)
+{
+	const char *dot = strchr(path, '.');
+	if (!dot)
+		return json_object_get(spec, path);
+	char head[64];
+	snprintf(head, sizeof head, "%.*s", (int)(dot - path), path);
+	return json_object_get(json_object_get(spec, head), dot + 1);
+}
+
+static int enum_index(const char *const *names, const char *v)
+{
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(names[i], v))
+			return i;
+	return -1;
+}
+
+void proxy_spec_free(proxy_spec *p)
+{
+	if (!p)
+		return;
+	free(p->name);
+	free(p->namespace);
+	free(p->uid);
+	free(p->service_name);
+	free(p->service_port);
+	free(p->mcrouter_image);
+	json_decref(p->mcrouter_args);
+	json_decref(p->mcrouter_resources);
+	free(p);
+}
+
+int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen)
+{
+	json_t *meta = json_object_get(obj, "metadata");
+	const char *name = json_string_value(json_object_get(meta, "name"));
+	const char *ns = json_string_value(json_object_get(meta, "namespace"));
+	const char *uid = json_string_value(json_object_get(meta, "uid"));
+	if (!name || !spec_dns_label_valid(name) || strlen(name) > 40)
+		return fail(err, errlen, "metadata.name: must be a DNS label of at most 40 characters (got '%.80s')",
+			    name ? name : "");
+	json_t *spec = json_object_get(obj, "spec");
+	if (!json_is_object(spec))
+		return fail(err, errlen, "spec: must be an object with serviceName and servicePort");
+	static const char *const known[] = { "serviceName", "servicePort", "pool", "replicas", "port", "mcrouterImage",
+					     "mcrouter", NULL };
+	const char *k;
+	json_t *v;
+	json_object_foreach(spec, k, v)
+	{
+		bool ok = false;
+		for (size_t i = 0; known[i] && !ok; i++)
+			ok = !strcmp(known[i], k);
+		if (!ok)
+			return fail(err, errlen, "spec: unknown field '%.60s'", k);
+	}
+	const char *svc = json_string_value(json_object_get(spec, "serviceName"));
+	if (!svc || !spec_dns_label_valid(svc))
+		return fail(err, errlen, "spec.serviceName: must name a Service (a DNS label), got '%.80s'", svc ? svc : "");
+	json_t *sp = json_object_get(spec, "servicePort");
+	char portbuf[32];
+	bool is_num = false;
+	if (json_is_integer(sp)) {
+		if (json_integer_value(sp) < 1 || json_integer_value(sp) > 65535)
+			return fail(err, errlen, "spec.servicePort: must be between 1 and 65535 (got %lld)",
+				    (long long)json_integer_value(sp));
+		snprintf(portbuf, sizeof portbuf, "%lld", (long long)json_integer_value(sp));
+		is_num = true;
+	} else if (json_is_string(sp) && spec_dns_label_valid(json_string_value(sp)) && json_string_length(sp) <= 15) {
+		snprintf(portbuf, sizeof portbuf, "%s", json_string_value(sp));
+	} else {
+		return fail(err, errlen, "spec.servicePort: must be a port number or a port name");
+	}
+	proxy_spec *p = calloc(1, sizeof *p);
+	if (!p)
+		return fail(err, errlen, "out of memory");
+	p->name = strdup(name);
+	p->namespace = strdup(ns ? ns : "default");
+	p->uid = uid ? strdup(uid) : NULL;
+	p->generation = json_integer_value(json_object_get(meta, "generation"));
+	p->service_name = strdup(svc);
+	p->service_port = strdup(portbuf);
+	p->port_is_number = is_num;
+	long long ints[3];
+	for (size_t i = 0; i < proxy_n_int_fields; i++) {
+		const spec_int_field *f = &proxy_int_fields[i];
+		json_t *x = at_path(spec, f->path);
+		ints[i] = f->def;
+		if (!x || json_is_null(x))
+			continue;
+		if (!json_is_integer(x) || json_integer_value(x) < f->min || json_integer_value(x) > f->max) {
+			proxy_spec_free(p);
+			return fail(err, errlen, "spec.%s: must be an integer between %lld and %lld", f->path, f->min, f->max);
+		}
+		ints[i] = json_integer_value(x);
+	}
+	p->replicas = (int)ints[0];
+	p->port = (int)ints[1];
+	p->server_timeout_ms = (int)ints[2];
+	const char *strs[4];
+	for (size_t i = 0; i < proxy_n_str_fields; i++) {
+		const spec_str_field *f = &proxy_str_fields[i];
+		json_t *x = at_path(spec, f->path);
+		strs[i] = f->def;
+		if (!x || json_is_null(x))
+			continue;
+		const char *t = json_string_value(x);
+		bool ok = t && (f->kind == SPEC_STR_ENUM ? enum_index(f->enums, t) >= 0 : spec_image_valid(t));
+		if (!ok) {
+			proxy_spec_free(p);
+			return fail(err, errlen, "spec.%s: '%.60s' is not %s", f->path, t ? t : "?",
+				    f->kind == SPEC_STR_ENUM ? "one of the allowed values" : "a valid image reference");
+		}
+		strs[i] = t;
+	}
+	p->pool = (proxy_pool)enum_index(proxy_pool_names, strs[0]);
+	p->mcrouter_image = strdup(strs[1]);
+	p->read_policy = (mc_read_policy)enum_index(mc_read_policy_names, strs[2]);
+	p->write_policy = (mc_write_policy)enum_index(mc_write_policy_names, strs[3]);
+	json_t *mcr = json_object_get(spec, "mcrouter");
+	if (spec_check_args(json_object_get(mcr, "extraArgs"), "spec.mcrouter.extraArgs", err, errlen) ||
+	    spec_check_resources(json_object_get(mcr, "resources"), "spec.mcrouter.resources", err, errlen)) {
+		proxy_spec_free(p);
+		return -1;
+	}
+	json_t *a = json_object_get(mcr, "extraArgs"), *r = json_object_get(mcr, "resources");
+	p->mcrouter_args = json_is_array(a) ? json_deep_copy(a) : json_array();
+	p->mcrouter_resources = json_is_object(r) ? json_deep_copy(r) : NULL;
+	if (!p->name || !p->namespace || !p->service_name || !p->service_port || !p->mcrouter_image || !p->mcrouter_args) {
+		proxy_spec_free(p);
+		return fail(err, errlen, "out of memory");
+	}
+	*ret = p;
+	return 0;
+}
+
+/* ---- servers ---- */
+
+typedef struct member {
+	char *order; /* sort key */
+	char *server;
+} member;
+
+/* Natural order: digit runs compare by value, so pod-2 < pod-10. */
+static int natural_cmp(const char *a, const char *b)
+{
+	while (*a && *b) {
+		if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+			const char *ea = a, *eb = b;
+			while (*a == '0')
+				a++;
+			while (*b == '0')
+				b++;
+			ea = a;
+			eb = b;
+			while (*ea >= '0' && *ea <= '9')
+				ea++;
+			while (*eb >= '0' && *eb <= '9')
+				eb++;
+			if (ea - a != eb - b)
+				return (ea - a) < (eb - b) ? -1 : 1;
+			int c = strncmp(a, b, (size_t)(ea - a));
+			if (c)
+				return c;
+			a = ea;
+			b = eb;
+			continue;
+		}
+		if (*a != *b)
+			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+		a++;
+		b++;
+	}
+	return *a ? 1 : *b ? -1 : 0;
+}
+
+static int member_cmp(const void *x, const void *y)
+{
+	const member *a = x, *b = y;
+	int c = natural_cmp(a->order, b->order);
+	return c ? c : strcmp(a->server, b->server);
+}
+
+/* The slice port number for the resolved port name ("" for an unnamed single port), or 0. */
+static long slice_port(json_t *slice, const char *port_name)
+{
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(slice, "ports"), i, p)
+	{
+		const char *n = json_string_value(json_object_get(p, "name"));
+		if (!strcmp(n ? n : "", port_name) && json_is_integer(json_object_get(p, "port")))
+			return (long)json_integer_value(json_object_get(p, "port"));
+	}
+	return 0;
+}
+
+proxy_servers_result proxy_servers(const proxy_spec *p, json_t *service, json_t *slices, const char *domain,
+				   json_t **ret_servers, char *why, size_t whylen)
+{
+	*ret_servers = NULL;
+	if (!service) {
+		snprintf(why, whylen, "Service %s/%s does not exist", p->namespace, p->service_name);
+		return PROXY_NO_SERVICE;
+	}
+	/* Resolve spec.servicePort to the Service port's name. */
+	const char *port_name = NULL;
+	size_t i;
+	json_t *sp;
+	json_t *ports = json_object_get(json_object_get(service, "spec"), "ports");
+	json_array_foreach(ports, i, sp)
+	{
+		const char *n = json_string_value(json_object_get(sp, "name"));
+		if (p->port_is_number ? json_integer_value(json_object_get(sp, "port")) == atol(p->service_port)
+				      : (n && !strcmp(n, p->service_port))) {
+			port_name = n ? n : "";
+			break;
+		}
+	}
+	if (!port_name) {
+		snprintf(why, whylen, "Service %s/%s has no port %s", p->namespace, p->service_name, p->service_port);
+		return PROXY_NO_PORT;
+	}
+	bool have_v4 = false;
+	json_t *slice;
+	json_array_foreach(slices, i, slice)
+	{
+		const char *t = json_string_value(json_object_get(slice, "addressType"));
+		have_v4 |= t && !strcmp(t, "IPv4");
+	}
+	size_t cap = 16, n = 0;
+	member *ms = calloc(cap, sizeof *ms);
+	json_array_foreach(slices, i, slice)
+	{
+		const char *type = json_string_value(json_object_get(slice, "addressType"));
+		if (!type || (have_v4 && strcmp(type, "IPv4") && strcmp(type, "FQDN")) ||
+		    (!have_v4 && strcmp(type, "IPv6") && strcmp(type, "FQDN")))
+			continue;
+		long port = slice_port(slice, port_name);
+		if (port <= 0 || port > 65535)
+			continue;
+		size_t j;
+		json_t *ep;
+		json_array_foreach(json_object_get(slice, "endpoints"), j, ep)
+		{
+			json_t *cond = json_object_get(ep, "conditions");
+			json_t *ready = json_object_get(cond, "ready"), *term = json_object_get(cond, "terminating");
+			bool is_ready = !ready || json_is_true(ready); /* absent means ready */
+			bool terminating = json_is_true(term);
+			if (p->pool == PROXY_REPLICATED ? !is_ready : terminating)
+				continue;
+			const char *host = json_string_value(json_object_get(ep, "hostname"));
+			const char *addr = json_string_value(json_array_get(json_object_get(ep, "addresses"), 0));
+			const char *pod = json_string_value(json_object_get(json_object_get(ep, "targetRef"), "name"));
+			char server[400];
+			if (host && spec_dns_label_valid(host))
+				snprintf(server, sizeof server, "%s.%s.%s.svc.%s:%ld", host, p->service_name, p->namespace, domain, port);
+			else if (addr && strchr(addr, ':'))
+				snprintf(server, sizeof server, "[%s]:%ld", addr, port);
+			else if (addr)
+				snprintf(server, sizeof server, "%s:%ld", addr, port);
+			else
+				continue;
+			if (!mcrouter_server_valid(server))
+				continue; /* never let a hostile address into the config */
+			if (n == cap) {
+				member *bigger = realloc(ms, 2 * cap * sizeof *ms);
+				if (!bigger)
+					break;
+				ms = bigger;
+				cap *= 2;
+			}
+			ms[n].order = strdup(pod ? pod : host ? host : addr);
+			ms[n].server = strdup(server);
+			n++;
+		}
+	}
+	qsort(ms, n, sizeof *ms, member_cmp);
+	json_t *out = json_array();
+	for (size_t k = 0; k < n; k++) {
+		/* Drop duplicates (the same endpoint in two slices). */
+		bool dup = false;
+		for (size_t m = 0; m < k && !dup; m++)
+			dup = !strcmp(ms[m].server, ms[k].server);
+		if (!dup)
+			json_array_append_new(out, json_string(ms[k].server));
+	}
+	for (size_t k = 0; k < n; k++) {
+		free(ms[k].order);
+		free(ms[k].server);
+	}
+	free(ms);
+	*ret_servers = out;
+	if (!json_array_size(out)) {
+		snprintf(why, whylen, "Service %s/%s has no %sendpoints on port %s", p->namespace, p->service_name,
+			 p->pool == PROXY_REPLICATED ? "ready " : "", p->service_port);
+		return PROXY_NO_ENDPOINTS;
+	}
+	snprintf(why, whylen, "%zu servers", json_array_size(out));
+	return PROXY_SERVERS_OK;
+}
+
+/* ---- objects ---- */
+
+char *proxy_gateway_name(const proxy_spec *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s-proxy", p->name);
+	return buf;
+}
+
+static char *config_for(const proxy_spec *p, json_t *servers, char *err, size_t errlen)
+{
+	size_t n = json_array_size(servers);
+	if (!n) {
+		/* No servers yet: a valid config that answers every request with an error, until they appear. */
+		json_t *c = json_pack("{s:{s:s, s:{s:s, s:s}}}", "route", "type", "OperationSelectorRoute", "default_policy",
+				      "type", "ErrorRoute", "response", "memshack: no memcached servers behind the Service yet");
+		char *t = json_dumps(c, JSON_SORT_KEYS | JSON_INDENT(2));
+		json_decref(c);
+		return t;
+	}
+	const char **list = calloc(n, sizeof *list);
+	for (size_t i = 0; list && i < n; i++)
+		list[i] = json_string_value(json_array_get(servers, i));
+	mcrouter_options mo = { p->read_policy, p->write_policy, p->server_timeout_ms };
+	char *text = NULL;
+	if (list && p->pool == PROXY_SHARDED) {
+		mcrouter_pool pool = { "servers", list, n };
+		text = mcrouter_config_render(&pool, 1, &mo, err, errlen);
+	} else if (list) {
+		/* Replicated: one single-server pool per server, written through the write policy. */
+		mcrouter_pool *pools = calloc(n, sizeof *pools);
+		char(*names)[24] = calloc(n, sizeof *names);
+		for (size_t i = 0; pools && names && i < n; i++) {
+			snprintf(names[i], sizeof names[i], "r%zu", i);
+			pools[i] = (mcrouter_pool){ names[i], &list[i], 1 };
+		}
+		if (pools && names)
+			text = mcrouter_config_render(pools, n, &mo, err, errlen);
+		free(pools);
+		free(names);
+	}
+	free(list);
+	return text;
+}
+
+int proxy_desired_build(const proxy_spec *p, json_t *servers, proxy_desired *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	out->config_text = config_for(p, servers, err, errlen);
+	if (!out->config_text)
+		return -1;
+	digest_md5_hex(out->config_text, strlen(out->config_text), out->config_md5);
+	char name[128], cfg[160];
+	proxy_gateway_name(p, name, sizeof name);
+	snprintf(cfg, sizeof cfg, "%s-config", name);
+	json_t *base = json_pack("{s:{s:s, s:s, s:s, s:s, s:s, s:s}}", "labels", "app.kubernetes.io/name", "mcrouter",
+				 "app.kubernetes.io/instance", p->name, "app.kubernetes.io/component", "proxy",
+				 "app.kubernetes.io/managed-by", "memshack", "app.kubernetes.io/part-of", "memshack",
+				 PROXY_LABEL, p->name);
+	if (p->uid)
+		json_object_set_new(base, "ownerReferences",
+				    json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion", MEMSHACK_API_VERSION, "kind",
+					      "MemcachedProxy", "name", p->name, "uid", p->uid, "controller", 1,
+					      "blockOwnerDeletion", 1));
+	json_t *sel = json_pack("{s:s, s:s}", PROXY_LABEL, p->name, "app.kubernetes.io/component", "proxy");
+	gateway_params gp = { .name = name, .namespace = p->namespace, .config_map = cfg, .metadata = base, .selector = sel,
+			      .image = p->mcrouter_image, .port = p->port, .replicas = p->replicas,
+			      .extra_args = p->mcrouter_args, .resources = p->mcrouter_resources, .spread = true };
+	out->objects = json_pack("[o, o, o, o]", gateway_config_map(&gp, out->config_text, out->config_md5),
+				 gateway_deployment(&gp), gateway_service(&gp), gateway_pdb(&gp));
+	json_decref(base);
+	json_decref(sel);
+	size_t i;
+	json_t *o;
+	json_array_foreach(out->objects, i, o) memshack_stamp_digest(o);
+	return out->objects ? 0 : -1;
+}
+
+void proxy_desired_release(proxy_desired *d)
+{
+	json_decref(d->objects);
+	free(d->config_text);
+	memset(d, 0, sizeof *d);
+}

@@ -1,0 +1,88 @@
+/*
+ * proxy — the MemcachedProxy resource (memshack.io/v1alpha1): mcrouter in
+ * front of an existing memcached Service, following its EndpointSlices. Pure.
+ *
+ * Servers come from the EndpointSlices labelled
+ * kubernetes.io/service-name=<serviceName>:
+ *  - an endpoint with a hostname (StatefulSet pods behind a headless Service)
+ *    is addressed by its stable FQDN <hostname>.<service>.<ns>.svc.<domain>,
+ *    others by IP ([v6] in brackets);
+ *  - the port is resolved from spec.servicePort: a Service port number maps
+ *    through the Service's port list to its name, a name is used directly,
+ *    and the slice port of that name gives the target port;
+ *  - IPv4 slices are used when any exist, else IPv6 (dual-stack Services list
+ *    each pod twice); duplicates across slices are dropped;
+ *  - order is natural order of the pod name (targetRef), else hostname, else
+ *    address: pod-2 before pod-10, and a restarted pod with a new IP keeps
+ *    its place, so consistent hashing does not move keys.
+ * Not-ready endpoints: a Sharded pool keeps every endpoint that is not
+ * terminating (membership stays stable while a pod restarts: mcrouter fails
+ * fast on it instead of remapping its keys to other shards); a Replicated
+ * pool routes only to ready endpoints (every server holds every key).
+ */
+#ifndef MEMSHACK_CORE_PROXY_H
+#define MEMSHACK_CORE_PROXY_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "core/memshack_spec.h"
+
+typedef enum proxy_pool { PROXY_SHARDED, PROXY_REPLICATED } proxy_pool;
+extern const char *const proxy_pool_names[];
+
+extern const spec_int_field proxy_int_fields[];
+extern const size_t proxy_n_int_fields;
+extern const spec_str_field proxy_str_fields[];
+extern const size_t proxy_n_str_fields;
+
+typedef struct proxy_spec {
+	char *name, *namespace, *uid;
+	long long generation;
+	char *service_name;
+	char *service_port;  /* a number or a port name, as text */
+	bool port_is_number;
+	proxy_pool pool;
+	int replicas;
+	int port;
+	char *mcrouter_image;
+	mc_read_policy read_policy;
+	mc_write_policy write_policy;
+	int server_timeout_ms;
+	json_t *mcrouter_args;
+	json_t *mcrouter_resources;
+} proxy_spec;
+
+int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen);
+void proxy_spec_free(proxy_spec *p);
+
+typedef enum proxy_servers_result {
+	PROXY_SERVERS_OK,
+	PROXY_NO_SERVICE,    /* the Service does not exist */
+	PROXY_NO_PORT,       /* the Service has no such port */
+	PROXY_NO_ENDPOINTS,  /* no usable endpoint */
+} proxy_servers_result;
+
+/*
+ * The server list (a new JSON array of "host:port" strings) from `service`
+ * (borrowed, NULL if missing) and `slices` (a borrowed array of the
+ * Service's EndpointSlices). Returns the result; *ret_servers is set (maybe
+ * empty) unless PROXY_NO_SERVICE / PROXY_NO_PORT. why gets a one-line reason.
+ */
+proxy_servers_result proxy_servers(const proxy_spec *p, json_t *service, json_t *slices, const char *domain,
+				   json_t **ret_servers, char *why, size_t whylen);
+
+typedef struct proxy_desired {
+	json_t *objects;
+	char *config_text;
+	char config_md5[33];
+} proxy_desired;
+
+/* Objects for the proxy: ConfigMap <name>-proxy-config, Deployment/Service/PDB <name>-proxy. */
+int proxy_desired_build(const proxy_spec *p, json_t *servers, proxy_desired *out, char *err, size_t errlen);
+void proxy_desired_release(proxy_desired *d);
+char *proxy_gateway_name(const proxy_spec *p, char *buf, size_t len);
+
+#define PROXY_LABEL "memshack.io/memcachedproxy"
+
+#endif

@@ -1,0 +1,187 @@
+#include "operator/children.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/apply.h"
+#include "runtime/projection.h"
+#include "util/strmap.h"
+
+typedef struct memo {
+	char digest[33];
+	unsigned long long seen; /* generation or resourceVersion after our apply */
+} memo;
+
+struct children {
+	kube_client *client;
+	metrics *metrics;
+	pthread_mutex_t mu;
+	strmap memos; /* "Kind/ns/name" -> memo* */
+	uint64_t writes;
+};
+
+children *children_new(kube_client *c, metrics *m)
+{
+	children *ch = calloc(1, sizeof *ch);
+	if (!ch)
+		return NULL;
+	ch->client = c;
+	ch->metrics = m;
+	pthread_mutex_init(&ch->mu, NULL);
+	if (m)
+		metrics_declare(m, "memshack_child_applies_total", METRIC_COUNTER,
+				"Server-side applies of child objects (none when nothing changed).", NULL, 0);
+	return ch;
+}
+
+void children_free(children *ch)
+{
+	if (!ch)
+		return;
+	strmap_release(&ch->memos, free);
+	pthread_mutex_destroy(&ch->mu);
+	free(ch);
+}
+
+static const char *mstr(json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+static const char *digest_of(json_t *obj)
+{
+	return json_string_value(json_object_get(json_object_get(json_object_get(obj, "metadata"), "annotations"),
+						 MEMSHACK_DIGEST_ANNOTATION));
+}
+
+/* Kinds whose spec edits bump metadata.generation; others are compared by resourceVersion. */
+static bool has_generation(const char *kind)
+{
+	return !strcmp(kind, "StatefulSet") || !strcmp(kind, "Deployment") || !strcmp(kind, "PodDisruptionBudget");
+}
+
+static unsigned long long seen_value(json_t *obj, bool gen)
+{
+	if (gen) {
+		json_t *g = json_object_get(json_object_get(obj, "metadata"), "generation");
+		return json_is_integer(g) ? (unsigned long long)json_integer_value(g) : 0;
+	}
+	const char *rv = mstr(obj, "resourceVersion");
+	return rv ? strtoull(rv, NULL, 10) : 0;
+}
+
+static void memo_set(children *ch, const char *key, const char *digest, unsigned long long seen)
+{
+	pthread_mutex_lock(&ch->mu);
+	memo *mm = strmap_get(&ch->memos, key, NULL);
+	if (!mm && (mm = calloc(1, sizeof *mm)) && strmap_put(&ch->memos, key, mm, NULL, NULL)) {
+		free(mm);
+		mm = NULL;
+	}
+	if (mm) {
+		snprintf(mm->digest, sizeof mm->digest, "%s", digest ? digest : "");
+		mm->seen = seen;
+	}
+	pthread_mutex_unlock(&ch->mu);
+}
+
+static bool memo_get(children *ch, const char *key, memo *out)
+{
+	pthread_mutex_lock(&ch->mu);
+	memo *mm = strmap_get(&ch->memos, key, NULL);
+	if (mm)
+		*out = *mm;
+	pthread_mutex_unlock(&ch->mu);
+	return mm != NULL;
+}
+
+int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_applied, kube_error *err)
+{
+	*ret_applied = false;
+	const char *kind = json_string_value(json_object_get(desired, "kind"));
+	const char *ns = mstr(desired, "namespace"), *name = mstr(desired, "name");
+	const char *want = digest_of(desired);
+	if (!kind || !name || !want)
+		return kube_error_set(err, KUBE_ERR_INVALID, "child object lacks kind, name or digest");
+	bool gen = has_generation(kind);
+	char key[512], skey[400];
+	snprintf(key, sizeof key, "%s/%s/%s", kind, ns ? ns : "", name);
+	snprintf(skey, sizeof skey, "%s%s%s", ns ? ns : "", ns ? "/" : "", name);
+	json_t *cached = store_get(informer_store(cache), skey);
+	bool need = true;
+	if (cached) {
+		const char *have = digest_of(cached);
+		unsigned long long seen = seen_value(cached, gen);
+		memo mm;
+		if (memo_get(ch, key, &mm) && !strcmp(mm.digest, want)) {
+			if (have && !strcmp(have, want))
+				need = seen > mm.seen; /* newer than our write: someone edited it */
+			else
+				need = false;          /* the cache has not caught up with our write yet */
+		} else if (have && !strcmp(have, want)) {
+			memo_set(ch, key, want, seen); /* already as desired (e.g. after a restart): adopt */
+			need = false;
+		}
+	}
+	json_decref(cached);
+	if (!need)
+		return 0;
+	const kube_resource *res = NULL;
+	static const kube_resource *const known[] = { &KUBE_RES_SERVICES, &KUBE_RES_STATEFULSETS,
+						      &KUBE_RES_PODDISRUPTIONBUDGETS, &KUBE_RES_CONFIGMAPS,
+						      &KUBE_RES_DEPLOYMENTS };
+	for (size_t i = 0; i < sizeof known / sizeof *known && !res; i++)
+		if (!strcmp(known[i]->kind, kind))
+			res = known[i];
+	if (!res)
+		return kube_error_set(err, KUBE_ERR_INVALID, "unknown child kind '%s'", kind);
+	json_t *after = NULL;
+	if (apply_object(ch->client, res, desired, &after, err))
+		return -1;
+	memo_set(ch, key, want, seen_value(after, gen));
+	json_decref(after);
+	children_count_writes(ch, 1);
+	if (ch->metrics)
+		metrics_add(ch->metrics, "memshack_child_applies_total", NULL, 1);
+	*ret_applied = true;
+	return 0;
+}
+
+void children_forget(children *ch, const char *ns, const char *prefix)
+{
+	pthread_mutex_lock(&ch->mu);
+	size_t it = 0, n = 0;
+	const char *k;
+	char **gone = calloc(ch->memos.len + 1, sizeof *gone);
+	char want[400];
+	snprintf(want, sizeof want, "%s/%s", ns, prefix);
+	while (gone && strmap_next(&ch->memos, &it, &k, NULL)) {
+		const char *rest = strchr(k, '/'); /* after "Kind" */
+		if (rest && !strncmp(rest + 1, want, strlen(want)))
+			gone[n++] = strdup(k);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (gone[i])
+			free(strmap_remove(&ch->memos, gone[i], NULL));
+		free(gone[i]);
+	}
+	free(gone);
+	pthread_mutex_unlock(&ch->mu);
+}
+
+uint64_t children_writes(children *ch)
+{
+	pthread_mutex_lock(&ch->mu);
+	uint64_t n = ch->writes;
+	pthread_mutex_unlock(&ch->mu);
+	return n;
+}
+
+void children_count_writes(children *ch, uint64_t n)
+{
+	pthread_mutex_lock(&ch->mu);
+	ch->writes += n;
+	pthread_mutex_unlock(&ch->mu);
+}

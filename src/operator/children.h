@@ -1,0 +1,39 @@
+/*
+ * children — apply-if-changed for owned child objects, shared by every
+ * controller: a child is applied (server-side, field manager memshack) only
+ * when the cache lacks it, its applied-digest annotation differs from the
+ * desired object's, or its generation (resourceVersion for kinds without
+ * generation) moved past what our last apply produced — a hand edit. A
+ * child already as desired when first seen (after a restart) is adopted
+ * without a write. Thread-safe.
+ */
+#ifndef MEMSHACK_OPERATOR_CHILDREN_H
+#define MEMSHACK_OPERATOR_CHILDREN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kube/kube_client.h"
+#include "runtime/informer.h"
+#include "runtime/metrics.h"
+
+typedef struct children children;
+
+children *children_new(kube_client *c, metrics *m);
+void children_free(children *ch);
+
+/*
+ * Applies `desired` (borrowed) if needed, comparing with what `cache` holds.
+ * *ret_applied says whether a write was made. 0, or -1 with err set.
+ */
+int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_applied, kube_error *err);
+
+/* Forgets the memos of children in namespace ns whose names start with prefix. */
+void children_forget(children *ch, const char *ns, const char *prefix);
+
+/* Writes made through children_apply (and counted by children_count_writes). */
+uint64_t children_writes(children *ch);
+void children_count_writes(children *ch, uint64_t n);
+
+#endif

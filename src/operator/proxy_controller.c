@@ -1,0 +1,280 @@
+#include "operator/proxy_controller.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/memshack_desired.h"
+#include "core/memshack_status.h"
+#include "core/proxy.h"
+#include "operator/children.h"
+#include "runtime/apply.h"
+#include "runtime/conditions.h"
+#include "runtime/projection.h"
+#include "util/log.h"
+#include "util/sbuf.h"
+#include "util/timefmt.h"
+
+const kube_resource PROXY_RES = { MEMSHACK_GROUP, MEMSHACK_VERSION_NAME, "memcachedproxies", "MemcachedProxy", true };
+
+typedef struct pctl {
+	manager *m;
+	informer *proxies;
+	informer *services;  /* every Service in scope (projected: name and ports) */
+	informer *slices;    /* EndpointSlices with a service-name label */
+	informer *deployments, *owned_services, *configmaps, *pdbs;
+	children *children;
+	char *domain;
+} pctl;
+
+static pctl pc_;
+
+static const char *mstr(json_t *obj, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
+}
+
+static informer *cache_for(const char *kind)
+{
+	if (!strcmp(kind, "Deployment"))
+		return pc_.deployments;
+	if (!strcmp(kind, "Service"))
+		return pc_.owned_services;
+	if (!strcmp(kind, "ConfigMap"))
+		return pc_.configmaps;
+	return pc_.pdbs;
+}
+
+typedef struct slice_filter {
+	const char *ns, *svc;
+} slice_filter;
+
+static bool slice_of(void *ud, json_t *obj)
+{
+	slice_filter *f = ud;
+	const char *svc = json_string_value(
+		json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), "kubernetes.io/service-name"));
+	const char *ns = mstr(obj, "namespace");
+	return svc && ns && !strcmp(svc, f->svc) && !strcmp(ns, f->ns);
+}
+
+static reconcile_result reconcile(void *ud, const char *key)
+{
+	(void)ud;
+	reconcile_result done = { RECONCILE_DONE, 0 }, failed = { RECONCILE_ERROR, 0 };
+	json_t *obj = store_get(informer_store(pc_.proxies), key);
+	if (!obj || mstr(obj, "deletionTimestamp")) {
+		const char *slash = strchr(key, '/');
+		if (slash) {
+			char ns[256], prefix[300];
+			snprintf(ns, sizeof ns, "%.*s", (int)(slash - key), key);
+			snprintf(prefix, sizeof prefix, "%s-proxy", slash + 1);
+			children_forget(pc_.children, ns, prefix);
+		}
+		json_decref(obj);
+		return done;
+	}
+	char err[512], why[512], now[40];
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	timefmt_rfc3339((int64_t)ts.tv_sec * 1000000, now, sizeof now);
+	kube_error kerr = KUBE_ERROR_INIT;
+	proxy_spec *p = NULL;
+	reconcile_result res = done;
+	json_t *status = NULL, *servers = NULL, *slices = NULL, *service = NULL;
+	long long gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
+	json_t *old = json_object_get(obj, "status");
+	if (proxy_spec_parse(obj, &p, err, sizeof err)) {
+		log_write(LOG_WARN, "memcachedproxy", key, "invalid spec: %s", err);
+		status = memshack_status_invalid(old, gen, err, now);
+		events_record(manager_events(pc_.m), obj, "Warning", "InvalidSpec", "Validate", "%s", err);
+		goto write_status;
+	}
+	char skey[400];
+	snprintf(skey, sizeof skey, "%s/%s", p->namespace, p->service_name);
+	service = store_get(informer_store(pc_.services), skey);
+	slice_filter sf = { p->namespace, p->service_name };
+	slices = store_list(informer_store(pc_.slices), slice_of, &sf);
+	proxy_servers_result pr = proxy_servers(p, service, slices, pc_.domain, &servers, why, sizeof why);
+	if (!servers)
+		servers = json_array();
+	proxy_desired d;
+	if (proxy_desired_build(p, servers, &d, err, sizeof err)) {
+		log_write(LOG_ERROR, "memcachedproxy", key, "cannot build children: %s", err);
+		res = failed;
+		goto out;
+	}
+	const char *apply_error = NULL;
+	bool config_changed = false;
+	size_t i;
+	json_t *child;
+	json_array_foreach(d.objects, i, child)
+	{
+		bool applied = false;
+		const char *kind = json_string_value(json_object_get(child, "kind"));
+		if (children_apply(pc_.children, cache_for(kind), child, &applied, &kerr)) {
+			snprintf(err, sizeof err, "applying %s %s: %s", kind, mstr(child, "name"), kube_strerror(&kerr));
+			apply_error = err;
+			kube_error_release(&kerr);
+			break;
+		}
+		config_changed |= applied && !strcmp(kind, "ConfigMap");
+	}
+	if (config_changed) {
+		log_write(LOG_INFO, "memcachedproxy", key, "config now has %zu servers", json_array_size(servers));
+		events_record(manager_events(pc_.m), obj, "Normal", "ServersChanged", "Reconcile",
+			      "mcrouter config now routes to %zu servers", json_array_size(servers));
+	}
+	/* Status. */
+	char gname[128];
+	proxy_gateway_name(p, gname, sizeof gname);
+	snprintf(skey, sizeof skey, "%s/%s", p->namespace, gname);
+	json_t *dep = store_get(informer_store(pc_.deployments), skey);
+	int ready = dep && is_controlled_by(dep, p->uid)
+			    ? (int)json_integer_value(json_object_get(json_object_get(dep, "status"), "readyReplicas"))
+			    : 0;
+	json_decref(dep);
+	json_t *conds = json_is_array(json_object_get(old, "conditions")) ? json_deep_copy(json_object_get(old, "conditions"))
+									  : json_array();
+	static const char *const reasons[] = { "Ready", "ServiceNotFound", "PortNotFound", "NoEndpoints" };
+	const char *reason = pr == PROXY_SERVERS_OK ? NULL : pr == PROXY_NO_SERVICE ? reasons[1]
+							       : pr == PROXY_NO_PORT	? reasons[2]
+											: reasons[3];
+	char msg[600];
+	if (apply_error) {
+		conditions_set(conds, "Ready", "False", "ApplyFailed", apply_error, gen, now);
+		conditions_set(conds, "Degraded", "True", "ApplyFailed", apply_error, gen, now);
+	} else if (reason) {
+		conditions_set(conds, "Ready", "False", reason, why, gen, now);
+		conditions_set(conds, "Degraded", "True", reason, why, gen, now);
+		events_record(manager_events(pc_.m), obj, "Warning", reason, "Reconcile", "%s", why);
+	} else if (ready < p->replicas || p->replicas == 0) {
+		snprintf(msg, sizeof msg, "%d of %d mcrouter pods ready; %s", ready, p->replicas, why);
+		conditions_set(conds, "Ready", "False", "PodsNotReady", msg, gen, now);
+		conditions_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
+	} else {
+		snprintf(msg, sizeof msg, "%d mcrouter pods ready; %s", ready, why);
+		conditions_set(conds, "Ready", "True", "Ready", msg, gen, now);
+		conditions_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
+	}
+	conditions_set(conds, "Progressing", ready == p->replicas ? "False" : "True", ready == p->replicas ? "Stable" : "Scaling",
+		       ready == p->replicas ? "" : "mcrouter pods are starting or stopping", gen, now);
+	char endpoint[400], selector[200];
+	snprintf(endpoint, sizeof endpoint, "%s.%s.svc.%s:%d", gname, p->namespace, pc_.domain, p->port);
+	snprintf(selector, sizeof selector, "%s=%s,app.kubernetes.io/component=proxy", PROXY_LABEL, p->name);
+	status = json_pack("{s:I, s:o, s:O, s:i, s:{s:s, s:i, s:i}, s:i, s:s, s:s, s:s}", "observedGeneration",
+			   (json_int_t)gen, "conditions", conds, "servers", servers, "serverCount", (int)json_array_size(servers),
+			   "gateway", "name", "gateway", "desired", p->replicas, "ready", ready, "replicas", ready, "selector",
+			   selector, "endpoint", endpoint, "configDigest", d.config_md5);
+	if (apply_error)
+		res = failed;
+	proxy_desired_release(&d);
+write_status:
+	if (status && memshack_status_differs(old, status)) {
+		if (apply_status(manager_client(pc_.m), &PROXY_RES, mstr(obj, "namespace"), mstr(obj, "name"), status, &kerr)) {
+			log_write(LOG_WARN, "memcachedproxy", key, "writing status: %s", kube_strerror(&kerr));
+			res = failed;
+		} else {
+			children_count_writes(pc_.children, 1);
+		}
+	}
+out:
+	json_decref(status);
+	json_decref(servers);
+	json_decref(slices);
+	json_decref(service);
+	json_decref(obj);
+	proxy_spec_free(p);
+	kube_error_release(&kerr);
+	return res;
+}
+
+/* A Service or EndpointSlice changed: wake the proxies that point at it. */
+static void map_to_proxies(void *ud, controller *c, informer_event ev, const char *key, json_t *obj)
+{
+	(void)ud;
+	(void)ev;
+	(void)key;
+	const char *ns = mstr(obj, "namespace");
+	const char *svc = json_string_value(
+		json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), "kubernetes.io/service-name"));
+	if (!svc)
+		svc = mstr(obj, "name"); /* a Service (slices carry the service-name label) */
+	if (!ns || !svc)
+		return;
+	json_t *all = store_list(informer_store(pc_.proxies), NULL, NULL);
+	size_t i;
+	json_t *p;
+	json_array_foreach(all, i, p)
+	{
+		const char *target = json_string_value(json_object_get(json_object_get(p, "spec"), "serviceName"));
+		const char *pns = mstr(p, "namespace");
+		if (target && pns && !strcmp(target, svc) && !strcmp(pns, ns)) {
+			char k[512];
+			snprintf(k, sizeof k, "%s/%s", pns, mstr(p, "name"));
+			controller_enqueue(c, k);
+		}
+	}
+	json_decref(all);
+}
+
+static json_t *project_service(void *ud, json_t *obj)
+{
+	(void)ud;
+	json_t *meta = json_object_get(obj, "metadata");
+	return json_pack("{s:{s:O?, s:O?, s:O?}, s:{s:O?}}", "metadata", "name", json_object_get(meta, "name"),
+			 "namespace", json_object_get(meta, "namespace"), "uid", json_object_get(meta, "uid"), "spec",
+			 "ports", json_object_get(json_object_get(obj, "spec"), "ports"));
+}
+
+int proxy_controller_setup(manager *m, const char *domain)
+{
+	memset(&pc_, 0, sizeof pc_);
+	pc_.m = m;
+	pc_.domain = strdup(domain ? domain : "cluster.local");
+	pc_.children = children_new(manager_client(m), manager_metrics(m));
+	kube_error err = KUBE_ERROR_INIT;
+	const char *ns = manager_namespace(m);
+	metrics *mx = manager_metrics(m);
+	informer_options po = { .res = &PROXY_RES, .namespace = ns, .metrics = mx };
+	informer_options so = { .res = &KUBE_RES_SERVICES, .namespace = ns, .project = project_service, .metrics = mx };
+	informer_options eo = { .res = &KUBE_RES_ENDPOINTSLICES, .namespace = ns, .label_selector = "kubernetes.io/service-name",
+				.metrics = mx };
+	static const char *const dep_status[] = { "replicas", "readyReplicas", "observedGeneration", NULL };
+	informer_options co = { .namespace = ns, .label_selector = PROXY_LABEL, .project = project_owned_child, .metrics = mx };
+	pc_.proxies = informer_new(manager_client(m), &po, &err);
+	pc_.services = informer_new(manager_client(m), &so, &err);
+	pc_.slices = informer_new(manager_client(m), &eo, &err);
+	co.res = &KUBE_RES_DEPLOYMENTS;
+	co.project_ud = (void *)dep_status;
+	pc_.deployments = informer_new(manager_client(m), &co, &err);
+	co.project_ud = NULL;
+	co.res = &KUBE_RES_SERVICES;
+	pc_.owned_services = informer_new(manager_client(m), &co, &err);
+	co.res = &KUBE_RES_CONFIGMAPS;
+	pc_.configmaps = informer_new(manager_client(m), &co, &err);
+	co.res = &KUBE_RES_PODDISRUPTIONBUDGETS;
+	pc_.pdbs = informer_new(manager_client(m), &co, &err);
+	controller_options cop = { .name = "memcachedproxy", .workers = manager_workers(m), .reconcile = reconcile,
+				   .metrics = mx };
+	controller *c = controller_new(&cop);
+	informer *owned[] = { pc_.deployments, pc_.owned_services, pc_.configmaps, pc_.pdbs };
+	bool ok = pc_.children && pc_.proxies && pc_.services && pc_.slices && c && !controller_watch_primary(c, pc_.proxies) &&
+		  !controller_watch_mapped(c, pc_.services, map_to_proxies, NULL) &&
+		  !controller_watch_mapped(c, pc_.slices, map_to_proxies, NULL);
+	for (size_t i = 0; ok && i < 4; i++)
+		ok = owned[i] && !controller_watch_owned(c, owned[i], "MemcachedProxy");
+	if (!ok) {
+		log_error("memcachedproxy controller setup failed: %s", kube_strerror(&err));
+		kube_error_release(&err);
+		return -1;
+	}
+	manager_add_informer(m, pc_.proxies);
+	manager_add_informer(m, pc_.services);
+	manager_add_informer(m, pc_.slices);
+	for (size_t i = 0; i < 4; i++)
+		manager_add_informer(m, owned[i]);
+	manager_add_controller(m, c);
+	return 0;
+}
