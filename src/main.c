@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cachetest/cachetest.h"
 #include "core/crd.h"
 #include "core/memshack_desired.h"
 #include "core/memshack_spec.h"
@@ -47,6 +48,7 @@ static void usage(FILE *f)
 	      "  check     connect to the API server and report its version and who we are\n"
 	      "  render    print the objects (and mcrouter config) for Memshacks in a file, offline\n"
 	      "  crd       print the CustomResourceDefinitions\n"
+	      "  cachetest check a memcached endpoint end to end: memshack cachetest HOST:PORT\n"
 	      "  version   print memshack's version\n"
 	      "\n"
 	      "options (check):\n"
@@ -398,6 +400,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "render"))
 		return cmd_render(argc - 1, argv + 1);
+	if (!strcmp(cmd, "cachetest"))
+		return cachetest_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "crd"))
 		return cmd_crd();
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
