@@ -155,12 +155,12 @@ json_t *crd_memshack(void)
 		"Endpoint", "type", "string", "jsonPath", ".status.endpoint", "priority", 1, "name", "Age", "type", "date",
 		"jsonPath", ".metadata.creationTimestamp");
 	return json_pack(
-		"{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:[s], s:[s]},"
+		"{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:[s]},"
 		" s:[{s:s, s:b, s:b, s:{s:o}, s:{s:{}, s:{s:s, s:s, s:s}}, s:o}]}}",
 		"apiVersion", "apiextensions.k8s.io/v1", "kind", "CustomResourceDefinition", "metadata", "name",
 		"memshacks.memshack.io", "labels", "app.kubernetes.io/part-of", "memshack", "spec", "group", MEMSHACK_GROUP,
 		"scope", "Namespaced", "names", "plural", "memshacks", "singular", "memshack", "kind", "Memshack", "listKind",
-		"MemshackList", "shortNames", "ms", "categories", "memshack", "versions", "name", MEMSHACK_VERSION_NAME,
+		"MemshackList", "shortNames", "ms", "versions", "name", MEMSHACK_VERSION_NAME,
 		"served", 1, "storage", 1, "schema", "openAPIV3Schema", schema, "subresources", "status", "scale",
 		"specReplicasPath", ".spec.mcrouterPoolSize", "statusReplicasPath", ".status.replicas", "labelSelectorPath",
 		".status.selector", "additionalPrinterColumns", columns);
@@ -221,13 +221,12 @@ json_t *crd_memcachedproxy(void)
 				    ".status.conditions[?(@.type==\"Ready\")].status", "name", "Age", "type", "date",
 				    "jsonPath", ".metadata.creationTimestamp");
 	return json_pack(
-		"{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:[s], s:[s]},"
+		"{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:[s]},"
 		" s:[{s:s, s:b, s:b, s:{s:o}, s:{s:{}, s:{s:s, s:s, s:s}}, s:o}]}}",
 		"apiVersion", "apiextensions.k8s.io/v1", "kind", "CustomResourceDefinition", "metadata", "name",
 		"memcachedproxies.memshack.io", "labels", "app.kubernetes.io/part-of", "memshack", "spec", "group",
 		MEMSHACK_GROUP, "scope", "Namespaced", "names", "plural", "memcachedproxies", "singular", "memcachedproxy",
-		"kind", "MemcachedProxy", "listKind", "MemcachedProxyList", "shortNames", "mp", "categories", "memshack",
-		"versions", "name", MEMSHACK_VERSION_NAME, "served", 1, "storage", 1, "schema", "openAPIV3Schema", schema,
+		"kind", "MemcachedProxy", "listKind", "MemcachedProxyList", "shortNames", "mp", "versions", "name", MEMSHACK_VERSION_NAME, "served", 1, "storage", 1, "schema", "openAPIV3Schema", schema,
 		"subresources", "status", "scale", "specReplicasPath", ".spec.replicas", "statusReplicasPath",
 		".status.replicas", "labelSelectorPath", ".status.selector", "additionalPrinterColumns", columns);
 }

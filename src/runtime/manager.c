@@ -65,7 +65,8 @@ static void usage(FILE *f, const char *prog, const char *about)
 		"  --metrics-bind-address ADDR       /metrics (default :8080; 0 disables)\n"
 		"  --health-probe-bind-address ADDR  /healthz and /readyz (default :8081; 0 disables)\n"
 		"  --log-format json|text            (default text)\n"
-		"  --log-level debug|info|warn|error (default info)\n",
+		"  --log-level debug|info|warn|error (default info)\n"
+		"  --event-series-interval S         patch a repeated Event's count at most every S s (default 30)\n",
 		prog, about ? about : "", about ? "\n" : "");
 }
 
@@ -82,7 +83,7 @@ static int parse_long(const char *s, long min, long max, long *out)
 int manager_parse_flags(manager_options *o, int argc, char **argv, const char *prog, const char *about)
 {
 	enum { F_KC = 256, F_CTX, F_NS, F_WORKERS, F_LE, F_LNS, F_LNAME, F_LDUR, F_LREN, F_LRET, F_ID, F_MET, F_HEALTH,
-	       F_LFMT, F_LLVL, F_HELP };
+	       F_LFMT, F_LLVL, F_EVSI, F_HELP };
 	static const struct option opts[] = {
 		{ "kubeconfig", required_argument, NULL, F_KC },
 		{ "context", required_argument, NULL, F_CTX },
@@ -99,6 +100,7 @@ int manager_parse_flags(manager_options *o, int argc, char **argv, const char *p
 		{ "health-probe-bind-address", required_argument, NULL, F_HEALTH },
 		{ "log-format", required_argument, NULL, F_LFMT },
 		{ "log-level", required_argument, NULL, F_LLVL },
+		{ "event-series-interval", required_argument, NULL, F_EVSI },
 		{ "help", no_argument, NULL, F_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -153,6 +155,10 @@ int manager_parse_flags(manager_options *o, int argc, char **argv, const char *p
 			o->log_level = optarg;
 			break;
 		}
+		case F_EVSI:
+			if (parse_long(optarg, 1, 3600, &o->event_series_interval_s))
+				goto bad_value;
+			break;
 		case F_HELP:
 			usage(stdout, prog, about);
 			return 1;
@@ -251,6 +257,8 @@ manager *manager_new(const manager_options *o, const char *name)
 	m->identity = sbuf_detach(&idb);
 	const char *id = m->identity;
 	m->events = events_new(m->client, "memshack.io/operator", id, m->metrics);
+	if (m->events && o->event_series_interval_s > 0)
+		events_set_windows(m->events, 0, o->event_series_interval_s * 1000000, 0, 0);
 	if (!m->events || !m->identity) {
 		manager_free(m);
 		return NULL;

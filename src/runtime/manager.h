@@ -35,6 +35,7 @@ typedef struct manager_options {
 	int workers;                  /* default 2 */
 	const char *metrics_addr;     /* default ":8080"; "0" disables */
 	const char *health_addr;      /* default ":8081"; "0" disables */
+	long event_series_interval_s; /* default 30: a repeated Event's count is patched at most this often */
 	bool log_json;
 	const char *log_level;        /* default "info" */
 } manager_options;
