@@ -207,6 +207,8 @@ manager *manager_new(const manager_options *o, const char *name)
 	pthread_mutex_init(&m->mu, NULL);
 	pthread_cond_init(&m->cond, NULL);
 	m->name = strdup(name);
+	/* A peer closing a socket must be an error return, never a process-killing SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	/* Signals go to the signal thread only: block them before any thread starts. */
 	sigemptyset(&m->sigs);
 	sigaddset(&m->sigs, SIGTERM);

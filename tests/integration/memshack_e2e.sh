@@ -162,7 +162,7 @@ for f in "$tmp"/cases/*.yaml; do
   esac
 done
 [ "$n_cases" -ge 20 ] && ok "$n_cases invalid specs checked" || bad "only $n_cases invalid cases"
-kill -0 "$op_pid" 2>/dev/null && ok "the operator survived every invalid spec" || bad "the operator died"
+kill -0 "$op_pid" 2>/dev/null && ok "the operator survived every invalid spec" || { bad "the operator died"; tail -20 "$tmp/operator.log"; }
 errors=$(grep -c "invalid spec" "$tmp/operator.log")
 [ "$errors" -le 30 ] && ok "no hot loop on invalid specs ($errors log lines)" || bad "hot loop: $errors invalid-spec log lines"
 

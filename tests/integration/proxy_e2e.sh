@@ -167,7 +167,7 @@ k delete memcachedproxy px >/dev/null
 children() { k get deployments,services,configmaps,poddisruptionbudgets -l memshack.io/memcachedproxy=px -o name 2>/dev/null; }
 no_children() { [ -z "$(children)" ]; }
 until_ok 120 no_children && ok "proxy children garbage-collected" || bad "left: $(children | tr '\n' ' ')"
-kill -0 "$op_pid" 2>/dev/null && ok "operator still running" || bad "operator died"
+kill -0 "$op_pid" 2>/dev/null && ok "operator still running" || { bad "operator died"; tail -20 "$tmp/operator.log"; }
 kill -TERM "$op_pid"; wait "$op_pid"; code=$?; op_pid=
 [ "$code" = 0 ] && ok "operator exits 0" || bad "operator exit $code"
 echo "$passed passed, $failed failed"
