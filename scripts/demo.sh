@@ -61,6 +61,7 @@ kubectl get configmap test-memshack-mcrouter -o jsonpath='{.data.config\.json}' 
 step kubectl get events.events.k8s.io --field-selector regarding.name=test
 
 if [ "${MEMSHACK_DEMO_HOLD:-1}" = 1 ] && [ -t 0 ]; then
+  # shellcheck disable=SC2016 # $PATH is meant literally, for the user to paste
   printf '\nEverything stays up. In another shell:\n  export KUBECONFIG=%s/kubeconfig PATH=%s:$PATH\nCtrl-C to tear it down.\n' \
     "$dir" "$(dirname "$(command -v kubectl)")"
   while true; do sleep 3600; done

@@ -14,7 +14,7 @@ for input in "$dir"/*.yaml; do
   # The policy matrix differs only in routing: its config is the golden file.
   [ "$name" = policies ] && kinds=mcrouter
   for kind in $kinds; do
-    if [ $kind = objects ]; then out=$dir/$name.objects.yaml; args=(); else out=$dir/$name.mcrouter.json; args=(--config-only); fi
+    if [ "$kind" = objects ]; then out=$dir/$name.objects.yaml; args=(); else out=$dir/$name.mcrouter.json; args=(--config-only); fi
     got=$(${MEMSHACK_WRAPPER:-} "$bin" render "${args[@]}" "$input")
     rc=$?
     if [ $rc -ne 0 ]; then echo "FAIL $name $kind: render exited $rc"; failed=$((failed + 1)); continue; fi

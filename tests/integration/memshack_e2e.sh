@@ -7,7 +7,8 @@
 set -uo pipefail
 bin=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH="$(cat "$MEMSHACK_TESTENV_DIR/bin.path"):$PATH"
+testenv_bin=$(cat "$MEMSHACK_TESTENV_DIR/bin.path")
+export PATH="$testenv_bin:$PATH"
 ns=it-memshack-$$
 tmp=$(mktemp -d)
 op_pid=

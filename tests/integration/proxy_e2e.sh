@@ -8,7 +8,8 @@
 # Usage: proxy_e2e.sh MEMSHACK_BINARY
 set -uo pipefail
 bin=$1
-export PATH="$(cat "$MEMSHACK_TESTENV_DIR/bin.path"):$PATH"
+testenv_bin=$(cat "$MEMSHACK_TESTENV_DIR/bin.path")
+export PATH="$testenv_bin:$PATH"
 ns=it-proxy-$$
 tmp=$(mktemp -d)
 op_pid=

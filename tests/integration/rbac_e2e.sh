@@ -14,7 +14,8 @@
 set -uo pipefail
 bin=$1 checker=$2
 root=$(cd "$(dirname "$0")/../.." && pwd)
-export PATH="$(cat "$MEMSHACK_TESTENV_DIR/bin.path"):$PATH"
+testenv_bin=$(cat "$MEMSHACK_TESTENV_DIR/bin.path")
+export PATH="$testenv_bin:$PATH"
 ns=it-rbac-$$
 tmp=$(mktemp -d)
 op_pid=

@@ -11,7 +11,8 @@ set -uo pipefail
 bin=$1
 here=$(cd "$(dirname "$0")" && pwd)
 testenv=$here/../../tools/testenv/testenv.sh
-export PATH="$(cat "$MEMSHACK_TESTENV_DIR/bin.path"):$PATH"
+testenv_bin=$(cat "$MEMSHACK_TESTENV_DIR/bin.path")
+export PATH="$testenv_bin:$PATH"
 ns=it-runtime-$$
 tmp=$(mktemp -d)
 pids=()
