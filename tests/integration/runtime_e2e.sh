@@ -103,8 +103,12 @@ for metric in 'memshack_reconcile_total{controller="cm-mirror",result="success"}
 done
 kubectl -n "$ns" delete configmap s1 >/dev/null
 until_ok 30 no_mirror s1 && ok "mirror deleted with its source" || bad "orphan mirror left"
-kubectl -n "$ns" get events.events.k8s.io -o jsonpath='{range .items[*]}{.reason} {.reportingController}{"\n"}{end}' \
-  | grep -q "MirrorCreated memshack.io/operator" && ok "event recorded" || bad "no event"
+event_seen() {
+  kubectl -n "$ns" get events.events.k8s.io -o jsonpath='{range .items[*]}{.reason} {.reportingController}{"\n"}{end}' \
+    | grep -q "MirrorCreated memshack.io/operator"
+}
+until_ok 10 event_seen && ok "event recorded" \
+  || { bad "no event"; grep -i event "$tmp/a.log"; kubectl -n "$ns" get events.events.k8s.io; }
 
 # --- API server restarted under a running controller --------------------------
 "$testenv" stop kube-apiserver --dir "$MEMSHACK_TESTENV_DIR"
