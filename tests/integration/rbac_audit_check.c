@@ -109,7 +109,10 @@ int main(int argc, char **argv)
 		snprintf(key, sizeof key, "%s %s%s%s %s", group ? group : "", res ? res : "", sub ? "/" : "", sub ? sub : "",
 			 vb ? vb : "");
 		requests++;
-		if (code == 403) {
+		/* An RBAC denial (not e.g. a namespace being terminated, also a 403). */
+		const char *decision = json_string_value(
+			json_object_get(json_object_get(e, "annotations"), "authorization.k8s.io/decision"));
+		if (code == 403 && decision && !strcmp(decision, "forbid")) {
 			printf("DENIED  %s\n", key);
 			denied++;
 		}
