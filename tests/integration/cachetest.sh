@@ -6,21 +6,11 @@
 set -uo pipefail
 bin=$1 fault=$2
 tmp=$(mktemp -d)
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-passed=0 failed=0
-ok() { echo "ok   $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL $*"; failed=$((failed + 1)); }
-free_port() {
-  local p
-  while :; do
-    p=$((30000 + RANDOM % 30000))
-    grep -qx "$p" "$tmp/ports" 2>/dev/null && continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    echo "$p" >> "$tmp/ports"; echo "$p"; return
-  done
-}
 wait_port() { for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
 
 mc=$(free_port)
@@ -49,5 +39,4 @@ out=$(${MEMSHACK_WRAPPER:-} "$bin" cachetest "127.0.0.1:$(free_port)" 2>&1); rc=
 [ $rc = 1 ] && grep -q "cannot connect" <<<"$out" && ok "unreachable server: clear error, exit 1" || bad "unreachable: rc=$rc $out"
 out=$("$bin" cachetest nonsense 2>&1); rc=$?
 [ $rc = 2 ] && ok "bad target: usage error" || bad "bad target rc=$rc"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -11,27 +11,15 @@ testenv_bin=$(cat "$MEMSHACK_TESTENV_DIR/bin.path")
 export PATH="$testenv_bin:$PATH"
 ns=it-memshack-$$
 tmp=$(mktemp -d)
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 op_pid=
-passed=0 failed=0
 cleanup() {
   [ -n "$op_pid" ] && kill -KILL "$op_pid" 2>/dev/null
   kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-ok() { echo "ok   $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL $*"; failed=$((failed + 1)); }
-until_ok() { local t=$1; shift; for _ in $(seq 1 $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
-# A loopback port nobody listens on and that this script has not handed out yet.
-free_port() {
-  local p
-  while :; do
-    p=$((30000 + RANDOM % 30000))
-    grep -qx "$p" "$tmp/ports" 2>/dev/null && continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    echo "$p" >> "$tmp/ports"; echo "$p"; return
-  done
-}
 
 k() { kubectl -n "$ns" "$@"; }
 cond() { k get memshack "$1" -o jsonpath="{.status.conditions[?(@.type==\"$2\")].$3}" 2>/dev/null; }
@@ -181,5 +169,4 @@ wait "$op_pid"; code=$?
 op_pid=
 [ "$code" = 0 ] && ok "operator exits 0 on SIGTERM" || bad "operator exit $code"
 grep -q '"level":"error"\|error ' "$tmp/operator.log" && echo "     (operator logged errors:)" && grep -E ' error ' "$tmp/operator.log" | head -5
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

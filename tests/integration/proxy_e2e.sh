@@ -12,26 +12,15 @@ testenv_bin=$(cat "$MEMSHACK_TESTENV_DIR/bin.path")
 export PATH="$testenv_bin:$PATH"
 ns=it-proxy-$$
 tmp=$(mktemp -d)
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 op_pid=
-passed=0 failed=0
 cleanup() {
   [ -n "$op_pid" ] && kill -KILL "$op_pid" 2>/dev/null
   kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-ok() { echo "ok   $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL $*"; failed=$((failed + 1)); }
-until_ok() { local t=$1; shift; for _ in $(seq 1 $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
-free_port() {
-  local p
-  while :; do
-    p=$((30000 + RANDOM % 30000))
-    grep -qx "$p" "$tmp/ports" 2>/dev/null && continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    echo "$p" >> "$tmp/ports"; echo "$p"; return
-  done
-}
 k() { kubectl -n "$ns" "$@"; }
 cond() { k get memcachedproxy "$1" -o jsonpath="{.status.conditions[?(@.type==\"$2\")].$3}" 2>/dev/null; }
 reason_is() { [ "$(cond "$1" Ready reason)" = "$2" ]; }
@@ -171,5 +160,4 @@ until_ok 120 no_children && ok "proxy children garbage-collected" || bad "left: 
 kill -0 "$op_pid" 2>/dev/null && ok "operator still running" || { bad "operator died"; tail -20 "$tmp/operator.log"; }
 kill -TERM "$op_pid"; wait "$op_pid"; code=$?; op_pid=
 [ "$code" = 0 ] && ok "operator exits 0" || bad "operator exit $code"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

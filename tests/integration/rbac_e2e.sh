@@ -18,17 +18,15 @@ testenv_bin=$(cat "$MEMSHACK_TESTENV_DIR/bin.path")
 export PATH="$testenv_bin:$PATH"
 ns=it-rbac-$$
 tmp=$(mktemp -d)
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 op_pid=
-passed=0 failed=0
 cleanup() {
   [ -n "$op_pid" ] && kill -KILL "$op_pid" 2>/dev/null
   kubectl delete namespace "$ns" --wait=false >/dev/null 2>&1
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-ok() { echo "ok   $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL $*"; failed=$((failed + 1)); }
-until_ok() { local t=$1; shift; for _ in $(seq 1 $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
 k() { kubectl -n "$ns" "$@"; }
 ready() { [ "$(k get "$1" "$2" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; }
 
@@ -112,5 +110,4 @@ else
   bad "RBAC audit:"; cat "$tmp/audit.txt"
 fi
 kubectl delete -f "$root/yaml/operator.yaml" --wait=false >/dev/null 2>&1
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -15,8 +15,9 @@ testenv_bin=$(cat "$MEMSHACK_TESTENV_DIR/bin.path")
 export PATH="$testenv_bin:$PATH"
 ns=it-runtime-$$
 tmp=$(mktemp -d)
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 pids=()
-passed=0 failed=0
 
 cleanup() {
   for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
@@ -25,21 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok   $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL $*"; failed=$((failed + 1)); }
 # until SECONDS CMD...: retries CMD every 0.2 s for at most SECONDS.
-until_ok() { local t=$1; shift; for _ in $(seq 1 $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
 
-# A loopback port nobody listens on and that this script has not handed out yet.
-free_port() {
-  local p
-  while :; do
-    p=$((30000 + RANDOM % 30000))
-    grep -qx "$p" "$tmp/ports" 2>/dev/null && continue
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
-    echo "$p" >> "$tmp/ports"; echo "$p"; return
-  done
-}
 
 # start NAME [flags...]: runs cm_mirror in the background, logs to $tmp/NAME.log, health port in $tmp/NAME.port
 start() {
@@ -188,5 +176,4 @@ until_ok 10 exited "$(pid_of le3)"
 code=$(exit_code "$(pid_of le3)")
 [ "$code" = 1 ] && ok "a lost lease exits 1" || bad "lost lease: exit $code"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -43,7 +43,7 @@ done
 free_port() {
   local p
   for _ in $(seq 1 200); do
-    p=$(( 20000 + RANDOM % 40000 ))
+    p=$(( 20000 + RANDOM % 12000 )) # below the ephemeral range (32768+) used by outgoing connections
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       if ! grep -qs "^$p$" "$dir/ports.used" 2>/dev/null; then
         echo "$p" >> "$dir/ports.used"

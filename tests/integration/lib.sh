@@ -1,0 +1,20 @@
+# Shared helpers for the integration test scripts (sourced, not run).
+# Callers set $tmp (a scratch folder) before using free_port.
+# shellcheck shell=bash
+passed=0 failed=0
+ok() { echo "ok   $*"; passed=$((passed + 1)); }
+bad() { echo "FAIL $*"; failed=$((failed + 1)); }
+# until_ok SECONDS CMD...: retries CMD every 0.2 s for at most SECONDS.
+until_ok() { local t=$1; shift; for _ in $(seq 1 $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
+# A loopback port nobody listens on and that this script has not handed out yet.
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000)) # below the kernel's ephemeral range (32768+), where outgoing connections take ports
+    grep -qx "$p" "${tmp:?}/ports" 2>/dev/null && continue
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && continue
+    echo "$p" >> "$tmp/ports"; echo "$p"; return
+  done
+}
+# finish: prints the closing tally and exits non-zero on any failure.
+finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
