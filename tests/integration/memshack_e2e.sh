@@ -82,7 +82,8 @@ k patch memshack test --type merge -p '{"spec":{"mcrouterPoolSize":3}}' >/dev/nu
 until_ok 60 is_ready test
 [ "$(k get deployment test-memshack -o jsonpath='{.status.readyReplicas}')" = 3 ] && ok "gateway scaled to 3" || bad "gateway not 3"
 [ "$(pool_uids)" = "$before" ] && ok "memcached pods untouched by a gateway change (UIDs same)" || bad "memcached pods changed"
-k scale memshack test --replicas=1 >/dev/null 2>&1 && until_ok 30 test "$(k get deployment test-memshack -o jsonpath='{.spec.replicas}')" = 1 \
+gateway_replicas_is() { [ "$(k get deployment test-memshack -o jsonpath='{.spec.replicas}')" = "$1" ]; }
+k scale memshack test --replicas=1 >/dev/null 2>&1 && until_ok 30 gateway_replicas_is 1 \
   && ok "scale subresource drives mcrouterPoolSize" || bad "scale subresource"
 
 # --- shards up: same pods, more pods, config follows -----------------------------------
@@ -111,13 +112,15 @@ until_ok 60 is_ready test && ok "Ready after scaling down" || bad "not Ready aft
 k scale statefulset test-memshack-pool-0 --replicas=7 >/dev/null
 until_ok 30 replicas_is test-memshack-pool-0 2 && ok "a hand-scaled StatefulSet is reverted" || bad "StatefulSet stays at $(sts_replicas test-memshack-pool-0)"
 k patch configmap test-memshack-mcrouter --type merge -p '{"data":{"config.json":"{}"}}' >/dev/null
-until_ok 30 test "$(config test)" != "{}" && ok "a hand-edited mcrouter config is reverted" || bad "config edit stays"
+config_restored() { [ "$(config test)" != "{}" ]; }
+until_ok 30 config_restored && ok "a hand-edited mcrouter config is reverted" || bad "config edit stays"
 k delete service test-memshack >/dev/null
 until_ok 30 k get service test-memshack && ok "a deleted child is re-created" || bad "service not re-created"
 
 # --- no gateways ---------------------------------------------------------------------------
 k patch memshack test --type merge -p '{"spec":{"mcrouterPoolSize":0}}' >/dev/null
-until_ok 30 test "$(cond test Ready reason)" = NoGateways && ok "mcrouterPoolSize 0: Ready=False NoGateways" || bad "no-gateway condition: $(cond test Ready reason)"
+ready_reason_is() { [ "$(cond "$1" Ready reason)" = "$2" ]; }
+until_ok 30 ready_reason_is test NoGateways && ok "mcrouterPoolSize 0: Ready=False NoGateways" || bad "no-gateway condition: $(cond test Ready reason)"
 k patch memshack test --type merge -p '{"spec":{"mcrouterPoolSize":2}}' >/dev/null
 until_ok 60 is_ready test && ok "back to Ready with 2 gateways" || bad "not ready with 2 gateways"
 
@@ -143,7 +146,7 @@ for f in "$tmp"/cases/*.yaml; do
       else bad "$name: want the API to refuse with '$msg', got rc=$rc: $out"; fi ;;
     accept)
       if [ $rc -ne 0 ]; then bad "$name: the API refused it: $out"; continue; fi
-      if until_ok 30 test "$(cond "$name" Ready reason)" = InvalidSpec && grep -qF -- "$expect" <<<"$(cond "$name" Ready message)"; then
+      if until_ok 30 ready_reason_is "$name" InvalidSpec && grep -qF -- "$expect" <<<"$(cond "$name" Ready message)"; then
         ok "InvalidSpec from the operator: $name ($(cond "$name" Ready message))"
       else bad "$name: condition $(cond "$name" Ready reason): $(cond "$name" Ready message)"; fi
       k get events.events.k8s.io --field-selector "regarding.name=$name" -o jsonpath='{.items[*].reason}' | grep -q InvalidSpec \

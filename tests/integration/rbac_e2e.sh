@@ -34,7 +34,8 @@ out=$(kubectl apply --server-side -f "$root/yaml/operator.yaml" 2>&1) && ok "ope
 # (A server dry-run before the namespace exists cannot place the namespaced objects; after it, every object must validate.)
 out=$(kubectl apply --dry-run=server -f "$root/yaml/operator.yaml" 2>&1) && ok "operator.yaml: server dry-run" || bad "dry-run: $out"
 kubectl wait --for=condition=Established crd/memshacks.memshack.io crd/memcachedproxies.memshack.io --timeout=30s >/dev/null
-until_ok 60 test "$(kubectl -n memshack-system get deployment memshack-operator -o jsonpath='{.status.readyReplicas}')" = 2 \
+operator_pods_ready() { [ "$(kubectl -n memshack-system get deployment memshack-operator -o jsonpath='{.status.readyReplicas}')" = 2 ]; }
+until_ok 60 operator_pods_ready \
   && ok "operator Deployment admitted under Pod Security restricted (2 pods)" \
   || bad "operator Deployment: $(kubectl -n memshack-system get events --field-selector reason=FailedCreate -o jsonpath='{.items[*].message}')"
 
