@@ -39,8 +39,7 @@ const spec_str_field memshack_str_fields[] = {
 };
 const size_t memshack_n_str_fields = sizeof memshack_str_fields / sizeof *memshack_str_fields;
 
-static int fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t len, const char *fmt, ...)
+int spec_fail(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -50,8 +49,7 @@ static int fail(char *err, size_t len, const char *fmt, ...)
 	return -1;
 }
 
-/* The value at "a.b" under spec (borrowed), or NULL. */
-static json_t *at_path(json_t *spec, const char *path)
+json_t *spec_at_path(json_t *spec, const char *path)
 {
 	const char *dot = strchr(path, '.');
 	if (!dot)
@@ -156,21 +154,21 @@ int spec_check_resources(json_t *r, const char *path, char *err, size_t errlen)
 	if (!r || json_is_null(r))
 		return 0;
 	if (!json_is_object(r))
-		return fail(err, errlen, "%s: must be an object with limits and requests", path);
+		return spec_fail(err, errlen, "%s: must be an object with limits and requests", path);
 	const char *k;
 	json_t *v;
 	json_object_foreach(r, k, v)
 	{
 		if (strcmp(k, "limits") && strcmp(k, "requests"))
-			return fail(err, errlen, "%s: unknown key '%.40s' (want limits, requests)", path, k);
+			return spec_fail(err, errlen, "%s: unknown key '%.40s' (want limits, requests)", path, k);
 		if (!json_is_object(v))
-			return fail(err, errlen, "%s.%s: must be a map of quantities", path, k);
+			return spec_fail(err, errlen, "%s.%s: must be a map of quantities", path, k);
 		const char *rk;
 		json_t *q;
 		json_object_foreach(v, rk, q)
 		{
 			if (!spec_dns_subdomain_valid(rk) && !strchr(rk, '/'))
-				return fail(err, errlen, "%s.%s: bad resource name '%.60s'", path, k, rk);
+				return spec_fail(err, errlen, "%s.%s: bad resource name '%.60s'", path, k, rk);
 			const char *qs = json_string_value(q);
 			char num[40];
 			if (json_is_integer(q)) {
@@ -178,7 +176,7 @@ int spec_check_resources(json_t *r, const char *path, char *err, size_t errlen)
 				qs = json_integer_value(q) >= 0 ? num : NULL;
 			}
 			if (!qs || !spec_quantity_valid(qs))
-				return fail(err, errlen, "%s.%s.%s: '%.40s' is not a quantity (e.g. 100m, 128Mi)", path, k, rk,
+				return spec_fail(err, errlen, "%s.%s.%s: '%.40s' is not a quantity (e.g. 100m, 128Mi)", path, k, rk,
 					    qs ? qs : "?");
 		}
 	}
@@ -190,16 +188,16 @@ int spec_check_args(json_t *a, const char *path, char *err, size_t errlen)
 	if (!a || json_is_null(a))
 		return 0;
 	if (!json_is_array(a))
-		return fail(err, errlen, "%s: must be a list of strings", path);
+		return spec_fail(err, errlen, "%s: must be a list of strings", path);
 	if (json_array_size(a) > 64)
-		return fail(err, errlen, "%s: at most 64 arguments", path);
+		return spec_fail(err, errlen, "%s: at most 64 arguments", path);
 	size_t i;
 	json_t *v;
 	json_array_foreach(a, i, v)
 	{
 		if (!json_is_string(v) || json_string_length(v) > 1024 ||
 		    strlen(json_string_value(v)) != json_string_length(v))
-			return fail(err, errlen, "%s[%zu]: must be a string of at most 1024 characters", path, i);
+			return spec_fail(err, errlen, "%s[%zu]: must be a string of at most 1024 characters", path, i);
 	}
 	return 0;
 }
@@ -224,7 +222,7 @@ void memshack_spec_free(memshack_spec *s)
 	free(s);
 }
 
-static int enum_index(const char *const *names, const char *v)
+int spec_enum_index(const char *const *names, const char *v)
 {
 	for (int i = 0; names[i]; i++)
 		if (!strcmp(names[i], v))
@@ -243,7 +241,7 @@ static int check_keys(json_t *obj, const char *path, const char *const *known, c
 		for (size_t i = 0; known[i] && !ok; i++)
 			ok = !strcmp(known[i], k);
 		if (!ok)
-			return fail(err, errlen, "%s: unknown field '%.60s'", path, k);
+			return spec_fail(err, errlen, "%s: unknown field '%.60s'", path, k);
 	}
 	return 0;
 }
@@ -251,7 +249,7 @@ static int check_keys(json_t *obj, const char *path, const char *const *known, c
 int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errlen)
 {
 	if (!json_is_object(obj))
-		return fail(err, errlen, "not an object");
+		return spec_fail(err, errlen, "not an object");
 	json_t *meta = json_object_get(obj, "metadata");
 	const char *name = json_string_value(json_object_get(meta, "name"));
 	const char *ns = json_string_value(json_object_get(meta, "namespace"));
@@ -259,13 +257,13 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 	json_t *gen = json_object_get(meta, "generation");
 	/* Child names append up to "-memshack-memcached" (19) and a pool suffix; StatefulSet pods need ≤ 63 for DNS. */
 	if (!name || !spec_dns_label_valid(name) || strlen(name) > 30)
-		return fail(err, errlen, "metadata.name: must be a DNS label of at most 30 characters (got '%.80s')",
+		return spec_fail(err, errlen, "metadata.name: must be a DNS label of at most 30 characters (got '%.80s')",
 			    name ? name : "");
 	if (ns && !spec_dns_label_valid(ns))
-		return fail(err, errlen, "metadata.namespace: '%.80s' is not a DNS label", ns);
+		return spec_fail(err, errlen, "metadata.namespace: '%.80s' is not a DNS label", ns);
 	json_t *spec = json_object_get(obj, "spec");
 	if (spec && !json_is_object(spec) && !json_is_null(spec))
-		return fail(err, errlen, "spec: must be an object");
+		return spec_fail(err, errlen, "spec: must be an object");
 	static const char *const top[] = { "mcrouterPoolSize", "numShards", "numReplicas", "memcachedImage",
 					   "mcrouterImage", "mcrouterPort", "memcached", "mcrouter", "scheduling", NULL };
 	static const char *const mc[] = { "memoryMiB", "maxItemSize", "maxConnections", "threads", "extraArgs",
@@ -284,14 +282,14 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 			char path[40];
 			snprintf(path, sizeof path, "spec.%s", subs[i].key);
 			if (sub && !json_is_null(sub) && !json_is_object(sub))
-				return fail(err, errlen, "%s: must be an object", path);
+				return spec_fail(err, errlen, "%s: must be an object", path);
 			if (json_is_object(sub) && check_keys(sub, path, subs[i].known, err, errlen))
 				return -1;
 		}
 	}
 	memshack_spec *s = calloc(1, sizeof *s);
 	if (!s)
-		return fail(err, errlen, "out of memory");
+		return spec_fail(err, errlen, "out of memory");
 	s->name = strdup(name);
 	s->namespace = strdup(ns ? ns : "default");
 	s->uid = uid ? strdup(uid) : NULL;
@@ -299,19 +297,19 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 	long long ints[sizeof memshack_int_fields / sizeof *memshack_int_fields];
 	for (size_t i = 0; i < memshack_n_int_fields; i++) {
 		const spec_int_field *f = &memshack_int_fields[i];
-		json_t *v = json_is_object(spec) ? at_path(spec, f->path) : NULL;
+		json_t *v = json_is_object(spec) ? spec_at_path(spec, f->path) : NULL;
 		if (!v || json_is_null(v)) {
 			ints[i] = f->def;
 			continue;
 		}
 		if (!json_is_integer(v)) {
 			memshack_spec_free(s);
-			return fail(err, errlen, "spec.%s: must be an integer", f->path);
+			return spec_fail(err, errlen, "spec.%s: must be an integer", f->path);
 		}
 		long long x = json_integer_value(v);
 		if (x < f->min || x > f->max) {
 			memshack_spec_free(s);
-			return fail(err, errlen, "spec.%s: must be between %lld and %lld (got %lld)", f->path, f->min, f->max, x);
+			return spec_fail(err, errlen, "spec.%s: must be between %lld and %lld (got %lld)", f->path, f->min, f->max, x);
 		}
 		ints[i] = x;
 	}
@@ -326,7 +324,7 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 	if (s->num_shards * s->num_replicas > MEMSHACK_MAX_MEMBERS) {
 		int n = s->num_shards * s->num_replicas;
 		memshack_spec_free(s);
-		return fail(err, errlen, "spec: numShards × numReplicas must be at most %d (got %d)", MEMSHACK_MAX_MEMBERS, n);
+		return spec_fail(err, errlen, "spec: numShards × numReplicas must be at most %d (got %d)", MEMSHACK_MAX_MEMBERS, n);
 	}
 	if (s->mcrouter_port == MEMSHACK_MEMCACHED_PORT) {
 		/* Allowed: the gateway is a different Service; nothing to check. */
@@ -334,27 +332,27 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 	const char *strs[sizeof memshack_str_fields / sizeof *memshack_str_fields];
 	for (size_t i = 0; i < memshack_n_str_fields; i++) {
 		const spec_str_field *f = &memshack_str_fields[i];
-		json_t *v = json_is_object(spec) ? at_path(spec, f->path) : NULL;
+		json_t *v = json_is_object(spec) ? spec_at_path(spec, f->path) : NULL;
 		strs[i] = f->def;
 		if (!v || json_is_null(v))
 			continue;
 		const char *x = json_string_value(v);
 		if (!x) {
 			memshack_spec_free(s);
-			return fail(err, errlen, "spec.%s: must be a string", f->path);
+			return spec_fail(err, errlen, "spec.%s: must be a string", f->path);
 		}
 		bool ok = true;
 		switch (f->kind) {
 		case SPEC_STR_IMAGE: ok = spec_image_valid(x); break;
-		case SPEC_STR_ENUM: ok = enum_index(f->enums, x) >= 0; break;
+		case SPEC_STR_ENUM: ok = spec_enum_index(f->enums, x) >= 0; break;
 		case SPEC_STR_SIZE: ok = size_valid(x); break;
 		case SPEC_STR_NAME: ok = spec_dns_subdomain_valid(x); break;
 		}
 		if (!ok) {
 			memshack_spec_free(s);
 			if (f->kind == SPEC_STR_ENUM)
-				return fail(err, errlen, "spec.%s: '%.60s' is not one of the allowed values", f->path, x);
-			return fail(err, errlen, "spec.%s: '%.80s' is not a valid %s", f->path, x,
+				return spec_fail(err, errlen, "spec.%s: '%.60s' is not one of the allowed values", f->path, x);
+			return spec_fail(err, errlen, "spec.%s: '%.80s' is not a valid %s", f->path, x,
 				    f->kind == SPEC_STR_IMAGE ? "image reference" : f->kind == SPEC_STR_SIZE ? "size (1k..1024m)"
 														: "name");
 		}
@@ -363,9 +361,9 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 	s->memcached_image = strdup(strs[0]);
 	s->mcrouter_image = strdup(strs[1]);
 	s->max_item_size = strdup(strs[2]);
-	s->read_policy = (mc_read_policy)enum_index(mc_read_policy_names, strs[3]);
-	s->write_policy = (mc_write_policy)enum_index(mc_write_policy_names, strs[4]);
-	s->spread = (mc_spread)enum_index(mc_spread_names, strs[5]);
+	s->read_policy = (mc_read_policy)spec_enum_index(mc_read_policy_names, strs[3]);
+	s->write_policy = (mc_write_policy)spec_enum_index(mc_write_policy_names, strs[4]);
+	s->spread = (mc_spread)spec_enum_index(mc_spread_names, strs[5]);
 	s->priority_class = strs[6] ? strdup(strs[6]) : NULL;
 
 	json_t *mcd = json_object_get(spec, "memcached"), *mcr = json_object_get(spec, "mcrouter"),
@@ -388,13 +386,13 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 		json_t *x;
 		if (!json_is_object(nsel)) {
 			memshack_spec_free(s);
-			return fail(err, errlen, "spec.scheduling.nodeSelector: must be a map of strings");
+			return spec_fail(err, errlen, "spec.scheduling.nodeSelector: must be a map of strings");
 		}
 		json_object_foreach(nsel, k, x)
 		{
 			if (!json_is_string(x) || strlen(k) > 317 || json_string_length(x) > 63) {
 				memshack_spec_free(s);
-				return fail(err, errlen, "spec.scheduling.nodeSelector.%.60s: must be a label value", k);
+				return spec_fail(err, errlen, "spec.scheduling.nodeSelector.%.60s: must be a label value", k);
 			}
 		}
 		s->node_selector = json_deep_copy(nsel);
@@ -403,14 +401,14 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 	if (tol && !json_is_null(tol)) {
 		if (!json_is_array(tol)) {
 			memshack_spec_free(s);
-			return fail(err, errlen, "spec.scheduling.tolerations: must be a list");
+			return spec_fail(err, errlen, "spec.scheduling.tolerations: must be a list");
 		}
 		s->tolerations = json_deep_copy(tol);
 	}
 	if (!s->name || !s->namespace || !s->memcached_image || !s->mcrouter_image || !s->max_item_size ||
 	    !s->memcached_args || !s->mcrouter_args || (uid && !s->uid)) {
 		memshack_spec_free(s);
-		return fail(err, errlen, "out of memory");
+		return spec_fail(err, errlen, "out of memory");
 	}
 	*ret = s;
 	return 0;

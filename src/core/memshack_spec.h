@@ -93,6 +93,14 @@ typedef struct memshack_spec {
 int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errlen);
 void memshack_spec_free(memshack_spec *s);
 
+/* Helpers shared with MemcachedProxy's parser. */
+/* Writes a formatted message into err; returns -1. */
+int spec_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The value at a dotted path ("a.b") under spec (borrowed), or NULL. */
+json_t *spec_at_path(json_t *spec, const char *path);
+/* Index of v in a NULL-terminated name list, or -1. */
+int spec_enum_index(const char *const *names, const char *v);
+
 /* Validators shared with MemcachedProxy (true when valid). */
 bool spec_image_valid(const char *s);
 bool spec_quantity_valid(const char *s);

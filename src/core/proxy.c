@@ -1,6 +1,5 @@
 #include "core/proxy.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,34 +30,6 @@ const spec_str_field proxy_str_fields[] = {
 };
 const size_t proxy_n_str_fields = sizeof proxy_str_fields / sizeof *proxy_str_fields;
 
-static int fail(char *err, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static json_t *at_path(json_t *spec, const char *path)
-{
-	const char *dot = strchr(path, '.');
-	if (!dot)
-		return json_object_get(spec, path);
-	char head[64];
-	snprintf(head, sizeof head, "%.*s", (int)(dot - path), path);
-	return json_object_get(json_object_get(spec, head), dot + 1);
-}
-
-static int enum_index(const char *const *names, const char *v)
-{
-	for (int i = 0; names[i]; i++)
-		if (!strcmp(names[i], v))
-			return i;
-	return -1;
-}
-
 void proxy_spec_free(proxy_spec *p)
 {
 	if (!p)
@@ -81,11 +52,11 @@ int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen)
 	const char *ns = json_string_value(json_object_get(meta, "namespace"));
 	const char *uid = json_string_value(json_object_get(meta, "uid"));
 	if (!name || !spec_dns_label_valid(name) || strlen(name) > 40)
-		return fail(err, errlen, "metadata.name: must be a DNS label of at most 40 characters (got '%.80s')",
+		return spec_fail(err, errlen, "metadata.name: must be a DNS label of at most 40 characters (got '%.80s')",
 			    name ? name : "");
 	json_t *spec = json_object_get(obj, "spec");
 	if (!json_is_object(spec))
-		return fail(err, errlen, "spec: must be an object with serviceName and servicePort");
+		return spec_fail(err, errlen, "spec: must be an object with serviceName and servicePort");
 	static const char *const known[] = { "serviceName", "servicePort", "pool", "replicas", "port", "mcrouterImage",
 					     "mcrouter", NULL };
 	const char *k;
@@ -96,28 +67,28 @@ int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen)
 		for (size_t i = 0; known[i] && !ok; i++)
 			ok = !strcmp(known[i], k);
 		if (!ok)
-			return fail(err, errlen, "spec: unknown field '%.60s'", k);
+			return spec_fail(err, errlen, "spec: unknown field '%.60s'", k);
 	}
 	const char *svc = json_string_value(json_object_get(spec, "serviceName"));
 	if (!svc || !spec_dns_label_valid(svc))
-		return fail(err, errlen, "spec.serviceName: must name a Service (a DNS label), got '%.80s'", svc ? svc : "");
+		return spec_fail(err, errlen, "spec.serviceName: must name a Service (a DNS label), got '%.80s'", svc ? svc : "");
 	json_t *sp = json_object_get(spec, "servicePort");
 	char portbuf[32];
 	bool is_num = false;
 	if (json_is_integer(sp)) {
 		if (json_integer_value(sp) < 1 || json_integer_value(sp) > 65535)
-			return fail(err, errlen, "spec.servicePort: must be between 1 and 65535 (got %lld)",
+			return spec_fail(err, errlen, "spec.servicePort: must be between 1 and 65535 (got %lld)",
 				    (long long)json_integer_value(sp));
 		snprintf(portbuf, sizeof portbuf, "%lld", (long long)json_integer_value(sp));
 		is_num = true;
 	} else if (json_is_string(sp) && spec_dns_label_valid(json_string_value(sp)) && json_string_length(sp) <= 15) {
 		snprintf(portbuf, sizeof portbuf, "%s", json_string_value(sp));
 	} else {
-		return fail(err, errlen, "spec.servicePort: must be a port number or a port name");
+		return spec_fail(err, errlen, "spec.servicePort: must be a port number or a port name");
 	}
 	proxy_spec *p = calloc(1, sizeof *p);
 	if (!p)
-		return fail(err, errlen, "out of memory");
+		return spec_fail(err, errlen, "out of memory");
 	p->name = strdup(name);
 	p->namespace = strdup(ns ? ns : "default");
 	p->uid = uid ? strdup(uid) : NULL;
@@ -128,13 +99,13 @@ int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen)
 	long long ints[3];
 	for (size_t i = 0; i < proxy_n_int_fields; i++) {
 		const spec_int_field *f = &proxy_int_fields[i];
-		json_t *x = at_path(spec, f->path);
+		json_t *x = spec_at_path(spec, f->path);
 		ints[i] = f->def;
 		if (!x || json_is_null(x))
 			continue;
 		if (!json_is_integer(x) || json_integer_value(x) < f->min || json_integer_value(x) > f->max) {
 			proxy_spec_free(p);
-			return fail(err, errlen, "spec.%s: must be an integer between %lld and %lld", f->path, f->min, f->max);
+			return spec_fail(err, errlen, "spec.%s: must be an integer between %lld and %lld", f->path, f->min, f->max);
 		}
 		ints[i] = json_integer_value(x);
 	}
@@ -144,23 +115,23 @@ int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen)
 	const char *strs[4];
 	for (size_t i = 0; i < proxy_n_str_fields; i++) {
 		const spec_str_field *f = &proxy_str_fields[i];
-		json_t *x = at_path(spec, f->path);
+		json_t *x = spec_at_path(spec, f->path);
 		strs[i] = f->def;
 		if (!x || json_is_null(x))
 			continue;
 		const char *t = json_string_value(x);
-		bool ok = t && (f->kind == SPEC_STR_ENUM ? enum_index(f->enums, t) >= 0 : spec_image_valid(t));
+		bool ok = t && (f->kind == SPEC_STR_ENUM ? spec_enum_index(f->enums, t) >= 0 : spec_image_valid(t));
 		if (!ok) {
 			proxy_spec_free(p);
-			return fail(err, errlen, "spec.%s: '%.60s' is not %s", f->path, t ? t : "?",
+			return spec_fail(err, errlen, "spec.%s: '%.60s' is not %s", f->path, t ? t : "?",
 				    f->kind == SPEC_STR_ENUM ? "one of the allowed values" : "a valid image reference");
 		}
 		strs[i] = t;
 	}
-	p->pool = (proxy_pool)enum_index(proxy_pool_names, strs[0]);
+	p->pool = (proxy_pool)spec_enum_index(proxy_pool_names, strs[0]);
 	p->mcrouter_image = strdup(strs[1]);
-	p->read_policy = (mc_read_policy)enum_index(mc_read_policy_names, strs[2]);
-	p->write_policy = (mc_write_policy)enum_index(mc_write_policy_names, strs[3]);
+	p->read_policy = (mc_read_policy)spec_enum_index(mc_read_policy_names, strs[2]);
+	p->write_policy = (mc_write_policy)spec_enum_index(mc_write_policy_names, strs[3]);
 	json_t *mcr = json_object_get(spec, "mcrouter");
 	if (spec_check_args(json_object_get(mcr, "extraArgs"), "spec.mcrouter.extraArgs", err, errlen) ||
 	    spec_check_resources(json_object_get(mcr, "resources"), "spec.mcrouter.resources", err, errlen)) {
@@ -172,7 +143,7 @@ int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen)
 	p->mcrouter_resources = json_is_object(r) ? json_deep_copy(r) : NULL;
 	if (!p->name || !p->namespace || !p->service_name || !p->service_port || !p->mcrouter_image || !p->mcrouter_args) {
 		proxy_spec_free(p);
-		return fail(err, errlen, "out of memory");
+		return spec_fail(err, errlen, "out of memory");
 	}
 	*ret = p;
 	return 0;

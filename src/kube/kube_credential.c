@@ -1,6 +1,8 @@
 #define _GNU_SOURCE /* pipe2 */
 #include "kube/kube_credential.h"
 
+#include "util/clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -36,12 +38,6 @@ struct kube_credential {
 	int64_t expires_at_us;      /* exec: wall-clock expiry, 0 = none */
 };
 
-static int64_t now_us(clockid_t clk)
-{
-	struct timespec ts;
-	clock_gettime(clk, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 void kube_auth_release(kube_auth *a)
 {
@@ -308,10 +304,10 @@ static int run_plugin(const kube_credential *c, sbuf *out, sbuf *errtext, kube_e
 	close(errp[1]);
 	outp[1] = errp[1] = -1;
 
-	int64_t deadline = now_us(CLOCK_MONOTONIC) + (int64_t)KUBE_EXEC_TIMEOUT_S * 1000000;
+	int64_t deadline = clock_mono_us() + (int64_t)KUBE_EXEC_TIMEOUT_S * 1000000;
 	bool out_open = true, err_open = true, overflow = false;
 	while (out_open || err_open) {
-		int64_t left = deadline - now_us(CLOCK_MONOTONIC);
+		int64_t left = deadline - clock_mono_us();
 		if (left <= 0) {
 			kill(pid, SIGKILL);
 			kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' did not finish within %d s", x->command,
@@ -406,7 +402,7 @@ static int refresh_locked(kube_credential *c, kube_error *err)
 	} else if (c->token_file && !c->static_token) {
 		if (read_token_file(c->token_file, &c->cached, err))
 			return -1;
-		c->refresh_at_mono_us = now_us(CLOCK_MONOTONIC) + (int64_t)KUBE_TOKEN_FILE_REFRESH_S * 1000000;
+		c->refresh_at_mono_us = clock_mono_us() + (int64_t)KUBE_TOKEN_FILE_REFRESH_S * 1000000;
 	} else if (c->static_token) {
 		if (!(c->cached.token = strdup(c->static_token)))
 			return kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
@@ -419,10 +415,10 @@ int kube_credential_get(kube_credential *c, kube_auth *ret, kube_error *err)
 {
 	pthread_mutex_lock(&c->mu);
 	bool stale = !c->have_cached;
-	if (!stale && c->exec && c->expires_at_us && now_us(CLOCK_REALTIME) >= c->expires_at_us)
+	if (!stale && c->exec && c->expires_at_us && clock_wall_us() >= c->expires_at_us)
 		stale = true;
 	if (!stale && c->token_file && !c->static_token && !c->exec &&
-	    now_us(CLOCK_MONOTONIC) >= c->refresh_at_mono_us)
+	    clock_mono_us() >= c->refresh_at_mono_us)
 		stale = true;
 	int rc = 0;
 	if (stale)

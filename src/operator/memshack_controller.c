@@ -1,5 +1,7 @@
 #include "operator/memshack_controller.h"
 
+#include "util/clock.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,12 +45,6 @@ uint64_t memshack_controller_writes(void)
 	return ctl_.children ? children_writes(ctl_.children) : 0;
 }
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void now_rfc3339(char *buf, size_t len)
 {
@@ -187,7 +183,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 		if (k == K_CONFIGMAP)
 			config_changed = true;
 	}
-	int64_t now_us = mono_us();
+	int64_t now_us = clock_mono_us();
 	pthread_mutex_lock(&ctl_.mu);
 	int64_t *since = strmap_get(&ctl_.config_changed, key, NULL);
 	if (config_changed || !since) {

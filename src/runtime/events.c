@@ -1,5 +1,7 @@
 #include "runtime/events.h"
 
+#include "util/clock.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,19 +43,7 @@ struct events {
 	int burst;
 };
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
-static int64_t wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void series_free(void *p)
 {
@@ -158,7 +148,7 @@ static void expire(events *e, int64_t now)
 static void patch_series(events *e, series *s)
 {
 	char when[40];
-	timefmt_rfc3339_micro(wall_us(), when, sizeof when);
+	timefmt_rfc3339_micro(clock_wall_us(), when, sizeof when);
 	json_t *p = json_pack("{s:{s:i, s:s}}", "series", "count", s->count, "lastObservedTime", when);
 	kube_error err = KUBE_ERROR_INIT;
 	char *path = kube_path(&KUBE_RES_EVENTS, s->ns, s->event_name, NULL, &err);
@@ -194,7 +184,7 @@ void events_record(events *e, json_t *regarding, const char *type, const char *r
 		note.buf[1024] = '\0';
 	}
 	sbuf_addf(&key, "%s|%s|%s|%s", uid, type, reason, note.buf);
-	int64_t now = mono_us();
+	int64_t now = clock_mono_us();
 	pthread_mutex_lock(&e->mu);
 	series *s = strmap_get(&e->series, key.buf, NULL);
 	if (s && now - s->last_seen_us <= e->dedup_us) {
@@ -216,9 +206,9 @@ void events_record(events *e, json_t *regarding, const char *type, const char *r
 	}
 	expire(e, now);
 	char when[40];
-	timefmt_rfc3339_micro(wall_us(), when, sizeof when);
+	timefmt_rfc3339_micro(clock_wall_us(), when, sizeof when);
 	sbuf ename = SBUF_INIT;
-	sbuf_addf(&ename, "%.200s.%llx%04llx", name, (unsigned long long)wall_us(), (unsigned long long)(e->seq++ & 0xffff));
+	sbuf_addf(&ename, "%.200s.%llx%04llx", name, (unsigned long long)clock_wall_us(), (unsigned long long)(e->seq++ & 0xffff));
 	json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s?, s:s?, s:s, s:s, s:s}}",
 			       "apiVersion", "events.k8s.io/v1", "kind", "Event", "metadata", "name", ename.buf, "namespace", ns,
 			       "eventTime", when, "reportingController", e->controller, "reportingInstance", e->instance,

@@ -1,5 +1,7 @@
 #include "runtime/informer.h"
 
+#include "util/clock.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,12 +46,6 @@ struct informer {
 	uint64_t relists, restarts;
 };
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static double rand01(informer *inf)
 {
@@ -87,7 +83,7 @@ informer *informer_new(kube_client *c, const informer_options *o, kube_error *er
 	pthread_condattr_destroy(&ca);
 	watch_sm_init(&inf->sm, inf->min_timeout_s);
 	watch_lines_init(&inf->lines, 0);
-	inf->rng = (uint64_t)mono_us() ^ (uint64_t)(uintptr_t)inf ^ 0x9E3779B97F4A7C15ULL;
+	inf->rng = (uint64_t)clock_mono_us() ^ (uint64_t)(uintptr_t)inf ^ 0x9E3779B97F4A7C15ULL;
 	if (!inf->rng)
 		inf->rng = 1;
 	if (!inf->store || (o->namespace && *o->namespace && !inf->namespace) ||
@@ -179,15 +175,15 @@ static void do_list(informer *inf)
 	if (rc) {
 		log_write(LOG_WARN, "informer", inf->res.plural, "list failed: %s", kube_strerror(&err));
 		kube_error_release(&err);
-		watch_sm_list_failed(&inf->sm, mono_us(), rand01(inf));
+		watch_sm_list_failed(&inf->sm, clock_mono_us(), rand01(inf));
 		return;
 	}
 	const char *rv = json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
 	if (store_replace(inf->store, json_object_get(list, "items"), on_relist_changed, on_relist_vanished, inf)) {
 		log_write(LOG_ERROR, "informer", inf->res.plural, "out of memory filling the cache");
-		watch_sm_list_failed(&inf->sm, mono_us(), rand01(inf));
+		watch_sm_list_failed(&inf->sm, clock_mono_us(), rand01(inf));
 	} else {
-		watch_sm_list_ok(&inf->sm, rv, mono_us());
+		watch_sm_list_ok(&inf->sm, rv, clock_mono_us());
 		inf->relists++;
 		count(inf, "memshack_watch_relists_total");
 		pthread_mutex_lock(&inf->mu);
@@ -206,7 +202,7 @@ static int on_line(void *ud, const char *line, size_t len)
 	informer *inf = ud;
 	watch_event ev;
 	watch_event_decode(line, len, &ev);
-	watch_apply what = watch_sm_on_event(&inf->sm, &ev, mono_us(), rand01(inf));
+	watch_apply what = watch_sm_on_event(&inf->sm, &ev, clock_mono_us(), rand01(inf));
 	char key[512];
 	switch (what) {
 	case WATCH_APPLY_UPSERT:
@@ -248,7 +244,7 @@ static int on_stream(void *ud, const char *data, size_t len)
 	if (r < 0) {
 		log_write(LOG_WARN, "informer", inf->res.plural, "watch line too long, reconnecting");
 		watch_event bad = { .type = WATCH_INVALID };
-		watch_sm_on_event(&inf->sm, &bad, mono_us(), rand01(inf));
+		watch_sm_on_event(&inf->sm, &bad, clock_mono_us(), rand01(inf));
 		inf->restart = true;
 	}
 	return r ? 1 : 0;
@@ -266,12 +262,12 @@ static void do_watch(informer *inf, long timeout_s)
 	free(coll);
 	if (!path) {
 		kube_error_release(&err);
-		watch_sm_stream_ended(&inf->sm, mono_us(), 0, true, rand01(inf));
+		watch_sm_stream_ended(&inf->sm, clock_mono_us(), 0, true, rand01(inf));
 		return;
 	}
 	watch_lines_reset(&inf->lines);
 	inf->restart = false;
-	watch_sm_watch_started(&inf->sm, mono_us());
+	watch_sm_watch_started(&inf->sm, clock_mono_us());
 	int rc = kube_stream(inf->client, path, on_stream, inf, timeout_s + IDLE_MARGIN_S, timeout_s + IDLE_MARGIN_S, &err);
 	free(path);
 	inf->restarts++;
@@ -282,7 +278,7 @@ static void do_watch(informer *inf, long timeout_s)
 			log_write(LOG_WARN, "informer", inf->res.plural, "watch failed: %s", kube_strerror(&err));
 		else if (rc)
 			log_write(LOG_INFO, "informer", inf->res.plural, "watch expired (410), relisting");
-		watch_sm_stream_ended(&inf->sm, mono_us(), code, rc != 0, rand01(inf));
+		watch_sm_stream_ended(&inf->sm, clock_mono_us(), code, rc != 0, rand01(inf));
 	}
 	kube_error_release(&err);
 }
@@ -302,7 +298,7 @@ static void *run(void *p)
 		pthread_mutex_unlock(&inf->mu);
 		if (stop)
 			break;
-		watch_action a = watch_sm_next(&inf->sm, mono_us(), rand01(inf));
+		watch_action a = watch_sm_next(&inf->sm, clock_mono_us(), rand01(inf));
 		switch (a.what) {
 		case WATCH_DO_LIST:
 			do_list(inf);
@@ -370,10 +366,10 @@ bool informer_synced(informer *inf)
 
 bool informer_wait_synced(informer *inf, int64_t timeout_us)
 {
-	int64_t deadline = mono_us() + timeout_us;
+	int64_t deadline = clock_mono_us() + timeout_us;
 	pthread_mutex_lock(&inf->mu);
 	while (!inf->synced && !inf->stopping) {
-		int64_t left = deadline - mono_us();
+		int64_t left = deadline - clock_mono_us();
 		if (left <= 0)
 			break;
 		struct timespec ts;

@@ -1,5 +1,7 @@
 #include "runtime/leader.h"
 
+#include "util/clock.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,19 +59,7 @@ struct leader {
 	leader_observed obs;
 };
 
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
-static int64_t wall_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 leader *leader_new(kube_client *c, const leader_options *o, kube_error *err)
 {
@@ -98,7 +88,7 @@ leader *leader_new(kube_client *c, const leader_options *o, kube_error *err)
 		gethostname(host, sizeof host - 1);
 		host[sizeof host - 1] = '\0';
 		sbuf sb = SBUF_INIT;
-		sbuf_addf(&sb, "%s_%08lx", host, (unsigned long)((uint64_t)wall_us() * 2654435761u ^ (uint64_t)getpid()));
+		sbuf_addf(&sb, "%s_%08lx", host, (unsigned long)((uint64_t)clock_wall_us() * 2654435761u ^ (uint64_t)getpid()));
 		l->identity = sbuf_detach(&sb);
 	}
 	pthread_mutex_init(&l->mu, NULL);
@@ -124,7 +114,7 @@ leader *leader_new(kube_client *c, const leader_options *o, kube_error *err)
 static json_t *lease_body(leader *l, json_t *current, const char *holder, long duration, bool acquire)
 {
 	char now[40];
-	timefmt_rfc3339_micro(wall_us(), now, sizeof now);
+	timefmt_rfc3339_micro(clock_wall_us(), now, sizeof now);
 	json_t *spec = json_object_get(current, "spec");
 	json_t *body = current ? json_deep_copy(current)
 			       : json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}}", "apiVersion", "coordination.k8s.io/v1", "kind",
@@ -186,7 +176,7 @@ static bool try_round(leader *l)
 		goto out;
 	}
 	leader_decision d = leader_decide(&l->obs, l->identity, holder, renew, rv,
-					  json_is_integer(dur) ? (long)json_integer_value(dur) : l->duration_s, mono_us());
+					  json_is_integer(dur) ? (long)json_integer_value(dur) : l->duration_s, clock_mono_us());
 	if (d == LEADER_WAIT)
 		goto out;
 	body = lease_body(l, cur, l->identity, l->duration_s, d == LEADER_ACQUIRE);
@@ -214,7 +204,7 @@ static void *run(void *p)
 		if (stop)
 			break;
 		bool ok = try_round(l);
-		int64_t now = mono_us();
+		int64_t now = clock_mono_us();
 		bool was = leader_is_leading(l);
 		if (ok) {
 			l->last_renew_us = now;
