@@ -350,7 +350,18 @@ static CURLcode perform(kube_client *c, const request *rq, const kube_auth *auth
 	}
 	struct curl_slist *connect_to = c->connect_to ? curl_slist_append(NULL, c->connect_to) : NULL;
 
-	curl_easy_setopt(h, CURLOPT_SHARE, c->share);
+	/*
+	 * Ordinary requests share one connection cache (and TLS sessions). A
+	 * request made with curl_easy_perform cannot multiplex onto a connection
+	 * another handle is using, and curl closes the oldest idle connection
+	 * once the cache holds more than MAXCONNECTS (default 5) in all, busy
+	 * ones included: long-lived watches in the shared cache would make every
+	 * request pay a new TCP + TLS handshake. So watches keep a private
+	 * connection (their handle is not pooled) and the cache gets room.
+	 */
+	if (!rq->stream)
+		curl_easy_setopt(h, CURLOPT_SHARE, c->share);
+	curl_easy_setopt(h, CURLOPT_MAXCONNECTS, (long)POOL_MAX);
 	curl_easy_setopt(h, CURLOPT_URL, url.buf);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
 	if (!strcmp(rq->method, "GET"))
@@ -412,7 +423,10 @@ static CURLcode perform(kube_client *c, const request *rq, const kube_auth *auth
 	/* The handle keeps pointers to these until reset: drop them together. */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
-	handle_put(c, h);
+	if (rq->stream)
+		curl_easy_cleanup(h);
+	else
+		handle_put(c, h);
 	x->h = NULL;
 	curl_slist_free_all(hdrs);
 	curl_slist_free_all(connect_to);

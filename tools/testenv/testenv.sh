@@ -19,6 +19,10 @@
 # Credentials in DIR/kubeconfig: context "admin" (bearer token, system:masters,
 # the default) and "admin-cert" (client certificate, system:masters). The
 # tokens file also defines "user" (no RBAC grants) for authorization tests.
+#
+# Tuning (benchmarks): MEMSHACK_TESTENV_APISERVER_FLAGS, _KCM_FLAGS and
+# _SCHEDULER_FLAGS add flags to those components; MEMSHACK_TESTENV_NODE_PODS
+# sets each fake node's pod capacity (default 250).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -29,6 +33,9 @@ profile=minimal
 dir=${MEMSHACK_TESTENV_DIR:-}
 name=
 extra_apiserver_flags=${MEMSHACK_TESTENV_APISERVER_FLAGS:-}
+extra_kcm_flags=${MEMSHACK_TESTENV_KCM_FLAGS:-}
+extra_scheduler_flags=${MEMSHACK_TESTENV_SCHEDULER_FLAGS:-}
+node_pods=${MEMSHACK_TESTENV_NODE_PODS:-250}
 while [ $# -gt 0 ]; do
   case $1 in
     minimal|full) profile=$1 ;;
@@ -199,8 +206,8 @@ metadata:
     topology.kubernetes.io/zone: $zone
     type: kwok
 status:
-  allocatable: {cpu: "32", memory: 256Gi, pods: "250"}
-  capacity: {cpu: "32", memory: 256Gi, pods: "250"}
+  allocatable: {cpu: "32", memory: 256Gi, pods: "$node_pods"}
+  capacity: {cpu: "32", memory: 256Gi, pods: "$node_pods"}
 NODE
   done
 }
@@ -244,16 +251,19 @@ up() {
   if [ "$profile" = full ]; then
     local kcm_port sched_port kwok_port
     kcm_port=$(free_port); sched_port=$(free_port); kwok_port=$(free_port)
+    # shellcheck disable=SC2086 # extra flags are split on purpose
     record_component kube-controller-manager "$bin/kube-controller-manager" \
       --kubeconfig="$dir/kubeconfig" --authentication-kubeconfig="$dir/kubeconfig" \
       --authorization-kubeconfig="$dir/kubeconfig" --bind-address=127.0.0.1 --secure-port="$kcm_port" \
       --leader-elect=false --service-account-private-key-file="$dir/pki/sa.key" --root-ca-file="$dir/pki/ca.crt" \
       --use-service-account-credentials=false --controllers='*' --cluster-signing-cert-file="$dir/pki/ca.crt" \
-      --cluster-signing-key-file="$dir/pki/ca.key" --concurrent-gc-syncs=10
+      --cluster-signing-key-file="$dir/pki/ca.key" --concurrent-gc-syncs=10 \
+      $extra_kcm_flags
+    # shellcheck disable=SC2086
     record_component kube-scheduler "$bin/kube-scheduler" \
       --kubeconfig="$dir/kubeconfig" --authentication-kubeconfig="$dir/kubeconfig" \
       --authorization-kubeconfig="$dir/kubeconfig" --bind-address=127.0.0.1 --secure-port="$sched_port" \
-      --leader-elect=false
+      --leader-elect=false $extra_scheduler_flags
     record_component kwok "$bin/kwok" --kubeconfig="$dir/kubeconfig" --config="$here/kwok-stages.yaml" \
       --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
       --node-ip=10.244.0.1 --cidr=10.244.0.0/16 --node-lease-duration-seconds=40 \
@@ -294,5 +304,5 @@ case $verb in
     start_component "$name"
     if [ "$name" = kube-apiserver ]; then wait_ready /readyz 120 || die "kube-apiserver did not become ready"; fi
     ;;
-  *) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -1,0 +1,504 @@
+/*
+ * kbench — the API-facing half of the benchmark suite (bench/run.sh drives it).
+ * Talks to the cluster of $KUBECONFIG (the local control plane) and prints one
+ * JSON object of figures on stdout. Not a test: no pass/fail.
+ *
+ *   kbench ceiling  --namespace NS [--threads T] [--seconds S]
+ *       The API server's sustained server-side-apply rate for objects shaped
+ *       like a Memshack's children (3 shards x 2 replicas, 2 gateways; built by
+ *       the same core as the operator, owner references removed, workload
+ *       replicas 0 so that no pods are made), from T threads applying one
+ *       Memshack's children after the other, as the operator's workers do.
+ *   kbench converge --namespace NS --count N [--threads T] [--timeout S]
+ *       Creates N Memshacks (3 x 2, 2 gateways) at once and times, from the
+ *       first create, until every child exists and until every Memshack is
+ *       Ready=True for its current generation.
+ *   kbench latency  --namespace NS [--rate R] [--seconds S]
+ *       Changes numShards (3 <-> 4) of the namespace's Memshacks round robin at
+ *       R per second for S seconds and times each change from the PATCH to
+ *       the moment the last child (both pool StatefulSets and the mcrouter
+ *       ConfigMap) shows it, as seen by a watch; prints p50/p90/p99/max.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/memshack_desired.h"
+#include "core/memshack_spec.h"
+#include "kube/kube_client.h"
+#include "kube/kube_config.h"
+#include "kube/kube_path.h"
+#include "runtime/informer.h"
+#include "util/clock.h"
+#include "util/strmap.h"
+
+static const kube_resource MEMSHACKS = { MEMSHACK_GROUP, MEMSHACK_VERSION_NAME, "memshacks", "Memshack", true };
+static const kube_resource *const CHILD_KINDS[] = { &KUBE_RES_SERVICES, &KUBE_RES_STATEFULSETS, &KUBE_RES_CONFIGMAPS,
+						    &KUBE_RES_DEPLOYMENTS, &KUBE_RES_PODDISRUPTIONBUDGETS };
+#define N_CHILD_KINDS (sizeof CHILD_KINDS / sizeof CHILD_KINDS[0])
+#define CHILDREN_PER_MEMSHACK 8 /* headless Service, 2 StatefulSets, PDB, ConfigMap, Deployment, Service, PDB */
+
+static const char *ns = "default";
+static int threads = 2, count = 1, seconds = 20, timeout_s = 1800;
+static double rate = 10;
+static kube_client *client;
+
+static double now_s(void) { return (double)clock_mono_us() / 1e6; }
+
+static void die(const char *what, kube_error *err)
+{
+	fprintf(stderr, "kbench: %s: %s\n", what, err ? kube_strerror(err) : "failed");
+	exit(1);
+}
+
+static const char *str_at(json_t *o, const char *a, const char *b)
+{
+	return json_string_value(json_object_get(json_object_get(o, a), b));
+}
+
+static json_t *memshack_object(const char *name, int shards)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:i, s:i, s:i}}", "apiVersion", MEMSHACK_GROUP "/" MEMSHACK_VERSION_NAME,
+			 "kind", "Memshack", "metadata", "name", name, "namespace", ns, "spec", "numShards", shards,
+			 "numReplicas", 2, "mcrouterPoolSize", 2);
+}
+
+/* ---- ceiling ------------------------------------------------------------------------------------ */
+
+static atomic_int next_index;
+static atomic_long ceiling_writes, ceiling_errors;
+static double ceiling_deadline;
+
+static const kube_resource *resource_of(const char *kind)
+{
+	for (size_t k = 0; k < N_CHILD_KINDS; k++)
+		if (!strcmp(CHILD_KINDS[k]->kind, kind))
+			return CHILD_KINDS[k];
+	return NULL;
+}
+
+static void *ceiling_worker(void *arg)
+{
+	(void)arg;
+	while (now_s() < ceiling_deadline) {
+		char name[64], err[256];
+		snprintf(name, sizeof name, "ceil-%06d", atomic_fetch_add(&next_index, 1));
+		json_t *ms = memshack_object(name, 3);
+		json_object_set_new(json_object_get(ms, "metadata"), "uid",
+				    json_string("00000000-0000-4000-8000-000000000000"));
+		memshack_spec *s = NULL;
+		memshack_desired d;
+		if (memshack_spec_parse(ms, &s, err, sizeof err) || memshack_desired_build(s, "cluster.local", &d, err, sizeof err)) {
+			fprintf(stderr, "kbench: %s\n", err);
+			exit(1);
+		}
+		size_t i;
+		json_t *obj;
+		json_array_foreach(d.objects, i, obj)
+		{
+			json_t *meta = json_object_get(obj, "metadata");
+			json_object_del(meta, "ownerReferences");
+			json_t *spec = json_object_get(obj, "spec");
+			if (json_object_get(spec, "replicas"))
+				json_object_set_new(spec, "replicas", json_integer(0));
+			kube_error kerr = KUBE_ERROR_INIT;
+			char *path = kube_path(resource_of(json_string_value(json_object_get(obj, "kind"))), ns,
+					       json_string_value(json_object_get(meta, "name")), NULL, &kerr);
+			if (!path || kube_apply(client, path, obj, "memshack-bench", true, NULL, &kerr)) {
+				atomic_fetch_add(&ceiling_errors, 1);
+				fprintf(stderr, "kbench: apply: %s\n", kube_strerror(&kerr));
+			} else {
+				atomic_fetch_add(&ceiling_writes, 1);
+			}
+			free(path);
+			kube_error_release(&kerr);
+		}
+		memshack_desired_release(&d);
+		memshack_spec_free(s);
+		json_decref(ms);
+	}
+	return NULL;
+}
+
+static int run_ceiling(void)
+{
+	pthread_t t[64];
+	double start = now_s();
+	ceiling_deadline = start + seconds;
+	for (int i = 0; i < threads; i++)
+		pthread_create(&t[i], NULL, ceiling_worker, NULL);
+	for (int i = 0; i < threads; i++)
+		pthread_join(t[i], NULL);
+	double took = now_s() - start;
+	printf("{\"threads\": %d, \"seconds\": %.3f, \"writes\": %ld, \"errors\": %ld, \"writes_per_second\": %.1f, "
+	       "\"memshacks_applied\": %d}\n",
+	       threads, took, (long)ceiling_writes, (long)ceiling_errors, (double)ceiling_writes / took,
+	       (int)next_index);
+	return ceiling_errors ? 1 : 0;
+}
+
+/* ---- converge ----------------------------------------------------------------------------------- */
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static strmap children_seen, ready_seen;
+static double t_start, t_children, t_ready;
+
+static bool memshack_ready(json_t *ms)
+{
+	json_t *st = json_object_get(ms, "status"), *c;
+	json_int_t gen = json_integer_value(json_object_get(json_object_get(ms, "metadata"), "generation"));
+	if (json_integer_value(json_object_get(st, "observedGeneration")) != gen)
+		return false;
+	size_t i;
+	json_array_foreach(json_object_get(st, "conditions"), i, c)
+	{
+		const char *type = json_string_value(json_object_get(c, "type"));
+		const char *status = json_string_value(json_object_get(c, "status"));
+		if (type && status && !strcmp(type, "Ready"))
+			return !strcmp(status, "True");
+	}
+	return false;
+}
+
+static void on_child(void *ud, informer_event ev, const char *key, json_t *obj)
+{
+	const kube_resource *res = ud;
+	if (ev != INFORMER_UPSERT || !str_at(json_object_get(obj, "metadata"), "labels", MEMSHACK_LABEL))
+		return;
+	char kind_key[512];
+	snprintf(kind_key, sizeof kind_key, "%s/%s", res->kind, key); /* a Service and a Deployment share names */
+	pthread_mutex_lock(&mu);
+	bool found;
+	strmap_get(&children_seen, kind_key, &found);
+	if (!found && !strmap_put(&children_seen, kind_key, NULL, NULL, NULL) &&
+	    children_seen.len >= (size_t)count * CHILDREN_PER_MEMSHACK && !t_children) {
+		t_children = now_s();
+		pthread_cond_broadcast(&cv);
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+static void on_memshack(void *ud, informer_event ev, const char *key, json_t *obj)
+{
+	(void)ud;
+	if (ev != INFORMER_UPSERT || !memshack_ready(obj))
+		return;
+	pthread_mutex_lock(&mu);
+	bool found;
+	strmap_get(&ready_seen, key, &found);
+	if (!found && !strmap_put(&ready_seen, key, NULL, NULL, NULL) && ready_seen.len >= (size_t)count && !t_ready) {
+		t_ready = now_s();
+		pthread_cond_broadcast(&cv);
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+static informer *start_informer(const kube_resource *res, informer_handler fn)
+{
+	kube_error err = KUBE_ERROR_INIT;
+	informer_options o = { .res = res, .namespace = ns, .min_watch_timeout_s = 600 };
+	informer *inf = informer_new(client, &o, &err);
+	if (!inf || (fn && informer_add_handler(inf, fn, (void *)res)) || informer_start(inf))
+		die("starting an informer", &err);
+	if (!informer_wait_synced(inf, 60LL * 1000000))
+		die("informer did not sync", NULL);
+	return inf;
+}
+
+static atomic_int create_errors;
+
+static void *create_worker(void *arg)
+{
+	(void)arg;
+	for (int i; (i = atomic_fetch_add(&next_index, 1)) < count;) {
+		char name[64];
+		snprintf(name, sizeof name, "bench-%05d", i);
+		json_t *ms = memshack_object(name, 3);
+		kube_error err = KUBE_ERROR_INIT;
+		char *path = kube_path(&MEMSHACKS, ns, NULL, NULL, &err);
+		if (!path || kube_create(client, path, ms, NULL, &err)) {
+			fprintf(stderr, "kbench: create %s: %s\n", name, kube_strerror(&err));
+			atomic_fetch_add(&create_errors, 1);
+		}
+		free(path);
+		kube_error_release(&err);
+		json_decref(ms);
+	}
+	return NULL;
+}
+
+static void wait_until(double *t, double deadline)
+{
+	pthread_mutex_lock(&mu);
+	while (!*t && now_s() < deadline) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&cv, &mu, &ts);
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+static int run_converge(void)
+{
+	informer *infs[N_CHILD_KINDS + 1];
+	for (size_t k = 0; k < N_CHILD_KINDS; k++)
+		infs[k] = start_informer(CHILD_KINDS[k], on_child);
+	infs[N_CHILD_KINDS] = start_informer(&MEMSHACKS, on_memshack);
+	pthread_t t[64];
+	t_start = now_s();
+	for (int i = 0; i < threads; i++)
+		pthread_create(&t[i], NULL, create_worker, NULL);
+	for (int i = 0; i < threads; i++)
+		pthread_join(t[i], NULL);
+	double t_created = now_s();
+	double deadline = t_start + timeout_s;
+	wait_until(&t_children, deadline);
+	wait_until(&t_ready, deadline);
+	pthread_mutex_lock(&mu);
+	size_t nchildren = children_seen.len, nready = ready_seen.len;
+	pthread_mutex_unlock(&mu);
+	printf("{\"count\": %d, \"create_seconds\": %.3f, \"children_seconds\": %s%.3f, \"ready_seconds\": %s%.3f, "
+	       "\"children\": %zu, \"ready\": %zu, \"create_errors\": %d}\n",
+	       count, t_created - t_start, t_children ? "" : "-", t_children ? t_children - t_start : 1.0,
+	       t_ready ? "" : "-", t_ready ? t_ready - t_start : 1.0, nchildren, nready, (int)create_errors);
+	for (size_t k = 0; k <= N_CHILD_KINDS; k++) {
+		informer_stop(infs[k]);
+		informer_free(infs[k]);
+	}
+	strmap_release(&children_seen, NULL);
+	strmap_release(&ready_seen, NULL);
+	return t_ready && !create_errors ? 0 : 1;
+}
+
+/* ---- latency ------------------------------------------------------------------------------------ */
+
+typedef struct pending {
+	double sent;
+	int target;
+} pending;
+
+static informer *sts_inf, *cm_inf;
+static strmap pendings;
+static double *lat;
+static size_t nlat;
+
+static int count_servers(const char *config)
+{
+	int n = 0;
+	for (const char *p = config; p && (p = strstr(p, ":11211")); p += 6)
+		n++;
+	return n;
+}
+
+static int sts_replicas(const char *name)
+{
+	char key[400];
+	snprintf(key, sizeof key, "%s/%s", ns, name);
+	json_t *o = store_get(informer_store(sts_inf), key);
+	int r = o ? (int)json_integer_value(json_object_get(json_object_get(o, "spec"), "replicas")) : -1;
+	json_decref(o);
+	return r;
+}
+
+/* With mu held: the children of `ms` all show `target` shards. */
+static bool children_show(const char *ms, int target)
+{
+	char name[300], key[400];
+	for (int k = 0; k < 2; k++) {
+		snprintf(name, sizeof name, "%s-memshack-pool-%d", ms, k);
+		if (sts_replicas(name) != target)
+			return false;
+	}
+	snprintf(key, sizeof key, "%s/%s-memshack-mcrouter", ns, ms);
+	json_t *cm = store_get(informer_store(cm_inf), key);
+	int servers = count_servers(str_at(cm, "data", "config.json"));
+	json_decref(cm);
+	return servers == target * 2;
+}
+
+static void on_latency_child(void *ud, informer_event ev, const char *key, json_t *obj)
+{
+	(void)ud;
+	(void)key;
+	const char *ms = str_at(json_object_get(obj, "metadata"), "labels", MEMSHACK_LABEL);
+	if (ev != INFORMER_UPSERT || !ms)
+		return;
+	double t = now_s();
+	pthread_mutex_lock(&mu);
+	pending *p = strmap_get(&pendings, ms, NULL);
+	if (p && children_show(ms, p->target)) {
+		lat[nlat++] = t - p->sent;
+		free(strmap_remove(&pendings, ms, NULL));
+		pthread_cond_broadcast(&cv);
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct(double q)
+{
+	if (!nlat)
+		return -1;
+	size_t i = (size_t)ceil(q * (double)nlat) - 1;
+	return lat[i < nlat ? i : nlat - 1];
+}
+
+static int run_latency(void)
+{
+	informer *ms_inf = start_informer(&MEMSHACKS, NULL);
+	sts_inf = start_informer(&KUBE_RES_STATEFULSETS, on_latency_child);
+	cm_inf = start_informer(&KUBE_RES_CONFIGMAPS, on_latency_child);
+	json_t *all = store_list(informer_store(ms_inf), NULL, NULL);
+	size_t n = json_array_size(all);
+	if (!n)
+		die("no Memshacks in the namespace", NULL);
+	int total = (int)(rate * seconds);
+	lat = calloc((size_t)total, sizeof *lat);
+	int *shards = calloc(n, sizeof *shards);
+	size_t i;
+	json_t *ms;
+	json_array_foreach(all, i, ms)
+		shards[i] = (int)json_integer_value(json_object_get(json_object_get(ms, "spec"), "numShards"));
+	int sent = 0, skipped = 0, errors = 0;
+	double start = now_s();
+	for (int k = 0; k < total; k++) {
+		double at = start + k / rate, wait = at - now_s();
+		if (wait > 0)
+			usleep((useconds_t)(wait * 1e6));
+		size_t j = (size_t)k % n;
+		const char *name = str_at(json_array_get(all, j), "metadata", "name");
+		pthread_mutex_lock(&mu);
+		bool busy = strmap_get(&pendings, name, NULL) != NULL;
+		pthread_mutex_unlock(&mu);
+		if (busy) {
+			skipped++;
+			continue;
+		}
+		int target = shards[j] == 3 ? 4 : 3;
+		pending *p = malloc(sizeof *p);
+		p->target = target;
+		p->sent = now_s();
+		pthread_mutex_lock(&mu);
+		strmap_put(&pendings, name, p, NULL, NULL);
+		pthread_mutex_unlock(&mu);
+		json_t *patch = json_pack("{s:{s:i}}", "spec", "numShards", target);
+		kube_error err = KUBE_ERROR_INIT;
+		char *path = kube_path(&MEMSHACKS, ns, name, NULL, &err);
+		if (!path || kube_patch(client, path, KUBE_PATCH_MERGE, patch, NULL, &err)) {
+			fprintf(stderr, "kbench: patch %s: %s\n", name, kube_strerror(&err));
+			errors++;
+			pthread_mutex_lock(&mu);
+			free(strmap_remove(&pendings, name, NULL));
+			pthread_mutex_unlock(&mu);
+		} else {
+			shards[j] = target;
+			sent++;
+		}
+		free(path);
+		kube_error_release(&err);
+		json_decref(patch);
+	}
+	double send_end = now_s();
+	/* Let the last changes land (at most 60 s). */
+	pthread_mutex_lock(&mu);
+	while (pendings.len && now_s() < send_end + 60) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&cv, &mu, &ts);
+	}
+	size_t unfinished = pendings.len;
+	qsort(lat, nlat, sizeof *lat, cmp_double);
+	double sum = 0;
+	for (size_t q = 0; q < nlat; q++)
+		sum += lat[q];
+	printf("{\"rate\": %.1f, \"seconds\": %.1f, \"memshacks\": %zu, \"sent\": %d, \"skipped_busy\": %d, "
+	       "\"patch_errors\": %d, \"completed\": %zu, \"unfinished\": %zu, \"p50_ms\": %.1f, \"p90_ms\": %.1f, "
+	       "\"p99_ms\": %.1f, \"max_ms\": %.1f, \"mean_ms\": %.1f}\n",
+	       rate, send_end - start, n, sent, skipped, errors, nlat, unfinished, pct(0.5) * 1e3, pct(0.9) * 1e3,
+	       pct(0.99) * 1e3, nlat ? lat[nlat - 1] * 1e3 : -1.0, nlat ? sum / (double)nlat * 1e3 : -1.0);
+	pthread_mutex_unlock(&mu);
+	informer *infs[] = { ms_inf, sts_inf, cm_inf };
+	for (int k = 0; k < 3; k++) {
+		informer_stop(infs[k]);
+		informer_free(infs[k]);
+	}
+	strmap_release(&pendings, free);
+	json_decref(all);
+	free(shards);
+	free(lat);
+	return unfinished || errors ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = { { "namespace", required_argument, NULL, 'n' },
+						  { "threads", required_argument, NULL, 't' },
+						  { "seconds", required_argument, NULL, 's' },
+						  { "count", required_argument, NULL, 'c' },
+						  { "timeout", required_argument, NULL, 'T' },
+						  { "rate", required_argument, NULL, 'r' },
+						  { NULL, 0, NULL, 0 } };
+	if (argc < 2) {
+		fprintf(stderr, "usage: kbench ceiling|converge|latency [--namespace NS] [--threads T] [--seconds S] "
+				"[--count N] [--timeout S] [--rate R]\n");
+		return 2;
+	}
+	const char *mode = argv[1];
+	int ch;
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'n': ns = optarg; break;
+		case 't': threads = atoi(optarg); break;
+		case 's': seconds = atoi(optarg); break;
+		case 'c': count = atoi(optarg); break;
+		case 'T': timeout_s = atoi(optarg); break;
+		case 'r': rate = atof(optarg); break;
+		default: return 2;
+		}
+	}
+	if (threads < 1 || threads > 64 || count < 1 || seconds < 1 || rate <= 0) {
+		fprintf(stderr, "kbench: bad arguments\n");
+		return 2;
+	}
+	kube_config_options o = { 0 };
+	kube_config_options_from_env(&o);
+	kube_config *cfg = NULL;
+	kube_error err = KUBE_ERROR_INIT;
+	if (kube_config_load(&o, &cfg, &err) || kube_client_new(cfg, NULL, &client, &err))
+		die("connecting", &err);
+	kube_config_free(cfg);
+	int rc;
+	if (!strcmp(mode, "ceiling"))
+		rc = run_ceiling();
+	else if (!strcmp(mode, "converge"))
+		rc = run_converge();
+	else if (!strcmp(mode, "latency"))
+		rc = run_latency();
+	else {
+		fprintf(stderr, "kbench: unknown mode %s\n", mode);
+		rc = 2;
+	}
+	kube_client_free(client);
+	return rc;
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Turns a benchmark result (bench/run.sh's JSON) into OUT/latest.md and
+# OUT/latest.png (gnuplot), and lists every run kept in OUT/runs/ side by side
+# so that runs can be compared.
+#   bench/report.sh RESULT.json OUT_DIR
+set -euo pipefail
+json=$1 out=$2
+[ -f "$json" ] || { echo "report: no $json" >&2; exit 1; }
+dat=$(mktemp)
+trap 'rm -f "$dat"' EXIT
+
+jq -r '.converge[] | [.n, (.converge.children_seconds // -1), (.converge.ready_seconds // -1),
+  .ceiling_bound_seconds, (.peak_rss_kib / 1024)] | @tsv' "$json" > "$dat"
+ceiling=$(jq -r '.ceiling.writes_per_second' "$json")
+gnuplot <<PLOT
+set terminal png size 1000,600 font ",11"
+set output "$out/latest.png"
+set title "memshack: converge time and operator RSS against N (ceiling: $ceiling SSA writes/s)"
+set logscale x
+set xlabel "Memshacks created at once (N; 3 shards x 2 replicas, 2 gateways each)"
+set ylabel "seconds"
+set y2label "operator peak RSS (MiB)"
+set ytics nomirror
+set y2tics
+set y2range [0:*]
+set yrange [0:*]
+set key top left
+set grid
+plot "$dat" using 1:2 with linespoints lw 2 title "every child exists", \
+     "$dat" using 1:3 with linespoints lw 2 title "every Memshack Ready=True (pods Ready via kwok)", \
+     "$dat" using 1:4 with lines lw 2 dt 2 title "ceiling: minimal writes / measured SSA rate", \
+     "$dat" using 1:5 axes x1y2 with linespoints lw 2 title "operator peak RSS (MiB)"
+PLOT
+
+{
+  echo "# memshack benchmark results"
+  echo
+  echo "Run $(jq -r .stamp "$json") on commit $(jq -r .machine.commit "$json"): $(jq -r '.machine | "\(.cpu), \(.cores) cores, \(.memory), \(.os), kernel \(.kernel)"' "$json")."
+  echo "Control plane: $(jq -r .machine.control_plane "$json"). Produced by \`bench/run.sh\`; raw figures in \`latest.json\`, plot in \`latest.png\`."
+  echo
+  echo "## Ceiling"
+  jq -r '.ceiling | "The local kube-apiserver took **\(.writes_per_second) server-side-apply writes/s** of Memshack-shaped children from \(.threads) threads (the operator'"'"'s worker count) over \(.seconds) s (\(.writes) writes, \(.errors) errors)."' "$json"
+  echo
+  echo "## Converge, footprint"
+  echo
+  echo "| N | all created (s) | every child exists (s) | ceiling bound (s) | child time ÷ bound | all Ready (s) | API requests by verb | writes / Memshack | CPU (s) | peak RSS (MiB) | RSS after (MiB) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|"
+  jq -r '.converge[] | "| \(.n) | \(.converge.create_seconds) | \(.converge.children_seconds) | \(.ceiling_bound_seconds * 1000 | round / 1000) | \(if .children_vs_bound then (.children_vs_bound * 100 | round / 100) else "-" end) | \(.converge.ready_seconds) | \(.requests | to_entries | sort_by(.key) | map("\(.key) \(.value)") | join(", ")) | \(.writes_per_memshack * 100 | round / 100) | \(.cpu_seconds) | \(.peak_rss_kib / 1024 * 10 | round / 10) | \(.rss_after_kib / 1024 * 10 | round / 10) |"' "$json"
+  echo
+  echo "Minimal writes per Memshack: 8 children + 1 status = 9; the ceiling bound is N × 9 ÷ the measured rate. Negative times mean the phase did not finish within the timeout."
+  echo
+  echo "## Steady state and latency (largest N)"
+  jq -r '.converge[] | select(.idle) | "- Idle \(.idle.seconds) s with \(.n) Memshacks: **\(.idle.writes) API writes**, \(.idle.cpu_seconds) CPU seconds, RSS \(.idle.rss_kib / 1024 * 10 | round / 10) MiB.",
+    (select(.latency) | "- numShards changes at \(.latency.rate)/s for \(.latency.seconds) s (\(.latency.sent) sent, \(.latency.completed) completed, \(.latency.unfinished) unfinished): PATCH → last child seen by a watch **p50 \(.latency.p50_ms) ms, p90 \(.latency.p90_ms) ms, p99 \(.latency.p99_ms) ms**, max \(.latency.max_ms) ms. Peak RSS afterwards \(.peak_rss_after_latency_kib / 1024 * 10 | round / 10) MiB.")' "$json"
+  echo
+  echo "## Config generation (pure core)"
+  jq -r '.render | "A \(.shards) × \(.replicas) Memshack (\(.objects) objects, \(.config_bytes)-byte mcrouter config): **\(.renders_per_second) renders/s** in process (\(.ms_per_render) ms each); `memshack render` as a process \(.process_ms_per_render * 100 | round / 100) ms."' "$json"
+  echo
+  echo "## Targets (recorded, not asserted)"
+  jq -r '(.converge | max_by(.n)) as $r | .converge as $_ |
+    "| target | measured | met |", "|---|---|---|",
+    "| converge (children) at N=\($r.n) ≤ 1.2 × bound (\($r.ceiling_bound_seconds * 1.2 * 1000 | round / 1000) s) | \($r.converge.children_seconds) s | \(if $r.converge.children_seconds > 0 and $r.converge.children_seconds <= 1.2 * $r.ceiling_bound_seconds then "yes" else "no" end) |",
+    "| 0 steady-state writes | \($r.idle.writes // "-") | \(if $r.idle.writes == 0 then "yes" else "no" end) |",
+    "| p99 update → applied ≤ 50 ms | \($r.latency.p99_ms // "-") ms | \(if ($r.latency.p99_ms // 1e9) <= 50 and ($r.latency.unfinished // 1) == 0 then "yes" else "no" end) |",
+    "| operator RSS ≤ 32 MiB at N=\($r.n) | \([$r.peak_rss_kib, ($r.peak_rss_after_latency_kib // 0)] | max / 1024 * 10 | round / 10) MiB peak | \(if ([$r.peak_rss_kib, ($r.peak_rss_after_latency_kib // 0)] | max) <= 32768 then "yes" else "no" end) |"' "$json"
+  if ls "$out"/runs/*.json >/dev/null 2>&1; then
+    echo
+    echo "## Every kept run"
+    echo
+    echo "| run | commit | ceiling (w/s) | children N=max (s) | Ready N=max (s) | idle writes | p50 / p99 (ms) | peak RSS N=max (MiB) | renders/s |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    for f in "$out"/runs/*.json; do
+      jq -r '(.converge | max_by(.n)) as $r | "| \(.stamp) | \(.machine.commit) | \(.ceiling.writes_per_second) | \($r.converge.children_seconds) | \($r.converge.ready_seconds) | \($r.idle.writes // "-") | \($r.latency.p50_ms // "-") / \($r.latency.p99_ms // "-") | \([$r.peak_rss_kib, ($r.peak_rss_after_latency_kib // 0)] | max / 1024 * 10 | round / 10) | \(.render.renders_per_second) |"' "$f"
+    done
+  fi
+} > "$out/latest.md"

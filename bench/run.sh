@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# The benchmark suite: memshack against the local kube-apiserver's own write
+# ceiling, on the full local control plane (etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, kwok). Prints figures; asserts
+# nothing. Results: bench/results/latest.{json,md,png} and
+# bench/results/runs/<stamp>.json (one per run, with the machine description).
+#
+#   bench/run.sh          (about 35 minutes on 2 cores)
+#
+# Phases, each on a fresh control plane:
+#   ceiling   kbench applies Memshack-shaped children with server-side apply
+#             from as many threads as the operator has workers;
+#   converge  for N in 1 100 1000: the operator (cluster-wide, default flags)
+#             runs while kbench creates N Memshacks (3 shards x 2 replicas,
+#             2 gateways) at once; time to every child, to every Ready=True;
+#             the operator's API requests by verb; its RSS (sampled every
+#             0.5 s) and CPU seconds;
+#   idle      at the largest N, 10 minutes with nothing changing: writes, CPU;
+#   latency   then numShards changes at 10/s for 2 minutes: PATCH to last child;
+#   render    the pure core on a 256 x 4 Memshack, in process and as
+#             `memshack render` processes.
+# Tuning for a smaller run: MEMSHACK_BENCH_COUNTS="1 100", MEMSHACK_BENCH_IDLE=60,
+# MEMSHACK_BENCH_LATENCY=30, MEMSHACK_BENCH_RESULTS=/tmp/dir (keeps bench/results).
+# The fake nodes get room for 12,000 pods.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 1
+counts=${MEMSHACK_BENCH_COUNTS:-1 100 1000}
+idle_s=${MEMSHACK_BENCH_IDLE:-600}
+latency_s=${MEMSHACK_BENCH_LATENCY:-120}
+latency_rate=10
+workers=2        # the operator's default --workers, and the ceiling client's threads
+results=${MEMSHACK_BENCH_RESULTS:-$root/bench/results}
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+work=$(mktemp -d /tmp/memshack-bench.XXXXXX)
+env_dir=
+op_pid=
+sampler_pid=
+
+log() { printf '[bench %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+calc() { awk "BEGIN { printf \"%.3f\", $* }"; }
+
+stop_all() {
+  [ -n "$sampler_pid" ] && kill "$sampler_pid" 2>/dev/null && wait "$sampler_pid" 2>/dev/null
+  sampler_pid=
+  if [ -n "$op_pid" ]; then
+    kill -TERM "$op_pid" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$op_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$op_pid" 2>/dev/null
+    wait "$op_pid" 2>/dev/null
+  fi
+  op_pid=
+  [ -n "$env_dir" ] && tools/testenv/testenv.sh down --dir "$env_dir" >/dev/null 2>&1
+  env_dir=
+}
+cleanup() { stop_all; rm -rf "$work"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+scripts/install-deps.sh gnuplot-nox jq || die "cannot install dependencies"
+export PATH="/usr/local/go/bin:$PATH"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build build -j >/dev/null \
+  || die "build failed"
+bin=$root/build/memshack
+kbench=$root/build/bench/kbench
+mkdir -p "$results/runs"
+
+export MEMSHACK_TESTENV_NODE_PODS=4000
+# kube-controller-manager and kube-scheduler keep their default client rate
+# limits (20 and 50 requests/s), as on a stock cluster: the operator's writes
+# are measured against the API server, not against a pod storm.
+
+cluster_up() {
+  env_dir=$work/env-$1
+  tools/testenv/testenv.sh up full --dir "$env_dir" > "$work/env.sh" || die "control plane did not start"
+  # shellcheck disable=SC1091
+  . "$work/env.sh"
+  "$bin" crd | kubectl apply --server-side -f - >/dev/null || die "cannot install the CRDs"
+  kubectl wait --for=condition=Established crd/memshacks.memshack.io --timeout=60s >/dev/null || die "CRD not established"
+  kubectl create namespace bench >/dev/null || die "cannot create the namespace"
+  for _ in $(seq 1 100); do kubectl -n bench get serviceaccount default >/dev/null 2>&1 && break; sleep 0.2; done
+}
+
+free_port() { local p; while :; do p=$((20000 + RANDOM % 12000)); ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }; done; }
+
+# Operator resource use: cumulative CPU seconds (utime + stime) and RSS now / peak in KiB.
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz}' "/proc/$op_pid/stat"; }
+rss_kib() { awk -v f="$1" '$1 == f":" {print $2}' "/proc/$op_pid/status"; }
+metrics() { curl -s "http://127.0.0.1:$mport/metrics"; }
+requests_by_verb() {
+  metrics | awk '/^memshack_api_requests_total\{/ { match($0, /method="[A-Z]+"/); m = substr($0, RSTART + 8, RLENGTH - 9); n[m] += $2 }
+    END { printf "{"; s = ""; for (m in n) { printf "%s\"%s\": %d", s, m, n[m]; s = ", " } printf "}\n" }'
+}
+writes() { requests_by_verb | jq '[.POST, .PUT, .PATCH, .DELETE] | map(. // 0) | add'; }
+metric() { metrics | awk -v m="$1" '$1 == m {print $2}'; }
+
+operator_start() {
+  mport=$(free_port); hport=$(free_port)
+  "$bin" run --metrics-bind-address "127.0.0.1:$mport" --health-probe-bind-address "127.0.0.1:$hport" \
+    --log-format json > "$work/operator-$1.log" 2>&1 &
+  op_pid=$!
+  for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null && break; sleep 0.1; done
+  curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null || die "operator not ready (log: $work/operator-$1.log)"
+  local pid=$op_pid out=$work/rss-$1.tsv start
+  start=$(date +%s.%N)
+  ( while kill -0 "$pid" 2>/dev/null; do
+      printf '%s\t%s\n' "$(calc "$(date +%s.%N) - $start")" "$(awk '$1 == "VmRSS:" {print $2}' "/proc/$pid/status" 2>/dev/null)"
+      sleep 0.5
+    done ) > "$out" &
+  sampler_pid=$!
+}
+
+machine_json() {
+  jq -n --arg cpu "$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')" \
+    --arg cores "$(nproc)" --arg mem "$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)" \
+    --arg kernel "$(uname -r)" --arg os "$(. /etc/os-release && echo "$PRETTY_NAME")" \
+    --arg cc "$(cc --version | head -n 1)" --arg commit "$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo +dirty)" \
+    --arg versions "$(grep -v '^#' tools/testenv/versions.env | tr '\n' ' ')" \
+    '{cpu: $cpu, cores: ($cores | tonumber), memory: $mem, kernel: $kernel, os: $os, compiler: $cc, commit: $commit, control_plane: $versions}'
+}
+
+# --- ceiling ----------------------------------------------------------------------------
+log "ceiling: server-side apply from $workers threads for 30 s"
+cluster_up ceiling
+"$kbench" ceiling --namespace bench --threads "$workers" --seconds 30 > "$work/ceiling.json" || die "ceiling run failed"
+log "ceiling: $(cat "$work/ceiling.json")"
+stop_all
+
+# --- converge (+ idle and latency at the largest N) -------------------------------------
+largest=$(echo "$counts" | tr ' ' '\n' | sort -n | tail -n 1)
+: > "$work/converge.jsonl"
+for n in $counts; do
+  log "converge: N=$n"
+  cluster_up "n$n"
+  operator_start "n$n"
+  cpu0=$(cpu_seconds)
+  "$kbench" converge --namespace bench --count "$n" --threads 4 --timeout 1800 > "$work/kb-$n.json" \
+    || log "converge N=$n did not finish: $(cat "$work/kb-$n.json")"
+  sleep 5   # trailing status writes
+  conv=$(cat "$work/kb-$n.json")
+  row=$(jq -n --argjson kb "${conv:-null}" --argjson req "$(requests_by_verb)" --arg n "$n" \
+    --arg cpu "$(calc "$(cpu_seconds) - $cpu0")" --arg peak "$(rss_kib VmHWM)" --arg rss "$(rss_kib VmRSS)" \
+    --arg applies "$(metric memshack_child_applies_total)" \
+    '{n: ($n | tonumber), converge: $kb, requests: $req,
+      writes: ([$req.POST, $req.PUT, $req.PATCH, $req.DELETE] | map(. // 0) | add),
+      child_applies: ($applies | tonumber? // null),
+      cpu_seconds: ($cpu | tonumber), peak_rss_kib: ($peak | tonumber), rss_after_kib: ($rss | tonumber)}')
+  row=$(jq '. + {writes_per_memshack: (.writes / .n)}' <<<"$row")
+  if [ "$n" = "$largest" ]; then
+    log "idle: $idle_s s with $n Memshacks"
+    w0=$(writes); c0=$(cpu_seconds)
+    sleep "$idle_s"
+    w1=$(writes); c1=$(cpu_seconds)
+    row=$(jq --arg w "$((w1 - w0))" --arg c "$(calc "$c1 - $c0")" --arg s "$idle_s" --arg rss "$(rss_kib VmRSS)" \
+      '. + {idle: {seconds: ($s | tonumber), writes: ($w | tonumber), cpu_seconds: ($c | tonumber), rss_kib: ($rss | tonumber)}}' <<<"$row")
+    log "latency: numShards changes at $latency_rate/s for $latency_s s"
+    lat=$("$kbench" latency --namespace bench --rate "$latency_rate" --seconds "$latency_s") || log "latency run incomplete"
+    row=$(jq --argjson l "${lat:-null}" --arg peak "$(rss_kib VmHWM)" --arg rss "$(rss_kib VmRSS)" \
+      '. + {latency: $l, peak_rss_after_latency_kib: ($peak | tonumber), rss_after_latency_kib: ($rss | tonumber)}' <<<"$row")
+  fi
+  cp "$work/rss-n$n.tsv" "$work/rss-$n.tsv"
+  echo "$row" | jq -c . >> "$work/converge.jsonl"
+  log "N=$n: $(jq -c '{converge, writes, writes_per_memshack, cpu_seconds, peak_rss_kib, idle, latency}' <<<"$row")"
+  stop_all
+done
+
+# --- render -----------------------------------------------------------------------------
+log "render: 256 x 4"
+render=$(build/bench/bench_render 256 4)
+printf 'apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: big, namespace: default}\nspec: {numShards: 256, numReplicas: 4, mcrouterPoolSize: 4}\n' > "$work/big.yaml"
+t0=$(date +%s.%N)
+for _ in $(seq 1 50); do "$bin" render "$work/big.yaml" > /dev/null || die "memshack render failed"; done
+t1=$(date +%s.%N)
+render=$(jq --arg ms "$(calc "($t1 - $t0) * 1000 / 50")" '. + {process_ms_per_render: ($ms | tonumber)}' <<<"$render")
+
+# --- results ----------------------------------------------------------------------------
+ceiling=$(cat "$work/ceiling.json")
+jq -n --arg stamp "$stamp" --argjson machine "$(machine_json)" --argjson ceiling "$ceiling" \
+  --slurpfile runs "$work/converge.jsonl" --argjson render "$render" --arg workers "$workers" '
+  def minimal_writes: 8 + 1;   # 8 children created + one status write, per Memshack
+  {stamp: $stamp, machine: $machine, operator_workers: ($workers | tonumber), ceiling: $ceiling, render: $render,
+   converge: [$runs[] | . + {
+     minimal_writes: (.n * minimal_writes),
+     ceiling_bound_seconds: (.n * minimal_writes / $ceiling.writes_per_second),
+     children_vs_bound: (if .converge.children_seconds > 0 then .converge.children_seconds / (.n * minimal_writes / $ceiling.writes_per_second) else null end)}]}' \
+  > "$results/runs/$stamp.json" || die "cannot assemble the results"
+cp "$results/runs/$stamp.json" "$results/latest.json"
+bench/report.sh "$results/latest.json" "$results" || die "report failed"
+for n in $counts; do cp "$work/rss-$n.tsv" "$results/rss-$n.tsv"; done
+log "results: $results/latest.md, latest.json, latest.png, runs/$stamp.json"
+cat "$results/latest.md"
