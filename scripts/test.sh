@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests and integration tests against a real local
 # Kubernetes control plane, three times — a plain build, AddressSanitizer +
-# UndefinedBehaviorSanitizer, and valgrind memcheck.
+# UndefinedBehaviorSanitizer, and valgrind memcheck — then every libFuzzer
+# harness for a short fixed time (fuzz/run.sh).
 #
-#   scripts/test.sh            all three
-#   scripts/test.sh plain      one pass (also: asan, valgrind)
+#   scripts/test.sh            all four
+#   scripts/test.sh plain      one pass (also: asan, valgrind, fuzz)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export PATH="/usr/local/go/bin:$PATH"
 passes=("$@")
-[ ${#passes[@]} -gt 0 ] || passes=(plain asan valgrind)
+[ ${#passes[@]} -gt 0 ] || passes=(plain asan valgrind fuzz)
 
 scripts/install-deps.sh
 start=$SECONDS
@@ -34,7 +35,8 @@ for p in "${passes[@]}"; do
     asan) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
             run_pass asan -DMEMSHACK_SANITIZE=ON ;;
     valgrind) run_pass valgrind -DMEMSHACK_VALGRIND=ON ;;
-    *) echo "test.sh: unknown pass '$p' (plain, asan, valgrind)" >&2; exit 2 ;;
+    fuzz) echo "=== fuzz ==="; fuzz/run.sh "${MEMSHACK_FUZZ_SECONDS:-30}"; echo "=== fuzz passed ===" ;;
+    *) echo "test.sh: unknown pass '$p' (plain, asan, valgrind, fuzz)" >&2; exit 2 ;;
   esac
 done
 # Nothing of ours may be left running.

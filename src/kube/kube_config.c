@@ -492,7 +492,10 @@ static int load_doc(const char *text, size_t len, const char *origin, const char
 {
 	char msg[256];
 	json_t *doc;
-	if (len == 0 || strspn(text, " \t\r\n") == len)
+	size_t blank = 0; /* text need not be NUL-terminated */
+	while (blank < len && strchr(" \t\r\n", text[blank]) && text[blank])
+		blank++;
+	if (blank == len)
 		doc = json_object(); /* an empty file is an empty config, as in client-go */
 	else
 		doc = yaml_json_load(text, len, msg, sizeof msg);
