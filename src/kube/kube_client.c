@@ -239,6 +239,32 @@ static void handle_put(kube_client *c, CURL *h)
 		curl_easy_cleanup(h);
 }
 
+/*
+ * MEMSHACK_CURL_VERBOSE=1 traces: libcurl's text and headers on stderr, with
+ * the value of every Authorization header replaced (a trace must never
+ * carry a credential); bodies are left out.
+ */
+static int trace_redacted(CURL *h, curl_infotype type, char *data, size_t size, void *ud)
+{
+	(void)h;
+	(void)ud;
+	const char *mark = type == CURLINFO_TEXT ? "* " : type == CURLINFO_HEADER_IN ? "< " : type == CURLINFO_HEADER_OUT ? "> " : NULL;
+	if (!mark)
+		return 0;
+	for (size_t off = 0; off < size;) {
+		const char *line = data + off;
+		const char *nl = memchr(line, '\n', size - off);
+		size_t len = nl ? (size_t)(nl - line) + 1 : size - off;
+		static const char auth[] = "authorization:";
+		if (len >= sizeof auth - 1 && !strncasecmp(line, auth, sizeof auth - 1))
+			fprintf(stderr, "%sAuthorization: [redacted]\n", mark);
+		else
+			fprintf(stderr, "%s%.*s%s", mark, (int)len, line, nl ? "" : "\n");
+		off += len;
+	}
+	return 0;
+}
+
 /* ---- one exchange ---- */
 
 typedef struct exchange {
@@ -379,8 +405,10 @@ static CURLcode perform(kube_client *c, const request *rq, const kube_auth *auth
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->opts.connect_timeout_ms);
 	curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (c->verbose)
+	if (c->verbose) {
+		curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, trace_redacted);
 		curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+	}
 	if (rq->stream) {
 		curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);

@@ -7,12 +7,19 @@
 
 #include "runtime/apply.h"
 #include "runtime/projection.h"
+#include "util/clock.h"
 #include "util/strmap.h"
 
 typedef struct memo {
 	char digest[33];
 	unsigned long long seen; /* generation or resourceVersion after our apply */
+	int reverts;             /* hand edits reverted within CONTEST_WINDOW_US of each other */
+	int64_t last_revert_us;
 } memo;
+
+#define CONTEST_WINDOW_US (60LL * 1000000)
+#define CONTEST_FREE 3                     /* reverts made at once; then 1 s, 2 s, 4 s ... */
+#define CONTEST_MAX_DELAY_US (300LL * 1000000)
 
 struct children {
 	kube_client *client;
@@ -81,6 +88,8 @@ static void memo_set(children *ch, const char *key, const char *digest, unsigned
 		mm = NULL;
 	}
 	if (mm) {
+		if (strcmp(mm->digest, digest ? digest : ""))
+			mm->reverts = 0; /* a new desired state: earlier contests are moot */
 		snprintf(mm->digest, sizeof mm->digest, "%s", digest ? digest : "");
 		mm->seen = seen;
 	}
@@ -97,9 +106,22 @@ static bool memo_get(children *ch, const char *key, memo *out)
 	return mm != NULL;
 }
 
-int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_applied, kube_error *err)
+static void memo_note_revert(children *ch, const char *key, int reverts, int64_t now_us)
+{
+	pthread_mutex_lock(&ch->mu);
+	memo *mm = strmap_get(&ch->memos, key, NULL);
+	if (mm) {
+		mm->reverts = reverts;
+		mm->last_revert_us = now_us;
+	}
+	pthread_mutex_unlock(&ch->mu);
+}
+
+int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_applied, int64_t *ret_defer_us,
+		   kube_error *err)
 {
 	*ret_applied = false;
+	*ret_defer_us = 0;
 	const char *kind = json_string_value(json_object_get(desired, "kind"));
 	const char *ns = mstr(desired, "namespace"), *name = mstr(desired, "name");
 	const char *want = digest_of(desired);
@@ -110,14 +132,14 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 	snprintf(key, sizeof key, "%s/%s/%s", kind, ns ? ns : "", name);
 	snprintf(skey, sizeof skey, "%s%s%s", ns ? ns : "", ns ? "/" : "", name);
 	json_t *cached = store_get(informer_store(cache), skey);
-	bool need = true;
+	bool need = true, reverting = false;
+	memo mm = { { 0 }, 0, 0, 0 };
 	if (cached) {
 		const char *have = digest_of(cached);
 		unsigned long long seen = seen_value(cached, gen);
-		memo mm;
 		if (memo_get(ch, key, &mm) && !strcmp(mm.digest, want)) {
 			if (have && !strcmp(have, want))
-				need = seen > mm.seen; /* newer than our write: someone edited it */
+				need = reverting = seen > mm.seen; /* newer than our write: someone edited it */
 			else
 				need = false;          /* the cache has not caught up with our write yet */
 		} else if (have && !strcmp(have, want)) {
@@ -128,6 +150,22 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 	json_decref(cached);
 	if (!need)
 		return 0;
+	int64_t now_us = clock_mono_us();
+	int reverts = 0;
+	if (reverting) {
+		/* Someone keeps changing it: revert at once a few times, then back off. */
+		reverts = now_us - mm.last_revert_us < CONTEST_WINDOW_US ? mm.reverts : 0;
+		if (reverts >= CONTEST_FREE) {
+			int shift = reverts - CONTEST_FREE;
+			int64_t delay = shift > 20 ? CONTEST_MAX_DELAY_US : 1000000LL << shift;
+			if (delay > CONTEST_MAX_DELAY_US)
+				delay = CONTEST_MAX_DELAY_US;
+			if (now_us < mm.last_revert_us + delay) {
+				*ret_defer_us = mm.last_revert_us + delay - now_us;
+				return 0;
+			}
+		}
+	}
 	const kube_resource *res = NULL;
 	static const kube_resource *const known[] = { &KUBE_RES_SERVICES, &KUBE_RES_STATEFULSETS,
 						      &KUBE_RES_PODDISRUPTIONBUDGETS, &KUBE_RES_CONFIGMAPS,
@@ -141,6 +179,8 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 	if (apply_object(ch->client, res, desired, &after, err))
 		return -1;
 	memo_set(ch, key, want, seen_value(after, gen));
+	if (reverting)
+		memo_note_revert(ch, key, reverts + 1, now_us);
 	json_decref(after);
 	children_count_writes(ch, 1);
 	if (ch->metrics)

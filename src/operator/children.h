@@ -5,7 +5,10 @@
  * desired object's, or its generation (resourceVersion for kinds without
  * generation) moved past what our last apply produced — a hand edit. A
  * child already as desired when first seen (after a restart) is adopted
- * without a write. Thread-safe.
+ * without a write. A child someone keeps changing is reverted at once three
+ * times a minute, then with a doubling delay (1 s, 2 s ... 5 min): the
+ * caller is told how long to wait instead of fighting in a hot loop.
+ * Thread-safe.
  */
 #ifndef MEMSHACK_OPERATOR_CHILDREN_H
 #define MEMSHACK_OPERATOR_CHILDREN_H
@@ -25,9 +28,12 @@ void children_free(children *ch);
 
 /*
  * Applies `desired` (borrowed) if needed, comparing with what `cache` holds.
- * *ret_applied says whether a write was made. 0, or -1 with err set.
+ * *ret_applied says whether a write was made; *ret_defer_us > 0 means a
+ * contested child's revert is held back that long (reconcile again then).
+ * 0, or -1 with err set.
  */
-int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_applied, kube_error *err);
+int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_applied, int64_t *ret_defer_us,
+		   kube_error *err);
 
 /* Forgets the memos of children in namespace ns whose names start with prefix. */
 void children_forget(children *ch, const char *ns, const char *prefix);

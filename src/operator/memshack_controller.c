@@ -163,6 +163,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 	size_t i;
 	json_t *obj;
 	bool config_changed = false;
+	int64_t defer_us = 0; /* the shortest hold-back of a contested child */
 	json_array_foreach(d.objects, i, obj)
 	{
 		const char *kind = json_string_value(json_object_get(obj, "kind"));
@@ -170,12 +171,20 @@ static reconcile_result reconcile(void *ud, const char *key)
 		while (k < K_N && strcmp(child_res[k]->kind, kind))
 			k++;
 		bool applied = false;
-		if (k == K_N || children_apply(ctl_.children, ctl_.children_inf[k], obj, &applied, &kerr)) {
+		int64_t defer = 0;
+		if (k == K_N || children_apply(ctl_.children, ctl_.children_inf[k], obj, &applied, &defer, &kerr)) {
 			snprintf(err, sizeof err, "applying %s %s: %s", kind, mstr(obj, "name"), kube_strerror(&kerr));
 			log_write(LOG_WARN, "memshack", key, "%s", err);
 			apply_error = err;
 			kube_error_release(&kerr);
 			break;
+		}
+		if (defer > 0) {
+			if (!defer_us || defer < defer_us)
+				defer_us = defer;
+			events_record(manager_events(ctl_.m), ms, "Warning", "ChildContested", "Reconcile",
+				      "%s %s keeps being changed by someone else; reverting it with a growing delay", kind,
+				      mstr(obj, "name"));
 		}
 		if (!applied)
 			continue;
@@ -199,7 +208,11 @@ static reconcile_result reconcile(void *ud, const char *key)
 	pthread_mutex_unlock(&ctl_.mu);
 	/* Prune StatefulSets of removed pools, once gateways have had time to load the new config. */
 	if (!apply_error && s->uid) {
-		json_t *owned = store_list(informer_store(ctl_.children_inf[K_STATEFULSET]), owned_by_filter, s->uid);
+		/* Pools are named <name>-memshack-pool-<k>: only those keys are parsed (O(own pools), not O(all)). */
+		char pool_prefix[400];
+		snprintf(pool_prefix, sizeof pool_prefix, "%s/%s-memshack-pool-", s->namespace, s->name);
+		json_t *owned = store_list_prefix(informer_store(ctl_.children_inf[K_STATEFULSET]), pool_prefix,
+						  owned_by_filter, s->uid);
 		const char **keep = calloc((size_t)s->num_replicas + 1, sizeof *keep);
 		char(*names)[128] = calloc((size_t)s->num_replicas, sizeof *names);
 		for (int k = 0; keep && names && k < s->num_replicas; k++)
@@ -231,6 +244,9 @@ static reconcile_result reconcile(void *ud, const char *key)
 		free(names);
 		json_decref(owned);
 	}
+	if (defer_us > 0 && !apply_error &&
+	    (res.outcome != RECONCILE_REQUEUE_AFTER || res.after_us > defer_us + 100000))
+		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, defer_us + 100000 };
 	if (changed.len) {
 		log_write(LOG_INFO, "memshack", key, "applied: %s", changed.buf);
 		events_record(manager_events(ctl_.m), ms, "Normal", "Applied", "Reconcile", "applied %s", changed.buf);

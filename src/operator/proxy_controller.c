@@ -109,18 +109,29 @@ static reconcile_result reconcile(void *ud, const char *key)
 	bool config_changed = false;
 	size_t i;
 	json_t *child;
+	int64_t defer_us = 0; /* the shortest hold-back of a contested child */
 	json_array_foreach(d.objects, i, child)
 	{
 		bool applied = false;
+		int64_t defer = 0;
 		const char *kind = json_string_value(json_object_get(child, "kind"));
-		if (children_apply(pc_.children, cache_for(kind), child, &applied, &kerr)) {
+		if (children_apply(pc_.children, cache_for(kind), child, &applied, &defer, &kerr)) {
 			snprintf(err, sizeof err, "applying %s %s: %s", kind, mstr(child, "name"), kube_strerror(&kerr));
 			apply_error = err;
 			kube_error_release(&kerr);
 			break;
 		}
 		config_changed |= applied && !strcmp(kind, "ConfigMap");
+		if (defer > 0) {
+			if (!defer_us || defer < defer_us)
+				defer_us = defer;
+			events_record(manager_events(pc_.m), obj, "Warning", "ChildContested", "Reconcile",
+				      "%s %s keeps being changed by someone else; reverting it with a growing delay", kind,
+				      mstr(child, "name"));
+		}
 	}
+	if (defer_us > 0 && !apply_error && res.outcome == RECONCILE_DONE)
+		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, defer_us + 100000 };
 	if (config_changed) {
 		log_write(LOG_INFO, "memcachedproxy", key, "config now has %zu servers", json_array_size(servers));
 		events_record(manager_events(pc_.m), obj, "Normal", "ServersChanged", "Reconcile",

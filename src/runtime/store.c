@@ -246,13 +246,22 @@ json_t *store_get(store *s, const char *key)
 
 json_t *store_list(store *s, bool (*filter)(void *ud, json_t *obj), void *ud)
 {
+	return store_list_prefix(s, NULL, filter, ud);
+}
+
+json_t *store_list_prefix(store *s, const char *key_prefix, bool (*filter)(void *ud, json_t *obj), void *ud)
+{
 	json_t *out = json_array();
 	if (!out)
 		return NULL;
+	size_t plen = key_prefix ? strlen(key_prefix) : 0;
 	pthread_rwlock_rdlock(&s->lock);
 	size_t it = 0;
+	const char *k;
 	void *v;
-	while (strmap_next(&s->map, &it, NULL, &v)) {
+	while (strmap_next(&s->map, &it, &k, &v)) {
+		if (plen && strncmp(k, key_prefix, plen))
+			continue; /* decided on the key alone: nothing parsed */
 		json_t *obj = entry_parse(v);
 		if (obj && (!filter || filter(ud, obj)))
 			json_array_append(out, obj);

@@ -47,6 +47,8 @@ int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_re
 json_t *store_get(store *s, const char *key);
 /* Parsed copies of every object for which filter (may be NULL) is true; a new array. */
 json_t *store_list(store *s, bool (*filter)(void *ud, json_t *obj), void *ud);
+/* The same, only for keys ("namespace/name") starting with key_prefix (NULL: all); others are not parsed. */
+json_t *store_list_prefix(store *s, const char *key_prefix, bool (*filter)(void *ud, json_t *obj), void *ud);
 size_t store_len(store *s);
 /* Bytes held: entry structs, key and text buffers (what a cached object costs). */
 size_t store_bytes(store *s);

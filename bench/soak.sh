@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Soak benchmark: the operator under an hour of churn on the full local
+# control plane, with its RSS sampled every 10 s. 100 Memshacks are created,
+# then, twice a second, one is changed at random: numShards 2..4,
+# numReplicas 1..3, mcrouterPoolSize 1..3, deleted and re-created, or touched
+# (an annotation). Prints RSS over time and whether it stayed flat after the
+# warm-up (the first quarter): the peak of the last quarter against the peak
+# of the second. Results: bench/results/soak.{json,md,tsv}.
+#
+#   bench/soak.sh [MINUTES] [COUNT]      default 60 minutes, 100 Memshacks
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 1
+minutes=${1:-60}
+count=${2:-100}
+results=${MEMSHACK_BENCH_RESULTS:-$root/bench/results}
+work=$(mktemp -d /tmp/memshack-soak.XXXXXX)
+env_dir=$work/env
+op_pid=
+log() { printf '[soak %s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+cleanup() {
+  [ -n "$op_pid" ] && kill -TERM "$op_pid" 2>/dev/null && sleep 1 && kill -KILL "$op_pid" 2>/dev/null
+  tools/testenv/testenv.sh down --dir "$env_dir" >/dev/null 2>&1
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+scripts/install-deps.sh jq || die "cannot install dependencies"
+export PATH="/usr/local/go/bin:$PATH"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build build -j >/dev/null || die "build failed"
+bin=$root/build/memshack
+mkdir -p "$results"
+export MEMSHACK_TESTENV_NODE_PODS=4000
+tools/testenv/testenv.sh up full --dir "$env_dir" > "$work/env.sh" || die "control plane did not start"
+# shellcheck disable=SC1091
+. "$work/env.sh"
+"$bin" crd | kubectl apply --server-side -f - >/dev/null && kubectl wait --for=condition=Established crd/memshacks.memshack.io >/dev/null \
+  || die "CRDs"
+kubectl create namespace soak >/dev/null || die "namespace"
+mport=$((20000 + RANDOM % 12000)); hport=$((mport + 1))
+"$bin" run --metrics-bind-address "127.0.0.1:$mport" --health-probe-bind-address "127.0.0.1:$hport" --log-format json \
+  --log-level warn > "$work/operator.log" 2>&1 &
+op_pid=$!
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null && break; sleep 0.2; done
+
+manifest() { # NAME SHARDS REPLICAS GATEWAYS
+  printf 'apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: %s, namespace: soak}\nspec: {numShards: %d, numReplicas: %d, mcrouterPoolSize: %d}\n---\n' "$@"
+}
+for i in $(seq 0 $((count - 1))); do manifest "soak-$i" 3 2 2; done | kubectl apply -f - >/dev/null || die "cannot create the Memshacks"
+log "$count Memshacks created; churning for $minutes minutes"
+
+start=$(date +%s)
+end=$((start + minutes * 60))
+: > "$work/rss.tsv"
+( while kill -0 "$op_pid" 2>/dev/null; do
+    printf '%d\t%s\n' "$(( $(date +%s) - start ))" "$(awk '$1 == "VmRSS:" {print $2}' "/proc/$op_pid/status" 2>/dev/null)"
+    sleep 10
+  done ) >> "$work/rss.tsv" &
+sampler=$!
+changes=0 failures=0
+while [ "$(date +%s)" -lt "$end" ]; do
+  name=soak-$((RANDOM % count))
+  case $((RANDOM % 5)) in
+    0) p="{\"spec\":{\"numShards\":$((2 + RANDOM % 3))}}" ;;
+    1) p="{\"spec\":{\"numReplicas\":$((1 + RANDOM % 3))}}" ;;
+    2) p="{\"spec\":{\"mcrouterPoolSize\":$((1 + RANDOM % 3))}}" ;;
+    3) p=delete ;;
+    4) p="{\"metadata\":{\"annotations\":{\"soak\":\"$RANDOM\"}}}" ;;
+  esac
+  if [ "$p" = delete ]; then
+    kubectl -n soak delete memshack "$name" --wait=false >/dev/null 2>&1 &&
+      for _ in $(seq 1 50); do kubectl -n soak get memshack "$name" >/dev/null 2>&1 || break; sleep 0.1; done
+    manifest "$name" 3 2 2 | kubectl apply -f - >/dev/null 2>&1 || failures=$((failures + 1))
+  else
+    kubectl -n soak patch memshack "$name" --type merge -p "$p" >/dev/null 2>&1 || failures=$((failures + 1))
+  fi
+  changes=$((changes + 1))
+  kill -0 "$op_pid" 2>/dev/null || die "the operator died (log: $work/operator.log)"
+  sleep 0.5
+done
+kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
+cpu=$(awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.1f", ($12 + $13) / hz}' "/proc/$op_pid/stat")
+hwm=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$op_pid/status")
+ready=$(kubectl -n soak get memshack -o json | jq '[.items[] | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length')
+cp "$work/rss.tsv" "$results/soak.tsv"
+jq -n --rawfile tsv "$work/rss.tsv" --arg minutes "$minutes" --arg count "$count" --arg changes "$changes" \
+  --arg failures "$failures" --arg cpu "$cpu" --arg hwm "$hwm" --arg ready "$ready" --arg commit "$(git rev-parse --short HEAD)" '
+  ($tsv | split("\n") | map(select(length > 0) | split("\t") | {t: (.[0] | tonumber), rss: (.[1] | tonumber? // null)}) | map(select(.rss))) as $s
+  | ($s | length) as $n
+  | {commit: $commit, minutes: ($minutes | tonumber), memshacks: ($count | tonumber), changes: ($changes | tonumber),
+     client_failures: ($failures | tonumber), operator_cpu_seconds: ($cpu | tonumber), peak_rss_kib: ($hwm | tonumber),
+     ready_at_end: ($ready | tonumber), samples: $n,
+     rss_kib_by_quarter: [range(0; 4) as $q | $s[($n * $q / 4 | floor):($n * ($q + 1) / 4 | floor)] | map(.rss) | {min: min, max: max, mean: (add / length | floor)}]}
+  | . + {growth_after_warmup_percent: ((.rss_kib_by_quarter[3].max - .rss_kib_by_quarter[1].max) * 100 / .rss_kib_by_quarter[1].max * 10 | round / 10)}
+  | . + {flat: (.growth_after_warmup_percent <= 5)}' > "$results/soak.json" || die "cannot assemble results"
+{
+  echo "# Soak: $count Memshacks churned for $minutes minutes"
+  echo
+  jq -r '"Commit \(.commit). \(.changes) changes (\(.client_failures) refused by the API), operator CPU \(.operator_cpu_seconds) s, peak RSS \(.peak_rss_kib / 1024 * 10 | round / 10) MiB, \(.ready_at_end) of \(.memshacks) Ready at the end."' "$results/soak.json"
+  echo
+  echo "| quarter | RSS min (MiB) | mean | max |"
+  echo "|---|---|---|---|"
+  jq -r '.rss_kib_by_quarter | to_entries[] | "| \(.key + 1) | \(.value.min / 1024 * 10 | round / 10) | \(.value.mean / 1024 * 10 | round / 10) | \(.value.max / 1024 * 10 | round / 10) |"' "$results/soak.json"
+  echo
+  jq -r '"Growth of the peak from the second quarter to the last: \(.growth_after_warmup_percent) % — \(if .flat then "flat" else "NOT flat" end) (threshold 5 %)."' "$results/soak.json"
+  echo
+  echo "RSS every 10 s: \`soak.tsv\` (seconds, KiB)."
+} > "$results/soak.md"
+cat "$results/soak.md"
