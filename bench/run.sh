@@ -58,7 +58,7 @@ cleanup() { stop_all; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-scripts/install-deps.sh gnuplot-nox jq || die "cannot install dependencies"
+scripts/install-deps.sh gnuplot-nox || die "cannot install dependencies"
 export PATH="/usr/local/go/bin:$PATH"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build build -j >/dev/null \
   || die "build failed"

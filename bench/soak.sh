@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-scripts/install-deps.sh jq || die "cannot install dependencies"
+scripts/install-deps.sh || die "cannot install dependencies"
 export PATH="/usr/local/go/bin:$PATH"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build build -j >/dev/null || die "build failed"
 bin=$root/build/memshack

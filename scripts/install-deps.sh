@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages memshack builds and tests with, when missing.
-# Extra packages may be named as arguments (bench/run.sh adds gnuplot-nox jq).
+# Extra packages may be named as arguments (bench/run.sh adds gnuplot-nox).
 # Go (1.26 or newer, at /usr/local/go or on PATH) builds the local control plane.
 set -euo pipefail
 packages=(build-essential cmake pkg-config git ca-certificates curl openssl
   libcurl4-openssl-dev libjansson-dev libyaml-dev libmicrohttpd-dev libcmocka-dev libssl-dev
-  valgrind shellcheck memcached clang libclang-rt-14-dev "$@")
+  valgrind shellcheck memcached clang libclang-rt-14-dev jq socat "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

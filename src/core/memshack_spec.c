@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 
 const char *const mc_read_policy_names[] = { "Latest", "Failover", "AllFastest", "Random", NULL };
@@ -39,12 +40,73 @@ const spec_str_field memshack_str_fields[] = {
 };
 const size_t memshack_n_str_fields = sizeof memshack_str_fields / sizeof *memshack_str_fields;
 
+/*
+ * Messages quote user input: make them one line of valid UTF-8 (a status
+ * condition, an Event and a log line must all take them), whatever bytes the
+ * input had and wherever "%.60s" cut a character: control characters and
+ * invalid or cut sequences become '?'.
+ */
+static void message_sanitize(char *m)
+{
+	unsigned char *p = (unsigned char *)m;
+	while (*p) {
+		size_t n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
+		bool ok = n > 0 && !(n == 2 && *p < 0xC2) && !(n == 4 && *p > 0xF4);
+		for (size_t i = 1; ok && i < n; i++)
+			ok = (p[i] & 0xC0) == 0x80;
+		if (ok && n == 3)
+			ok = !(*p == 0xE0 && p[1] < 0xA0) && !(*p == 0xED && p[1] >= 0xA0); /* overlong, surrogates */
+		if (ok && n == 4)
+			ok = !(*p == 0xF0 && p[1] < 0x90) && !(*p == 0xF4 && p[1] >= 0x90);
+		if (!ok) {
+			*p++ = '?';
+			continue;
+		}
+		if (n == 1 && (*p < 0x20 || *p == 0x7F))
+			*p = '?';
+		p += n;
+	}
+}
+
+/* A label value (or a key's name part): empty or <= 63 of [A-Za-z0-9_.-], alphanumeric at both ends. */
+static bool label_name_valid(const char *v, size_t n, bool allow_empty)
+{
+	if (n == 0)
+		return allow_empty;
+	if (n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		if (!alnum && ((i == 0 || i == n - 1) || (c != '-' && c != '_' && c != '.')))
+			return false;
+	}
+	return true;
+}
+
+/* A label key: [prefix/]name, the prefix a DNS subdomain. */
+static bool label_key_valid(const char *k)
+{
+	const char *slash = strchr(k, '/');
+	if (!slash)
+		return label_name_valid(k, strlen(k), false);
+	char prefix[254];
+	size_t pn = (size_t)(slash - k);
+	if (pn == 0 || pn >= sizeof prefix)
+		return false;
+	memcpy(prefix, k, pn);
+	prefix[pn] = '\0';
+	return spec_dns_subdomain_valid(prefix) && label_name_valid(slash + 1, strlen(slash + 1), false);
+}
+
 int spec_fail(char *err, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	if (err && len)
+	if (err && len) {
 		vsnprintf(err, len, fmt, ap);
+		message_sanitize(err);
+	}
 	va_end(ap);
 	return -1;
 }
@@ -70,7 +132,18 @@ bool spec_image_valid(const char *s)
 	for (const char *p = s; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("._-/:@", *p)))
 			return false;
-	return s[0] != '-' && s[0] != ':' && s[0] != '/' && s[n - 1] != ':' && s[n - 1] != '/';
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= '0' && s[0] <= '9')) ||
+	    s[n - 1] == ':' || s[n - 1] == '/')
+		return false;
+	/* A digest: name@algorithm:hex (at least 32 hex digits), once, at the end. */
+	const char *at = strchr(s, '@');
+	if (!at)
+		return true;
+	const char *colon = strchr(at, ':');
+	if (strchr(at + 1, '@') || !colon || colon == at + 1 || strchr(at, '/'))
+		return false;
+	size_t hex = strspn(colon + 1, "0123456789abcdefABCDEF");
+	return hex >= 32 && colon[1 + hex] == '\0';
 }
 
 bool spec_dns_label_valid(const char *s)
@@ -183,7 +256,42 @@ int spec_check_resources(json_t *r, const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-int spec_check_args(json_t *a, const char *path, char *err, size_t errlen)
+const char *const memcached_reserved_flags[] = { "-p", "--port", "-U", "--udp-port", "-l", "--listen", "-s",
+						 "--unix-socket", "-d", "--daemon", NULL };
+const char *const mcrouter_reserved_flags[] = { "-p", "--port", "-f", "--config-file", "--config", "--config-str",
+						"-s", "--ssl-port", NULL };
+
+/*
+ * Whether arg sets one of `reserved`: "-p", "-p5000", "--port", "--port=1",
+ * and, since getopt_long takes unambiguous abbreviations, "--conf" or
+ * "--config-f=..." too.
+ */
+static const char *reserved_flag(const char *arg, const char *const *reserved)
+{
+	if (arg[0] != '-' || !reserved)
+		return NULL;
+	if (arg[1] == '-') {
+		size_t n = strcspn(arg + 2, "=");
+		for (const char *const *r = reserved; *r; r++)
+			if ((*r)[1] == '-' && strlen(*r + 2) == n && !strncmp(*r + 2, arg + 2, n))
+				return *r; /* the whole name */
+		for (const char *const *r = reserved; *r; r++)
+			if ((*r)[1] == '-' && n > 0 && !strncmp(*r + 2, arg + 2, n))
+				return *r; /* an abbreviation */
+		return NULL;
+	}
+	/* "-p", "-p5000", and bundles ("-vp 1"): any reserved letter before the first non-letter counts. */
+	for (const char *c = arg + 1; *c && *c != '='; c++) {
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')))
+			break;
+		for (const char *const *r = reserved; *r; r++)
+			if ((*r)[1] != '-' && *c == (*r)[1])
+				return *r;
+	}
+	return NULL;
+}
+
+int spec_check_args(json_t *a, const char *path, const char *const *reserved, char *err, size_t errlen)
 {
 	if (!a || json_is_null(a))
 		return 0;
@@ -198,6 +306,9 @@ int spec_check_args(json_t *a, const char *path, char *err, size_t errlen)
 		if (!json_is_string(v) || json_string_length(v) > 1024 ||
 		    strlen(json_string_value(v)) != json_string_length(v))
 			return spec_fail(err, errlen, "%s[%zu]: must be a string of at most 1024 characters", path, i);
+		const char *r = reserved_flag(json_string_value(v), reserved);
+		if (r)
+			return spec_fail(err, errlen, "%s[%zu]: %s is set by memshack and cannot be overridden", path, i, r);
 	}
 	return 0;
 }
@@ -368,8 +479,10 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 
 	json_t *mcd = json_object_get(spec, "memcached"), *mcr = json_object_get(spec, "mcrouter"),
 	       *sch = json_object_get(spec, "scheduling");
-	if (spec_check_args(json_object_get(mcd, "extraArgs"), "spec.memcached.extraArgs", err, errlen) ||
-	    spec_check_args(json_object_get(mcr, "extraArgs"), "spec.mcrouter.extraArgs", err, errlen) ||
+	if (spec_check_args(json_object_get(mcd, "extraArgs"), "spec.memcached.extraArgs", memcached_reserved_flags, err,
+			    errlen) ||
+	    spec_check_args(json_object_get(mcr, "extraArgs"), "spec.mcrouter.extraArgs", mcrouter_reserved_flags, err,
+			    errlen) ||
 	    spec_check_resources(json_object_get(mcd, "resources"), "spec.memcached.resources", err, errlen) ||
 	    spec_check_resources(json_object_get(mcr, "resources"), "spec.mcrouter.resources", err, errlen)) {
 		memshack_spec_free(s);
@@ -390,7 +503,8 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 		}
 		json_object_foreach(nsel, k, x)
 		{
-			if (!json_is_string(x) || strlen(k) > 317 || json_string_length(x) > 63) {
+			if (!json_is_string(x) || !label_key_valid(k) ||
+			    !label_name_valid(json_string_value(x), json_string_length(x), true)) {
 				memshack_spec_free(s);
 				return spec_fail(err, errlen, "spec.scheduling.nodeSelector.%.60s: must be a label value", k);
 			}

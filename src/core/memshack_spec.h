@@ -108,7 +108,15 @@ bool spec_dns_label_valid(const char *s);
 bool spec_dns_subdomain_valid(const char *s);
 /* Validates an optional resources object {limits:{}, requests:{}} (borrowed); writes err on failure. */
 int spec_check_resources(json_t *r, const char *path, char *err, size_t errlen);
-/* Validates an optional extraArgs array; writes err on failure. */
-int spec_check_args(json_t *a, const char *path, char *err, size_t errlen);
+/*
+ * Validates an optional extraArgs array; writes err on failure. An argument
+ * that sets one of `reserved` (NULL-terminated "-p", "--port" ...; NULL:
+ * none) is refused — in any spelling getopt accepts: "-p1", bundled "-vp",
+ * "--port=1", or an abbreviation such as "--conf".
+ */
+int spec_check_args(json_t *a, const char *path, const char *const *reserved, char *err, size_t errlen);
+/* Flags memshack sets on memcached (port, UDP off, listen address...) and mcrouter (config, port). */
+extern const char *const memcached_reserved_flags[];
+extern const char *const mcrouter_reserved_flags[];
 
 #endif

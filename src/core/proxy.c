@@ -133,7 +133,8 @@ int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen)
 	p->read_policy = (mc_read_policy)spec_enum_index(mc_read_policy_names, strs[2]);
 	p->write_policy = (mc_write_policy)spec_enum_index(mc_write_policy_names, strs[3]);
 	json_t *mcr = json_object_get(spec, "mcrouter");
-	if (spec_check_args(json_object_get(mcr, "extraArgs"), "spec.mcrouter.extraArgs", err, errlen) ||
+	if (spec_check_args(json_object_get(mcr, "extraArgs"), "spec.mcrouter.extraArgs", mcrouter_reserved_flags, err,
+			    errlen) ||
 	    spec_check_resources(json_object_get(mcr, "resources"), "spec.mcrouter.resources", err, errlen)) {
 		proxy_spec_free(p);
 		return -1;
