@@ -32,7 +32,7 @@ export PATH="/usr/local/go/bin:$PATH"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build build -j >/dev/null || die "build failed"
 bin=$root/build/memshack
 mkdir -p "$results"
-export MEMSHACK_TESTENV_NODE_PODS=4000
+export MEMSHACK_TESTENV_NODE_PODS=4000 MEMSHACK_TESTENV_NODE_CPU=2000 MEMSHACK_TESTENV_NODE_MEMORY=16Ti
 tools/testenv/testenv.sh up full --dir "$env_dir" > "$work/env.sh" || die "control plane did not start"
 # shellcheck disable=SC1091
 . "$work/env.sh"

@@ -358,7 +358,8 @@ typedef struct request {
 /* Performs one HTTP exchange. Returns the CURLcode; fills x. */
 static CURLcode perform(kube_client *c, const request *rq, const kube_auth *auth, exchange *x, char *errbuf)
 {
-	CURL *h = handle_get(c);
+	/* A watch gets a handle of its own: a pooled one would stay attached to the shared cache (curl_easy_reset keeps shares). */
+	CURL *h = rq->stream ? curl_easy_init() : handle_get(c);
 	if (!h)
 		return CURLE_OUT_OF_MEMORY;
 	x->h = h;
@@ -383,7 +384,8 @@ static CURLcode perform(kube_client *c, const request *rq, const kube_auth *auth
 	 * once the cache holds more than MAXCONNECTS (default 5) in all, busy
 	 * ones included: long-lived watches in the shared cache would make every
 	 * request pay a new TCP + TLS handshake. So watches keep a private
-	 * connection (their handle is not pooled) and the cache gets room.
+	 * connection (their handle is new, unshared and not pooled) and the
+	 * cache gets room.
 	 */
 	if (!rq->stream)
 		curl_easy_setopt(h, CURLOPT_SHARE, c->share);

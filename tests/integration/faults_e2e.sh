@@ -209,7 +209,9 @@ kill -TERM "${opid[$leader]}"
 t0=$(date +%s.%N)
 until_ok 10 is_leader "$standby"
 gap=$(awk "BEGIN {printf \"%.2f\", $(date +%s.%N) - $t0}")
-awk "BEGIN {exit !($gap <= 2.0)}" && ok "SIGTERM: hand-over in $gap s (retry period 1 s)" || bad "SIGTERM hand-over took $gap s"
+limit=2.0 # the retry period (1 s) plus the time to see it; valgrind slows both processes down
+[ -n "${MEMSHACK_WRAPPER:-}" ] && limit=4.0
+awk "BEGIN {exit !($gap <= $limit)}" && ok "SIGTERM: hand-over in $gap s (retry period 1 s)" || bad "SIGTERM hand-over took $gap s"
 wait "${opid[$leader]}" 2>/dev/null; code=$?
 [ "$code" = 0 ] && ok "the old leader exited 0" || bad "old leader exit $code"
 converged "leader SIGTERMed mid-reconcile" 180

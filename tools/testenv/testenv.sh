@@ -21,8 +21,8 @@
 # tokens file also defines "user" (no RBAC grants) for authorization tests.
 #
 # Tuning (benchmarks): MEMSHACK_TESTENV_APISERVER_FLAGS, _KCM_FLAGS and
-# _SCHEDULER_FLAGS add flags to those components; MEMSHACK_TESTENV_NODE_PODS
-# sets each fake node's pod capacity (default 250).
+# _SCHEDULER_FLAGS add flags to those components; MEMSHACK_TESTENV_NODE_PODS,
+# _NODE_CPU and _NODE_MEMORY set each fake node's capacity (250, 32, 256Gi).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -36,6 +36,8 @@ extra_apiserver_flags=${MEMSHACK_TESTENV_APISERVER_FLAGS:-}
 extra_kcm_flags=${MEMSHACK_TESTENV_KCM_FLAGS:-}
 extra_scheduler_flags=${MEMSHACK_TESTENV_SCHEDULER_FLAGS:-}
 node_pods=${MEMSHACK_TESTENV_NODE_PODS:-250}
+node_cpu=${MEMSHACK_TESTENV_NODE_CPU:-32}
+node_memory=${MEMSHACK_TESTENV_NODE_MEMORY:-256Gi}
 while [ $# -gt 0 ]; do
   case $1 in
     minimal|full) profile=$1 ;;
@@ -206,8 +208,8 @@ metadata:
     topology.kubernetes.io/zone: $zone
     type: kwok
 status:
-  allocatable: {cpu: "32", memory: 256Gi, pods: "$node_pods"}
-  capacity: {cpu: "32", memory: 256Gi, pods: "$node_pods"}
+  allocatable: {cpu: "$node_cpu", memory: $node_memory, pods: "$node_pods"}
+  capacity: {cpu: "$node_cpu", memory: $node_memory, pods: "$node_pods"}
 NODE
   done
 }
