@@ -17,13 +17,14 @@ set terminal png size 1000,600 font ",11"
 set output "$out/latest.png"
 set title "memshack: converge time and operator RSS against N (ceiling: $ceiling SSA writes/s)"
 set logscale x
+set logscale y
 set xlabel "Memshacks created at once (N; 3 shards x 2 replicas, 2 gateways each)"
-set ylabel "seconds"
+set ylabel "seconds (log scale)"
 set y2label "operator peak RSS (MiB)"
 set ytics nomirror
 set y2tics
 set y2range [0:*]
-set yrange [0:*]
+set yrange [0.01:*]
 set key top left
 set grid
 plot "$dat" using 1:2 with linespoints lw 2 title "every child exists", \

@@ -63,6 +63,8 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --buil
   || die "build failed"
 bin=$root/build/memshack
 kbench=$root/build/bench/kbench
+# The code measured is what was built now: describe it now, not after the run.
+commit_built="$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- src bench CMakeLists.txt 2>/dev/null || echo +dirty)"
 mkdir -p "$results/runs"
 
 # Room on the three fake nodes for N=1000 (8,000 pods and their requests).
@@ -116,7 +118,7 @@ machine_json() {
   jq -n --arg cpu "$(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')" \
     --arg cores "$(nproc)" --arg mem "$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)" \
     --arg kernel "$(uname -r)" --arg os "$(. /etc/os-release && echo "$PRETTY_NAME")" \
-    --arg cc "$(cc --version | head -n 1)" --arg commit "$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD 2>/dev/null || echo +dirty)" \
+    --arg cc "$(cc --version | head -n 1)" --arg commit "$commit_built" \
     --arg versions "$(grep -v '^#' tools/testenv/versions.env | tr '\n' ' ')" \
     '{cpu: $cpu, cores: ($cores | tonumber), memory: $mem, kernel: $kernel, os: $os, compiler: $cc, commit: $commit, control_plane: $versions}'
 }

@@ -12,6 +12,7 @@
 #include "kube/kube_credential.h"
 #include "kube/kube_path.h"
 #include "util/sbuf.h"
+#include "util/json_lenient.h"
 
 #ifndef MEMSHACK_VERSION
 #define MEMSHACK_VERSION "0.1.0"
@@ -605,7 +606,7 @@ static int json_exchange(kube_client *c, const char *method, const char *path, c
 	if (rc || !ret)
 		return rc;
 	json_error_t je;
-	json_t *doc = json_loadb(resp, len, 0, &je);
+	json_t *doc = json_loadb_lenient(resp, len, 0, &je);
 	free(resp);
 	if (!doc)
 		return kube_error_set(err, KUBE_ERR_DECODE, "%s %s: response is not JSON: %s", method, path, je.text);

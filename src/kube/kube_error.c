@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/sbuf.h"
+#include "util/json_lenient.h"
 
 void kube_error_release(kube_error *err)
 {
@@ -84,7 +85,7 @@ int kube_error_from_response(kube_error *err, long http_code, const char *body, 
 	kube_error_release(err);
 	err->kind = KUBE_ERR_API;
 	err->http_code = http_code;
-	json_t *st = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+	json_t *st = body && len ? json_loadb_lenient(body, len, 0, NULL) : NULL;
 	if (json_is_object(st) && json_is_string(json_object_get(st, "kind")) &&
 	    !strcmp(json_string_value(json_object_get(st, "kind")), "Status")) {
 		err->reason = dup_json_string(st, "reason");

@@ -295,6 +295,8 @@ int memshack_controller_setup(manager *m, const memshack_controller_options *o)
 		informer_options co = { .res = child_res[k], .namespace = manager_namespace(m), .label_selector = MEMSHACK_LABEL,
 					.project = project_owned_child, .metrics = ctl_.metrics };
 		co.project_ud = k == K_STATEFULSET ? (void *)sts_status : k == K_DEPLOYMENT ? (void *)dep_status : NULL;
+		/* Kinds with a generation: spec edits change the projection; status noise outside it wakes nobody. */
+		co.notify_kept_changes_only = k == K_STATEFULSET || k == K_DEPLOYMENT || k == K_PDB;
 		ctl_.children_inf[k] = informer_new(manager_client(m), &co, &err);
 	}
 	controller_options cop = { .name = "memshack", .workers = manager_workers(m), .reconcile = reconcile,

@@ -22,6 +22,7 @@ struct informer {
 	long min_timeout_s;
 	unsigned page_size;
 	metrics *metrics;
+	bool notify_kept_changes_only;
 	store *store;
 	struct {
 		informer_handler fn;
@@ -72,6 +73,7 @@ informer *informer_new(kube_client *c, const informer_options *o, kube_error *er
 	inf->min_timeout_s = o->min_watch_timeout_s > 0 ? o->min_watch_timeout_s : 300;
 	inf->page_size = o->page_size ? o->page_size : 500;
 	inf->metrics = o->metrics;
+	inf->notify_kept_changes_only = o->notify_kept_changes_only;
 	inf->namespace = o->namespace && *o->namespace ? strdup(o->namespace) : NULL;
 	inf->label_selector = o->label_selector && *o->label_selector ? strdup(o->label_selector) : NULL;
 	inf->store = store_new(o->project, o->project_ud);
@@ -207,8 +209,9 @@ static int on_line(void *ud, const char *line, size_t len)
 	switch (what) {
 	case WATCH_APPLY_UPSERT:
 		if (store_key_of(ev.object, key, sizeof key)) {
-			bool changed = true;
-			if (store_upsert(inf->store, ev.object, &changed) == 0 && changed)
+			bool changed = true, kept_changed = true;
+			if (store_upsert_diff(inf->store, ev.object, &changed, &kept_changed) == 0 && changed &&
+			    (kept_changed || !inf->notify_kept_changes_only))
 				notify(inf, INFORMER_UPSERT, key, ev.object);
 		}
 		break;

@@ -37,6 +37,13 @@ typedef struct informer_options {
 	long min_watch_timeout_s;   /* timeouts drawn from [min, 2*min); default 300 */
 	unsigned page_size;         /* default 500 */
 	metrics *metrics;           /* optional */
+	/*
+	 * Handlers hear of an update only when what the store keeps changed
+	 * (its projection; resourceVersion aside): a StatefulSet status update
+	 * touching no projected field wakes nobody. Only for projections that
+	 * keep every field a handler cares about (generation for spec edits).
+	 */
+	bool notify_kept_changes_only;
 } informer_options;
 
 typedef struct informer informer;

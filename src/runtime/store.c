@@ -135,6 +135,11 @@ static bool same_rv(const entry *a, const entry *b)
 
 int store_upsert(store *s, json_t *obj, bool *ret_changed)
 {
+	return store_upsert_diff(s, obj, ret_changed, NULL);
+}
+
+int store_upsert_diff(store *s, json_t *obj, bool *ret_changed, bool *ret_kept_changed)
+{
 	char key[512];
 	if (!store_key_of(obj, key, sizeof key))
 		return -1;
@@ -148,6 +153,11 @@ int store_upsert(store *s, json_t *obj, bool *ret_changed)
 	if (rc == 0) {
 		if (ret_changed) {
 			*ret_changed = !replaced || !same_rv(old, e);
+		}
+		if (ret_kept_changed)
+		{
+			const entry *o = old;
+			*ret_kept_changed = !replaced || o->len != e->len || strcmp(ENTRY_TEXT(o), ENTRY_TEXT(e));
 		}
 		if (replaced)
 			s->bytes -= entry_cost(key, old);

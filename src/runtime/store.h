@@ -31,6 +31,8 @@ char *store_key_of(json_t *obj, char *buf, size_t len);
 
 /* Inserts or replaces obj (borrowed). *ret_changed (may be NULL): resourceVersion differed. */
 int store_upsert(store *s, json_t *obj, bool *ret_changed);
+/* The same; *ret_kept_changed (may be NULL): what the store keeps (the projection, resourceVersion aside) is new or differs. */
+int store_upsert_diff(store *s, json_t *obj, bool *ret_changed, bool *ret_kept_changed);
 /* Removes the key; *ret_existed (may be NULL). */
 void store_delete(store *s, const char *key, bool *ret_existed);
 

@@ -1,4 +1,5 @@
 #include "runtime/watch.h"
+#include "util/json_lenient.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,7 +84,7 @@ void watch_event_decode(const char *line, size_t len, watch_event *ev)
 {
 	memset(ev, 0, sizeof *ev);
 	json_error_t je;
-	json_t *doc = json_loadb(line, len, 0, &je);
+	json_t *doc = json_loadb_lenient(line, len, 0, &je);
 	if (!json_is_object(doc)) {
 		json_decref(doc);
 		invalid(ev, doc ? "watch event is not a JSON object" : "watch event is not valid JSON");

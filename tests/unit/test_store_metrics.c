@@ -148,6 +148,41 @@ static void test_owned_child_projection(void **state)
 	json_decref(sts);
 }
 
+/* store_upsert_diff: a status update outside the projection changes the resourceVersion, not what is kept. */
+static void test_upsert_kept_changes(void **state)
+{
+	(void)state;
+	static const char *const fields[] = { "readyReplicas", NULL };
+	store *s = store_new(project_owned_child, (void *)fields);
+	const char *fmt = "{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"resourceVersion\":\"%d\",\"generation\":%d},"
+			  "\"status\":{\"readyReplicas\":%d,\"currentRevision\":\"%s\"}}";
+	struct {
+		int rv, gen, ready;
+		const char *rev;
+		bool changed, kept_changed;
+	} steps[] = {
+		{ 1, 1, 0, "a", true, true },  /* new */
+		{ 2, 1, 0, "b", true, false }, /* status outside the projection */
+		{ 2, 1, 0, "b", false, false },/* the same again (relist) */
+		{ 3, 1, 1, "b", true, true },  /* a projected status field */
+		{ 4, 2, 1, "b", true, true },  /* a spec edit: generation */
+	};
+	for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+		char text[400];
+		snprintf(text, sizeof text, fmt, steps[i].rv, steps[i].gen, steps[i].ready, steps[i].rev);
+		json_t *o = json_loads(text, 0, NULL);
+		bool changed = !steps[i].changed, kept = !steps[i].kept_changed;
+		assert_int_equal(store_upsert_diff(s, o, &changed, &kept), 0);
+		assert_int_equal(changed, steps[i].changed);
+		assert_int_equal(kept, steps[i].kept_changed);
+		json_decref(o);
+	}
+	json_t *got = store_get(s, "ns/p");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(got, "metadata"), "resourceVersion")), "4");
+	json_decref(got);
+	store_free(s);
+}
+
 static void test_metrics_render(void **state)
 {
 	(void)state;
@@ -199,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_replace_synthesises_deletes),
 		cmocka_unit_test(test_projection),
 		cmocka_unit_test(test_owned_child_projection),
+		cmocka_unit_test(test_upsert_kept_changes),
 		cmocka_unit_test(test_metrics_render),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/base64.h"
+#include "util/json_lenient.h"
 #include "util/sbuf.h"
 #include "util/timefmt.h"
 
@@ -71,12 +72,40 @@ static void test_rfc3339(void **state)
 	assert_int_equal(timefmt_parse_rfc3339("2026-11-21T23:25:40Zjunk", &us), -1);
 }
 
+/* One integer beyond 64 bits must not make a whole document unreadable. */
+static void test_json_lenient(void **state)
+{
+	(void)state;
+	const char *text = "{\"items\":[{\"n\":18446744073709551616,\"s\":\"99999999999999999999\",\"m\":-92233720368547758080,"
+			   "\"ok\":42,\"r\":1.5e400,\"e\":123456789012345678901e2}]}";
+	json_error_t e;
+	json_t *plain = json_loadb(text, strlen(text), 0, &e);
+	assert_null(plain); /* what jansson alone does */
+	json_t *doc = json_loadb_lenient(text, strlen(text), 0, &e);
+	if (!doc) /* 1.5e400 is out of range for a double too: jansson refuses that, and so do we */
+		assert_non_null(strstr(e.text, "real"));
+	const char *text2 = "{\"items\":[{\"n\":18446744073709551616,\"s\":\"99999999999999999999\",\"m\":-92233720368547758080,"
+			    "\"ok\":42,\"q\":\"a\\\"1234567890123456789012\"}]}";
+	doc = json_loadb_lenient(text2, strlen(text2), 0, &e);
+	assert_non_null(doc);
+	json_t *item = json_array_get(json_object_get(doc, "items"), 0);
+	assert_true(json_is_real(json_object_get(item, "n")));
+	assert_true(json_real_value(json_object_get(item, "n")) > 1.8e19);
+	assert_true(json_real_value(json_object_get(item, "m")) < -9.2e19);
+	assert_string_equal(json_string_value(json_object_get(item, "s")), "99999999999999999999"); /* strings untouched */
+	assert_string_equal(json_string_value(json_object_get(item, "q")), "a\"1234567890123456789012");
+	assert_int_equal(json_integer_value(json_object_get(item, "ok")), 42);
+	json_decref(doc);
+	assert_null(json_loadb_lenient("{\"a\":", 5, 0, &e)); /* still refuses broken JSON */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_sbuf),
 		cmocka_unit_test(test_rfc3339),
+		cmocka_unit_test(test_json_lenient),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
