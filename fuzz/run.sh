@@ -6,6 +6,8 @@
 #   fuzz/run.sh [SECONDS] [HARNESS...]     default 20 s each, all harnesses
 #   MEMSHACK_FUZZ_KEEP=1 fuzz/run.sh 600   long run; new inputs merged back
 #                                          into fuzz/corpus (minimised)
+#   MEMSHACK_FUZZ_RUNS=1000000 fuzz/run.sh 3600   stop each after that many
+#                                          executions (or the time limit)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -25,10 +27,13 @@ for h in "${harnesses[@]}"; do
   mkdir -p "$work/$h"
   cp fuzz/corpus/"$h"/* "$work/$h/"
   log=$work/$h.log
-  if build-fuzz/fuzz/fuzz_"$h" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  runs_flag=()
+  [ -n "${MEMSHACK_FUZZ_RUNS:-}" ] && runs_flag=(-runs="$MEMSHACK_FUZZ_RUNS")
+  if build-fuzz/fuzz/fuzz_"$h" -max_total_time="$secs" "${runs_flag[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="build-fuzz/artifacts/$h-" "$work/$h" > "$log" 2>&1; then
     runs=$(awk '/^stat::number_of_executed_units:/ {print $2}' "$log")
-    echo "fuzz: $h: ${runs:-?} executions in $secs s, no failure (corpus $(find "$work/$h" -type f | wc -l) inputs)"
+    took=$(awk '/^stat::(average_exec_per_sec)/ {e = $2} /^stat::number_of_executed_units/ {n = $2} END {if (e > 0) printf "%d", n / e; else print "?"}' "$log")
+    echo "fuzz: $h: ${runs:-?} executions in about $took s, no failure (corpus $(find "$work/$h" -type f | wc -l) inputs)"
   else
     echo "fuzz: $h FAILED:" >&2
     grep -E 'ERROR|SUMMARY|fuzz_check|#[0-9]+ 0x' "$log" | head -n 20 >&2

@@ -31,7 +31,19 @@ int apply_status(kube_client *c, const kube_resource *res, const char *ns, const
 		json_object_set_new(json_object_get(body, "metadata"), "namespace", json_string(ns));
 	if (body)
 		rc = kube_apply(c, path, body, MEMSHACK_FIELD_MANAGER, true, NULL, err);
-	else if (path || !api)
+	if (rc && err->kind == KUBE_ERR_API && err->http_code == 500 && err->message &&
+	    strstr(err->message, "typed live object")) {
+		/*
+		 * Server-side apply needs the stored object to match its schema's
+		 * types; one written before a CRD upgrade may not (a string where an
+		 * integer now belongs). A merge patch of /status does not: the
+		 * condition that explains the problem still gets through.
+		 */
+		kube_error_release(err);
+		json_t *patch = json_pack("{s:O}", "status", status);
+		rc = patch ? kube_patch(c, path, KUBE_PATCH_MERGE, patch, NULL, err) : -1;
+		json_decref(patch);
+	} else if (!body && (path || !api))
 		kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
 	json_decref(body);
 	free(path);
