@@ -111,7 +111,8 @@ int manager_parse_flags(manager_options *o, int argc, char **argv, const char *p
 	opterr = 0;
 	int ch;
 	long v;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	int longindex = -1;
+	while ((ch = getopt_long(argc, argv, "", opts, &longindex)) != -1) {
 		switch (ch) {
 		case F_KC: o->kubeconfig = optarg; break;
 		case F_CTX: o->context = optarg; break;
@@ -169,7 +170,8 @@ int manager_parse_flags(manager_options *o, int argc, char **argv, const char *p
 		}
 		continue;
 bad_value:
-		fprintf(stderr, "%s: bad value '%s' for %s\n", prog, optarg ? optarg : "", argv[optind - 1]);
+		fprintf(stderr, "%s: bad value '%s' for --%s\n", prog, optarg ? optarg : "",
+			longindex >= 0 ? opts[longindex].name : "?");
 		return 2;
 	}
 	if (optind < argc) {

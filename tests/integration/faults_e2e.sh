@@ -184,8 +184,8 @@ converged "SIGKILL mid-reconcile + restart" 180
 kill -TERM "${opid[main]}"; wait "${opid[main]}" 2>/dev/null
 
 # ---- 5: leader election: SIGKILL and SIGTERM of the leader ------------------------------------------
-le=(--leader-elect --lease-namespace "$ns" --lease-name memshack-faults --leader-elect-lease-duration 6s
-    --leader-elect-renew-deadline 4s --leader-elect-retry-period 1s)
+le=(--leader-elect --lease-namespace "$ns" --lease-name memshack-faults --leader-elect-lease-duration 6
+    --leader-elect-renew-deadline 4 --leader-elect-retry-period 1)
 operator_start a "${le[@]}"; operator_start b "${le[@]}"
 operator_ready a; operator_ready b
 either_leader() { is_leader a || is_leader b; }
