@@ -256,9 +256,16 @@ static int trace_redacted(CURL *h, curl_infotype type, char *data, size_t size, 
 		const char *line = data + off;
 		const char *nl = memchr(line, '\n', size - off);
 		size_t len = nl ? (size_t)(nl - line) + 1 : size - off;
-		static const char auth[] = "authorization:";
-		if (len >= sizeof auth - 1 && !strncasecmp(line, auth, sizeof auth - 1))
-			fprintf(stderr, "%sAuthorization: [redacted]\n", mark);
+		/* "Authorization: Bearer ..." and HTTP/2's "[HTTP/2] [1] [authorization: Bearer ...]" alike. */
+		static const char auth[] = "authorization";
+		size_t at = len;
+		for (size_t k = 0; k + sizeof auth - 1 <= len; k++)
+			if (!strncasecmp(line + k, auth, sizeof auth - 1)) {
+				at = k;
+				break;
+			}
+		if (at < len)
+			fprintf(stderr, "%s%.*sAuthorization: [redacted]\n", mark, (int)at, line);
 		else
 			fprintf(stderr, "%s%.*s%s", mark, (int)len, line, nl ? "" : "\n");
 		off += len;

@@ -228,7 +228,10 @@ w1=$(writes main); a1=$(metric main memshack_child_applies_total)
 reverts=$((a1 - a0))
 [ "$reverts" -ge 3 ] && [ "$reverts" -le 10 ] && ok "$edits hand edits in 9 s: reverted $reverts times (backing off)" \
   || bad "$edits hand edits: $reverts reverts (want 3..10)"
-[ $((w1 - w0)) -le $((edits / 2 + 10)) ] && ok "operator writes during the fight: $((w1 - w0)) (bounded)" || bad "$((w1 - w0)) writes during $edits edits"
+# Besides the reverts: status writes as the human's pods come and go, and the aggregated Events'
+# series updates (every second here, --event-series-interval 1). At most about one write per edit.
+[ $((w1 - w0)) -le $((edits + 10)) ] && ok "operator writes during the fight: $((w1 - w0)) for $edits edits ($reverts reverts; the rest status and event series)" \
+  || bad "$((w1 - w0)) writes during $edits edits"
 restored() { [ "$(k get statefulset c20-memshack-pool-0 -o jsonpath='{.spec.replicas}')" = 1 ]; }
 until_ok 60 restored && ok "the StatefulSet is restored once the human stops" || bad "not restored"
 sleep 3
@@ -268,7 +271,7 @@ throttled=$(curl -s "http://127.0.0.1:${mport[sa]}/metrics" | awk '/^memshack_ap
 # Every 429's retry (same verb and URI, same user) came at least Retry-After (1 s) later.
 tail -n +"$((audit_mark + 1))" "$MEMSHACK_TESTENV_DIR/logs/audit.log" | jq -c --arg u "system:serviceaccount:$ns:op" '
   select(.user.username == $u and .stage == "ResponseComplete") | {v: .verb, uri: .requestURI, code: .responseStatus.code,
-  t: (.requestReceivedTimestamp | sub("\\.[0-9]+Z$"; "Z") | fromdate) + (.requestReceivedTimestamp | capture("\\.(?<f>[0-9]+)Z$").f | ("0." + .) | tonumber)}' \
+  t: ((.requestReceivedTimestamp | sub("\\.[0-9]+Z$"; "Z") | fromdate) + (.requestReceivedTimestamp | capture("\\.(?<f>[0-9]+)Z$") | .f | "0." + . | tonumber))}' \
   > "$tmp/sa-audit.jsonl"
 retry_report=$(jq -rs '
   [ . as $all | range(0; length) as $i | $all[$i] | select(.code == 429) | . as $r

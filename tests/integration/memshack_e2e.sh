@@ -34,6 +34,8 @@ config() { k get configmap "$1-memshack-mcrouter" -o jsonpath='{.data.config\.js
 servers_in_config() { config "$1" | grep -c 'svc.cluster.local:11211'; }
 
 kubectl create namespace "$ns" >/dev/null
+# Pod Security "restricted": every pod memshack creates must be admitted (the Ready checks need them).
+kubectl label namespace "$ns" pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/enforce-version=latest >/dev/null
 "$bin" crd | kubectl apply --server-side -f - >/dev/null && kubectl wait --for=condition=Established crd/memshacks.memshack.io --timeout=30s >/dev/null \
   && ok "CRD installed" || bad "CRD not established"
 
