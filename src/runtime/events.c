@@ -41,6 +41,7 @@ struct events {
 	uint64_t created, patched, dropped, seq;
 	int64_t dedup_us, patch_every_us, refill_us;
 	int burst;
+	int64_t last_sweep_us;
 };
 
 
@@ -122,24 +123,45 @@ static bool take_token(events *e, const char *uid, int64_t now)
 	return true;
 }
 
-/* Drops series not seen within the dedup window when the table is large. Locked. */
+/*
+ * Forgets what no longer matters, so that memory stays flat however many
+ * objects come and go: series not seen within the dedup window and token
+ * buckets idle long enough to be full again (a fresh bucket is the same),
+ * every tenth of the dedup window; and, when the series table is full
+ * anyway, a quarter of it. Locked.
+ */
 static void expire(events *e, int64_t now)
 {
-	if (e->series.len < MAX_TRACKED)
+	bool full = e->series.len >= MAX_TRACKED;
+	if (!full && now - e->last_sweep_us < e->dedup_us / 10)
 		return;
+	e->last_sweep_us = now;
 	size_t it = 0;
 	const char *k;
 	void *v;
-	char **gone = calloc(e->series.len, sizeof *gone);
+	size_t cap = e->series.len > e->buckets.len ? e->series.len : e->buckets.len;
+	char **gone = calloc(cap + 1, sizeof *gone);
 	size_t n = 0;
 	while (gone && strmap_next(&e->series, &it, &k, &v)) {
 		series *s = v;
-		if (now - s->last_seen_us > e->dedup_us || n < e->series.len / 4)
+		if (now - s->last_seen_us > e->dedup_us || (full && n < e->series.len / 4))
 			gone[n++] = strdup(k);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (gone[i])
 			series_free(strmap_remove(&e->series, gone[i], NULL));
+		free(gone[i]);
+	}
+	n = 0;
+	it = 0;
+	while (gone && strmap_next(&e->buckets, &it, &k, &v)) {
+		bucket *b = v;
+		if (b->tokens + (double)(now - b->last_us) / (double)e->refill_us >= e->burst)
+			gone[n++] = strdup(k);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (gone[i])
+			free(strmap_remove(&e->buckets, gone[i], NULL));
 		free(gone[i]);
 	}
 	free(gone);
