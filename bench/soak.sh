@@ -31,6 +31,7 @@ scripts/install-deps.sh || die "cannot install dependencies"
 export PATH="/usr/local/go/bin:$PATH"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build build -j >/dev/null || die "build failed"
 bin=$root/build/memshack
+commit_built="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src CMakeLists.txt || echo +dirty)" # what was built, now
 mkdir -p "$results"
 export MEMSHACK_TESTENV_NODE_PODS=4000 MEMSHACK_TESTENV_NODE_CPU=2000 MEMSHACK_TESTENV_NODE_MEMORY=16Ti
 tools/testenv/testenv.sh up full --dir "$env_dir" > "$work/env.sh" || die "control plane did not start"
@@ -86,7 +87,7 @@ hwm=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$op_pid/status")
 ready=$(kubectl -n soak get memshack -o json | jq '[.items[] | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length')
 cp "$work/rss.tsv" "$results/soak.tsv"
 jq -n --rawfile tsv "$work/rss.tsv" --arg minutes "$minutes" --arg count "$count" --arg changes "$changes" \
-  --arg failures "$failures" --arg cpu "$cpu" --arg hwm "$hwm" --arg ready "$ready" --arg commit "$(git rev-parse --short HEAD)" '
+  --arg failures "$failures" --arg cpu "$cpu" --arg hwm "$hwm" --arg ready "$ready" --arg commit "$commit_built" '
   ($tsv | split("\n") | map(select(length > 0) | split("\t") | {t: (.[0] | tonumber), rss: (.[1] | tonumber? // null)}) | map(select(.rss))) as $s
   | ($s | length) as $n
   | {commit: $commit, minutes: ($minutes | tonumber), memshacks: ($count | tonumber), changes: ($changes | tonumber),
