@@ -5,7 +5,13 @@
 # numReplicas 1..3, mcrouterPoolSize 1..3, deleted and re-created, or touched
 # (an annotation). Prints RSS over time and whether it stayed flat after the
 # warm-up (the first quarter): the peak of the last quarter against the peak
-# of the second. Results: bench/results/soak.{json,md,tsv}.
+# of the second. Alongside RSS it samples the operator's allocator gauges
+# (memshack_process_heap_inuse_bytes / _free_bytes from /metrics): growth in
+# "in use" is a leak, growth in "free" only is fragmentation.
+# Results: bench/results/soak.{json,md,tsv}, or soak-TAG.* with
+# MEMSHACK_SOAK_TAG=TAG (two soaks can run at once, each on its own control
+# plane). The operator inherits the environment, so e.g. MALLOC_ARENA_MAX=2
+# compares glibc settings.
 #
 #   bench/soak.sh [MINUTES] [COUNT]      default 60 minutes, 100 Memshacks
 set -uo pipefail
@@ -14,6 +20,7 @@ cd "$root" || exit 1
 minutes=${1:-60}
 count=${2:-100}
 results=${MEMSHACK_BENCH_RESULTS:-$root/bench/results}
+tag=${MEMSHACK_SOAK_TAG:+-$MEMSHACK_SOAK_TAG}
 work=$(mktemp -d /tmp/memshack-soak.XXXXXX)
 env_dir=$work/env
 op_pid=
@@ -56,7 +63,10 @@ start=$(date +%s)
 end=$((start + minutes * 60))
 : > "$work/rss.tsv"
 ( while kill -0 "$op_pid" 2>/dev/null; do
-    printf '%d\t%s\n' "$(( $(date +%s) - start ))" "$(awk '$1 == "VmRSS:" {print $2}' "/proc/$op_pid/status" 2>/dev/null)"
+    heap=$(curl -s --max-time 5 "http://127.0.0.1:$mport/metrics" \
+      | awk '$1 == "memshack_process_heap_inuse_bytes" {u = int($2 / 1024)} $1 == "memshack_process_heap_free_bytes" {f = int($2 / 1024)}
+             END {printf "%s\t%s", u, f}')
+    printf '%d\t%s\t%s\n' "$(( $(date +%s) - start ))" "$(awk '$1 == "VmRSS:" {print $2}' "/proc/$op_pid/status" 2>/dev/null)" "$heap"
     sleep 10
   done ) >> "$work/rss.tsv" &
 sampler=$!
@@ -85,28 +95,39 @@ kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
 cpu=$(awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.1f", ($12 + $13) / hz}' "/proc/$op_pid/stat")
 hwm=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$op_pid/status")
 ready=$(kubectl -n soak get memshack -o json | jq '[.items[] | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length')
-cp "$work/rss.tsv" "$results/soak.tsv"
+cp "$work/rss.tsv" "$results/soak$tag.tsv"
 jq -n --rawfile tsv "$work/rss.tsv" --arg minutes "$minutes" --arg count "$count" --arg changes "$changes" \
-  --arg failures "$failures" --arg cpu "$cpu" --arg hwm "$hwm" --arg ready "$ready" --arg commit "$commit_built" '
-  ($tsv | split("\n") | map(select(length > 0) | split("\t") | {t: (.[0] | tonumber), rss: (.[1] | tonumber? // null)}) | map(select(.rss))) as $s
+  --arg failures "$failures" --arg cpu "$cpu" --arg hwm "$hwm" --arg ready "$ready" --arg commit "$commit_built" \
+  --arg arena "${MALLOC_ARENA_MAX:-}" --arg kernel "$(uname -r)" --arg cpus "$(nproc)" '
+  ($tsv | split("\n") | map(select(length > 0) | split("\t")
+     | {t: (.[0] | tonumber), rss: (.[1] | tonumber? // null), inuse: (.[2] | tonumber? // null), free: (.[3] | tonumber? // null)})
+     | map(select(.rss))) as $s
   | ($s | length) as $n
-  | {commit: $commit, minutes: ($minutes | tonumber), memshacks: ($count | tonumber), changes: ($changes | tonumber),
+  | def quarters(f): [range(0; 4) as $q | $s[($n * $q / 4 | floor):($n * ($q + 1) / 4 | floor)] | map(f | select(. != null))
+      | if length > 0 then {min: min, max: max, mean: (add / length | floor)} else null end];
+  {commit: $commit, malloc_arena_max: (if $arena == "" then "glibc default" else $arena end),
+   machine: {kernel: $kernel, cpus: ($cpus | tonumber)}, minutes: ($minutes | tonumber), memshacks: ($count | tonumber), changes: ($changes | tonumber),
      client_failures: ($failures | tonumber), operator_cpu_seconds: ($cpu | tonumber), peak_rss_kib: ($hwm | tonumber),
      ready_at_end: ($ready | tonumber), samples: $n,
-     rss_kib_by_quarter: [range(0; 4) as $q | $s[($n * $q / 4 | floor):($n * ($q + 1) / 4 | floor)] | map(.rss) | {min: min, max: max, mean: (add / length | floor)}]}
+     rss_kib_by_quarter: quarters(.rss), heap_inuse_kib_by_quarter: quarters(.inuse), heap_free_kib_by_quarter: quarters(.free)}
   | . + {growth_after_warmup_percent: ((.rss_kib_by_quarter[3].max - .rss_kib_by_quarter[1].max) * 100 / .rss_kib_by_quarter[1].max * 10 | round / 10)}
-  | . + {flat: (.growth_after_warmup_percent <= 5)}' > "$results/soak.json" || die "cannot assemble results"
+  | . + {heap_inuse_growth_after_warmup_percent: (if .heap_inuse_kib_by_quarter[1] and .heap_inuse_kib_by_quarter[3]
+      then ((.heap_inuse_kib_by_quarter[3].max - .heap_inuse_kib_by_quarter[1].max) * 100 / .heap_inuse_kib_by_quarter[1].max * 10 | round / 10)
+      else null end)}
+  | . + {flat: (.growth_after_warmup_percent <= 5)}' > "$results/soak$tag.json" || die "cannot assemble results"
 {
-  echo "# Soak: $count Memshacks churned for $minutes minutes"
+  echo "# Soak: $count Memshacks churned for $minutes minutes${tag:+ ($MEMSHACK_SOAK_TAG)}"
   echo
-  jq -r '"Commit \(.commit). \(.changes) changes (\(.client_failures) refused by the API), operator CPU \(.operator_cpu_seconds) s, peak RSS \(.peak_rss_kib / 1024 * 10 | round / 10) MiB, \(.ready_at_end) of \(.memshacks) Ready at the end."' "$results/soak.json"
+  jq -r '"Commit \(.commit), MALLOC_ARENA_MAX \(.malloc_arena_max). \(.changes) changes (\(.client_failures) refused by the API), operator CPU \(.operator_cpu_seconds) s, peak RSS \(.peak_rss_kib / 1024 * 10 | round / 10) MiB, \(.ready_at_end) of \(.memshacks) Ready at the end."' "$results/soak$tag.json"
   echo
-  echo "| quarter | RSS min (MiB) | mean | max |"
-  echo "|---|---|---|---|"
-  jq -r '.rss_kib_by_quarter | to_entries[] | "| \(.key + 1) | \(.value.min / 1024 * 10 | round / 10) | \(.value.mean / 1024 * 10 | round / 10) | \(.value.max / 1024 * 10 | round / 10) |"' "$results/soak.json"
+  echo "| quarter | RSS min (MiB) | mean | max | heap in use max (MiB) | heap free max (MiB) |"
+  echo "|---|---|---|---|---|---|"
+  jq -r 'def mib: if . == null then "–" else (. / 1024 * 10 | round / 10 | tostring) end;
+    [.rss_kib_by_quarter, .heap_inuse_kib_by_quarter, .heap_free_kib_by_quarter] | transpose | to_entries[]
+    | "| \(.key + 1) | \(.value[0].min | mib) | \(.value[0].mean | mib) | \(.value[0].max | mib) | \(.value[1].max | mib) | \(.value[2].max | mib) |"' "$results/soak$tag.json"
   echo
-  jq -r '"Growth of the peak from the second quarter to the last: \(.growth_after_warmup_percent) % — \(if .flat then "flat" else "NOT flat" end) (threshold 5 %)."' "$results/soak.json"
+  jq -r '"Growth of the RSS peak from the second quarter to the last: \(.growth_after_warmup_percent) % — \(if .flat then "flat" else "NOT flat" end) (threshold 5 %); of the heap in use: \(.heap_inuse_growth_after_warmup_percent // "–") %."' "$results/soak$tag.json"
   echo
-  echo "RSS every 10 s: \`soak.tsv\` (seconds, KiB)."
-} > "$results/soak.md"
-cat "$results/soak.md"
+  echo "Every 10 s: \`soak$tag.tsv\` (seconds, RSS KiB, heap in use KiB, heap free KiB)."
+} > "$results/soak$tag.md"
+cat "$results/soak$tag.md"

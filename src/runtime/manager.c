@@ -1,6 +1,9 @@
 #include "runtime/manager.h"
 
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -249,6 +252,12 @@ manager *manager_new(const manager_options *o, const char *name)
 			"Requests to the Kubernetes API by method and HTTP code (0: no response).", NULL, 0);
 	metrics_declare(m->metrics, "memshack_leader", METRIC_GAUGE, "1 while this process leads.", NULL, 0);
 	metrics_declare(m->metrics, "memshack_process_resident_memory_bytes", METRIC_GAUGE, "Resident set size.", NULL, 0);
+#ifdef __GLIBC__
+	metrics_declare(m->metrics, "memshack_process_heap_inuse_bytes", METRIC_GAUGE,
+			"Bytes the C allocator has handed out and not had back (all arenas, mmapped blocks included).", NULL, 0);
+	metrics_declare(m->metrics, "memshack_process_heap_free_bytes", METRIC_GAUGE,
+			"Free bytes the C allocator holds (fragmentation and caches: RSS growth here is not a leak).", NULL, 0);
+#endif
 	kube_client_set_observer(m->client, observe_request, m);
 	char host[128] = "memshack";
 	gethostname(host, sizeof host - 1);
@@ -352,6 +361,11 @@ static char *render_metrics(void *ud)
 		fclose(f);
 	}
 	metrics_set(m->metrics, "memshack_process_resident_memory_bytes", NULL, (double)rss * (double)sysconf(_SC_PAGESIZE));
+#ifdef __GLIBC__
+	struct mallinfo2 mi = mallinfo2();
+	metrics_set(m->metrics, "memshack_process_heap_inuse_bytes", NULL, (double)(mi.uordblks + mi.hblkhd));
+	metrics_set(m->metrics, "memshack_process_heap_free_bytes", NULL, (double)mi.fordblks);
+#endif
 	metrics_set(m->metrics, "memshack_leader", NULL, m->leader ? (leader_is_leading(m->leader) ? 1 : 0) : 1);
 	return metrics_render(m->metrics);
 }

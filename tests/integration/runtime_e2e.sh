@@ -86,7 +86,7 @@ w1=$(writes a)
 m=$(curl -s "$(url a /metrics)")
 for metric in 'memshack_reconcile_total{controller="cm-mirror",result="success"}' memshack_reconcile_duration_seconds_bucket \
     'memshack_workqueue_depth{name="cm-mirror"}' memshack_watch_relists_total 'memshack_api_requests_total{method="GET",code="200"}' \
-    memshack_process_resident_memory_bytes 'memshack_leader ' memshack_events_created_total; do
+    memshack_process_resident_memory_bytes memshack_process_heap_inuse_bytes 'memshack_leader ' memshack_events_created_total; do
   grep -qF "$metric" <<<"$m" && ok "metric $metric" || bad "metric $metric missing"
 done
 kubectl -n "$ns" delete configmap s1 >/dev/null
