@@ -225,3 +225,14 @@ void children_count_writes(children *ch, uint64_t n)
 	ch->writes += n;
 	pthread_mutex_unlock(&ch->mu);
 }
+
+void children_note_contested(events *ev, json_t *owner, json_t *child, int64_t defer_us, int64_t *shortest_defer_us)
+{
+	if (defer_us <= 0)
+		return;
+	if (!*shortest_defer_us || defer_us < *shortest_defer_us)
+		*shortest_defer_us = defer_us;
+	events_record(ev, owner, "Warning", "ChildContested", "Reconcile",
+		      "%s %s keeps being changed by someone else; reverting it with a growing delay",
+		      json_string_value(json_object_get(child, "kind")), mstr(child, "name"));
+}

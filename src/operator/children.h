@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "kube/kube_client.h"
+#include "runtime/events.h"
 #include "runtime/informer.h"
 #include "runtime/metrics.h"
 
@@ -34,6 +35,13 @@ void children_free(children *ch);
  */
 int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_applied, int64_t *ret_defer_us,
 		   kube_error *err);
+
+/*
+ * After children_apply reported defer_us > 0 for `child` of `owner` (both
+ * borrowed): records a ChildContested Warning on the owner and lowers
+ * *shortest_defer_us (0: none yet) to defer_us, the delay to reconcile again.
+ */
+void children_note_contested(events *ev, json_t *owner, json_t *child, int64_t defer_us, int64_t *shortest_defer_us);
 
 /* Forgets the memos of children in namespace ns whose names start with prefix. */
 void children_forget(children *ch, const char *ns, const char *prefix);

@@ -179,13 +179,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 			kube_error_release(&kerr);
 			break;
 		}
-		if (defer > 0) {
-			if (!defer_us || defer < defer_us)
-				defer_us = defer;
-			events_record(manager_events(ctl_.m), ms, "Warning", "ChildContested", "Reconcile",
-				      "%s %s keeps being changed by someone else; reverting it with a growing delay", kind,
-				      mstr(obj, "name"));
-		}
+		children_note_contested(manager_events(ctl_.m), ms, obj, defer, &defer_us);
 		if (!applied)
 			continue;
 		sbuf_addf(&changed, "%s%s %s", changed.len ? ", " : "", kind, mstr(obj, "name"));

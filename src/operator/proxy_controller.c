@@ -122,13 +122,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 			break;
 		}
 		config_changed |= applied && !strcmp(kind, "ConfigMap");
-		if (defer > 0) {
-			if (!defer_us || defer < defer_us)
-				defer_us = defer;
-			events_record(manager_events(pc_.m), obj, "Warning", "ChildContested", "Reconcile",
-				      "%s %s keeps being changed by someone else; reverting it with a growing delay", kind,
-				      mstr(child, "name"));
-		}
+		children_note_contested(manager_events(pc_.m), obj, child, defer, &defer_us);
 	}
 	if (defer_us > 0 && !apply_error && res.outcome == RECONCILE_DONE)
 		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, defer_us + 100000 };
