@@ -105,7 +105,7 @@ jq -n --rawfile tsv "$work/rss.tsv" --arg minutes "$minutes" --arg count "$count
   | ($s | length) as $n
   | def quarters(f): [range(0; 4) as $q | $s[($n * $q / 4 | floor):($n * ($q + 1) / 4 | floor)] | map(f | select(. != null))
       | if length > 0 then {min: min, max: max, mean: (add / length | floor)} else null end];
-  {commit: $commit, malloc_arena_max: (if $arena == "" then "glibc default" else $arena end),
+  {commit: $commit, malloc_arena_max: (if $arena == "" then "unset (the operator sets 2)" else $arena end),
    machine: {kernel: $kernel, cpus: ($cpus | tonumber)}, minutes: ($minutes | tonumber), memshacks: ($count | tonumber), changes: ($changes | tonumber),
      client_failures: ($failures | tonumber), operator_cpu_seconds: ($cpu | tonumber), peak_rss_kib: ($hwm | tonumber),
      ready_at_end: ($ready | tonumber), samples: $n,
