@@ -94,10 +94,18 @@ done
 kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
 cpu=$(awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.1f", ($12 + $13) / hz}' "/proc/$op_pid/stat")
 hwm=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$op_pid/status")
-ready=$(kubectl -n soak get memshack -o json | jq '[.items[] | select(any(.status.conditions[]?; .type == "Ready" and .status == "True"))] | length')
+# The churn has stopped: every Memshack must become Ready for its current generation.
+ready_count() {
+  kubectl -n soak get memshack -o json | jq '[.items[] | .metadata.generation as $g
+    | select(any(.status.conditions[]?; .type == "Ready" and .status == "True" and .observedGeneration == $g))] | length'
+}
+settle_start=$(date +%s)
+for _ in $(seq 1 180); do ready=$(ready_count); [ "$ready" = "$count" ] && break; sleep 1; done
+settle=$(( $(date +%s) - settle_start ))
+log "$ready of $count Ready for their generation ${settle} s after the churn stopped"
 cp "$work/rss.tsv" "$results/soak$tag.tsv"
 jq -n --rawfile tsv "$work/rss.tsv" --arg minutes "$minutes" --arg count "$count" --arg changes "$changes" \
-  --arg failures "$failures" --arg cpu "$cpu" --arg hwm "$hwm" --arg ready "$ready" --arg commit "$commit_built" \
+  --arg failures "$failures" --arg cpu "$cpu" --arg hwm "$hwm" --arg ready "$ready" --arg settle "$settle" --arg commit "$commit_built" \
   --arg arena "${MALLOC_ARENA_MAX:-}" --arg kernel "$(uname -r)" --arg cpus "$(nproc)" '
   ($tsv | split("\n") | map(select(length > 0) | split("\t")
      | {t: (.[0] | tonumber), rss: (.[1] | tonumber? // null), inuse: (.[2] | tonumber? // null), free: (.[3] | tonumber? // null)})
@@ -108,7 +116,7 @@ jq -n --rawfile tsv "$work/rss.tsv" --arg minutes "$minutes" --arg count "$count
   {commit: $commit, malloc_arena_max: (if $arena == "" then "unset (the operator sets 2)" else $arena end),
    machine: {kernel: $kernel, cpus: ($cpus | tonumber)}, minutes: ($minutes | tonumber), memshacks: ($count | tonumber), changes: ($changes | tonumber),
      client_failures: ($failures | tonumber), operator_cpu_seconds: ($cpu | tonumber), peak_rss_kib: ($hwm | tonumber),
-     ready_at_end: ($ready | tonumber), samples: $n,
+     ready_at_end: ($ready | tonumber), settle_seconds: ($settle | tonumber), samples: $n,
      rss_kib_by_quarter: quarters(.rss), heap_inuse_kib_by_quarter: quarters(.inuse), heap_free_kib_by_quarter: quarters(.free)}
   | . + {growth_after_warmup_percent: ((.rss_kib_by_quarter[3].max - .rss_kib_by_quarter[1].max) * 100 / .rss_kib_by_quarter[1].max * 10 | round / 10)}
   | . + {heap_inuse_growth_after_warmup_percent: (if .heap_inuse_kib_by_quarter[1] and .heap_inuse_kib_by_quarter[3]
@@ -118,7 +126,7 @@ jq -n --rawfile tsv "$work/rss.tsv" --arg minutes "$minutes" --arg count "$count
 {
   echo "# Soak: $count Memshacks churned for $minutes minutes${tag:+ ($MEMSHACK_SOAK_TAG)}"
   echo
-  jq -r '"Commit \(.commit), MALLOC_ARENA_MAX \(.malloc_arena_max). \(.changes) changes (\(.client_failures) refused by the API), operator CPU \(.operator_cpu_seconds) s, peak RSS \(.peak_rss_kib / 1024 * 10 | round / 10) MiB, \(.ready_at_end) of \(.memshacks) Ready at the end."' "$results/soak$tag.json"
+  jq -r '"Commit \(.commit), MALLOC_ARENA_MAX \(.malloc_arena_max). \(.changes) changes (\(.client_failures) refused by the API), operator CPU \(.operator_cpu_seconds) s, peak RSS \(.peak_rss_kib / 1024 * 10 | round / 10) MiB, \(.ready_at_end) of \(.memshacks) Ready for their generation \(.settle_seconds) s after the churn stopped."' "$results/soak$tag.json"
   echo
   echo "| quarter | RSS min (MiB) | mean | max | heap in use max (MiB) | heap free max (MiB) |"
   echo "|---|---|---|---|---|---|"
