@@ -7,7 +7,9 @@
 # warm-up (the first quarter): the peak of the last quarter against the peak
 # of the second. Alongside RSS it samples the operator's allocator gauges
 # (memshack_process_heap_inuse_bytes / _free_bytes from /metrics): growth in
-# "in use" is a leak, growth in "free" only is fragmentation.
+# "in use" is a leak, growth in "free" only is fragmentation; and RSS's two
+# parts from /proc (RssAnon: heap and stacks; RssFile: pages of the binary
+# and its shared libraries as code paths are first touched).
 # Results: bench/results/soak.{json,md,tsv}, or soak-TAG.* with
 # MEMSHACK_SOAK_TAG=TAG (two soaks can run at once, each on its own control
 # plane). The operator inherits the environment, so e.g. MALLOC_ARENA_MAX=2
@@ -66,7 +68,8 @@ end=$((start + minutes * 60))
     heap=$(curl -s --max-time 5 "http://127.0.0.1:$mport/metrics" \
       | awk '$1 == "memshack_process_heap_inuse_bytes" {u = int($2 / 1024)} $1 == "memshack_process_heap_free_bytes" {f = int($2 / 1024)}
              END {printf "%s\t%s", u, f}')
-    printf '%d\t%s\t%s\n' "$(( $(date +%s) - start ))" "$(awk '$1 == "VmRSS:" {print $2}' "/proc/$op_pid/status" 2>/dev/null)" "$heap"
+    printf '%d\t%s\t%s\t%s\n' "$(( $(date +%s) - start ))" "$(awk '$1 == "VmRSS:" {print $2}' "/proc/$op_pid/status" 2>/dev/null)" "$heap" \
+      "$(awk '$1 == "RssAnon:" {a = $2} $1 == "RssFile:" {f = $2} END {printf "%s\t%s", a, f}' "/proc/$op_pid/status" 2>/dev/null)"
     sleep 10
   done ) >> "$work/rss.tsv" &
 sampler=$!
@@ -108,7 +111,8 @@ jq -n --rawfile tsv "$work/rss.tsv" --arg minutes "$minutes" --arg count "$count
   --arg failures "$failures" --arg cpu "$cpu" --arg hwm "$hwm" --arg ready "$ready" --arg settle "$settle" --arg commit "$commit_built" \
   --arg arena "${MALLOC_ARENA_MAX:-}" --arg kernel "$(uname -r)" --arg cpus "$(nproc)" '
   ($tsv | split("\n") | map(select(length > 0) | split("\t")
-     | {t: (.[0] | tonumber), rss: (.[1] | tonumber? // null), inuse: (.[2] | tonumber? // null), free: (.[3] | tonumber? // null)})
+     | {t: (.[0] | tonumber), rss: (.[1] | tonumber? // null), inuse: (.[2] | tonumber? // null), free: (.[3] | tonumber? // null),
+        anon: (.[4] | tonumber? // null), file: (.[5] | tonumber? // null)})
      | map(select(.rss))) as $s
   | ($s | length) as $n
   | def quarters(f): [range(0; 4) as $q | $s[($n * $q / 4 | floor):($n * ($q + 1) / 4 | floor)] | map(f | select(. != null))
@@ -117,7 +121,8 @@ jq -n --rawfile tsv "$work/rss.tsv" --arg minutes "$minutes" --arg count "$count
    machine: {kernel: $kernel, cpus: ($cpus | tonumber)}, minutes: ($minutes | tonumber), memshacks: ($count | tonumber), changes: ($changes | tonumber),
      client_failures: ($failures | tonumber), operator_cpu_seconds: ($cpu | tonumber), peak_rss_kib: ($hwm | tonumber),
      ready_at_end: ($ready | tonumber), settle_seconds: ($settle | tonumber), samples: $n,
-     rss_kib_by_quarter: quarters(.rss), heap_inuse_kib_by_quarter: quarters(.inuse), heap_free_kib_by_quarter: quarters(.free)}
+     rss_kib_by_quarter: quarters(.rss), heap_inuse_kib_by_quarter: quarters(.inuse), heap_free_kib_by_quarter: quarters(.free),
+     rss_anon_kib_by_quarter: quarters(.anon), rss_file_kib_by_quarter: quarters(.file)}
   | . + {growth_after_warmup_percent: ((.rss_kib_by_quarter[3].max - .rss_kib_by_quarter[1].max) * 100 / .rss_kib_by_quarter[1].max * 10 | round / 10)}
   | . + {heap_inuse_growth_after_warmup_percent: (if .heap_inuse_kib_by_quarter[1] and .heap_inuse_kib_by_quarter[3]
       then ((.heap_inuse_kib_by_quarter[3].max - .heap_inuse_kib_by_quarter[1].max) * 100 / .heap_inuse_kib_by_quarter[1].max * 10 | round / 10)
@@ -128,14 +133,15 @@ jq -n --rawfile tsv "$work/rss.tsv" --arg minutes "$minutes" --arg count "$count
   echo
   jq -r '"Commit \(.commit), MALLOC_ARENA_MAX \(.malloc_arena_max). \(.changes) changes (\(.client_failures) refused by the API), operator CPU \(.operator_cpu_seconds) s, peak RSS \(.peak_rss_kib / 1024 * 10 | round / 10) MiB, \(.ready_at_end) of \(.memshacks) Ready for their generation \(.settle_seconds) s after the churn stopped."' "$results/soak$tag.json"
   echo
-  echo "| quarter | RSS min (MiB) | mean | max | heap in use max (MiB) | heap free max (MiB) |"
-  echo "|---|---|---|---|---|---|"
+  echo "| quarter | RSS min (MiB) | mean | max | anonymous max | file-backed max | heap in use max | heap free max |"
+  echo "|---|---|---|---|---|---|---|---|"
   jq -r 'def mib: if . == null then "–" else (. / 1024 * 10 | round / 10 | tostring) end;
-    [.rss_kib_by_quarter, .heap_inuse_kib_by_quarter, .heap_free_kib_by_quarter] | transpose | to_entries[]
-    | "| \(.key + 1) | \(.value[0].min | mib) | \(.value[0].mean | mib) | \(.value[0].max | mib) | \(.value[1].max | mib) | \(.value[2].max | mib) |"' "$results/soak$tag.json"
+    [.rss_kib_by_quarter, .rss_anon_kib_by_quarter, .rss_file_kib_by_quarter, .heap_inuse_kib_by_quarter, .heap_free_kib_by_quarter]
+    | transpose | to_entries[]
+    | "| \(.key + 1) | \(.value[0].min | mib) | \(.value[0].mean | mib) | \(.value[0].max | mib) | \(.value[1].max | mib) | \(.value[2].max | mib) | \(.value[3].max | mib) | \(.value[4].max | mib) |"' "$results/soak$tag.json"
   echo
   jq -r '"Growth of the RSS peak from the second quarter to the last: \(.growth_after_warmup_percent) % — \(if .flat then "flat" else "NOT flat" end) (threshold 5 %); of the heap in use: \(.heap_inuse_growth_after_warmup_percent // "–") %."' "$results/soak$tag.json"
   echo
-  echo "Every 10 s: \`soak$tag.tsv\` (seconds, RSS KiB, heap in use KiB, heap free KiB)."
+  echo "MiB. Anonymous and file-backed are the two parts of RSS (/proc: RssAnon, RssFile — the second is library code and data pages, shared); heap in use / free are the allocator's gauges from /metrics. Every 10 s: \`soak$tag.tsv\` (seconds, RSS, heap in use, heap free, RssAnon, RssFile; KiB)."
 } > "$results/soak$tag.md"
 cat "$results/soak$tag.md"
