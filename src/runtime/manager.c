@@ -265,7 +265,7 @@ manager *manager_new(const manager_options *o, const char *name)
 	metrics_declare(m->metrics, "memshack_process_resident_memory_bytes", METRIC_GAUGE, "Resident set size.", NULL, 0);
 #ifdef __GLIBC__
 	metrics_declare(m->metrics, "memshack_process_heap_inuse_bytes", METRIC_GAUGE,
-			"Bytes the C allocator has handed out and not had back (all arenas, mmapped blocks included).", NULL, 0);
+			"Bytes the C allocator counts as in use: all arenas and mmapped blocks, including freed chunks parked in per-thread caches (tcache).", NULL, 0);
 	metrics_declare(m->metrics, "memshack_process_heap_free_bytes", METRIC_GAUGE,
 			"Free bytes the C allocator holds (fragmentation and caches: RSS growth here is not a leak).", NULL, 0);
 #endif
