@@ -189,25 +189,20 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 	return 0;
 }
 
+static bool memo_under(void *ud, const char *key, void *value)
+{
+	(void)value;
+	const char *want = ud;           /* "<ns>/<prefix>" */
+	const char *rest = strchr(key, '/'); /* after "Kind" */
+	return rest && !strncmp(rest + 1, want, strlen(want));
+}
+
 void children_forget(children *ch, const char *ns, const char *prefix)
 {
-	pthread_mutex_lock(&ch->mu);
-	size_t it = 0, n = 0;
-	const char *k;
-	char **gone = calloc(ch->memos.len + 1, sizeof *gone);
 	char want[400];
 	snprintf(want, sizeof want, "%s/%s", ns, prefix);
-	while (gone && strmap_next(&ch->memos, &it, &k, NULL)) {
-		const char *rest = strchr(k, '/'); /* after "Kind" */
-		if (rest && !strncmp(rest + 1, want, strlen(want)))
-			gone[n++] = strdup(k);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (gone[i])
-			free(strmap_remove(&ch->memos, gone[i], NULL));
-		free(gone[i]);
-	}
-	free(gone);
+	pthread_mutex_lock(&ch->mu);
+	strmap_remove_if(&ch->memos, memo_under, want, free);
 	pthread_mutex_unlock(&ch->mu);
 }
 

@@ -123,6 +123,33 @@ static bool take_token(events *e, const char *uid, int64_t now)
 	return true;
 }
 
+typedef struct {
+	const events *e;
+	int64_t now;
+	size_t quota; /* series to drop, expired or not, when the table is full */
+} sweep;
+
+static bool series_stale(void *ud, const char *key, void *value)
+{
+	(void)key;
+	sweep *w = ud;
+	const series *s = value;
+	bool expired = w->now - s->last_seen_us > w->e->dedup_us;
+	if (!expired && !w->quota)
+		return false;
+	if (w->quota)
+		w->quota--;
+	return true;
+}
+
+static bool bucket_full(void *ud, const char *key, void *value)
+{
+	(void)key;
+	sweep *w = ud;
+	const bucket *b = value;
+	return b->tokens + (double)(w->now - b->last_us) / (double)w->e->refill_us >= w->e->burst;
+}
+
 /*
  * Forgets what no longer matters, so that memory stays flat however many
  * objects come and go: series not seen within the dedup window and token
@@ -136,35 +163,9 @@ static void expire(events *e, int64_t now)
 	if (!full && now - e->last_sweep_us < e->dedup_us / 10)
 		return;
 	e->last_sweep_us = now;
-	size_t it = 0;
-	const char *k;
-	void *v;
-	size_t cap = e->series.len > e->buckets.len ? e->series.len : e->buckets.len;
-	char **gone = calloc(cap + 1, sizeof *gone);
-	size_t n = 0;
-	while (gone && strmap_next(&e->series, &it, &k, &v)) {
-		series *s = v;
-		if (now - s->last_seen_us > e->dedup_us || (full && n < e->series.len / 4))
-			gone[n++] = strdup(k);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (gone[i])
-			series_free(strmap_remove(&e->series, gone[i], NULL));
-		free(gone[i]);
-	}
-	n = 0;
-	it = 0;
-	while (gone && strmap_next(&e->buckets, &it, &k, &v)) {
-		bucket *b = v;
-		if (b->tokens + (double)(now - b->last_us) / (double)e->refill_us >= e->burst)
-			gone[n++] = strdup(k);
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (gone[i])
-			free(strmap_remove(&e->buckets, gone[i], NULL));
-		free(gone[i]);
-	}
-	free(gone);
+	sweep w = { e, now, full ? e->series.len / 4 : 0 };
+	strmap_remove_if(&e->series, series_stale, &w, series_free);
+	strmap_remove_if(&e->buckets, bucket_full, &w, free);
 }
 
 static void patch_series(events *e, series *s)

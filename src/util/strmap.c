@@ -128,6 +128,25 @@ void *strmap_remove(strmap *m, const char *key, bool *found)
 	return v;
 }
 
+size_t strmap_remove_if(strmap *m, strmap_pred_fn drop, void *ud, strmap_free_fn free_value)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->cap; i++) {
+		strmap_entry *e = &m->slots[i];
+		if (!e->key || e->key == TOMBSTONE || !drop(ud, e->key, e->value))
+			continue;
+		if (!m->borrow_keys)
+			free(e->key);
+		if (free_value)
+			free_value(e->value);
+		e->key = TOMBSTONE;
+		e->value = NULL;
+		m->len--;
+		n++;
+	}
+	return n;
+}
+
 bool strmap_next(const strmap *m, size_t *iter, const char **ret_key, void **ret_value)
 {
 	for (; *iter < m->cap; (*iter)++) {

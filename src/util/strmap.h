@@ -45,6 +45,15 @@ int strmap_put(strmap *m, const char *key, void *value, void **ret_old, bool *re
 /* Removes key; returns its value (or NULL) and sets *found. */
 void *strmap_remove(strmap *m, const char *key, bool *found);
 
+/*
+ * Removes every entry for which drop(ud, key, value) is true, handing
+ * its value to free_value (if not NULL); the key is freed as by
+ * strmap_remove. Returns how many were removed. drop must not change
+ * the map. Removal never moves other entries, so this is one pass.
+ */
+typedef bool (*strmap_pred_fn)(void *ud, const char *key, void *value);
+size_t strmap_remove_if(strmap *m, strmap_pred_fn drop, void *ud, strmap_free_fn free_value);
+
 /* Iteration: for (size_t i = 0; strmap_next(m, &i, &k, &v);) { ... } */
 bool strmap_next(const strmap *m, size_t *iter, const char **ret_key, void **ret_value);
 

@@ -3,13 +3,70 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/base64.h"
 #include "util/json_lenient.h"
 #include "util/sbuf.h"
+#include "util/strmap.h"
 #include "util/timefmt.h"
+
+static bool ends_odd(void *ud, const char *key, void *value)
+{
+	(void)value;
+	(*(int *)ud)++;
+	return (key[strlen(key) - 1] - '0') % 2 == 1;
+}
+
+static void test_strmap(void **state)
+{
+	(void)state;
+	strmap m = STRMAP_INIT;
+	char key[16];
+	for (int i = 0; i < 100; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		int *v = malloc(sizeof *v);
+		*v = i;
+		assert_int_equal(strmap_put(&m, key, v, NULL, NULL), 0);
+	}
+	assert_int_equal(m.len, 100);
+	free(strmap_remove(&m, "k10", NULL));
+	bool found = true;
+	assert_null(strmap_get(&m, "k10", &found));
+	assert_false(found);
+	/* remove_if visits each live entry once and drops exactly those it says. */
+	int visited = 0;
+	assert_int_equal(strmap_remove_if(&m, ends_odd, &visited, free), 50);
+	assert_int_equal(visited, 99);
+	assert_int_equal(m.len, 49);
+	for (int i = 0; i < 100; i++) {
+		snprintf(key, sizeof key, "k%d", i);
+		int *v = strmap_get(&m, key, NULL);
+		if (i % 2 == 1 || i == 10)
+			assert_null(v);
+		else
+			assert_int_equal(*v, i);
+	}
+	size_t it = 0, n = 0;
+	const char *k;
+	while (strmap_next(&m, &it, &k, NULL))
+		n++;
+	assert_int_equal(n, 49);
+	/* Tombstones are reused: the map does not grow under churn. */
+	size_t cap = m.cap;
+	for (int round = 0; round < 50; round++) {
+		int *v = malloc(sizeof *v);
+		*v = round;
+		assert_int_equal(strmap_put(&m, "churn", v, NULL, NULL), 0);
+		free(strmap_remove(&m, "churn", NULL));
+	}
+	assert_int_equal(m.cap, cap);
+	strmap_release(&m, free);
+	assert_int_equal(m.len, 0);
+}
 
 static void test_base64(void **state)
 {
@@ -102,6 +159,7 @@ static void test_json_lenient(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_strmap),
 		cmocka_unit_test(test_base64),
 		cmocka_unit_test(test_sbuf),
 		cmocka_unit_test(test_rfc3339),
