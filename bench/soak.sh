@@ -123,10 +123,9 @@ jq -n --rawfile tsv "$work/rss.tsv" --arg minutes "$minutes" --arg count "$count
      ready_at_end: ($ready | tonumber), settle_seconds: ($settle | tonumber), samples: $n,
      rss_kib_by_quarter: quarters(.rss), heap_inuse_kib_by_quarter: quarters(.inuse), heap_free_kib_by_quarter: quarters(.free),
      rss_anon_kib_by_quarter: quarters(.anon), rss_file_kib_by_quarter: quarters(.file)}
-  | . + {growth_after_warmup_percent: ((.rss_kib_by_quarter[3].max - .rss_kib_by_quarter[1].max) * 100 / .rss_kib_by_quarter[1].max * 10 | round / 10)}
-  | . + {heap_inuse_growth_after_warmup_percent: (if .heap_inuse_kib_by_quarter[1] and .heap_inuse_kib_by_quarter[3]
-      then ((.heap_inuse_kib_by_quarter[3].max - .heap_inuse_kib_by_quarter[1].max) * 100 / .heap_inuse_kib_by_quarter[1].max * 10 | round / 10)
-      else null end)}
+  | def growth: if .[1] and .[3] then ((.[3].max - .[1].max) * 100 / .[1].max * 10 | round / 10) else null end;
+  . + {growth_after_warmup_percent: (.rss_kib_by_quarter | growth),
+       heap_inuse_growth_after_warmup_percent: (.heap_inuse_kib_by_quarter | growth)}
   | . + {flat: (.growth_after_warmup_percent <= 5)}' > "$results/soak$tag.json" || die "cannot assemble results"
 {
   echo "# Soak: $count Memshacks churned for $minutes minutes${tag:+ ($MEMSHACK_SOAK_TAG)}"
