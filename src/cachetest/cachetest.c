@@ -12,18 +12,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mcproto/mcconn.h"
 #include "util/sbuf.h"
-
-typedef struct conn {
-	int fd;
-	int timeout_ms;
-	sbuf in;
-} conn;
 
 typedef struct ctx {
 	const cachetest_options *o;
 	cachetest_result *r;
-	conn c;
+	mcconn c;
 } ctx;
 
 static void report(ctx *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -34,100 +29,6 @@ static void report(ctx *x, const char *fmt, ...)
 	vfprintf(x->o->report, fmt, ap);
 	va_end(ap);
 	fputc('\n', x->o->report);
-}
-
-static int dial(const char *host, const char *port, int timeout_ms, char *err, size_t errlen)
-{
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
-	int e = getaddrinfo(host, port, &hints, &res);
-	if (e) {
-		snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(e));
-		return -1;
-	}
-	int fd = -1;
-	for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-		if (fd < 0)
-			continue;
-		if (connect(fd, a->ai_addr, a->ai_addrlen) && errno != EINPROGRESS) {
-			snprintf(err, errlen, "cannot connect to %s:%s: %s", host, port, strerror(errno));
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		struct pollfd p = { fd, POLLOUT, 0 };
-		int soerr = 0;
-		socklen_t sl = sizeof soerr;
-		if (poll(&p, 1, timeout_ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr) {
-			snprintf(err, errlen, "cannot connect to %s:%s: %s", host, port, soerr ? strerror(soerr) : "timed out");
-			close(fd);
-			fd = -1;
-		}
-	}
-	freeaddrinfo(res);
-	return fd;
-}
-
-static int send_all(conn *c, const char *data, size_t len)
-{
-	while (len) {
-		ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
-		if (n > 0) {
-			data += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			struct pollfd p = { c->fd, POLLOUT, 0 };
-			if (poll(&p, 1, c->timeout_ms) != 1)
-				return -1;
-			continue;
-		}
-		return -1;
-	}
-	return 0;
-}
-
-/* Makes sure `need` bytes are buffered. */
-static int fill(conn *c, size_t need)
-{
-	while (c->in.len < need) {
-		struct pollfd p = { c->fd, POLLIN, 0 };
-		if (poll(&p, 1, c->timeout_ms) != 1)
-			return -1;
-		char buf[16384];
-		ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-		if (n == 0)
-			return -1;
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (sbuf_add(&c->in, buf, (size_t)n))
-			return -1;
-	}
-	return 0;
-}
-
-/* Reads one "\r\n"-terminated line into out (without the terminator). */
-static int read_line(conn *c, char *out, size_t outlen)
-{
-	for (;;) {
-		char *nl = memchr(c->in.buf, '\n', c->in.len);
-		if (nl) {
-			size_t n = (size_t)(nl - c->in.buf);
-			size_t copy = n && nl[-1] == '\r' ? n - 1 : n;
-			if (copy >= outlen)
-				copy = outlen - 1;
-			memcpy(out, c->in.buf, copy);
-			out[copy] = '\0';
-			sbuf_consume(&c->in, n + 1);
-			return 0;
-		}
-		if (c->in.len > 8192 || fill(c, c->in.len + 1))
-			return -1;
-	}
 }
 
 static void value_for(const char *key, int size, int version, char *buf)
@@ -157,7 +58,7 @@ static bool store(ctx *x, const char *cmd, const char *key, const char *val, int
 	sbuf_addf(&req, "%s %s 0 0 %d\r\n", cmd, key, len);
 	sbuf_add(&req, val, (size_t)len);
 	sbuf_adds(&req, "\r\n");
-	bool ok = send_all(&x->c, req.buf, req.len) == 0 && read_line(&x->c, reply, rlen) == 0;
+	bool ok = mcconn_send(&x->c, req.buf, req.len) == 0 && mcconn_read_line(&x->c, reply, rlen) == 0;
 	sbuf_release(&req);
 	x->r->operations++;
 	return ok ? true : io_error(x, cmd, key);
@@ -174,7 +75,7 @@ static int fetch(ctx *x, const char *keys, got *out, int max)
 {
 	sbuf req = SBUF_INIT;
 	sbuf_addf(&req, "get %s\r\n", keys);
-	int rc = send_all(&x->c, req.buf, req.len);
+	int rc = mcconn_send(&x->c, req.buf, req.len);
 	sbuf_release(&req);
 	x->r->operations++;
 	if (rc)
@@ -182,7 +83,7 @@ static int fetch(ctx *x, const char *keys, got *out, int max)
 	int n = 0;
 	for (;;) {
 		char line[512];
-		if (read_line(&x->c, line, sizeof line))
+		if (mcconn_read_line(&x->c, line, sizeof line))
 			return -1;
 		if (!strcmp(line, "END"))
 			return n;
@@ -194,7 +95,7 @@ static int fetch(ctx *x, const char *keys, got *out, int max)
 			x->r->errors++;
 			return -1;
 		}
-		if (fill(&x->c, (size_t)len + 2))
+		if (mcconn_fill(&x->c, (size_t)len + 2))
 			return -1;
 		if (n < max) {
 			snprintf(out[n].key, sizeof out[n].key, "%s", key);
@@ -260,8 +161,7 @@ int cachetest_run(const cachetest_options *o, cachetest_result *r)
 		snprintf(prefix, sizeof prefix, "%s", o->prefix);
 	else
 		snprintf(prefix, sizeof prefix, "memshack-cachetest-%d-", (int)getpid());
-	x.c.fd = dial(o->host, o->port, x.c.timeout_ms, err, sizeof err);
-	if (x.c.fd < 0) {
+	if (mcconn_dial(&x.c, o->host, o->port, err, sizeof err)) {
 		report(&x, "ERROR %s", err);
 		r->errors++;
 		return 1;
@@ -314,7 +214,7 @@ int cachetest_run(const cachetest_options *o, cachetest_result *r)
 			break;
 		sbuf req = SBUF_INIT;
 		sbuf_addf(&req, "incr %s 1\r\n", ckey);
-		bool ok = send_all(&x.c, req.buf, req.len) == 0 && read_line(&x.c, reply, sizeof reply) == 0;
+		bool ok = mcconn_send(&x.c, req.buf, req.len) == 0 && mcconn_read_line(&x.c, reply, sizeof reply) == 0;
 		sbuf_release(&req);
 		r->operations++;
 		if (!ok && io_error(&x, "incr", ckey))
@@ -325,7 +225,7 @@ int cachetest_run(const cachetest_options *o, cachetest_result *r)
 		for (int d = 0; d < 3; d++) {
 			sbuf dr = SBUF_INIT;
 			sbuf_addf(&dr, "delete %s\r\n", dels[d]);
-			ok = send_all(&x.c, dr.buf, dr.len) == 0 && read_line(&x.c, reply, sizeof reply) == 0;
+			ok = mcconn_send(&x.c, dr.buf, dr.len) == 0 && mcconn_read_line(&x.c, reply, sizeof reply) == 0;
 			sbuf_release(&dr);
 			r->operations++;
 			if (!ok) {
@@ -343,8 +243,7 @@ int cachetest_run(const cachetest_options *o, cachetest_result *r)
 	}
 	free(val);
 	free(val2);
-	close(x.c.fd);
-	sbuf_release(&x.c.in);
+	mcconn_close(&x.c);
 	fprintf(o->report, "cachetest %s:%s: %d keys, %ld operations, %ld mismatches, %ld errors\n", o->host, o->port, keys,
 		r->operations, r->mismatches, r->errors);
 	return r->mismatches || r->errors ? 1 : 0;
