@@ -23,6 +23,8 @@
 # Tuning (benchmarks): MEMSHACK_TESTENV_APISERVER_FLAGS, _KCM_FLAGS and
 # _SCHEDULER_FLAGS add flags to those components; MEMSHACK_TESTENV_NODE_PODS,
 # _NODE_CPU and _NODE_MEMORY set each fake node's capacity (250, 32, 256Gi).
+# MEMSHACK_TESTENV_KWOK_STAGES names another kwok stages file (the real data
+# plane uses kwok-stages-dataplane.yaml: pods get IPs but not readiness).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -38,6 +40,7 @@ extra_scheduler_flags=${MEMSHACK_TESTENV_SCHEDULER_FLAGS:-}
 node_pods=${MEMSHACK_TESTENV_NODE_PODS:-250}
 node_cpu=${MEMSHACK_TESTENV_NODE_CPU:-32}
 node_memory=${MEMSHACK_TESTENV_NODE_MEMORY:-256Gi}
+kwok_stages=${MEMSHACK_TESTENV_KWOK_STAGES:-$here/kwok-stages.yaml}
 while [ $# -gt 0 ]; do
   case $1 in
     minimal|full) profile=$1 ;;
@@ -266,7 +269,7 @@ up() {
       --kubeconfig="$dir/kubeconfig" --authentication-kubeconfig="$dir/kubeconfig" \
       --authorization-kubeconfig="$dir/kubeconfig" --bind-address=127.0.0.1 --secure-port="$sched_port" \
       --leader-elect=false $extra_scheduler_flags
-    record_component kwok "$bin/kwok" --kubeconfig="$dir/kubeconfig" --config="$here/kwok-stages.yaml" \
+    record_component kwok "$bin/kwok" --kubeconfig="$dir/kubeconfig" --config="$kwok_stages" \
       --manage-all-nodes=false --manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake \
       --node-ip=10.244.0.1 --cidr=10.244.0.0/16 --node-lease-duration-seconds=40 \
       --server-address="127.0.0.1:$kwok_port"
