@@ -100,7 +100,7 @@ metric() { metrics | awk -v m="$1" '$1 == m {print $2}'; }
 
 operator_start() {
   mport=$(free_port); hport=$(free_port)
-  "$bin" run --metrics-bind-address "127.0.0.1:$mport" --health-probe-bind-address "127.0.0.1:$hport" \
+  "$bin" run --gateway-probe-timeout-ms 0 --metrics-bind-address "127.0.0.1:$mport" --health-probe-bind-address "127.0.0.1:$hport" \
     --log-format json > "$work/operator-$1.log" 2>&1 &
   op_pid=$!
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null && break; sleep 0.1; done

@@ -50,7 +50,7 @@ tools/testenv/testenv.sh up full --dir "$env_dir" > "$work/env.sh" || die "contr
   || die "CRDs"
 kubectl create namespace soak >/dev/null || die "namespace"
 mport=$((20000 + RANDOM % 12000)); hport=$((mport + 1))
-"$bin" run --metrics-bind-address "127.0.0.1:$mport" --health-probe-bind-address "127.0.0.1:$hport" --log-format json \
+"$bin" run --gateway-probe-timeout-ms 0 --metrics-bind-address "127.0.0.1:$mport" --health-probe-bind-address "127.0.0.1:$hport" --log-format json \
   --log-level warn > "$work/operator.log" 2>&1 &
 op_pid=$!
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null && break; sleep 0.2; done

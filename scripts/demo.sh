@@ -45,7 +45,7 @@ step build/memshack check
 echo; echo "demo: installing the CRD and starting the operator (logs: $dir/operator.log)"
 build/memshack crd | kubectl apply --server-side -f - >/dev/null
 kubectl wait --for=condition=Established crd/memshacks.memshack.io --timeout=30s >/dev/null
-build/memshack run --metrics-bind-address 127.0.0.1:0 --health-probe-bind-address 127.0.0.1:0 \
+build/memshack run --gateway-probe-timeout-ms 0 --metrics-bind-address 127.0.0.1:0 --health-probe-bind-address 127.0.0.1:0 \
   --pool-removal-delay 5 > "$dir/operator.log" 2>&1 &
 op_pid=$!
 step kubectl apply -f yaml/test.yaml

@@ -120,44 +120,66 @@ failed:
 	return fail(&err);
 }
 
+/* If argv[*i] is flag (as "--flag V" or "--flag=V"), stores its value in *val
+ * (NULL when missing) and returns true, consuming the value's argument. */
+static bool flag_value(int argc, char **argv, int *i, const char *flag, const char **val)
+{
+	size_t n = strlen(flag);
+	const char *a = argv[*i];
+	if (strncmp(a, flag, n) || (a[n] != '=' && a[n] != '\0'))
+		return false;
+	*val = a[n] == '=' ? a + n + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
+	if (*val && !**val)
+		*val = NULL;
+	return true;
+}
+
+/* Parses a number in [lo, hi] into *out; false if it is not one. */
+static bool flag_number(const char *val, double lo, double hi, double *out)
+{
+	char *end;
+	*out = strtod(val, &end);
+	return !*end && *out >= lo && *out <= hi;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	/* Our own flags first; the rest are the manager's. */
-	memshack_controller_options mo = { .cluster_domain = "cluster.local", .pool_removal_delay_us = 60LL * 1000000 };
+	memshack_controller_options mo = { .cluster_domain = "cluster.local", .pool_removal_delay_us = 60LL * 1000000,
+					   .gateway_probe_timeout_ms = 500 };
 	char **rest = calloc((size_t)argc + 1, sizeof *rest);
 	int n = 0;
 	for (int i = 0; rest && i < argc; i++) {
-		const char *a = argv[i];
-		const char *val = NULL;
-		bool domain = !strncmp(a, "--cluster-domain", 16), delay = !strncmp(a, "--pool-removal-delay", 20);
-		if ((domain || delay) && (a[domain ? 16 : 20] == '=' || a[domain ? 16 : 20] == '\0')) {
-			val = a[domain ? 16 : 20] == '=' ? a + (domain ? 17 : 21) : (i + 1 < argc ? argv[++i] : NULL);
-			if (!val || !*val) {
-				fprintf(stderr, "memshack run: %s needs a value\n", domain ? "--cluster-domain" : "--pool-removal-delay");
-				free(rest);
-				return 2;
-			}
-			if (domain)
+		const char *val = NULL, *bad = NULL;
+		double num;
+		if (flag_value(argc, argv, &i, "--cluster-domain", &val)) {
+			if (!(bad = val ? NULL : "--cluster-domain needs a value"))
 				mo.cluster_domain = val;
-			else {
-				char *end;
-				double secs = strtod(val, &end);
-				if (*end || secs < 0 || secs > 3600) {
-					fprintf(stderr, "memshack run: --pool-removal-delay takes seconds (0..3600)\n");
-					free(rest);
-					return 2;
-				}
-				mo.pool_removal_delay_us = (int64_t)(secs * 1e6) + 1;
-			}
+		} else if (flag_value(argc, argv, &i, "--pool-removal-delay", &val)) {
+			if (!(bad = val && flag_number(val, 0, 3600, &num) ? NULL : "--pool-removal-delay takes seconds (0..3600)"))
+				mo.pool_removal_delay_us = (int64_t)(num * 1e6) + 1;
+		} else if (flag_value(argc, argv, &i, "--gateway-probe-timeout-ms", &val)) {
+			if (!(bad = val && flag_number(val, 0, 10000, &num) ? NULL
+								     : "--gateway-probe-timeout-ms takes milliseconds (0..10000)"))
+				mo.gateway_probe_timeout_ms = (int)num;
+		} else {
+			rest[n++] = argv[i];
 			continue;
 		}
-		rest[n++] = argv[i];
+		if (bad) {
+			fprintf(stderr, "memshack run: %s\n", bad);
+			free(rest);
+			return 2;
+		}
 	}
 	manager_options o = { 0 };
 	int rc = manager_parse_flags(&o, n, rest, "memshack run",
 				     "Runs the operator.\n"
 				     "  --cluster-domain D        cluster DNS domain for memcached FQDNs (default cluster.local)\n"
-				     "  --pool-removal-delay S    seconds a removed pool waits after the config change (default 60)");
+				     "  --pool-removal-delay S    at most this many seconds a removed pool waits for every gateway\n"
+				     "                            to confirm the new config (default 60)\n"
+				     "  --gateway-probe-timeout-ms MS  how long to wait for a gateway's config digest (default 500;\n"
+				     "                            0: gateways are not asked, pools wait the full delay)");
 	if (rc) {
 		free(rest);
 		return rc == 1 ? 0 : 2;

@@ -125,13 +125,18 @@ static json_t *status_schema(void)
 		"integer", "format", "int64");
 	json_t *counts = json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}}}", "type", "object", "properties", "name", "type",
 				   "string", "desired", "type", "integer", "ready", "type", "integer");
+	json_t *gateway = json_deep_copy(counts);
+	json_object_set_new(json_object_get(gateway, "properties"), "configLoaded",
+			    json_pack("{s:s, s:s}", "type", "integer", "description",
+				      "Ready gateway pods that answered the md5 of the current config "
+				      "(get __mcrouter__.config_md5_digest)."));
 	return json_pack(
 		"{s:s, s:s, s:{s:{s:s, s:s}, s:{s:s, s:s, s:[s], s:o}, s:{s:s, s:s, s:o}, s:o, s:{s:s, s:s}, s:{s:s, s:s},"
 		" s:{s:s, s:s}, s:{s:s, s:s}}}",
 		"type", "object", "description", "What the operator observed.", "properties", "observedGeneration", "type",
 		"integer", "format", "int64", "conditions", "type", "array", "x-kubernetes-list-type", "map",
 		"x-kubernetes-list-map-keys", "type", "items", cond, "pools", "type", "array", "description",
-		"Desired and ready memcached pods per replica pool.", "items", counts, "gateway", json_deep_copy(counts),
+		"Desired and ready memcached pods per replica pool.", "items", counts, "gateway", gateway,
 		"replicas", "type", "integer", "description", "Ready gateway pods (the scale subresource reads this).",
 		"selector", "type", "string", "description", "Label selector of the gateway pods (for the HPA).", "endpoint",
 		"type", "string", "description", "Where clients connect: host:port of the gateway Service.", "configDigest",

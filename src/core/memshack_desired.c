@@ -53,6 +53,23 @@ void memshack_stamp_digest(json_t *obj)
 	json_object_set_new(ann, MEMSHACK_DIGEST_ANNOTATION, json_string(md5));
 }
 
+void memshack_desired_hold_shards(memshack_desired *d, int replicas)
+{
+	size_t i;
+	json_t *obj;
+	json_array_foreach(d->objects, i, obj)
+	{
+		json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
+		json_t *spec = json_object_get(obj, "spec");
+		if (strcmp(json_string_value(json_object_get(obj, "kind")) ?: "", "StatefulSet") ||
+		    !json_object_get(labels, MEMSHACK_POOL_LABEL) ||
+		    json_integer_value(json_object_get(spec, "replicas")) >= replicas)
+			continue;
+		json_object_set_new(spec, "replicas", json_integer(replicas));
+		memshack_stamp_digest(obj);
+	}
+}
+
 /* labels (new, stolen) and the owner reference, as gateway_params.metadata expects. New reference. */
 static json_t *meta_base(const memshack_spec *s, json_t *labels)
 {

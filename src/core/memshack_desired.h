@@ -44,6 +44,15 @@ char *memshack_gateway_name(const memshack_spec *s, char *buf, size_t len);
 /* "NAME-memshack.NS.svc.DOMAIN:PORT" */
 char *memshack_endpoint(const memshack_spec *s, const char *cluster_domain, char *buf, size_t len);
 
+/*
+ * Shrinking numShards safely: the StatefulSets of the pools keep `replicas`
+ * pods (when that is more than numShards) so no pod a gateway may still route
+ * to goes away before every gateway loaded the smaller config. Sets
+ * spec.replicas of every pool StatefulSet in d and re-stamps its digest; a
+ * no-op when replicas <= numShards. The config in d is unchanged.
+ */
+void memshack_desired_hold_shards(memshack_desired *d, int replicas);
+
 /* Sets metadata.annotations[memshack.io/applied-digest] to the md5 of obj without it. */
 void memshack_stamp_digest(json_t *obj);
 

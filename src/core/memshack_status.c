@@ -12,6 +12,37 @@ static json_t *old_conditions(json_t *old)
 	return json_is_array(c) ? json_deep_copy(c) : json_array();
 }
 
+static void config_loaded_condition(const memshack_spec *s, const memshack_observed *o, json_t *conds,
+				    const char *md5, long long gen, const char *now)
+{
+	char msg[512];
+	const char *status = "False", *reason;
+	if (!o->probe.probed) {
+		status = "Unknown", reason = "ProbeDisabled";
+		snprintf(msg, sizeof msg, "gateways are not asked which config they loaded");
+	} else if (o->probe.pods == 0) {
+		if (s->mcrouter_pool_size == 0)
+			status = "True", reason = "NoGateways";
+		else
+			reason = "NoReadyGateways";
+		snprintf(msg, sizeof msg, "no ready gateway pod to ask");
+	} else {
+		int n = snprintf(msg, sizeof msg, "%d of %d gateways loaded config %.12s", o->probe.loaded, o->probe.pods, md5);
+		if (o->probe.unreachable) {
+			reason = "GatewayUnreachable";
+			snprintf(msg + n, sizeof msg - (size_t)n, "; %d did not answer (%.100s)", o->probe.unreachable,
+				 o->probe.unreachable_pod);
+		} else if (o->probe.loaded < o->probe.pods) {
+			reason = "Loading";
+			snprintf(msg + n, sizeof msg - (size_t)n, "; %.100s serves config %.12s", o->probe.stale_pod,
+				 o->probe.stale_digest);
+		} else {
+			status = "True", reason = "Loaded";
+		}
+	}
+	conditions_set(conds, "ConfigLoaded", status, reason, msg, gen, now);
+}
+
 json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o, json_t *old, const char *endpoint,
 			      const char *selector, const char *config_md5, const char *now)
 {
@@ -53,10 +84,18 @@ json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o
 			       settled ? "all pools and gateways are at the desired size" : msg, gen, now);
 		conditions_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
 	}
-	return json_pack("{s:I, s:o, s:o, s:{s:s, s:i, s:i}, s:i, s:s, s:s, s:s}", "observedGeneration", (json_int_t)gen,
-			 "conditions", conds, "pools", pools, "gateway", "name", "gateway", "desired", s->mcrouter_pool_size,
-			 "ready", gw_ready, "replicas", gw_ready, "selector", selector, "endpoint", endpoint, "configDigest",
-			 config_md5);
+	config_loaded_condition(s, o, conds, config_md5, gen, now);
+	return json_pack("{s:I, s:o, s:o, s:{s:s, s:i, s:i, s:i}, s:i, s:s, s:s, s:s}", "observedGeneration",
+			 (json_int_t)gen, "conditions", conds, "pools", pools, "gateway", "name", "gateway", "desired",
+			 s->mcrouter_pool_size, "ready", gw_ready, "configLoaded", o->probe.probed ? o->probe.loaded : 0,
+			 "replicas", gw_ready, "selector", selector, "endpoint", endpoint, "configDigest", config_md5);
+}
+
+bool memshack_gateways_confirmed(const memshack_spec *s, const memshack_observed *o)
+{
+	if (!o->probe.probed || o->probe.unreachable || o->probe.loaded != o->probe.pods)
+		return false;
+	return o->probe.pods > 0 || s->mcrouter_pool_size == 0;
 }
 
 json_t *memshack_status_invalid(json_t *old, long long generation, const char *message, const char *now)

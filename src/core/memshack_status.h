@@ -7,6 +7,13 @@
  *   Progressing  True while pools or the gateway are still converging.
  *   Degraded     True when the spec is invalid (InvalidSpec) or applying
  *                failed (ApplyFailed); False (AsExpected) otherwise.
+ *   ConfigLoaded True (Loaded) when every ready gateway pod answered
+ *                `get __mcrouter__.config_md5_digest` with the md5 of the
+ *                config just written; False with reason Loading (a gateway
+ *                still serves another config: named in the message),
+ *                GatewayUnreachable (one did not answer) or NoReadyGateways;
+ *                Unknown (ProbeDisabled) when the operator does not ask.
+ * status.gateway.configLoaded counts the gateways on the current config.
  * lastTransitionTime moves only when a condition's status flips.
  */
 #ifndef MEMSHACK_CORE_MEMSHACK_STATUS_H
@@ -29,7 +36,25 @@ typedef struct memshack_observed {
 	int gateway_ready;
 	bool gateway_current;
 	const char *apply_error; /* NULL, or why applying failed */
+	/* What the ready gateway pods said when asked for the config they loaded. */
+	struct {
+		bool probed;      /* false: the operator does not ask (probing off) */
+		int pods;         /* ready gateway pods asked */
+		int loaded;       /* answered the current config's md5 */
+		int unreachable;  /* did not answer (connect error, timeout, bad reply) */
+		char stale_pod[128];   /* a pod on another config, or "" */
+		char stale_digest[40]; /* what it reported */
+		char unreachable_pod[128]; /* a pod that did not answer, or "" */
+	} probe;
 } memshack_observed;
+
+/*
+ * Whether every gateway is known to serve the current config: probing is on,
+ * every ready gateway pod answered the current md5, and there is at least one
+ * (or mcrouterPoolSize is 0, so none can serve an old one). Only then may a
+ * pool the config no longer names be removed before the time bound.
+ */
+bool memshack_gateways_confirmed(const memshack_spec *s, const memshack_observed *o);
 
 /*
  * The new status object (new reference), built on `old` (borrowed, may be

@@ -12,6 +12,7 @@
 #include "core/memshack_spec.h"
 #include "core/memshack_status.h"
 #include "operator/children.h"
+#include "operator/gateway_probe.h"
 #include "runtime/apply.h"
 #include "runtime/projection.h"
 #include "util/log.h"
@@ -26,15 +27,24 @@ static const kube_resource *const child_res[K_N] = { &KUBE_RES_SERVICES, &KUBE_R
 						     &KUBE_RES_PODDISRUPTIONBUDGETS, &KUBE_RES_CONFIGMAPS,
 						     &KUBE_RES_DEPLOYMENTS };
 
+/* Per Memshack: when its config last changed, and which config its gateways were last seen to confirm. */
+typedef struct config_memo {
+	int64_t since;         /* monotonic µs of the last config change */
+	char md5[33];          /* the config last written */
+	char confirmed[33];    /* md5 all gateways reported, "" until they do */
+} config_memo;
+
 typedef struct mctl {
 	manager *m;
 	informer *ms;
 	informer *children_inf[K_N];
+	informer *gateway_pods; /* projected: name, namespace, the Memshack label, podIP, Ready, deletionTimestamp */
 	char *domain;
 	int64_t removal_delay_us;
+	int probe_timeout_ms; /* 0: gateways are not asked */
 	pthread_mutex_t mu;
 	children *children;
-	strmap config_changed; /* "ns/name" -> int64_t* (monotonic µs of the last config change) */
+	strmap config_changed; /* "ns/name" -> config_memo* */
 	metrics *metrics;
 } mctl;
 
@@ -78,6 +88,98 @@ static void forget(const char *key)
 	pthread_mutex_lock(&ctl_.mu);
 	free(strmap_remove(&ctl_.config_changed, key, NULL));
 	pthread_mutex_unlock(&ctl_.mu);
+	char labels[700], ens[300], ename[300];
+	snprintf(labels, sizeof labels, "namespace=\"%s\",name=\"%s\"", metrics_label_escape(ns, ens, sizeof ens),
+		 metrics_label_escape(slash + 1, ename, sizeof ename));
+	metrics_remove(ctl_.metrics, "memshack_gateway_config_loaded", labels);
+}
+
+/* What the gateway pod cache keeps (new reference). */
+static json_t *project_gateway_pod(void *ud, json_t *pod)
+{
+	(void)ud;
+	json_t *md = json_object_get(pod, "metadata"), *st = json_object_get(pod, "status");
+	const char *ready = "False";
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(st, "conditions"), i, c)
+	{
+		if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "", "Ready"))
+			ready = json_string_value(json_object_get(c, "status")) ?: "False";
+	}
+	json_t *out = json_pack("{s:{s:O*, s:O*, s:O*, s:O*}, s:{s:O*, s:s}}", "metadata", "name",
+				json_object_get(md, "name"), "namespace", json_object_get(md, "namespace"),
+				"deletionTimestamp", json_object_get(md, "deletionTimestamp"), "labels",
+				json_object_get(md, "labels"), "status", "podIP", json_object_get(st, "podIP"), "ready",
+				ready);
+	return out;
+}
+
+/* A gateway pod's event wakes its Memshack (the memshack.io/memshack label names it). */
+static void map_gateway_pod(void *ud, controller *c, informer_event ev, const char *key, json_t *obj)
+{
+	(void)ud, (void)ev;
+	const char *owner = json_string_value(
+		json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), MEMSHACK_LABEL));
+	const char *slash = strchr(key, '/');
+	if (!owner || !slash)
+		return;
+	char k[600];
+	snprintf(k, sizeof k, "%.*s/%s", (int)(slash - key), key, owner);
+	controller_enqueue(c, k);
+}
+
+static bool gateway_pod_of(void *ud, json_t *pod)
+{
+	const char *owner = json_string_value(
+		json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"), MEMSHACK_LABEL));
+	return owner && !strcmp(owner, ud) && !json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp");
+}
+
+/*
+ * Asks every ready gateway pod of the Memshack which config it loaded and
+ * fills o->probe. Gateway pods are named <name>-memshack-<hash>-<id>; only
+ * those keys are parsed, and the label must name this Memshack.
+ */
+static void probe_gateways(const memshack_spec *s, const char *md5, memshack_observed *o)
+{
+	memset(&o->probe, 0, sizeof o->probe);
+	if (ctl_.probe_timeout_ms <= 0)
+		return;
+	o->probe.probed = true;
+	char prefix[400];
+	snprintf(prefix, sizeof prefix, "%s/%s-memshack-", s->namespace, s->name);
+	json_t *pods = store_list_prefix(informer_store(ctl_.gateway_pods), prefix, gateway_pod_of, (void *)s->name);
+	size_t i;
+	json_t *pod;
+	json_array_foreach(pods, i, pod)
+	{
+		json_t *st = json_object_get(pod, "status");
+		const char *ip = json_string_value(json_object_get(st, "podIP"));
+		const char *name = json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
+		if (!ip || !name || strcmp(json_string_value(json_object_get(st, "ready")) ?: "", "True"))
+			continue;
+		o->probe.pods++;
+		char digest[33], err[256];
+		if (gateway_probe_digest(ip, s->mcrouter_port, ctl_.probe_timeout_ms, digest, err, sizeof err)) {
+			o->probe.unreachable++;
+			snprintf(o->probe.unreachable_pod, sizeof o->probe.unreachable_pod, "%s", name);
+			log_write(LOG_DEBUG, "memshack", s->name, "gateway %s: %s", name, err);
+			metrics_add(ctl_.metrics, "memshack_gateway_probes_total", "result=\"unreachable\"", 1);
+		} else if (!strcmp(digest, md5)) {
+			o->probe.loaded++;
+			metrics_add(ctl_.metrics, "memshack_gateway_probes_total", "result=\"current\"", 1);
+		} else {
+			snprintf(o->probe.stale_pod, sizeof o->probe.stale_pod, "%s", name);
+			snprintf(o->probe.stale_digest, sizeof o->probe.stale_digest, "%s", digest);
+			metrics_add(ctl_.metrics, "memshack_gateway_probes_total", "result=\"other\"", 1);
+		}
+	}
+	json_decref(pods);
+	char labels[700], ens[300], ename[300];
+	snprintf(labels, sizeof labels, "namespace=\"%s\",name=\"%s\"", metrics_label_escape(s->namespace, ens, sizeof ens),
+		 metrics_label_escape(s->name, ename, sizeof ename));
+	metrics_set(ctl_.metrics, "memshack_gateway_config_loaded", labels, o->probe.loaded);
 }
 
 static bool owned_by_filter(void *ud, json_t *obj)
@@ -124,6 +226,23 @@ static void observe(const memshack_spec *s, memshack_observed *o)
 	json_decref(dep);
 }
 
+/* The most pods any pool StatefulSet of s has now (status.replicas), 0 if none is cached. */
+static int pool_pods_now(const memshack_spec *s)
+{
+	int most = 0;
+	for (int k = 0; k < s->num_replicas && k < MEMSHACK_MAX_POOLS; k++) {
+		char name[128];
+		memshack_pool_name(s, k, name, sizeof name);
+		json_t *sts = cached_child(K_STATEFULSET, s->namespace, name);
+		if (sts && is_controlled_by(sts, s->uid)) {
+			int n = (int)json_integer_value(json_object_get(json_object_get(sts, "status"), "replicas"));
+			most = n > most ? n : most;
+		}
+		json_decref(sts);
+	}
+	return most;
+}
+
 static reconcile_result reconcile(void *ud, const char *key)
 {
 	(void)ud;
@@ -157,6 +276,26 @@ static reconcile_result reconcile(void *ud, const char *key)
 		res = failed;
 		goto out;
 	}
+	/*
+	 * Which config do the gateways serve? Asked before applying: shrinking
+	 * pools wait for it, and so does removing pools (below).
+	 */
+	memshack_observed probed = { 0 };
+	probe_gateways(s, d.config_md5, &probed);
+	bool confirmed = memshack_gateways_confirmed(s, &probed);
+	int64_t now_us = clock_mono_us();
+	pthread_mutex_lock(&ctl_.mu);
+	config_memo *memo = strmap_get(&ctl_.config_changed, key, NULL);
+	/* Age of the config we are about to write: 0 when it differs from the last one written. */
+	int64_t config_age = memo && !strcmp(memo->md5, d.config_md5) ? now_us - memo->since : 0;
+	pthread_mutex_unlock(&ctl_.mu);
+	int pods_now = pool_pods_now(s);
+	bool held = !confirmed && config_age < ctl_.removal_delay_us && pods_now > s->num_shards;
+	if (held) {
+		memshack_desired_hold_shards(&d, pods_now);
+		log_write(LOG_INFO, "memshack", key, "pools keep %d pods until every gateway loaded the config with %d shards",
+			  pods_now, s->num_shards);
+	}
 	/* Apply what differs, in order (Services and pools, then the config, then the gateway). */
 	const char *apply_error = NULL;
 	sbuf changed = SBUF_INIT;
@@ -186,20 +325,36 @@ static reconcile_result reconcile(void *ud, const char *key)
 		if (k == K_CONFIGMAP)
 			config_changed = true;
 	}
-	int64_t now_us = clock_mono_us();
 	pthread_mutex_lock(&ctl_.mu);
-	int64_t *since = strmap_get(&ctl_.config_changed, key, NULL);
-	if (config_changed || !since) {
-		if (!since && (since = malloc(sizeof *since)) && strmap_put(&ctl_.config_changed, key, since, NULL, NULL)) {
-			free(since);
-			since = NULL;
+	memo = strmap_get(&ctl_.config_changed, key, NULL);
+	if (config_changed || !memo || strcmp(memo->md5, d.config_md5)) {
+		if (!memo && (memo = calloc(1, sizeof *memo)) && strmap_put(&ctl_.config_changed, key, memo, NULL, NULL)) {
+			free(memo);
+			memo = NULL;
 		}
 		/* First sight after a start: the config may be old news, but we cannot know; wait once. */
-		if (since)
-			*since = now_us;
+		if (memo) {
+			memo->since = now_us, memo->confirmed[0] = '\0';
+			snprintf(memo->md5, sizeof memo->md5, "%s", d.config_md5);
+		}
+		config_age = 0;
 	}
-	int64_t config_age = since ? now_us - *since : 0;
+	bool announced = memo && !strcmp(memo->confirmed, d.config_md5);
 	pthread_mutex_unlock(&ctl_.mu);
+	confirmed = confirmed && !apply_error;
+	if (confirmed && !announced) {
+		pthread_mutex_lock(&ctl_.mu);
+		if ((memo = strmap_get(&ctl_.config_changed, key, NULL)))
+			snprintf(memo->confirmed, sizeof memo->confirmed, "%s", d.config_md5);
+		pthread_mutex_unlock(&ctl_.mu);
+		if (probed.probe.pods > 0) {
+			log_write(LOG_INFO, "memshack", key, "%d of %d gateways loaded config %s (%.1f s after it was written)",
+				  probed.probe.loaded, probed.probe.pods, d.config_md5, (double)config_age / 1e6);
+			events_record(manager_events(ctl_.m), ms, "Normal", "ConfigLoaded", "Reconcile",
+				      "%d of %d gateways loaded config %.12s", probed.probe.loaded, probed.probe.pods,
+				      d.config_md5);
+		}
+	}
 	/* Prune StatefulSets of removed pools, once gateways have had time to load the new config. */
 	if (!apply_error && s->uid) {
 		/* Pools are named <name>-memshack-pool-<k>: only those keys are parsed (O(own pools), not O(all)). */
@@ -219,11 +374,24 @@ static reconcile_result reconcile(void *ud, const char *key)
 				wanted = !strcmp(keep[k], mstr(obj, "name"));
 			extra |= !wanted;
 		}
-		if (extra && config_age < ctl_.removal_delay_us) {
-			res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, ctl_.removal_delay_us - config_age + 100000 };
-			log_write(LOG_INFO, "memshack", key, "removed pools wait %.1f s for gateways to load the new config",
-				  (double)(ctl_.removal_delay_us - config_age) / 1e6);
+		/* Removed pools go once every gateway confirmed a config without them, or after the time bound. */
+		if (extra && !confirmed && config_age < ctl_.removal_delay_us) {
+			int64_t wait = ctl_.removal_delay_us - config_age + 100000;
+			if (probed.probe.probed && wait > 1000000)
+				wait = 1000000; /* ask the gateways again soon */
+			res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, wait };
+			log_write(LOG_INFO, "memshack", key,
+				  "removed pools wait for gateways to load the new config (%d of %d confirmed; at most %.1f s more)",
+				  probed.probe.loaded, probed.probe.pods, (double)(ctl_.removal_delay_us - config_age) / 1e6);
 		} else if (extra && keep) {
+			if (!confirmed && probed.probe.probed) {
+				log_write(LOG_WARN, "memshack", key,
+					  "removing pools after %.0f s although gateways did not confirm the new config (%d of %d)",
+					  (double)config_age / 1e6, probed.probe.loaded, probed.probe.pods);
+				events_record(manager_events(ctl_.m), ms, "Warning", "GatewayNotConfirmed", "Reconcile",
+					      "removing pools after %.0f s: %d of %d gateways confirmed config %.12s",
+					      (double)config_age / 1e6, probed.probe.loaded, probed.probe.pods, d.config_md5);
+			}
 			int n = prune_owned(manager_client(ctl_.m), &KUBE_RES_STATEFULSETS, owned, s->uid, keep, &kerr);
 			if (n < 0) {
 				snprintf(err, sizeof err, "pruning removed pools: %s", kube_strerror(&kerr));
@@ -238,6 +406,12 @@ static reconcile_result reconcile(void *ud, const char *key)
 		free(names);
 		json_decref(owned);
 	}
+	/* Keep asking until every gateway confirmed: quickly at first, then at a slow pace (a stuck gateway is reported, not waited on). */
+	if (probed.probe.probed && !confirmed && !apply_error && res.outcome == RECONCILE_DONE)
+		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, config_age < ctl_.removal_delay_us ? 1000000 : 30000000 };
+	/* Held pools shrink at the bound at the latest. */
+	if (held && !apply_error && res.outcome == RECONCILE_DONE)
+		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, ctl_.removal_delay_us - config_age + 100000 };
 	if (defer_us > 0 && !apply_error &&
 	    (res.outcome != RECONCILE_REQUEUE_AFTER || res.after_us > defer_us + 100000))
 		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, defer_us + 100000 };
@@ -253,6 +427,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 	memshack_observed o;
 	observe(s, &o);
 	o.apply_error = apply_error;
+	o.probe = probed.probe;
 	char endpoint[400], selector[200];
 	memshack_endpoint(s, ctl_.domain, endpoint, sizeof endpoint);
 	snprintf(selector, sizeof selector, "%s=%s,app.kubernetes.io/component=gateway", MEMSHACK_LABEL, s->name);
@@ -277,6 +452,11 @@ int memshack_controller_setup(manager *m, const memshack_controller_options *o)
 	ctl_.metrics = manager_metrics(m);
 	ctl_.domain = strdup(o && o->cluster_domain ? o->cluster_domain : "cluster.local");
 	ctl_.removal_delay_us = o && o->pool_removal_delay_us > 0 ? o->pool_removal_delay_us : 60LL * 1000000;
+	ctl_.probe_timeout_ms = o ? o->gateway_probe_timeout_ms : 0;
+	metrics_declare(ctl_.metrics, "memshack_gateway_config_loaded", METRIC_GAUGE,
+			"Ready gateway pods of a Memshack that answered the md5 of its current mcrouter config", NULL, 0);
+	metrics_declare(ctl_.metrics, "memshack_gateway_probes_total", METRIC_COUNTER,
+			"Gateway pods asked for their loaded config, by answer (current, other, unreachable)", NULL, 0);
 	pthread_mutex_init(&ctl_.mu, NULL);
 	ctl_.children = children_new(manager_client(m), ctl_.metrics);
 	kube_error err = KUBE_ERROR_INIT;
@@ -293,12 +473,17 @@ int memshack_controller_setup(manager *m, const memshack_controller_options *o)
 		co.notify_kept_changes_only = k == K_STATEFULSET || k == K_DEPLOYMENT || k == K_PDB;
 		ctl_.children_inf[k] = informer_new(manager_client(m), &co, &err);
 	}
+	informer_options po = { .res = &KUBE_RES_PODS, .namespace = manager_namespace(m),
+				.label_selector = "app.kubernetes.io/component=gateway," MEMSHACK_LABEL,
+				.project = project_gateway_pod, .notify_kept_changes_only = true, .metrics = ctl_.metrics };
+	ctl_.gateway_pods = informer_new(manager_client(m), &po, &err);
 	controller_options cop = { .name = "memshack", .workers = manager_workers(m), .reconcile = reconcile,
 				   .metrics = ctl_.metrics };
 	controller *c = controller_new(&cop);
 	bool ok = ctl_.ms && c && !controller_watch_primary(c, ctl_.ms);
 	for (int k = 0; ok && k < K_N; k++)
 		ok = ctl_.children_inf[k] && !controller_watch_owned(c, ctl_.children_inf[k], "Memshack");
+	ok = ok && ctl_.gateway_pods && !controller_watch_mapped(c, ctl_.gateway_pods, map_gateway_pod, NULL);
 	if (!ok) {
 		log_error("memshack controller setup failed: %s", kube_strerror(&err));
 		kube_error_release(&err);
@@ -307,6 +492,7 @@ int memshack_controller_setup(manager *m, const memshack_controller_options *o)
 	manager_add_informer(m, ctl_.ms);
 	for (int k = 0; k < K_N; k++)
 		manager_add_informer(m, ctl_.children_inf[k]);
+	manager_add_informer(m, ctl_.gateway_pods);
 	manager_add_controller(m, c);
 	return 0;
 }

@@ -12,10 +12,19 @@
  *     annotation and the generation / resourceVersion seen after our last
  *     apply): an unchanged Memshack costs zero writes, and a hand edit of a
  *     child (a scaled StatefulSet, an edited config) is reverted.
- *  4. Prunes StatefulSets of removed replica pools, only once the new
- *     mcrouter configuration has been in place for --pool-removal-delay (the
- *     kubelet needs up to a minute to update the mounted file).
- *  5. Writes status (conditions, counts, endpoint, config digest) only when
+ *  4. Asks every ready gateway pod (a projected pod informer: name, label,
+ *     podIP, Ready) which config it loaded: `get
+ *     __mcrouter__.config_md5_digest` on its mcrouter port (gateway_probe.h),
+ *     compared with the md5 just written. Result: status.gateway.configLoaded,
+ *     the ConfigLoaded condition, the memshack_gateway_config_loaded gauge, and
+ *     a ConfigLoaded event when every gateway confirmed a new config.
+ *  5. Prunes StatefulSets of removed replica pools once every gateway
+ *     confirmed a config that no longer names them; --pool-removal-delay is
+ *     the upper bound, used when a gateway cannot be asked or keeps an old
+ *     config (then a GatewayNotConfirmed Warning says so). While gateways
+ *     have not confirmed, the key is requeued every second (every 30 s past
+ *     the bound).
+ *  6. Writes status (conditions, counts, endpoint, config digest) only when
  *     it changed.
  */
 #ifndef MEMSHACK_OPERATOR_MEMSHACK_CONTROLLER_H
@@ -29,7 +38,8 @@ extern const kube_resource MEMSHACK_RES;
 
 typedef struct memshack_controller_options {
 	const char *cluster_domain;     /* default "cluster.local" */
-	int64_t pool_removal_delay_us;  /* default 60 s */
+	int64_t pool_removal_delay_us;  /* upper bound; default 60 s */
+	int gateway_probe_timeout_ms;   /* per gateway; 0 = do not ask gateways (time bound only) */
 } memshack_controller_options;
 
 /* Adds the informers and the controller to the manager. 0, or -1 (logged). */

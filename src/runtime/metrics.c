@@ -167,6 +167,15 @@ void metrics_add(metrics *m, const char *name, const char *labels, double v) { u
 void metrics_set(metrics *m, const char *name, const char *labels, double v) { update(m, name, labels, v, METRIC_GAUGE); }
 void metrics_observe(metrics *m, const char *name, const char *labels, double v) { update(m, name, labels, v, METRIC_HISTOGRAM); }
 
+void metrics_remove(metrics *m, const char *name, const char *labels)
+{
+	pthread_mutex_lock(&m->mu);
+	family *f = find_family(m, name);
+	if (f)
+		series_free(strmap_remove(&f->series, labels ? labels : "", NULL));
+	pthread_mutex_unlock(&m->mu);
+}
+
 double metrics_value(metrics *m, const char *name, const char *labels)
 {
 	pthread_mutex_lock(&m->mu);

@@ -27,6 +27,8 @@ int metrics_declare(metrics *m, const char *name, metric_type type, const char *
 void metrics_add(metrics *m, const char *name, const char *labels, double v);
 void metrics_set(metrics *m, const char *name, const char *labels, double v);
 void metrics_observe(metrics *m, const char *name, const char *labels, double v);
+/* Removes one series (a per-object gauge whose object is gone). No-op if absent. */
+void metrics_remove(metrics *m, const char *name, const char *labels);
 /* The current value of a counter or gauge series (0 if none). */
 double metrics_value(metrics *m, const char *name, const char *labels);
 

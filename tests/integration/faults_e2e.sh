@@ -74,7 +74,7 @@ declare -A mport hport opid
 operator_start() {
   local name=$1; shift
   mport[$name]=$(free_port); hport[$name]=$(free_port)
-  ${MEMSHACK_WRAPPER:-} "$bin" run --namespace "$ns" --pool-removal-delay 1 --event-series-interval 1 \
+  ${MEMSHACK_WRAPPER:-} "$bin" run --gateway-probe-timeout-ms 0 --namespace "$ns" --pool-removal-delay 1 --event-series-interval 1 \
     --metrics-bind-address "127.0.0.1:${mport[$name]}" --health-probe-bind-address "127.0.0.1:${hport[$name]}" \
     "$@" >> "$tmp/$name.log" 2>&1 &
   opid[$name]=$!

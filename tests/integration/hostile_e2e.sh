@@ -61,7 +61,7 @@ established() { kubectl wait --for=condition=Established crd/memshacks.memshack.
 
 operator_start() { # NAMESPACE
   mport=$(free_port); hport=$(free_port)
-  ${MEMSHACK_WRAPPER:-} "$bin" run --namespace "$1" --metrics-bind-address "127.0.0.1:$mport" \
+  ${MEMSHACK_WRAPPER:-} "$bin" run --gateway-probe-timeout-ms 0 --namespace "$1" --metrics-bind-address "127.0.0.1:$mport" \
     --health-probe-bind-address "127.0.0.1:$hport" >> "$tmp/operator.log" 2>&1 &
   op_pid=$!
   until_ok 90 curl -sf "http://127.0.0.1:$hport/readyz" || { bad "operator not ready"; tail -n 20 "$tmp/operator.log"; }

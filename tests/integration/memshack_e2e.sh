@@ -40,7 +40,7 @@ kubectl label namespace "$ns" pod-security.kubernetes.io/enforce=restricted pod-
   && ok "CRD installed" || bad "CRD not established"
 
 mport=$(free_port); hport=$(free_port)
-${MEMSHACK_WRAPPER:-} "$bin" run --namespace "$ns" --pool-removal-delay 1 --metrics-bind-address "127.0.0.1:$mport" \
+${MEMSHACK_WRAPPER:-} "$bin" run --gateway-probe-timeout-ms 0 --namespace "$ns" --pool-removal-delay 1 --metrics-bind-address "127.0.0.1:$mport" \
   --health-probe-bind-address "127.0.0.1:$hport" > "$tmp/operator.log" 2>&1 &
 op_pid=$!
 if until_ok 60 curl -sf "http://127.0.0.1:$hport/readyz"; then ok "operator ready"

@@ -34,7 +34,7 @@ kubectl create namespace "$ns" >/dev/null
 "$bin" crd | kubectl apply --server-side -f - >/dev/null
 kubectl wait --for=condition=Established crd/memcachedproxies.memshack.io --timeout=30s >/dev/null && ok "CRDs installed" || bad "CRD"
 mport=$(free_port); hport=$(free_port)
-${MEMSHACK_WRAPPER:-} "$bin" run --namespace "$ns" --metrics-bind-address "127.0.0.1:$mport" \
+${MEMSHACK_WRAPPER:-} "$bin" run --gateway-probe-timeout-ms 0 --namespace "$ns" --metrics-bind-address "127.0.0.1:$mport" \
   --health-probe-bind-address "127.0.0.1:$hport" > "$tmp/operator.log" 2>&1 &
 op_pid=$!
 if until_ok 60 curl -sf "http://127.0.0.1:$hport/readyz"; then ok "operator ready"

@@ -56,7 +56,7 @@ user=$("$bin" check --kubeconfig "$tmp/kubeconfig" | sed -n 's/.*authenticated a
 
 kubectl create namespace "$ns" >/dev/null
 kubectl label namespace "$ns" pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/enforce-version=latest >/dev/null
-${MEMSHACK_WRAPPER:-} "$bin" run --kubeconfig "$tmp/kubeconfig" --leader-elect --lease-namespace memshack-system \
+${MEMSHACK_WRAPPER:-} "$bin" run --gateway-probe-timeout-ms 0 --kubeconfig "$tmp/kubeconfig" --leader-elect --lease-namespace memshack-system \
   --lease-name memshack-rbac-test --pool-removal-delay 1 --event-series-interval 1 \
   --metrics-bind-address 0 --health-probe-bind-address 0 > "$tmp/operator.log" 2>&1 &
 op_pid=$!

@@ -320,6 +320,73 @@ static void test_status(void **state)
 	memshack_spec_free(s);
 }
 
+static const char *cond_field(json_t *st, const char *type, const char *field)
+{
+	return json_string_value(json_object_get(conditions_find(json_object_get(st, "conditions"), type), field));
+}
+
+/* What the gateways answered → ConfigLoaded, status.gateway.configLoaded, and whether removed pools may go. */
+static void test_status_config_loaded(void **state)
+{
+	(void)state;
+	memshack_spec *s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: cl, namespace: n, generation: 1}\n"
+				    "spec: {numShards: 1, numReplicas: 1, mcrouterPoolSize: 3}\n");
+	memshack_observed o = { 0 };
+	const char *t = "2026-01-01T00:00:00Z";
+	/* probing off: Unknown, never confirmed (the time bound alone decides) */
+	json_t *st = memshack_status_build(s, &o, NULL, "ep", "sel", "0123456789abcdef0123456789abcdef", t);
+	assert_string_equal(cond_field(st, "ConfigLoaded", "status"), "Unknown");
+	assert_string_equal(cond_field(st, "ConfigLoaded", "reason"), "ProbeDisabled");
+	assert_false(memshack_gateways_confirmed(s, &o));
+	json_decref(st);
+	/* 2 of 3 on the current config, one still on an old one: Loading, named */
+	o.probe.probed = true;
+	o.probe.pods = 3;
+	o.probe.loaded = 2;
+	snprintf(o.probe.stale_pod, sizeof o.probe.stale_pod, "cl-memshack-abc-1");
+	snprintf(o.probe.stale_digest, sizeof o.probe.stale_digest, "ffffffffffffffffffffffffffffffff");
+	st = memshack_status_build(s, &o, NULL, "ep", "sel", "0123456789abcdef0123456789abcdef", t);
+	assert_string_equal(cond_field(st, "ConfigLoaded", "status"), "False");
+	assert_string_equal(cond_field(st, "ConfigLoaded", "reason"), "Loading");
+	assert_non_null(strstr(cond_field(st, "ConfigLoaded", "message"), "2 of 3 gateways loaded config 0123456789ab"));
+	assert_non_null(strstr(cond_field(st, "ConfigLoaded", "message"), "cl-memshack-abc-1 serves config ffffffffffff"));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "gateway"), "configLoaded")), 2);
+	assert_false(memshack_gateways_confirmed(s, &o));
+	json_decref(st);
+	/* one did not answer: GatewayUnreachable, not confirmed even if the others agree */
+	o.probe.loaded = 2;
+	o.probe.unreachable = 1;
+	o.probe.stale_pod[0] = '\0';
+	snprintf(o.probe.unreachable_pod, sizeof o.probe.unreachable_pod, "cl-memshack-abc-2");
+	st = memshack_status_build(s, &o, NULL, "ep", "sel", "0123456789abcdef0123456789abcdef", t);
+	assert_string_equal(cond_field(st, "ConfigLoaded", "reason"), "GatewayUnreachable");
+	assert_non_null(strstr(cond_field(st, "ConfigLoaded", "message"), "cl-memshack-abc-2"));
+	assert_false(memshack_gateways_confirmed(s, &o));
+	json_decref(st);
+	/* all three: Loaded, confirmed */
+	o.probe.unreachable = 0;
+	o.probe.loaded = 3;
+	st = memshack_status_build(s, &o, NULL, "ep", "sel", "0123456789abcdef0123456789abcdef", t);
+	assert_string_equal(cond_field(st, "ConfigLoaded", "status"), "True");
+	assert_string_equal(cond_field(st, "ConfigLoaded", "reason"), "Loaded");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "gateway"), "configLoaded")), 3);
+	assert_true(memshack_gateways_confirmed(s, &o));
+	json_decref(st);
+	/* no ready gateway although some are wanted: nobody to ask, not confirmed */
+	memset(&o.probe, 0, sizeof o.probe);
+	o.probe.probed = true;
+	st = memshack_status_build(s, &o, NULL, "ep", "sel", "0123456789abcdef0123456789abcdef", t);
+	assert_string_equal(cond_field(st, "ConfigLoaded", "reason"), "NoReadyGateways");
+	assert_false(memshack_gateways_confirmed(s, &o));
+	json_decref(st);
+	memshack_spec_free(s);
+	/* mcrouterPoolSize 0: no gateway can serve an old config */
+	s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: cl, namespace: n, generation: 1}\n"
+		     "spec: {numShards: 1, numReplicas: 1, mcrouterPoolSize: 0}\n");
+	assert_true(memshack_gateways_confirmed(s, &o));
+	memshack_spec_free(s);
+}
+
 static void test_crd_matches_field_table(void **state)
 {
 	(void)state;
@@ -354,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_config_semantics),
 		cmocka_unit_test(test_digest_stable_and_sensitive),
 		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_status_config_loaded),
 		cmocka_unit_test(test_crd_matches_field_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
