@@ -1,0 +1,95 @@
+# Helpers for tests on the real data plane (sourced, not run): a network
+# namespace of the test's own holding a full local control plane, the test
+# node agent (tools/nodeagent) that runs real memcached and mcrouter processes
+# for the pods, and the operator.
+# shellcheck shell=bash
+# Callers set $tmp (a scratch folder) and $bin (the memshack binary).
+#
+#   dp_enter "$@"   at the top of a test: re-runs the script inside a new network
+#                   namespace (ip netns exec, which mounts /etc/netns/NAME/hosts
+#                   over /etc/hosts) and removes the namespace afterwards
+#   dp_up           control plane + bridge + node agent (sets dp_dir, dp_agent_pid)
+#   dp_operator ARGS...   starts `memshack run` (sets op_pid, mport, hport)
+#   dp_down         stops everything it started, by PID
+#
+# Needs: root, iproute2, memcached (Debian), mcrouter from ../shared/mcrouter
+# (or MEMSHACK_MCROUTER).
+
+: "${tmp:?}" "${bin:?}"
+dp_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+dp_mcrouter=${MEMSHACK_MCROUTER:-$(cd "$dp_root/.." && pwd)/shared/mcrouter/bin/mcrouter}
+dp_bridge=msbr0
+dp_gateway_ip=10.244.255.254
+
+dp_enter() {
+  if [ -n "${MEMSHACK_DP_NETNS:-}" ]; then return 0; fi
+  [ "$(id -u)" = 0 ] || { echo "dataplane tests need root (network namespaces)"; echo "0 passed, 1 failed"; exit 1; }
+  [ -x "$dp_mcrouter" ] || { echo "no mcrouter at $dp_mcrouter (set MEMSHACK_MCROUTER)"; echo "0 passed, 1 failed"; exit 1; }
+  command -v memcached >/dev/null || { echo "memcached is not installed"; echo "0 passed, 1 failed"; exit 1; }
+  local name=msdp-$$ rc
+  ip netns add "$name" || exit 1
+  mkdir -p "/etc/netns/$name"
+  printf '127.0.0.1\tlocalhost\n' > "/etc/netns/$name/hosts"
+  MEMSHACK_DP_NETNS=$name ip netns exec "$name" bash "$0" "$@"
+  rc=$?
+  # Anything still in the namespace is ours: stop it by PID, then remove the namespace.
+  local pids
+  pids=$(ip netns pids "$name" 2>/dev/null)
+  if [ -n "$pids" ]; then
+    echo "dataplane: processes left in $name: $pids (killed)" >&2
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null
+    rc=1
+  fi
+  ip netns del "$name" 2>/dev/null
+  rm -rf "/etc/netns/${name:?}"
+  exit $rc
+}
+
+dp_up() {
+  ip link set lo up
+  ip link add "$dp_bridge" type bridge
+  ip addr add "$dp_gateway_ip/16" dev "$dp_bridge"
+  ip link set "$dp_bridge" up
+  dp_dir=$tmp/testenv
+  local t0=$SECONDS
+  if ! MEMSHACK_TESTENV_KWOK_STAGES=$dp_root/tools/testenv/kwok-stages-dataplane.yaml \
+      "$dp_root/tools/testenv/testenv.sh" up full --dir "$dp_dir" > "$tmp/testenv.env" 2> "$tmp/testenv.err"; then
+    cat "$tmp/testenv.err"; return 1
+  fi
+  # shellcheck disable=SC1091
+  . "$tmp/testenv.env"
+  echo "dataplane: control plane up in $((SECONDS - t0)) s (namespace $MEMSHACK_DP_NETNS)"
+  bash "$dp_root/tools/nodeagent/nodeagent.sh" --testenv "$dp_dir" --dir "$tmp/agent" \
+    --hosts "/etc/netns/$MEMSHACK_DP_NETNS/hosts" --bridge "$dp_bridge" \
+    --bin memcached="$(command -v memcached)" --bin mcrouter="$dp_mcrouter" \
+    --configmap-delay "${DP_CONFIGMAP_DELAY:-2}" --restart-backoff "${DP_RESTART_BACKOFF:-1}" \
+    > "$tmp/agent.log" 2>&1 &
+  dp_agent_pid=$!
+}
+
+dp_operator() { # extra flags for memshack run
+  mport=$(free_port); hport=$(free_port)
+  ${MEMSHACK_WRAPPER:-} "$bin" run --metrics-bind-address "127.0.0.1:$mport" \
+    --health-probe-bind-address "127.0.0.1:$hport" "$@" > "$tmp/operator.log" 2>&1 &
+  op_pid=$!
+  until_ok 60 curl -sf "http://127.0.0.1:$hport/readyz"
+}
+
+dp_down() {
+  if [ -n "${op_pid:-}" ]; then kill -TERM "$op_pid" 2>/dev/null; wait "$op_pid" 2>/dev/null; op_pid=; fi
+  if [ -n "${dp_agent_pid:-}" ]; then
+    kill -TERM "$dp_agent_pid" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$dp_agent_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$dp_agent_pid" 2>/dev/null
+    dp_agent_pid=
+  fi
+  [ -n "${dp_dir:-}" ] && "$dp_root/tools/testenv/testenv.sh" down --dir "$dp_dir" >/dev/null 2>&1
+  dp_dir=
+}
+
+# mc HOST PORT COMMAND-TEXT: one memcached-protocol exchange; prints the reply
+# up to its terminating line (END, STORED, ... or an error), at most 2 s.
+mc() {
+  printf '%b' "$3" | timeout 2 socat -t 1 - "TCP:$1:$2" 2>/dev/null | tr -d '\r'
+}
