@@ -18,11 +18,13 @@
  * summary: operations, ops/s, errors by kind, misses after set, stale reads,
  * latency p50/p90/p99/max (µs) per request. --errors FILE gets one line per
  * error with its wall-clock time (ms), the operation, the key and the reply.
+ * SIGTERM or SIGINT ends the run early, with the summary.
  * Exits 0 when it ran (errors are data, not failure), 2 on bad arguments.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -58,6 +60,13 @@ typedef struct worker {
 } worker;
 
 static pthread_mutex_t err_mu = PTHREAD_MUTEX_INITIALIZER;
+static volatile sig_atomic_t stop_requested; /* SIGTERM/SIGINT: finish and print the summary */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
 
 static double now_s(void)
 {
@@ -113,7 +122,7 @@ static void *run(void *arg)
 	double end = w->start + o->seconds;
 	long seq = 0;
 	bool preloaded = !o->gets_only;
-	while (now_s() < end && (o->max_ops <= 0 || w->ops < o->max_ops)) {
+	while (!stop_requested && now_s() < end && (o->max_ops <= 0 || w->ops < o->max_ops)) {
 		if (c.fd < 0 && mcconn_dial(&c, o->host, o->port, err, sizeof err)) {
 			w->dial_errs++;
 			w->errs++;
@@ -242,7 +251,10 @@ int main(int argc, char **argv)
 	}
 	double start = now_s(), next = start + 1;
 	long last_ops = 0, last_errs = 0, last_misses = 0;
-	while (now_s() < start + o.seconds + 0.5) {
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	while (!stop_requested && now_s() < start + o.seconds + 0.5) {
 		usleep(50000);
 		if (now_s() < next)
 			continue;

@@ -125,6 +125,9 @@ static json_t *status_schema(void)
 		"integer", "format", "int64");
 	json_t *counts = json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}}}", "type", "object", "properties", "name", "type",
 				   "string", "desired", "type", "integer", "ready", "type", "integer");
+	json_t *routing = json_pack("{s:s, s:s, s:{s:{s:s}, s:{s:s}}}", "type", "object", "description",
+				    "What the mcrouter config routes to: it lags the spec while new pods start.",
+				    "properties", "shards", "type", "integer", "replicaPools", "type", "integer");
 	json_t *gateway = json_deep_copy(counts);
 	json_object_set_new(json_object_get(gateway, "properties"), "configLoaded",
 			    json_pack("{s:s, s:s}", "type", "integer", "description",
@@ -132,7 +135,7 @@ static json_t *status_schema(void)
 				      "(get __mcrouter__.config_md5_digest)."));
 	return json_pack(
 		"{s:s, s:s, s:{s:{s:s, s:s}, s:{s:s, s:s, s:[s], s:o}, s:{s:s, s:s, s:o}, s:o, s:{s:s, s:s}, s:{s:s, s:s},"
-		" s:{s:s, s:s}, s:{s:s, s:s}}}",
+		" s:{s:s, s:s}, s:{s:s, s:s}, s:o}}",
 		"type", "object", "description", "What the operator observed.", "properties", "observedGeneration", "type",
 		"integer", "format", "int64", "conditions", "type", "array", "x-kubernetes-list-type", "map",
 		"x-kubernetes-list-map-keys", "type", "items", cond, "pools", "type", "array", "description",
@@ -140,7 +143,7 @@ static json_t *status_schema(void)
 		"replicas", "type", "integer", "description", "Ready gateway pods (the scale subresource reads this).",
 		"selector", "type", "string", "description", "Label selector of the gateway pods (for the HPA).", "endpoint",
 		"type", "string", "description", "Where clients connect: host:port of the gateway Service.", "configDigest",
-		"type", "string", "description", "md5 of the mcrouter configuration last written.");
+		"type", "string", "description", "md5 of the mcrouter configuration last written.", "routing", routing);
 }
 
 json_t *crd_memshack(void)
@@ -204,6 +207,7 @@ static json_t *proxy_status_schema(void)
 	json_t *st = status_schema();
 	json_t *props = json_object_get(st, "properties");
 	json_object_del(props, "pools");
+	json_object_del(props, "routing");
 	json_object_set_new(props, "servers",
 			    json_pack("{s:s, s:s, s:{s:s}}", "type", "array", "description",
 				      "The memcached servers in the mcrouter config, in hashing order.", "items", "type",

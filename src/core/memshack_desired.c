@@ -215,10 +215,41 @@ static gateway_params gateway_of(const memshack_spec *s, char *name, char *cfg, 
 	return p;
 }
 
+memshack_layout memshack_route_layout(const memshack_spec *s, memshack_layout last, const int *ready, int n_ready)
+{
+	memshack_layout want = { s->num_shards, s->num_replicas };
+	if (last.shards <= 0 || last.pools <= 0)
+		return want;
+	memshack_layout r = { want.shards, want.pools < last.pools ? want.pools : last.pools };
+	if (want.shards > last.shards) {
+		for (int k = 0; k < r.pools; k++) {
+			if (k >= n_ready || ready[k] < want.shards) {
+				r.shards = last.shards;
+				break;
+			}
+		}
+	}
+	while (r.pools < want.pools && r.pools < n_ready && ready[r.pools] >= r.shards)
+		r.pools++;
+	return r;
+}
+
 int memshack_desired_build(const memshack_spec *s, const char *domain, memshack_desired *out, char *err, size_t errlen)
 {
+	memshack_layout all = { s->num_shards, s->num_replicas };
+	return memshack_desired_build_routed(s, domain, all, out, err, errlen);
+}
+
+int memshack_desired_build_routed(const memshack_spec *s, const char *domain, memshack_layout route,
+				  memshack_desired *out, char *err, size_t errlen)
+{
 	memset(out, 0, sizeof *out);
-	int n = s->num_replicas, shards = s->num_shards;
+	int n = route.pools, shards = route.shards;
+	if (n < 1 || n > s->num_replicas || shards < 1 || shards > s->num_shards) {
+		snprintf(err, errlen, "routed layout %d x %d is outside the spec's %d x %d", shards, n, s->num_shards,
+			 s->num_replicas);
+		return -1;
+	}
 	char headless[128];
 	memshack_headless_name(s, headless, sizeof headless);
 	/* Servers: pod K-I of pool K is shard I; FQDNs through the headless Service. */
@@ -250,7 +281,7 @@ int memshack_desired_build(const memshack_spec *s, const char *domain, memshack_
 	out->objects = json_array();
 	char name[128];
 	json_array_append_new(out->objects, headless_service(s));
-	for (int k = 0; k < n; k++)
+	for (int k = 0; k < s->num_replicas; k++)
 		json_array_append_new(out->objects, statefulset(s, k));
 	json_array_append_new(out->objects, pdb(s, memshack_headless_name(s, name, sizeof name), "memcached", "pool"));
 	char gname[128], cfg[128];

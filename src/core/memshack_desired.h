@@ -34,6 +34,34 @@ typedef struct memshack_desired {
 /* cluster_domain: e.g. "cluster.local". Returns 0, or -1 with a message in err. */
 int memshack_desired_build(const memshack_spec *s, const char *cluster_domain, memshack_desired *out, char *err,
 			   size_t errlen);
+
+/*
+ * What the mcrouter config routes to: the first `pools` replica pools, each
+ * with its first `shards` pods. It lags the spec while the cluster grows.
+ */
+typedef struct memshack_layout {
+	int shards;
+	int pools;
+} memshack_layout;
+
+/*
+ * The layout the config should route to now. `last` is what the config
+ * written before routes to ({0, 0}: nothing known, route to the spec);
+ * ready[k] (n_ready entries) is the number of ready pods of pool k.
+ *   - Shrinking (fewer shards or pools) is routed at once: the pods that
+ *     leave are kept until every gateway loaded the smaller config.
+ *   - A new shard is routed once every routed pool has that many ready pods;
+ *     a new pool (in order) once it has as many ready pods as there are
+ *     routed shards. Until then clients never reach a pod that is not up:
+ *     mcrouter would mark it down (TKO) and fail writes to it for its probe
+ *     interval even after the pod came up.
+ * A routed pod that becomes unready stays routed (never a flap).
+ */
+memshack_layout memshack_route_layout(const memshack_spec *s, memshack_layout last, const int *ready, int n_ready);
+
+/* memshack_desired_build with the config routed to `route` (within the spec's size) instead of the spec. */
+int memshack_desired_build_routed(const memshack_spec *s, const char *cluster_domain, memshack_layout route,
+				  memshack_desired *out, char *err, size_t errlen);
 void memshack_desired_release(memshack_desired *d);
 
 /* Names (into buf; returns buf). */

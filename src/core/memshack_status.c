@@ -78,17 +78,25 @@ json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o
 			       ready_pods == want_pods && pools_current ? "Stable" : "Scaling", msg, gen, now);
 		conditions_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
 	} else {
-		bool settled = all_ready && pools_current && o->gateway_current;
+		int rs = o->routed_shards ? o->routed_shards : s->num_shards, rp = o->routed_pools ? o->routed_pools : s->num_replicas;
+		bool routed_all = rs == s->num_shards && rp == s->num_replicas;
+		if (!routed_all)
+			snprintf(msg + strlen(msg), sizeof msg - strlen(msg),
+				 "; the config routes to %d shards x %d pools until the new pods are ready", rs, rp);
+		bool settled = all_ready && pools_current && o->gateway_current && routed_all;
 		conditions_set(conds, "Ready", all_ready ? "True" : "False", all_ready ? "Ready" : "PodsNotReady", msg, gen, now);
 		conditions_set(conds, "Progressing", settled ? "False" : "True", settled ? "Stable" : "Scaling",
 			       settled ? "all pools and gateways are at the desired size" : msg, gen, now);
 		conditions_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
 	}
 	config_loaded_condition(s, o, conds, config_md5, gen, now);
-	return json_pack("{s:I, s:o, s:o, s:{s:s, s:i, s:i, s:i}, s:i, s:s, s:s, s:s}", "observedGeneration",
+	json_t *routing = json_pack("{s:i, s:i}", "shards", o->routed_shards ? o->routed_shards : s->num_shards,
+				    "replicaPools", o->routed_pools ? o->routed_pools : s->num_replicas);
+	return json_pack("{s:I, s:o, s:o, s:{s:s, s:i, s:i, s:i}, s:i, s:s, s:s, s:s, s:o}", "observedGeneration",
 			 (json_int_t)gen, "conditions", conds, "pools", pools, "gateway", "name", "gateway", "desired",
 			 s->mcrouter_pool_size, "ready", gw_ready, "configLoaded", o->probe.probed ? o->probe.loaded : 0,
-			 "replicas", gw_ready, "selector", selector, "endpoint", endpoint, "configDigest", config_md5);
+			 "replicas", gw_ready, "selector", selector, "endpoint", endpoint, "configDigest", config_md5,
+			 "routing", routing);
 }
 
 bool memshack_gateways_confirmed(const memshack_spec *s, const memshack_observed *o)

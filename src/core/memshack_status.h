@@ -13,7 +13,9 @@
  *                still serves another config: named in the message),
  *                GatewayUnreachable (one did not answer) or NoReadyGateways;
  *                Unknown (ProbeDisabled) when the operator does not ask.
- * status.gateway.configLoaded counts the gateways on the current config.
+ * status.gateway.configLoaded counts the gateways on the current config;
+ * status.routing {shards, replicaPools} is what the config routes to, which
+ * lags the spec while new pods start (Progressing stays True meanwhile).
  * lastTransitionTime moves only when a condition's status flips.
  */
 #ifndef MEMSHACK_CORE_MEMSHACK_STATUS_H
@@ -36,6 +38,7 @@ typedef struct memshack_observed {
 	int gateway_ready;
 	bool gateway_current;
 	const char *apply_error; /* NULL, or why applying failed */
+	int routed_shards, routed_pools; /* what the config written routes to (0: the spec) */
 	/* What the ready gateway pods said when asked for the config they loaded. */
 	struct {
 		bool probed;      /* false: the operator does not ask (probing off) */

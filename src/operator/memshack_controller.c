@@ -32,6 +32,7 @@ typedef struct config_memo {
 	int64_t since;         /* monotonic µs of the last config change */
 	char md5[33];          /* the config last written */
 	char confirmed[33];    /* md5 all gateways reported, "" until they do */
+	memshack_layout routed; /* what that config routes to */
 } config_memo;
 
 typedef struct mctl {
@@ -270,8 +271,26 @@ static reconcile_result reconcile(void *ud, const char *key)
 		json_decref(st);
 		goto out;
 	}
+	/* Route new shards and pools only once their pods are ready (memshack_route_layout). */
+	memshack_observed o;
+	observe(s, &o);
+	int ready[MEMSHACK_MAX_POOLS];
+	for (int k = 0; k < MEMSHACK_MAX_POOLS; k++)
+		ready[k] = o.pools[k].exists ? o.pools[k].ready : 0;
+	memshack_layout last = { 0, 0 };
+	pthread_mutex_lock(&ctl_.mu);
+	config_memo *memo = strmap_get(&ctl_.config_changed, key, NULL);
+	if (memo)
+		last = memo->routed;
+	pthread_mutex_unlock(&ctl_.mu);
+	if (!last.shards) { /* after a restart: what the last status said */
+		json_t *rt = json_object_get(json_object_get(ms, "status"), "routing");
+		last = (memshack_layout){ (int)json_integer_value(json_object_get(rt, "shards")),
+					  (int)json_integer_value(json_object_get(rt, "replicaPools")) };
+	}
+	memshack_layout route = memshack_route_layout(s, last, ready, s->num_replicas < MEMSHACK_MAX_POOLS ? s->num_replicas : MEMSHACK_MAX_POOLS);
 	memshack_desired d;
-	if (memshack_desired_build(s, ctl_.domain, &d, err, sizeof err)) {
+	if (memshack_desired_build_routed(s, ctl_.domain, route, &d, err, sizeof err)) {
 		log_write(LOG_ERROR, "memshack", key, "cannot build children: %s", err);
 		res = failed;
 		goto out;
@@ -285,7 +304,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 	bool confirmed = memshack_gateways_confirmed(s, &probed);
 	int64_t now_us = clock_mono_us();
 	pthread_mutex_lock(&ctl_.mu);
-	config_memo *memo = strmap_get(&ctl_.config_changed, key, NULL);
+	memo = strmap_get(&ctl_.config_changed, key, NULL);
 	/* Age of the config we are about to write: 0 when it differs from the last one written. */
 	int64_t config_age = memo && !strcmp(memo->md5, d.config_md5) ? now_us - memo->since : 0;
 	pthread_mutex_unlock(&ctl_.mu);
@@ -339,6 +358,8 @@ static reconcile_result reconcile(void *ud, const char *key)
 		}
 		config_age = 0;
 	}
+	if (memo && !apply_error)
+		memo->routed = route;
 	bool announced = memo && !strcmp(memo->confirmed, d.config_md5);
 	pthread_mutex_unlock(&ctl_.mu);
 	confirmed = confirmed && !apply_error;
@@ -424,10 +445,10 @@ static reconcile_result reconcile(void *ud, const char *key)
 		res = failed;
 	}
 	sbuf_release(&changed);
-	memshack_observed o;
 	observe(s, &o);
 	o.apply_error = apply_error;
 	o.probe = probed.probe;
+	o.routed_shards = route.shards, o.routed_pools = route.pools;
 	char endpoint[400], selector[200];
 	memshack_endpoint(s, ctl_.domain, endpoint, sizeof endpoint);
 	snprintf(selector, sizeof selector, "%s=%s,app.kubernetes.io/component=gateway", MEMSHACK_LABEL, s->name);

@@ -387,6 +387,85 @@ static void test_status_config_loaded(void **state)
 	memshack_spec_free(s);
 }
 
+/* Growth is routed only once the new pods are ready; shrinking at once; never a flap. */
+static void test_route_layout(void **state)
+{
+	(void)state;
+	memshack_spec *s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: rl, namespace: n}\n"
+				    "spec: {numShards: 3, numReplicas: 3, mcrouterPoolSize: 1}\n");
+	memshack_layout none = { 0, 0 }, two = { 2, 2 }, r;
+	int ready[3] = { 2, 2, 0 };
+	r = memshack_route_layout(s, none, ready, 3); /* nothing routed yet: the spec */
+	assert_int_equal(r.shards, 3);
+	assert_int_equal(r.pools, 3);
+	r = memshack_route_layout(s, two, ready, 3); /* third shard and pool not ready: keep 2 x 2 */
+	assert_int_equal(r.shards, 2);
+	assert_int_equal(r.pools, 2);
+	ready[0] = 3; /* pool 0 has its third shard, pool 1 not yet */
+	r = memshack_route_layout(s, two, ready, 3);
+	assert_int_equal(r.shards, 2);
+	ready[1] = 3;
+	r = memshack_route_layout(s, two, ready, 3); /* both routed pools have 3: route 3 shards; pool 2 still empty */
+	assert_int_equal(r.shards, 3);
+	assert_int_equal(r.pools, 2);
+	ready[2] = 2; /* pool 2 has 2 of the 3 routed shards: not yet */
+	r = memshack_route_layout(s, (memshack_layout){ 3, 2 }, ready, 3);
+	assert_int_equal(r.pools, 2);
+	ready[2] = 3;
+	r = memshack_route_layout(s, (memshack_layout){ 3, 2 }, ready, 3);
+	assert_int_equal(r.pools, 3);
+	/* a routed pod going unready never shrinks the routing */
+	ready[0] = 1;
+	r = memshack_route_layout(s, (memshack_layout){ 3, 3 }, ready, 3);
+	assert_int_equal(r.shards, 3);
+	assert_int_equal(r.pools, 3);
+	memshack_spec_free(s);
+	/* shrinking is routed at once, whatever is ready */
+	s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: rl, namespace: n}\n"
+		     "spec: {numShards: 2, numReplicas: 1, mcrouterPoolSize: 1}\n");
+	int none_ready[1] = { 0 };
+	r = memshack_route_layout(s, (memshack_layout){ 3, 3 }, none_ready, 1);
+	assert_int_equal(r.shards, 2);
+	assert_int_equal(r.pools, 1);
+	/* a routed config lists only routed servers; pool StatefulSets follow the spec, or are held */
+	memshack_desired d;
+	char err[256];
+	memshack_spec_free(s);
+	s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: rl, namespace: n}\n"
+		     "spec: {numShards: 3, numReplicas: 2, mcrouterPoolSize: 1}\n");
+	assert_int_equal(memshack_desired_build_routed(s, "cluster.local", (memshack_layout){ 2, 1 }, &d, err, sizeof err), 0);
+	assert_non_null(strstr(d.config_text, "rl-memshack-pool-0-1."));
+	assert_null(strstr(d.config_text, "rl-memshack-pool-0-2."));
+	assert_null(strstr(d.config_text, "rl-memshack-pool-1-"));
+	int sts = 0;
+	size_t i;
+	json_t *o;
+	json_array_foreach(d.objects, i, o)
+	{
+		if (!strcmp(json_string_value(json_object_get(o, "kind")), "StatefulSet")) {
+			sts++;
+			assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "spec"), "replicas")), 3);
+		}
+	}
+	assert_int_equal(sts, 2);
+	const char *digest_before = json_string_value(json_object_get(
+		json_object_get(json_object_get(json_array_get(d.objects, 1), "metadata"), "annotations"), "memshack.io/applied-digest"));
+	char before[33];
+	snprintf(before, sizeof before, "%s", digest_before);
+	memshack_desired_hold_shards(&d, 5); /* held: 5 pods stay until gateways confirmed */
+	json_t *sts0 = json_array_get(d.objects, 1);
+	assert_string_equal(json_string_value(json_object_get(sts0, "kind")), "StatefulSet");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(sts0, "spec"), "replicas")), 5);
+	assert_string_not_equal(json_string_value(json_object_get(json_object_get(json_object_get(sts0, "metadata"), "annotations"),
+								  "memshack.io/applied-digest")), before);
+	memshack_desired_hold_shards(&d, 2); /* fewer than the spec: no-op */
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(sts0, "spec"), "replicas")), 5);
+	memshack_desired_release(&d);
+	/* a layout outside the spec is refused */
+	assert_int_equal(memshack_desired_build_routed(s, "cluster.local", (memshack_layout){ 4, 1 }, &d, err, sizeof err), -1);
+	memshack_spec_free(s);
+}
+
 static void test_crd_matches_field_table(void **state)
 {
 	(void)state;
@@ -422,6 +501,7 @@ int main(void)
 		cmocka_unit_test(test_digest_stable_and_sensitive),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_status_config_loaded),
+		cmocka_unit_test(test_route_layout),
 		cmocka_unit_test(test_crd_matches_field_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

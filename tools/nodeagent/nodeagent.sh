@@ -11,6 +11,7 @@
 #    pause container's job) with eth0 = the pod IP, on a bridge in the agent's
 #    namespace, so every pod, the operator and the tests reach each other by
 #    pod IP and every container may bind its ports on 0.0.0.0 as in a cluster;
+#    a gratuitous ARP announces the IP (kwok reuses the IPs of deleted pods);
 #  - each container: COMMAND + ARGS from the pod spec, exactly, with the
 #    command's first word mapped to a host binary by --bin (images are not
 #    pulled); $(VAR) references expanded from the container's env (values and
@@ -227,6 +228,10 @@ start_pod() { # UID POD-JSON
     log "$(cat "$pd/ns")/$(cat "$pd/name"): sandbox network setup failed"
     echo "sandbox network setup failed" > "$pd/error"; return 1
   fi
+  # As the CNI bridge plugin does: a gratuitous ARP, so neighbours that cached this
+  # IP for a deleted pod (kwok reuses IPs) update at once instead of dropping packets.
+  nsenter --net="/proc/$sb/ns/net" arping -q -U -c 1 -w 1 -I eth0 -s "$ip" "$ip" || true
+  log "$(cat "$pd/ns")/$(cat "$pd/name"): sandbox up, eth0 $ip"
   if ! err=$(make_volumes "$pd"); then
     log "$(cat "$pd/ns")/$(cat "$pd/name"): $err"; echo "$err" > "$pd/error"; return 1
   fi
