@@ -84,6 +84,17 @@ dp_down() {
     kill -KILL "$dp_agent_pid" 2>/dev/null
     dp_agent_pid=
   fi
+  # Whatever the agent did not stop (it died, or was killed): its sandboxes and containers
+  # live in network namespaces of their own, so the namespace cleanup cannot see them.
+  local f pid left=0
+  for f in "$tmp"/agent/pods/*/sandbox.pid "$tmp"/agent/pods/*/containers/*/pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f")
+    if [ -n "$pid" ] && grep -qaE 'memcached|mcrouter|sleep' "/proc/$pid/cmdline" 2>/dev/null; then
+      kill -KILL "$pid" 2>/dev/null && left=$((left + 1))
+    fi
+  done
+  [ $left = 0 ] || echo "dataplane: the node agent left $left pod processes running (killed)" >&2
   [ -n "${dp_dir:-}" ] && "$dp_root/tools/testenv/testenv.sh" down --dir "$dp_dir" >/dev/null 2>&1
   dp_dir=
 }

@@ -355,7 +355,7 @@ while [ $stopping = 0 ]; do
   else
     log "listing from the API server failed; nothing changed this round"
   fi
-  sleep "$interval" & wait $! 2>/dev/null
+  sleep "$interval" # not `sleep & wait`: bash 5.2 can abort when a trapped signal interrupts wait
 done
 log "stopping every pod"
 for pd in "$dir"/pods/*/; do [ -d "$pd" ] && stop_pod "${pd%/}"; done
