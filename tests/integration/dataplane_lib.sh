@@ -61,7 +61,7 @@ dp_up() {
   . "$tmp/testenv.env"
   echo "dataplane: control plane up in $((SECONDS - t0)) s (namespace $MEMSHACK_DP_NETNS)"
   bash "$dp_root/tools/nodeagent/nodeagent.sh" --testenv "$dp_dir" --dir "$tmp/agent" \
-    --hosts "/etc/netns/$MEMSHACK_DP_NETNS/hosts" --bridge "$dp_bridge" \
+    --hosts "/etc/netns/$MEMSHACK_DP_NETNS/hosts" --bridge "$dp_bridge" --pod-gateway "$dp_gateway_ip" \
     --bin memcached="$(command -v memcached)" --bin mcrouter="$dp_mcrouter" \
     --configmap-delay "${DP_CONFIGMAP_DELAY:-2}" --restart-backoff "${DP_RESTART_BACKOFF:-1}" \
     > "$tmp/agent.log" 2>&1 &

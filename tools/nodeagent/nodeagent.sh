@@ -18,7 +18,9 @@
 #    fieldRefs), run as the pod's runAsUser/runAsGroup with fsGroup as a
 #    supplementary group, in a mount namespace of its own where every volume is
 #    bind-mounted at its mountPath (podrun.sh);
-#  - volumes: emptyDir (a fresh directory, mode 0777) and configMap, written
+#  - volumes: emptyDir (a fresh directory, mode 0777), projected (a bound
+#    service-account token from the TokenRequest API, configMap items,
+#    downwardAPI namespace/name/uid; written once) and configMap, written
 #    as the kubelet's atomic writer does: files in a timestamped directory
 #    `..YYYY_MM_DD_HH_MM_SS.N`, `..data` a symlink to it, each key a symlink
 #    `KEY -> ..data/KEY`; a changed ConfigMap is written to a new timestamped
@@ -44,14 +46,16 @@
 # not routed; tests connect to pod IPs.
 #
 # Options: --configmap-delay S (1), --restart-backoff S (1), --interval S (0.5),
-# --bridge NAME (msbr0), --cluster-domain D (cluster.local).
+# --bridge NAME (msbr0), --cluster-domain D (cluster.local), --pod-gateway IP
+# (the bridge's address: each pod's default route, so pods reach addresses of
+# the agent's namespace outside the pod network — servers "outside the cluster").
 # STATE/agent.log is not written: the agent logs to stderr, containers to
 # STATE/pods/UID/CONTAINER.log. SIGTERM stops every container and sandbox by
 # PID and exits.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
-testenv='' dir='' hosts='' cm_delay=1 backoff=1 interval=0.5 bridge=msbr0 domain=cluster.local
+testenv='' dir='' hosts='' cm_delay=1 backoff=1 interval=0.5 bridge=msbr0 domain=cluster.local pod_gateway=''
 declare -A bins=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -64,6 +68,7 @@ while [ $# -gt 0 ]; do
     --interval) interval=$2; shift ;;
     --bridge) bridge=$2; shift ;;
     --cluster-domain) domain=$2; shift ;;
+    --pod-gateway) pod_gateway=$2; shift ;;
     *) echo "nodeagent: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -140,6 +145,36 @@ sync_configmaps() {
   done < <(jq -r '.spec.volumes[]? | select(.configMap) | [.name, .configMap.name] | @tsv' "$pd/pod.json")
 }
 
+# projected_data PD VOLUME: prints {"data": {PATH: CONTENT}} for a projected volume, the way the
+# kubelet fills one: serviceAccountToken from the TokenRequest API (bound to the pod; written
+# once, not rotated), configMap items, downwardAPI fields (namespace, name, uid).
+projected_data() {
+  local pd=$1 vol=$2 ns name uid sa src out='{}' val cm exp path
+  ns=$(cat "$pd/ns") name=$(cat "$pd/name") uid=$(jq -r .metadata.uid "$pd/pod.json")
+  sa=$(jq -r '.spec.serviceAccountName // "default"' "$pd/pod.json")
+  while IFS= read -r src; do
+    case $(jq -r 'keys[0]' <<<"$src") in
+      serviceAccountToken)
+        exp=$(jq -r '.serviceAccountToken.expirationSeconds // 3600' <<<"$src")
+        path=$(jq -r '.serviceAccountToken.path' <<<"$src")
+        val=$(api "/api/v1/namespaces/$ns/serviceaccounts/$sa/token" -X POST -H 'Content-Type: application/json' --data-binary \
+          "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\",\"spec\":{\"expirationSeconds\":$exp,\"boundObjectRef\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"name\":\"$name\",\"uid\":\"$uid\"}}}" \
+          | jq -r .status.token) || { echo "cannot request a token for serviceaccount $sa"; return 1; }
+        out=$(jq -c --arg p "$path" --arg v "$val" '.[$p] = $v' <<<"$out") ;;
+      configMap)
+        cm=$(cm_json "$ns" "$(jq -r .configMap.name <<<"$src")")
+        [ -n "$cm" ] || { [ "$(jq -r '.configMap.optional // false' <<<"$src")" = true ] && continue; echo "configMap $(jq -r .configMap.name <<<"$src") not found"; return 1; }
+        out=$(jq -c --argjson cm "$cm" --argjson s "$src" '. + (if $s.configMap.items then
+          ([$s.configMap.items[] | {(.path): $cm.data[.key]}] | add) else ($cm.data // {}) end)' <<<"$out") ;;
+      downwardAPI)
+        out=$(jq -c --arg ns "$ns" --arg n "$name" --arg u "$uid" --argjson s "$src" '. + ([$s.downwardAPI.items[]
+          | {(.path): ({"metadata.namespace": $ns, "metadata.name": $n, "metadata.uid": $u}[.fieldRef.fieldPath] // "")}] | add)' <<<"$out") ;;
+      *) echo "projected volume $vol: source $(jq -r 'keys[0]' <<<"$src") is not supported by the node agent"; return 1 ;;
+    esac
+  done < <(jq -c --arg v "$vol" '.spec.volumes[] | select(.name == $v) | .projected.sources[]' "$pd/pod.json")
+  jq -c '{data: .}' <<<"$out"
+}
+
 # Prepares every volume of a new pod; fails on a volume type the agent cannot make.
 make_volumes() {
   local pd=$1 name kind uid gid ns cm
@@ -157,6 +192,10 @@ make_volumes() {
         if [ -z "$cm" ]; then echo "configMap of volume $name not found"; return 1; fi
         cm_write "$pd/volumes/$name" "$cm"
         jq -cS '[.data, .binaryData]' <<<"$cm" | md5sum | cut -c1-32 > "$pd/volumes/$name.sum" ;;
+      projected)
+        mkdir -p "$pd/volumes/$name"; chmod 0755 "$pd/volumes/$name"
+        cm=$(projected_data "$pd" "$name") || { echo "volume $name: $cm"; return 1; }
+        cm_write "$pd/volumes/$name" "$cm" ;;
       *) echo "volume $name: type $kind is not supported by the node agent"; return 1 ;;
     esac
   done < <(jq -r '.spec.volumes[]? | [.name, (del(.name) | keys[0])] | @tsv' "$pd/pod.json")
@@ -224,7 +263,8 @@ start_pod() { # UID POD-JSON
   veth=ms${uid//-/}; veth=${veth:0:13}
   for _ in 1 2 3 4 5 6 7 8 9 10; do [ -e "/proc/$sb/ns/net" ] && [ "$(readlink "/proc/$sb/ns/net")" != "$(readlink /proc/self/ns/net)" ] && break; sleep 0.05; done
   if ! ip link add "$veth" type veth peer name eth0 netns "$sb" || ! ip link set "$veth" master "$bridge" up ||
-     ! nsenter --net="/proc/$sb/ns/net" sh -c "ip link set lo up && ip addr add $ip/16 dev eth0 && ip link set eth0 up"; then
+     ! nsenter --net="/proc/$sb/ns/net" sh -c "ip link set lo up && ip addr add $ip/16 dev eth0 && ip link set eth0 up" ||
+     { [ -n "$pod_gateway" ] && ! nsenter --net="/proc/$sb/ns/net" ip route add default via "$pod_gateway"; }; then
     log "$(cat "$pd/ns")/$(cat "$pd/name"): sandbox network setup failed"
     echo "sandbox network setup failed" > "$pd/error"; return 1
   fi
@@ -269,7 +309,13 @@ check_pod() {
   local pd=$1 ip ns pname cd name pid port ready all=True statuses=() code st
   ip=$(cat "$pd/ip") ns=$(cat "$pd/ns") pname=$(cat "$pd/name")
   [ -f "$pd/error" ] && all=False
+  if [ -f "$pd/error" ]; then # the sandbox or a volume could not be made: every container waits
+    while IFS= read -r st; do statuses+=("$st"); done < <(jq -c --rawfile e "$pd/error" '.spec.containers[]
+      | {name, image, imageID: "", ready: false, started: false, restartCount: 0,
+         state: {waiting: {reason: "CreateContainerConfigError", message: $e}}}' "$pd/pod.json")
+  fi
   for cd in "$pd"/containers/*/; do
+    [ -d "$cd" ] || continue
     cd=${cd%/}; name=${cd##*/}; ready=false
     pid=$(cat "$cd/pid" 2>/dev/null)
     if [ -f "$cd/error" ]; then
