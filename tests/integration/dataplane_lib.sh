@@ -79,8 +79,8 @@ dp_operator() { # extra flags for memshack run
 dp_down() {
   if [ -n "${op_pid:-}" ]; then kill -TERM "$op_pid" 2>/dev/null; wait "$op_pid" 2>/dev/null; op_pid=; fi
   if [ -n "${dp_agent_pid:-}" ]; then
-    kill -TERM "$dp_agent_pid" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$dp_agent_pid" 2>/dev/null || break; sleep 0.1; done
+    touch "$tmp/agent/stop" # not a signal: see nodeagent.sh
+    for _ in $(seq 1 150); do kill -0 "$dp_agent_pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$dp_agent_pid" 2>/dev/null
     dp_agent_pid=
   fi

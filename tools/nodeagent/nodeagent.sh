@@ -49,9 +49,10 @@
 # --bridge NAME (msbr0), --cluster-domain D (cluster.local), --pod-gateway IP
 # (the bridge's address: each pod's default route, so pods reach addresses of
 # the agent's namespace outside the pod network — servers "outside the cluster").
-# STATE/agent.log is not written: the agent logs to stderr, containers to
-# STATE/pods/UID/CONTAINER.log. SIGTERM stops every container and sandbox by
-# PID and exits.
+# The agent logs to stderr, containers to STATE/pods/UID/CONTAINER.log.
+# Creating the file STATE/stop (or SIGTERM) stops every container and sandbox
+# by PID and exits. Prefer the file: bash 5.2 can abort when a trapped signal
+# arrives while it waits for a child, and then nothing is stopped.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -377,7 +378,7 @@ shutdown() { stopping=1; }
 trap shutdown TERM INT
 
 log "started (api 127.0.0.1:$api_port, state $dir, hosts $hosts, configmap delay ${cm_delay}s)"
-while [ $stopping = 0 ]; do
+while [ $stopping = 0 ] && [ ! -e "$dir/stop" ]; do
   if pods_json=$(api /api/v1/pods) && cms_json=$(api /api/v1/configmaps) &&
      svcs_json=$(api /api/v1/services) && slices_json=$(api /apis/discovery.k8s.io/v1/endpointslices); then
     declare -A want=()
