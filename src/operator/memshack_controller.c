@@ -33,6 +33,7 @@ typedef struct config_memo {
 	char md5[33];          /* the config last written */
 	char confirmed[33];    /* md5 all gateways reported, "" until they do */
 	memshack_layout routed; /* what that config routes to */
+	memshack_layout prev_routed; /* what the config before it routed to (gateways may serve it until they confirm) */
 } config_memo;
 
 typedef struct mctl {
@@ -306,14 +307,18 @@ static reconcile_result reconcile(void *ud, const char *key)
 	pthread_mutex_lock(&ctl_.mu);
 	memo = strmap_get(&ctl_.config_changed, key, NULL);
 	/* Age of the config we are about to write: 0 when it differs from the last one written. */
-	int64_t config_age = memo && !strcmp(memo->md5, d.config_md5) ? now_us - memo->since : 0;
-	pthread_mutex_unlock(&ctl_.mu);
+	bool same_config = memo && !strcmp(memo->md5, d.config_md5);
+	int64_t config_age = same_config ? now_us - memo->since : 0;
+	/* Shards a gateway may still route to: those of the config before this one (unknown after a restart: all pods). */
 	int pods_now = pool_pods_now(s);
-	bool held = !confirmed && config_age < ctl_.removal_delay_us && pods_now > s->num_shards;
+	int served = !memo ? pods_now : same_config ? memo->prev_routed.shards : memo->routed.shards;
+	pthread_mutex_unlock(&ctl_.mu);
+	int hold_pods = served < pods_now ? served : pods_now;
+	bool held = !confirmed && config_age < ctl_.removal_delay_us && hold_pods > s->num_shards;
 	if (held) {
-		memshack_desired_hold_shards(&d, pods_now);
+		memshack_desired_hold_shards(&d, hold_pods);
 		log_write(LOG_INFO, "memshack", key, "pools keep %d pods until every gateway loaded the config with %d shards",
-			  pods_now, s->num_shards);
+			  hold_pods, s->num_shards);
 	}
 	/* Apply what differs, in order (Services and pools, then the config, then the gateway). */
 	const char *apply_error = NULL;
@@ -355,6 +360,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 		if (memo) {
 			memo->since = now_us, memo->confirmed[0] = '\0';
 			snprintf(memo->md5, sizeof memo->md5, "%s", d.config_md5);
+			memo->prev_routed = memo->routed;
 		}
 		config_age = 0;
 	}

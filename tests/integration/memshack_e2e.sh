@@ -97,7 +97,8 @@ for p in $before; do grep -qxF "$p" <<<"$now" || bad "pod $p restarted by a shar
 ok "existing memcached pods kept across the shard change"
 # --- shards down -------------------------------------------------------------------------
 k patch memshack test --type merge -p '{"spec":{"numShards":1}}' >/dev/null
-until_ok 60 is_ready test && replicas_is test-memshack-pool-1 1 && ok "shards 3 -> 1" || bad "shards down"
+# The pods of removed shards go once the gateways had the new config (here the 1 s bound: probes are off).
+until_ok 60 is_ready test && until_ok 30 replicas_is test-memshack-pool-1 1 && ok "shards 3 -> 1" || bad "shards down"
 [ "$(servers_in_config test)" = 2 ] && ok "config lists 1 shard × 2 pools" || bad "config after shards down"
 # --- replicas up and down --------------------------------------------------------------
 k patch memshack test --type merge -p '{"spec":{"numShards":2,"numReplicas":3}}' >/dev/null
