@@ -17,7 +17,9 @@
 #    pulled); $(VAR) references expanded from the container's env (values and
 #    fieldRefs), run as the pod's runAsUser/runAsGroup with fsGroup as a
 #    supplementary group, in a mount namespace of its own where every volume is
-#    bind-mounted at its mountPath (podrun.sh);
+#    bind-mounted at its mountPath (podrun.sh). A mountPath missing on the host
+#    is created there as an empty directory and never removed: another agent
+#    (a test running beside this one) may have pods mounted on it;
 #  - volumes: emptyDir (a fresh directory, mode 0777), projected (a bound
 #    service-account token from the TokenRequest API, configMap items,
 #    downwardAPI namespace/name/uid; written once) and configMap, written
@@ -237,7 +239,7 @@ start_container() { # PD INDEX
   : > "$cd/mounts"
   while IFS=$'\t' read -r var val ro; do
     [ -n "$var" ] || continue
-    if [ ! -d "$val" ]; then mkdir -p "$val" && echo "$val" >> "$dir/mountpoints"; fi
+    [ -d "$val" ] || mkdir -p "$val" # a mountpoint on the host: left in place (see the header)
     printf '%s\t%s\t%s\n' "$pd/volumes/$var" "$val" "$([ "$ro" = true ] && echo ro || echo rw)" >> "$cd/mounts"
   done < <(jq -r '.volumeMounts[]? | [.name, .mountPath, (.readOnly // false)] | @tsv' <<<"$c")
   jq -r '.ports[0].containerPort // empty' <<<"$c" > "$cd/port"
@@ -406,7 +408,4 @@ while [ $stopping = 0 ] && [ ! -e "$dir/stop" ]; do
 done
 log "stopping every pod"
 for pd in "$dir"/pods/*/; do [ -d "$pd" ] && stop_pod "${pd%/}"; done
-if [ -f "$dir/mountpoints" ]; then
-  sort -ru "$dir/mountpoints" | while read -r m; do rmdir "$m" 2>/dev/null; done
-fi
 log "stopped"
