@@ -433,9 +433,15 @@ static reconcile_result reconcile(void *ud, const char *key)
 		free(names);
 		json_decref(owned);
 	}
-	/* Keep asking until every gateway confirmed: quickly at first, then at a slow pace (a stuck gateway is reported, not waited on). */
+	/*
+	 * Keep asking until every gateway confirmed: every second up to the bound;
+	 * past it every 5 s while gateways answer with an old config, every 60 s
+	 * while one does not answer (each such probe costs a worker its timeout).
+	 */
 	if (probed.probe.probed && !confirmed && !apply_error && res.outcome == RECONCILE_DONE)
-		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, config_age < ctl_.removal_delay_us ? 1000000 : 30000000 };
+		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, config_age < ctl_.removal_delay_us ? 1000000
+								   : probed.probe.unreachable      ? 60000000
+												   : 5000000 };
 	/* Held pools shrink at the bound at the latest. */
 	if (held && !apply_error && res.outcome == RECONCILE_DONE)
 		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, ctl_.removal_delay_us - config_age + 100000 };

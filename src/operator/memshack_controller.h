@@ -22,8 +22,9 @@
  *     confirmed a config that no longer names them; --pool-removal-delay is
  *     the upper bound, used when a gateway cannot be asked or keeps an old
  *     config (then a GatewayNotConfirmed Warning says so). While gateways
- *     have not confirmed, the key is requeued every second (every 30 s past
- *     the bound).
+ *     have not confirmed, the key is requeued every second; past the bound
+ *     every 5 s (a gateway on an old config) or 60 s (one that does not
+ *     answer: each probe of it costs a worker its timeout).
  *  6. Writes status (conditions, counts, endpoint, config digest) only when
  *     it changed.
  */

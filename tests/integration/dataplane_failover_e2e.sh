@@ -7,6 +7,11 @@
 #   - after the memcached comes back, how long writes keep failing while
 #     mcrouter still holds the server down (TKO) is measured, and must stay
 #     within the probe interval memshack configures.
+# Then a gateway that never loads a new config (its kubelet stopped syncing):
+# the operator reports it (ConfigLoaded=False naming the pod), keeps the
+# removed pool while it waits, and removes it at the --pool-removal-delay
+# bound (10 s here) with a GatewayNotConfirmed Warning instead of waiting
+# forever; once the gateway catches up, ConfigLoaded is True again.
 # Usage: dataplane_failover_e2e.sh MEMSHACK_BINARY   (as root)
 set -uo pipefail
 bin=$1
@@ -30,7 +35,7 @@ PATH="$(cat "$dp_dir/bin.path"):$PATH"; export PATH
 k() { kubectl -n "$ns" "$@"; }
 kubectl create namespace "$ns" >/dev/null
 "$bin" crd | kubectl apply --server-side -f - >/dev/null && kubectl wait --for=condition=Established crd/memshacks.memshack.io --timeout=30s >/dev/null
-dp_operator --namespace "$ns" && ok "operator ready" || { bad "operator not ready"; finish; exit 1; }
+dp_operator --namespace "$ns" --pool-removal-delay 10 && ok "operator ready" || { bad "operator not ready"; finish; exit 1; }
 ms_now() { date +%s%3N; }
 cond() { k get memshack fo -o jsonpath="{.status.conditions[?(@.type==\"$1\")].$2}" 2>/dev/null; }
 is_ready() { [ "$(cond Ready status)" = True ] && [ "$(cond ConfigLoaded status)" = True ] && [ "$(k get memshack fo -o jsonpath='{.status.observedGeneration}')" = "$(k get memshack fo -o jsonpath='{.metadata.generation}')" ]; }
@@ -100,5 +105,26 @@ else
 fi
 count_replies STORED "${sets[@]}"
 [ "$n_ok" = 20 ] && ok "all writes succeed again under AllSync" || bad "after recovery: $n_ok stored, $n_bad failed"
+
+# --- a gateway that keeps an old config ------------------------------------------------
+gwpod=$(k get pods -l app.kubernetes.io/component=gateway -o jsonpath='{.items[0].metadata.name}')
+touch "$tmp/agent/freeze/${ns}_$gwpod"
+t_patch=$(ms_now)
+k patch memshack fo --type merge -p '{"spec":{"numReplicas":2}}' >/dev/null
+stale_reported() { [ "$(cond ConfigLoaded status)" = False ] && [ "$(cond ConfigLoaded reason)" = Loading ] && cond ConfigLoaded message | grep -q "$gwpod"; }
+until_ok 10 stale_reported && ok "a gateway kept on the old config is reported: $(cond ConfigLoaded message)" \
+  || bad "stale gateway not reported: $(cond ConfigLoaded status) $(cond ConfigLoaded reason) $(cond ConfigLoaded message)"
+sleep 3
+k get statefulset fo-memshack-pool-2 >/dev/null 2>&1 && ok "the removed pool is kept while the gateway may still route to it" || bad "pool 2 removed before the bound"
+pool2_gone() { ! k get statefulset fo-memshack-pool-2 >/dev/null 2>&1; }
+if until_ok 30 pool2_gone; then
+  waited=$(( $(ms_now) - t_patch ))
+  [ "$waited" -ge 9000 ] && ok "the removed pool went at the bound, $waited ms after the change (not waited on forever)" || bad "pool 2 went after $waited ms, before the 10 s bound"
+else bad "pool 2 still there 30 s after the 10 s bound"; fi
+k get events.events.k8s.io --field-selector regarding.name=fo -o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' | grep -q GatewayNotConfirmed \
+  && ok "GatewayNotConfirmed Warning recorded" || bad "no GatewayNotConfirmed event"
+rm -f "$tmp/agent/freeze/${ns}_$gwpod"
+caught_up() { [ "$(cond ConfigLoaded status)" = True ]; }
+until_ok 30 caught_up && ok "the gateway caught up: $(cond ConfigLoaded message)" || bad "ConfigLoaded after the gateway caught up: $(cond ConfigLoaded message)"
 k delete memshack fo --wait=false >/dev/null
 finish

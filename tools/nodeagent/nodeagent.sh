@@ -33,7 +33,9 @@
 #    first containerPort (memcached and mcrouter both speak it); a container
 #    that exits makes the pod not Ready, and is restarted after
 #    --restart-backoff seconds (restartCount counts) unless the file
-#    STATE/hold/NAMESPACE_POD exists;
+#    STATE/hold/NAMESPACE_POD exists; while STATE/freeze/NAMESPACE_POD exists
+#    the pod's configMap volumes are not updated (a kubelet that stopped
+#    syncing: its process keeps an old config);
 #  - status: conditions Ready/ContainersReady and containerStatuses are written
 #    to the pod's status subresource whenever they change.
 # Pods that disappear or get a deletionTimestamp are stopped (SIGTERM, then
@@ -79,7 +81,7 @@ done
 [ -n "$testenv" ] && [ -n "$dir" ] && [ -n "$hosts" ] || { echo "nodeagent: --testenv, --dir and --hosts are required" >&2; exit 2; }
 [ -f "$hosts" ] || { echo "nodeagent: hosts file '$hosts' does not exist" >&2; exit 2; }
 api_port=$(cat "$testenv/apiserver.port") token=$(cat "$testenv/admin.token") ca=$testenv/pki/ca.crt
-mkdir -p "$dir/pods" "$dir/hold"
+mkdir -p "$dir/pods" "$dir/hold" "$dir/freeze"
 chmod 755 "$dir" "$dir/pods"
 
 log() { printf '%s nodeagent: %s\n' "$(date -u +%H:%M:%S.%3N)" "$*" >&2; }
@@ -129,6 +131,7 @@ cm_json() { # NS NAME -> the ConfigMap from this loop's list
 sync_configmaps() {
   local pd=$1 ns vol name cm sum seen
   ns=$(cat "$pd/ns")
+  [ -e "$dir/freeze/${ns}_$(cat "$pd/name")" ] && return 0 # a kubelet that stopped syncing this pod
   while IFS=$'\t' read -r vol name; do
     [ -n "$vol" ] || continue
     cm=$(cm_json "$ns" "$name")
