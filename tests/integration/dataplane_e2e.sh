@@ -25,24 +25,10 @@ chmod 755 "$tmp"
 . "$(dirname "$0")/dataplane_lib.sh"
 dp_enter "$@"
 
-cleanup() {
-  dp_down
-  if [ "${MEMSHACK_DP_KEEP:-0}" = 1 ] || [ "$failed" -gt 0 ]; then
-    mkdir -p /tmp/memshack-dataplane-logs && cp "$tmp"/*.log "$tmp"/errors-* "$tmp"/load-* /tmp/memshack-dataplane-logs/ 2>/dev/null
-    echo "logs kept in /tmp/memshack-dataplane-logs"
-  fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap 'dp_cleanup /tmp/memshack-dataplane-logs' EXIT
 ns=dp
-if ! dp_up; then bad "data plane did not start"; finish; exit 1; fi
-PATH="$(cat "$dp_dir/bin.path"):$PATH"; export PATH
+dp_start "$ns" --pool-removal-delay 60 || { finish; exit 1; }
 k() { kubectl -n "$ns" "$@"; }
-kubectl create namespace "$ns" >/dev/null
-kubectl label namespace "$ns" pod-security.kubernetes.io/enforce=restricted >/dev/null
-"$bin" crd | kubectl apply --server-side -f - >/dev/null && kubectl wait --for=condition=Established crd/memshacks.memshack.io --timeout=30s >/dev/null \
-  && ok "CRD installed" || bad "CRD not established"
-dp_operator --namespace "$ns" --pool-removal-delay 60 && ok "operator ready" || { bad "operator not ready"; tail -20 "$tmp/operator.log"; finish; exit 1; }
 
 cond() { k get memshack test -o jsonpath="{.status.conditions[?(@.type==\"$1\")].$2}" 2>/dev/null; }
 is_ready() { [ "$(cond Ready status)" = True ] && [ "$(k get memshack test -o jsonpath='{.status.observedGeneration}')" = "$(k get memshack test -o jsonpath='{.metadata.generation}')" ]; }

@@ -23,19 +23,10 @@ chmod 755 "$tmp"
 . "$(dirname "$0")/dataplane_lib.sh"
 dp_enter "$@"
 
-cleanup() {
-  dp_down
-  if [ "$failed" -gt 0 ]; then mkdir -p /tmp/memshack-failover-logs && cp "$tmp"/*.log /tmp/memshack-failover-logs/ 2>/dev/null; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap 'dp_cleanup /tmp/memshack-failover-logs' EXIT
 ns=fo
-if ! dp_up; then bad "data plane did not start"; finish; exit 1; fi
-PATH="$(cat "$dp_dir/bin.path"):$PATH"; export PATH
+dp_start "$ns" --pool-removal-delay 10 || { finish; exit 1; }
 k() { kubectl -n "$ns" "$@"; }
-kubectl create namespace "$ns" >/dev/null
-"$bin" crd | kubectl apply --server-side -f - >/dev/null && kubectl wait --for=condition=Established crd/memshacks.memshack.io --timeout=30s >/dev/null
-dp_operator --namespace "$ns" --pool-removal-delay 10 && ok "operator ready" || { bad "operator not ready"; finish; exit 1; }
 ms_now() { date +%s%3N; }
 cond() { k get memshack fo -o jsonpath="{.status.conditions[?(@.type==\"$1\")].$2}" 2>/dev/null; }
 is_ready() { [ "$(cond Ready status)" = True ] && [ "$(cond ConfigLoaded status)" = True ] && [ "$(k get memshack fo -o jsonpath='{.status.observedGeneration}')" = "$(k get memshack fo -o jsonpath='{.metadata.generation}')" ]; }

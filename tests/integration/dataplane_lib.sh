@@ -11,6 +11,11 @@
 #   dp_up           control plane + bridge + node agent (sets dp_dir, dp_agent_pid)
 #   dp_operator ARGS...   starts `memshack run` (sets op_pid, mport, hport)
 #   dp_down         stops everything it started, by PID
+#   dp_start NS OPERATOR-FLAGS...   for tests: dp_up, kubectl on PATH, namespace NS
+#                   (Pod Security restricted), the CRDs, the operator watching NS;
+#                   records ok/bad; returns non-zero if the test cannot go on
+#   dp_cleanup LOGDIR   for tests' EXIT trap: dp_down; on a failure (or with
+#                   MEMSHACK_DP_KEEP=1) keeps the logs in LOGDIR; removes $tmp
 #
 # Needs: root, iproute2, memcached (Debian), mcrouter from ../shared/mcrouter
 # (or MEMSHACK_MCROUTER).
@@ -97,6 +102,27 @@ dp_down() {
   [ $left = 0 ] || echo "dataplane: the node agent left $left pod processes running (killed)" >&2
   [ -n "${dp_dir:-}" ] && "$dp_root/tools/testenv/testenv.sh" down --dir "$dp_dir" >/dev/null 2>&1
   dp_dir=
+}
+
+dp_start() {
+  local ns=$1; shift
+  dp_up || { bad "data plane did not start"; return 1; }
+  PATH="$(cat "$dp_dir/bin.path"):$PATH"; export PATH
+  kubectl create namespace "$ns" >/dev/null
+  kubectl label namespace "$ns" pod-security.kubernetes.io/enforce=restricted >/dev/null
+  "$bin" crd | kubectl apply --server-side -f - >/dev/null &&
+    kubectl wait --for=condition=Established crd/memshacks.memshack.io crd/memcachedproxies.memshack.io --timeout=30s >/dev/null \
+    && ok "CRDs installed" || bad "CRDs not established"
+  dp_operator --namespace "$ns" "$@" && ok "operator ready" || { bad "operator not ready"; tail -20 "$tmp/operator.log"; return 1; }
+}
+
+dp_cleanup() {
+  dp_down
+  if [ "${MEMSHACK_DP_KEEP:-0}" = 1 ] || [ "${failed:-0}" -gt 0 ]; then
+    mkdir -p "$1" && cp "$tmp"/*.log "$tmp"/errors-* "$tmp"/load-* "$1"/ 2>/dev/null
+    echo "logs kept in $1"
+  fi
+  rm -rf "$tmp"
 }
 
 # mc HOST PORT COMMAND-TEXT: one memcached-protocol exchange; prints the reply

@@ -20,20 +20,10 @@ chmod 755 "$tmp"
 dp_enter "$@"
 
 ext_pids=()
-cleanup() {
-  [ ${#ext_pids[@]} -gt 0 ] && kill -TERM "${ext_pids[@]}" 2>/dev/null
-  dp_down
-  if [ "$failed" -gt 0 ]; then mkdir -p /tmp/memshack-dpproxy-logs && cp "$tmp"/*.log /tmp/memshack-dpproxy-logs/ 2>/dev/null; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap '[ ${#ext_pids[@]} -gt 0 ] && kill -TERM "${ext_pids[@]}" 2>/dev/null; dp_cleanup /tmp/memshack-dpproxy-logs' EXIT
 ns=px
-if ! dp_up; then bad "data plane did not start"; finish; exit 1; fi
-PATH="$(cat "$dp_dir/bin.path"):$PATH"; export PATH
+dp_start "$ns" || { finish; exit 1; }
 k() { kubectl -n "$ns" "$@"; }
-kubectl create namespace "$ns" >/dev/null
-"$bin" crd | kubectl apply --server-side -f - >/dev/null && kubectl wait --for=condition=Established crd/memcachedproxies.memshack.io --timeout=30s >/dev/null
-dp_operator --namespace "$ns" && ok "operator ready" || { bad "operator not ready"; finish; exit 1; }
 
 # --- servers outside the cluster -------------------------------------------------------
 for i in 1 2 3; do
@@ -129,12 +119,13 @@ spec:
   template:
     metadata: {labels: {app: mc}}
     spec:
-      securityContext: {runAsUser: 11211, runAsGroup: 11211}
+      securityContext: {runAsNonRoot: true, runAsUser: 11211, runAsGroup: 11211, seccompProfile: {type: RuntimeDefault}}
       containers:
       - name: memcached
         image: memcached:1.6
         command: [memcached, -p, "11211", -U, "0", -m, "16"]
         ports: [{name: memcache, containerPort: 11211}]
+        securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
 ---
 apiVersion: memshack.io/v1alpha1
 kind: MemcachedProxy
