@@ -289,7 +289,8 @@ static reconcile_result reconcile(void *ud, const char *key)
 		last = (memshack_layout){ (int)json_integer_value(json_object_get(rt, "shards")),
 					  (int)json_integer_value(json_object_get(rt, "replicaPools")) };
 	}
-	memshack_layout route = memshack_route_layout(s, last, ready, s->num_replicas < MEMSHACK_MAX_POOLS ? s->num_replicas : MEMSHACK_MAX_POOLS);
+	int n_pools = s->num_replicas < MEMSHACK_MAX_POOLS ? s->num_replicas : MEMSHACK_MAX_POOLS;
+	memshack_layout route = memshack_route_layout(s, last, ready, n_pools);
 	memshack_desired d;
 	if (memshack_desired_build_routed(s, ctl_.domain, route, &d, err, sizeof err)) {
 		log_write(LOG_ERROR, "memshack", key, "cannot build children: %s", err);
