@@ -121,7 +121,7 @@ r=$(seq_mc 'set dpk1 0 0 2\r\n10' 'incr dpk1 5' 'decr dpk1 3')
 r=$(seq_mc 'set dpk2 0 0 1\r\nb' 'append dpk2 0 0 1\r\nc' 'prepend dpk2 0 0 1\r\na')
 [ "$r" = "STORED STORED STORED " ] && on_every_replica dpk2 abc && ok "append/prepend routed to every replica (abc on each)" || bad "append/prepend: '$r'"
 r=$(seq_mc 'touch dpk3 100' 'delete dpk4' 'get dpk4')
-gone4=1; for ip in $(shard_ips dpk4); do mc "$ip" 11211 'get dpk4\r\nquit\r\n' | grep -q VALUE && gone4=0; done
+gone4=1; for ip in $(shard_ips dpk4); do mc "$ip" 11211 'get dpk4\r\nquit\r\n' | grep -c VALUE >/dev/null && gone4=0; done
 [ "$r" = "TOUCHED DELETED END " ] && [ $gone4 = 1 ] && ok "touch, delete routed (deleted from every replica)" || bad "touch/delete: '$r'"
 cas=$(mc "$gw" 5000 'gets dpk5\r\nquit\r\n' | awk '$1 == "VALUE" {print $5}')
 r=$(seq_mc "cas dpk5 0 0 3 $cas\r\nnew" "cas dpk5 0 0 3 $cas\r\nold" 'gets dpk5')
@@ -136,7 +136,7 @@ all_gateways_on "$md5" && ok "every gateway's __mcrouter__.config_md5_digest = s
 loaded() { [ "$(k get memshack test -o jsonpath='{.status.gateway.configLoaded}')" = "$1" ] && [ "$(cond ConfigLoaded status)" = True ]; }
 until_ok 20 loaded 2 && ok "operator reports ConfigLoaded=True, status.gateway.configLoaded 2 ($(cond ConfigLoaded message))" \
   || bad "ConfigLoaded: $(cond ConfigLoaded status) $(cond ConfigLoaded message); configLoaded=$(k get memshack test -o jsonpath='{.status.gateway.configLoaded}')"
-gauge_is_2() { curl -s "http://127.0.0.1:$mport/metrics" | grep -q "^memshack_gateway_config_loaded{namespace=\"$ns\",name=\"test\"} 2$"; }
+gauge_is_2() { curl -s "http://127.0.0.1:$mport/metrics" | grep -c "^memshack_gateway_config_loaded{namespace=\"$ns\",name=\"test\"} 2$" >/dev/null; }
 until_ok 10 gauge_is_2 && ok "metric memshack_gateway_config_loaded = 2" || bad "metric memshack_gateway_config_loaded: $(curl -s "http://127.0.0.1:$mport/metrics" | grep memshack_gateway)"
 
 # --- live re-configuration under a client loop --------------------------------------------
@@ -207,7 +207,7 @@ until_ok 60 sh -c "! kubectl -n $ns get statefulset test-memshack-pool-1 >/dev/n
   && ok "removed pools' StatefulSets deleted once the gateways confirmed (well inside the 60 s bound)" || bad "removed pools still exist"
 change gateways-2-3 '{"spec":{"mcrouterPoolSize":3}}'
 [ "$(gateway_ips | wc -l)" = 3 ] && all_gateways_on "$(digest)" && ok "3 gateways, all on the current config" || bad "gateways after 2 -> 3"
-k get events.events.k8s.io --field-selector regarding.name=test -o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' | grep -q ConfigLoaded \
+k get events.events.k8s.io --field-selector regarding.name=test -o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' | grep -c ConfigLoaded >/dev/null \
   && ok "ConfigLoaded events recorded" || bad "no ConfigLoaded event"
 grep -o 'gateways loaded config [0-9a-f]* ([0-9.]* s after it was written)' "$tmp/operator.log" | sed 's/^/  operator: /'
 

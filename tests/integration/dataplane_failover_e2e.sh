@@ -102,7 +102,7 @@ gwpod=$(k get pods -l app.kubernetes.io/component=gateway -o jsonpath='{.items[0
 touch "$tmp/agent/freeze/${ns}_$gwpod"
 t_patch=$(ms_now)
 k patch memshack fo --type merge -p '{"spec":{"numReplicas":2}}' >/dev/null
-stale_reported() { [ "$(cond ConfigLoaded status)" = False ] && [ "$(cond ConfigLoaded reason)" = Loading ] && cond ConfigLoaded message | grep -q "$gwpod"; }
+stale_reported() { [ "$(cond ConfigLoaded status)" = False ] && [ "$(cond ConfigLoaded reason)" = Loading ] && cond ConfigLoaded message | grep -c "$gwpod" >/dev/null; }
 until_ok 10 stale_reported && ok "a gateway kept on the old config is reported: $(cond ConfigLoaded message)" \
   || bad "stale gateway not reported: $(cond ConfigLoaded status) $(cond ConfigLoaded reason) $(cond ConfigLoaded message)"
 sleep 3
@@ -112,7 +112,7 @@ if until_ok 30 pool2_gone; then
   waited=$(( $(ms_now) - t_patch ))
   [ "$waited" -ge 9000 ] && ok "the removed pool went at the bound, $waited ms after the change (not waited on forever)" || bad "pool 2 went after $waited ms, before the 10 s bound"
 else bad "pool 2 still there 30 s after the 10 s bound"; fi
-k get events.events.k8s.io --field-selector regarding.name=fo -o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' | grep -q GatewayNotConfirmed \
+k get events.events.k8s.io --field-selector regarding.name=fo -o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' | grep -c GatewayNotConfirmed >/dev/null \
   && ok "GatewayNotConfirmed Warning recorded" || bad "no GatewayNotConfirmed event"
 rm -f "$tmp/agent/freeze/${ns}_$gwpod"
 caught_up() { [ "$(cond ConfigLoaded status)" = True ]; }

@@ -82,7 +82,7 @@ placement() {
     hits=0
     while read -r s; do
       # a server string is host:port (a pod's FQDN resolves through the namespace's hosts file)
-      if mc "${s%:*}" "${s##*:}" "get $key\r\nquit\r\n" | grep -q '^VALUE'; then
+      if mc "${s%:*}" "${s##*:}" "get $key\r\nquit\r\n" | grep -c '^VALUE' >/dev/null; then
         if [ "$s" = "$dest" ]; then hits=$((hits + 1)); else hits=$((hits + 100)); fi
       fi
     done <<<"$servers"
