@@ -370,7 +370,8 @@ static reconcile_result reconcile(void *ud, const char *key)
 	bool announced = memo && !strcmp(memo->confirmed, d.config_md5);
 	pthread_mutex_unlock(&ctl_.mu);
 	confirmed = confirmed && !apply_error;
-	if (confirmed && !announced) {
+	/* Announced once per config, when every wanted gateway is ready and on it. */
+	if (confirmed && !announced && probed.probe.pods >= s->mcrouter_pool_size) {
 		pthread_mutex_lock(&ctl_.mu);
 		if ((memo = strmap_get(&ctl_.config_changed, key, NULL)))
 			snprintf(memo->confirmed, sizeof memo->confirmed, "%s", d.config_md5);
