@@ -18,4 +18,20 @@
  */
 int gateway_probe_digest(const char *ip, int port, int timeout_ms, char digest[static 33], char *err, size_t errlen);
 
+/* One gateway to ask: ip and port in; rc (0 or -1), digest and err out. */
+typedef struct gateway_probe_req {
+	const char *ip; /* borrowed */
+	int port;
+	int rc;
+	char digest[33];
+	char err[256];
+} gateway_probe_req;
+
+/*
+ * Asks all n gateways at once (one thread each, at most 64 at a time), so
+ * the whole call waits about one timeout however many do not answer. Fills
+ * each request's rc, digest and err.
+ */
+void gateway_probe_all(gateway_probe_req *reqs, size_t n, int timeout_ms);
+
 #endif

@@ -139,8 +139,8 @@ static bool gateway_pod_of(void *ud, json_t *pod)
 }
 
 /*
- * Asks every ready gateway pod of the Memshack which config it loaded and
- * fills o->probe. Gateway pods are named <name>-memshack-<hash>-<id>; only
+ * Asks every ready gateway pod of the Memshack which config it loaded (all at
+ * once: one timeout at most, however many do not answer) and fills o->probe. Gateway pods are named <name>-memshack-<hash>-<id>; only
  * those keys are parsed, and the label must name this Memshack.
  */
 static void probe_gateways(const memshack_spec *s, const char *md5, memshack_observed *o)
@@ -152,31 +152,41 @@ static void probe_gateways(const memshack_spec *s, const char *md5, memshack_obs
 	char prefix[400];
 	snprintf(prefix, sizeof prefix, "%s/%s-memshack-", s->namespace, s->name);
 	json_t *pods = store_list_prefix(informer_store(ctl_.gateway_pods), prefix, gateway_pod_of, (void *)s->name);
-	size_t i;
+	gateway_probe_req *reqs = calloc(json_array_size(pods) + 1, sizeof *reqs);
+	const char **names = calloc(json_array_size(pods) + 1, sizeof *names);
+	size_t n = 0, i;
 	json_t *pod;
 	json_array_foreach(pods, i, pod)
 	{
 		json_t *st = json_object_get(pod, "status");
 		const char *ip = json_string_value(json_object_get(st, "podIP"));
 		const char *name = json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
-		if (!ip || !name || strcmp(json_string_value(json_object_get(st, "ready")) ?: "", "True"))
+		if (!reqs || !names || !ip || !name || strcmp(json_string_value(json_object_get(st, "ready")) ?: "", "True"))
 			continue;
-		o->probe.pods++;
-		char digest[33], err[256];
-		if (gateway_probe_digest(ip, s->mcrouter_port, ctl_.probe_timeout_ms, digest, err, sizeof err)) {
+		reqs[n] = (gateway_probe_req){ .ip = ip, .port = s->mcrouter_port };
+		names[n++] = name;
+	}
+	/* No memory for the list: nobody asked, so nothing is confirmed (fail closed). */
+	o->probe.pods = reqs && names ? (int)n : 1;
+	o->probe.unreachable = reqs && names ? 0 : 1;
+	gateway_probe_all(reqs, n, ctl_.probe_timeout_ms);
+	for (i = 0; i < n; i++) {
+		if (reqs[i].rc) {
 			o->probe.unreachable++;
-			snprintf(o->probe.unreachable_pod, sizeof o->probe.unreachable_pod, "%s", name);
-			log_write(LOG_DEBUG, "memshack", s->name, "gateway %s: %s", name, err);
+			snprintf(o->probe.unreachable_pod, sizeof o->probe.unreachable_pod, "%s", names[i]);
+			log_write(LOG_DEBUG, "memshack", s->name, "gateway %s: %s", names[i], reqs[i].err);
 			metrics_add(ctl_.metrics, "memshack_gateway_probes_total", "result=\"unreachable\"", 1);
-		} else if (!strcmp(digest, md5)) {
+		} else if (!strcmp(reqs[i].digest, md5)) {
 			o->probe.loaded++;
 			metrics_add(ctl_.metrics, "memshack_gateway_probes_total", "result=\"current\"", 1);
 		} else {
-			snprintf(o->probe.stale_pod, sizeof o->probe.stale_pod, "%s", name);
-			snprintf(o->probe.stale_digest, sizeof o->probe.stale_digest, "%s", digest);
+			snprintf(o->probe.stale_pod, sizeof o->probe.stale_pod, "%s", names[i]);
+			snprintf(o->probe.stale_digest, sizeof o->probe.stale_digest, "%s", reqs[i].digest);
 			metrics_add(ctl_.metrics, "memshack_gateway_probes_total", "result=\"other\"", 1);
 		}
 	}
+	free(reqs);
+	free(names);
 	json_decref(pods);
 	char labels[700], ens[300], ename[300];
 	snprintf(labels, sizeof labels, "namespace=\"%s\",name=\"%s\"", metrics_label_escape(s->namespace, ens, sizeof ens),

@@ -212,4 +212,5 @@ k get events.events.k8s.io --field-selector regarding.name=test -o jsonpath='{ra
 grep -o 'gateways loaded config [0-9a-f]* ([0-9.]* s after it was written)' "$tmp/operator.log" | sed 's/^/  operator: /'
 
 echo "figures:"; sed 's/^/  /' "$tmp/figures"
+dp_stop_operator
 finish

@@ -118,4 +118,5 @@ rm -f "$tmp/agent/freeze/${ns}_$gwpod"
 caught_up() { [ "$(cond ConfigLoaded status)" = True ]; }
 until_ok 30 caught_up && ok "the gateway caught up: $(cond ConfigLoaded message)" || bad "ConfigLoaded after the gateway caught up: $(cond ConfigLoaded message)"
 k delete memshack fo --wait=false >/dev/null
+dp_stop_operator
 finish

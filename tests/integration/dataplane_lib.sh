@@ -14,6 +14,8 @@
 #   dp_start NS OPERATOR-FLAGS...   for tests: dp_up, kubectl on PATH, namespace NS
 #                   (Pod Security restricted), the CRDs, the operator watching NS;
 #                   records ok/bad; returns non-zero if the test cannot go on
+#   dp_stop_operator    SIGTERM to the operator; records ok/bad: it must exit 0
+#                   with no sanitizer report in its log (the ASan pass)
 #   dp_cleanup LOGDIR   for tests' EXIT trap: dp_down; on a failure (or with
 #                   MEMSHACK_DP_KEEP=1) keeps the logs in LOGDIR; removes $tmp
 #
@@ -114,6 +116,18 @@ dp_start() {
     kubectl wait --for=condition=Established crd/memshacks.memshack.io crd/memcachedproxies.memshack.io --timeout=30s >/dev/null \
     && ok "CRDs installed" || bad "CRDs not established"
   dp_operator --namespace "$ns" "$@" && ok "operator ready" || { bad "operator not ready"; tail -20 "$tmp/operator.log"; return 1; }
+}
+
+dp_stop_operator() {
+  local rc
+  kill -TERM "$op_pid" 2>/dev/null
+  wait "$op_pid"; rc=$?
+  op_pid=
+  if [ "$rc" = 0 ] && ! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$tmp/operator.log"; then
+    ok "operator exited 0 on SIGTERM, no sanitizer report"
+  else
+    bad "operator exited $rc: $(grep -m3 -E 'Sanitizer|runtime error:' "$tmp/operator.log")"
+  fi
 }
 
 dp_cleanup() {

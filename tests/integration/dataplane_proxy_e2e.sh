@@ -132,15 +132,19 @@ kind: MemcachedProxy
 metadata: {name: sts}
 spec: {serviceName: mc, servicePort: memcache, pool: Sharded, replicas: 1, port: 11211}
 YAML
-until_ok 120 proxy_ok sts 3 && ok "proxy in front of StatefulSet mc (3 pods)" || bad "sts proxy not serving: $(k get memcachedproxy sts -o jsonpath='{.status.conditions}')"
+# The backends themselves must serve before keys are placed (a Sharded proxy keeps not-ready
+# endpoints in its ring on purpose, so the proxy being Ready says nothing about them).
+sts_ready() { [ "$(k get statefulset mc -o jsonpath='{.status.readyReplicas}')" = "$1" ]; }
+until_ok 120 sts_ready 3 && until_ok 120 proxy_ok sts 3 && ok "proxy in front of StatefulSet mc (3 pods)" || bad "sts proxy not serving: $(k get memcachedproxy sts -o jsonpath='{.status.conditions}')"
 placement sts a 40
 mcr_pid() { local f; for f in "$tmp"/agent/pods/*/name; do case $(cat "$f") in sts-proxy-*) cat "$(dirname "$f")/containers/mcrouter/pid";; esac; done; }
 pid0=$(mcr_pid)
 for n in 5 2; do
   k scale statefulset mc --replicas "$n" >/dev/null
-  if until_ok 120 proxy_ok sts "$n"; then ok "scaled to $n: status.servers has $n, the gateway serves the new config"
+  if until_ok 120 sts_ready "$n" && until_ok 120 proxy_ok sts "$n"; then ok "scaled to $n: status.servers has $n, the gateway serves the new config"
   else bad "scaled to $n: serverCount $(k get memcachedproxy sts -o jsonpath='{.status.serverCount}')"; fi
   placement sts "s$n-" 40
 done
 [ -n "$pid0" ] && [ "$(mcr_pid)" = "$pid0" ] && ok "the proxy's mcrouter kept its PID through 3 -> 5 -> 2 ($pid0)" || bad "mcrouter pid $pid0 -> $(mcr_pid)"
+dp_stop_operator
 finish
