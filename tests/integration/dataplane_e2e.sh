@@ -73,6 +73,7 @@ gw=${gws[0]}
 [ ${#gws[@]} = 2 ] && ok "2 gateway pods with IPs ${gws[*]}" || bad "gateway pods: ${gws[*]}"
 
 # --- the seed's journey ---------------------------------------------------------------
+ms_first=$(dp_first_write "$gw" 5000) && ok "first write through the gateway stored within $ms_first ms of Ready" || bad "no write stored 15 s after Ready"
 if "$bin" cachetest --keys 50 "$gw:5000" > "$tmp/cachetest.out" 2>&1; then ok "memshack cachetest through gateway $gw: $(tail -1 "$tmp/cachetest.out")"
 else bad "cachetest through the gateway failed:"; tail -5 "$tmp/cachetest.out"; fi
 # 300 keys through the gateway, then ask every memcached directly which it holds.

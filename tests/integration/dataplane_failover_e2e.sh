@@ -49,6 +49,7 @@ count_replies() { # WANT CMD...: sets n_ok / n_bad (and last_bad) from the first
 }
 sets=() gets=()
 for i in $(seq 1 20); do sets+=("set fk$i 0 0 2\r\nv$((i % 10))"); gets+=("get fk$i"); done
+ms_first=$(dp_first_write "$gw" 5000) && ok "first write through the gateway stored within $ms_first ms of Ready" || bad "no write stored 15 s after Ready"
 count_replies STORED "${sets[@]}"
 [ "$n_ok" = 20 ] && ok "20 writes through the gateway with 3 replicas up" || bad "writes with all up: $n_ok ok, $n_bad failed"
 

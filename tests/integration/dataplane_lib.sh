@@ -139,6 +139,18 @@ dp_cleanup() {
   rm -rf "$tmp"
 }
 
+# dp_first_write HOST PORT: waits (at most 15 s) until a set through the gateway is STORED.
+# Just after creation a gateway may still hold a memcached that came up after its config
+# loaded as down (TKO) until its next probe, at most --probe-timeout-max (5 s) later.
+dp_first_write() {
+  local i
+  for i in $(seq 1 75); do
+    [ "$(mc "$1" "$2" 'set dp-first-write 0 0 1\r\nx\r\nquit\r\n' | head -1)" = STORED ] && { echo "$((i * 200))"; return 0; }
+    sleep 0.2
+  done
+  return 1
+}
+
 # mc HOST PORT COMMAND-TEXT: one memcached-protocol exchange; prints the reply
 # up to its terminating line (END, STORED, ... or an error), at most 2 s.
 mc() {

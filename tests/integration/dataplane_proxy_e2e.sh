@@ -72,7 +72,17 @@ placement() {
   local name=$1 prefix=$2 n=$3 ip i key dest servers hits good=0 spread
   ip=$(gw_ip "$name")
   servers=$(k get memcachedproxy "$name" -o jsonpath='{range .status.servers[*]}{@}{"\n"}{end}')
-  { for i in $(seq 1 "$n"); do printf 'set %s%d 0 0 1\r\nx\r\n' "$prefix" "$i"; done; printf 'quit\r\n'; } | timeout 20 socat -t 5 - "TCP:$ip:11211" > /dev/null
+  # Until every set is STORED (at most 15 s): a pod that came up after mcrouter first tried it
+  # stays marked down (TKO) until the next probe, at most --probe-timeout-max (5 s) later.
+  local stored=0 tries=0
+  while [ "$stored" != "$n" ] && [ $tries -lt 30 ]; do
+    [ $tries -gt 0 ] && sleep 0.5
+    tries=$((tries + 1))
+    stored=$({ for i in $(seq 1 "$n"); do printf 'set %s%d 0 0 1\r\nx\r\n' "$prefix" "$i"; done; printf 'quit\r\n'; } \
+      | timeout 20 socat -t 5 - "TCP:$ip:11211" | tr -d '\r' | grep -c '^STORED$')
+  done
+  [ "$stored" = "$n" ] || echo "  only $stored of $n sets stored after $tries tries"
+  [ $tries -gt 1 ] && echo "  every set stored after $tries tries ($(( (tries - 1) * 500 )) ms)"
   : > "$tmp/dest"
   for i in $(seq 1 "$n"); do
     key=$prefix$i

@@ -30,7 +30,9 @@
 #    (the kubelet's sync period), `..data` swapped to it with one rename, and
 #    the previous directory removed;
 #  - readiness: the pod is Ready when every container answers `version` on its
-#    first containerPort (memcached and mcrouter both speak it); a container
+#    first containerPort (memcached and mcrouter both speak it), and turns
+#    unready after the readinessProbe's failureThreshold (default 3) failed
+#    probes in a row, as the kubelet does; a container
 #    that exits makes the pod not Ready, and is restarted after
 #    --restart-backoff seconds (restartCount counts) unless the file
 #    STATE/hold/NAMESPACE_POD exists; while STATE/freeze/NAMESPACE_POD exists
@@ -253,7 +255,7 @@ start_container() { # PD INDEX
     >> "$cd/log" 2>&1 < /dev/null &
   echo $! > "$cd/pid"
   now > "$cd/started"
-  rm -f "$cd/exited" "$cd/error"
+  rm -f "$cd/exited" "$cd/error" "$cd/was_ready" "$cd/fails"
   log "$ns/$pname: container $name started (pid $!): ${argv[*]}"
 }
 
@@ -328,7 +330,15 @@ check_pod() {
       st="{\"waiting\":{\"reason\":\"CreateContainerError\",\"message\":$(jq -Rs . < "$cd/error")}}"
     elif alive "$pid"; then
       port=$(cat "$cd/port")
-      if [ -n "$port" ] && probe "$ip" "$port"; then ready=true; fi
+      if [ -n "$port" ] && probe "$ip" "$port"; then
+        ready=true; echo 0 > "$cd/fails"; : > "$cd/was_ready"
+      elif [ -f "$cd/was_ready" ]; then
+        # as the kubelet: a ready container turns unready after failureThreshold failed probes in a row
+        local fails threshold
+        fails=$(( $(cat "$cd/fails" 2>/dev/null || echo 0) + 1 )); echo "$fails" > "$cd/fails"
+        threshold=$(jq --arg n "$name" '.spec.containers[] | select(.name == $n) | .readinessProbe.failureThreshold // 3' "$pd/pod.json")
+        if [ "$fails" -lt "$threshold" ]; then ready=true; else rm -f "$cd/was_ready"; fi
+      fi
       st="{\"running\":{\"startedAt\":\"$(cat "$cd/started")\"}}"
     else
       if [ ! -f "$cd/exited" ]; then
