@@ -26,8 +26,6 @@ if [ -z "${MEMSHACK_DP_NETNS:-}" ]; then
   "$root/scripts/install-deps.sh" time
   cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build "$root/build" -j "$(nproc)" >/dev/null || exit 1
 fi
-tmp=$(mktemp -d /tmp/memshack-bench-dp.XXXXXX)
-chmod 755 "$tmp"
 # shellcheck source=../tests/integration/lib.sh
 . "$root/tests/integration/lib.sh"
 # shellcheck source=../tests/integration/dataplane_lib.sh

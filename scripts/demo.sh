@@ -23,8 +23,6 @@ if [ -z "${MEMSHACK_DP_NETNS:-}" ]; then
   tools/testenv/build.sh >/dev/null
 fi
 bin=$root/build/memshack
-tmp=$(mktemp -d /tmp/memshack-demo.XXXXXX)
-chmod 755 "$tmp"
 # shellcheck source=../tests/integration/lib.sh
 . "$root/tests/integration/lib.sh"
 # shellcheck source=../tests/integration/dataplane_lib.sh

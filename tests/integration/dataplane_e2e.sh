@@ -17,8 +17,6 @@
 # Usage: dataplane_e2e.sh MEMSHACK_BINARY MCLOAD_BINARY   (as root)
 set -uo pipefail
 bin=$1 mcload=$2
-tmp=$(mktemp -d /tmp/memshack-dataplane.XXXXXX)
-chmod 755 "$tmp"
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=dataplane_lib.sh

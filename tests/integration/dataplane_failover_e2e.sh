@@ -15,8 +15,6 @@
 # Usage: dataplane_failover_e2e.sh MEMSHACK_BINARY   (as root)
 set -uo pipefail
 bin=$1
-tmp=$(mktemp -d /tmp/memshack-failover.XXXXXX)
-chmod 755 "$tmp"
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=dataplane_lib.sh

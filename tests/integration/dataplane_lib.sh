@@ -3,11 +3,12 @@
 # node agent (tools/nodeagent) that runs real memcached and mcrouter processes
 # for the pods, and the operator.
 # shellcheck shell=bash
-# Callers set $tmp (a scratch folder) and $bin (the memshack binary).
+# Callers set $bin (the memshack binary); dp_enter makes $tmp (a scratch folder) inside the namespace.
 #
 #   dp_enter "$@"   at the top of a test: re-runs the script inside a new network
 #                   namespace (ip netns exec, which mounts /etc/netns/NAME/hosts
-#                   over /etc/hosts) and removes the namespace afterwards
+#                   over /etc/hosts) and removes the namespace afterwards; inside,
+#                   makes $tmp (mode 755: pod processes run as other users)
 #   dp_up           control plane + bridge + node agent (sets dp_dir, dp_agent_pid)
 #   dp_operator ARGS...   starts `memshack run` (sets op_pid, mport, hport)
 #   dp_down         stops everything it started, by PID
@@ -22,14 +23,17 @@
 # Needs: root, iproute2, memcached (Debian), mcrouter from ../shared/mcrouter
 # (or MEMSHACK_MCROUTER).
 
-: "${tmp:?}" "${bin:?}"
+: "${bin:?}"
 dp_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 dp_mcrouter=${MEMSHACK_MCROUTER:-$(cd "$dp_root/.." && pwd)/shared/mcrouter/bin/mcrouter}
 dp_bridge=msbr0
 dp_gateway_ip=10.244.255.254
 
 dp_enter() {
-  if [ -n "${MEMSHACK_DP_NETNS:-}" ]; then return 0; fi
+  if [ -n "${MEMSHACK_DP_NETNS:-}" ]; then
+    tmp=$(mktemp -d --suffix ".memshack-$(basename "$0" .sh)") && chmod 755 "$tmp"
+    return
+  fi
   [ "$(id -u)" = 0 ] || { echo "dataplane tests need root (network namespaces)"; echo "0 passed, 1 failed"; exit 1; }
   [ -x "$dp_mcrouter" ] || { echo "no mcrouter at $dp_mcrouter (set MEMSHACK_MCROUTER)"; echo "0 passed, 1 failed"; exit 1; }
   command -v memcached >/dev/null || { echo "memcached is not installed"; echo "0 passed, 1 failed"; exit 1; }

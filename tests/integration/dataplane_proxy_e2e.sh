@@ -11,8 +11,6 @@
 # Usage: dataplane_proxy_e2e.sh MEMSHACK_BINARY   (as root)
 set -uo pipefail
 bin=$1
-tmp=$(mktemp -d /tmp/memshack-dpproxy.XXXXXX)
-chmod 755 "$tmp"
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=dataplane_lib.sh
