@@ -141,10 +141,12 @@ static void *run(void *arg)
 			}
 			preloaded = true;
 		}
-		/* pairs: each thread owns the keys k ≡ id (mod conns), so a get sees only its own writes */
+		/* pairs: thread id owns the keys id, id + conns, id + 2 conns, ... so a get sees only its own writes */
 		int k = (int)(rand_r(&seed) % (unsigned)o->keys);
-		if (!o->gets_only)
-			k = k - k % o->conns + w->id < o->keys ? k - k % o->conns + w->id : w->id % o->keys;
+		if (!o->gets_only) {
+			int owned = (o->keys - w->id + o->conns - 1) / o->conns; /* keys k < keys with k ≡ id */
+			k = owned > 0 ? w->id + o->conns * (k % owned) : w->id % o->keys;
+		}
 		snprintf(key, sizeof key, "%s%d", o->prefix, k);
 		bool io_ok = true;
 		if (!o->gets_only) {

@@ -77,6 +77,15 @@ static json_t *cached_child(int kind, const char *ns, const char *name)
 	return store_get(informer_store(ctl_.children_inf[kind]), key);
 }
 
+/* The labels of a per-Memshack series: namespace="NS",name="NAME" (escaped) into buf; returns buf. */
+static char *object_labels(const char *ns, const char *name, char *buf, size_t len)
+{
+	char ens[300], ename[300];
+	snprintf(buf, len, "namespace=\"%s\",name=\"%s\"", metrics_label_escape(ns, ens, sizeof ens),
+		 metrics_label_escape(name, ename, sizeof ename));
+	return buf;
+}
+
 /* Forgets what we applied for a Memshack that is gone. */
 static void forget(const char *key)
 {
@@ -90,10 +99,8 @@ static void forget(const char *key)
 	pthread_mutex_lock(&ctl_.mu);
 	free(strmap_remove(&ctl_.config_changed, key, NULL));
 	pthread_mutex_unlock(&ctl_.mu);
-	char labels[700], ens[300], ename[300];
-	snprintf(labels, sizeof labels, "namespace=\"%s\",name=\"%s\"", metrics_label_escape(ns, ens, sizeof ens),
-		 metrics_label_escape(slash + 1, ename, sizeof ename));
-	metrics_remove(ctl_.metrics, "memshack_gateway_config_loaded", labels);
+	char labels[700];
+	metrics_remove(ctl_.metrics, "memshack_gateway_config_loaded", object_labels(ns, slash + 1, labels, sizeof labels));
 }
 
 /* What the gateway pod cache keeps (new reference). */
@@ -188,10 +195,9 @@ static void probe_gateways(const memshack_spec *s, const char *md5, memshack_obs
 	free(reqs);
 	free(names);
 	json_decref(pods);
-	char labels[700], ens[300], ename[300];
-	snprintf(labels, sizeof labels, "namespace=\"%s\",name=\"%s\"", metrics_label_escape(s->namespace, ens, sizeof ens),
-		 metrics_label_escape(s->name, ename, sizeof ename));
-	metrics_set(ctl_.metrics, "memshack_gateway_config_loaded", labels, o->probe.loaded);
+	char labels[700];
+	metrics_set(ctl_.metrics, "memshack_gateway_config_loaded",
+		    object_labels(s->namespace, s->name, labels, sizeof labels), o->probe.loaded);
 }
 
 static bool owned_by_filter(void *ud, json_t *obj)
@@ -282,7 +288,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 		json_decref(st);
 		goto out;
 	}
-	/* Route new shards and pools only once their pods are ready (memshack_route_layout). */
+	/* Route new shards and pools only once their pods are ready (memshack_route_layout); o also feeds the status. */
 	memshack_observed o;
 	observe(s, &o);
 	int ready[MEMSHACK_MAX_POOLS];
@@ -469,7 +475,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 		res = failed;
 	}
 	sbuf_release(&changed);
-	observe(s, &o);
+	/* o is what was observed before applying: the caches move only with informer events, which re-queue the key. */
 	o.apply_error = apply_error;
 	o.probe = probed.probe;
 	o.routed_shards = route.shards, o.routed_pools = route.pools;

@@ -82,6 +82,8 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$testenv" ] && [ -n "$dir" ] && [ -n "$hosts" ] || { echo "nodeagent: --testenv, --dir and --hosts are required" >&2; exit 2; }
 [ -f "$hosts" ] || { echo "nodeagent: hosts file '$hosts' does not exist" >&2; exit 2; }
+cm_delay_ms=$(awk -v d="$cm_delay" 'BEGIN {print int(d * 1000)}')
+backoff_ms=$(awk -v d="$backoff" 'BEGIN {print int(d * 1000)}')
 api_port=$(cat "$testenv/apiserver.port") token=$(cat "$testenv/admin.token") ca=$testenv/pki/ca.crt
 mkdir -p "$dir/pods" "$dir/hold" "$dir/freeze"
 chmod 755 "$dir" "$dir/pods"
@@ -144,7 +146,7 @@ sync_configmaps() {
       echo "$sum $EPOCHREALTIME" > "$pd/volumes/$vol.seen"
     fi
     seen=$(cut -d' ' -f2 "$pd/volumes/$vol.seen")
-    if [ "$(ms_since "$seen")" -ge "$(awk -v d="$cm_delay" 'BEGIN {print int(d * 1000)}')" ]; then
+    if [ "$(ms_since "$seen")" -ge "$cm_delay_ms" ]; then
       cm_write "$pd/volumes/$vol" "$cm"
       echo "$sum" > "$pd/volumes/$vol.sum"
       rm -f "$pd/volumes/$vol.seen"
@@ -349,7 +351,7 @@ check_pod() {
       read -r code _ _ < "$cd/exited"
       st="{\"waiting\":{\"reason\":\"CrashLoopBackOff\",\"message\":\"exited with $code\"}}"
       if [ ! -e "$dir/hold/${ns}_$pname" ] &&
-         [ "$(ms_since "$(cut -d' ' -f2 "$cd/exited")")" -ge "$(awk -v d="$backoff" 'BEGIN {print int(d * 1000)}')" ]; then
+         [ "$(ms_since "$(cut -d' ' -f2 "$cd/exited")")" -ge "$backoff_ms" ]; then
         echo $(( $(cat "$cd/restarts" 2>/dev/null || echo 0) + 1 )) > "$cd/restarts"
         start_container "$pd" "$(jq --arg n "$name" '.spec.containers | map(.name) | index($n)' "$pd/pod.json")"
       fi
