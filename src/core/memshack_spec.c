@@ -313,6 +313,54 @@ int spec_check_args(json_t *a, const char *path, const char *const *reserved, ch
 	return 0;
 }
 
+/* The first control character in s[0..n), or -1. */
+static int control_char(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return (unsigned char)s[i];
+	return -1;
+}
+
+static int text_fail(const char *path, int c, char *err, size_t errlen)
+{
+	return spec_fail(err, errlen, "%.200s: must not contain control characters (U+%04X)", path, (unsigned)c);
+}
+
+int spec_check_text(json_t *v, const char *path, char *err, size_t errlen)
+{
+	int c;
+	char sub[256];
+	if (json_is_string(v)) {
+		c = control_char(json_string_value(v), json_string_length(v));
+		return c >= 0 ? text_fail(path, c, err, errlen) : 0;
+	}
+	if (json_is_array(v)) {
+		size_t i;
+		json_t *x;
+		json_array_foreach(v, i, x)
+		{
+			snprintf(sub, sizeof sub, "%.200s[%zu]", path, i);
+			if (spec_check_text(x, sub, err, errlen))
+				return -1;
+		}
+		return 0;
+	}
+	if (json_is_object(v)) {
+		const char *k;
+		json_t *x;
+		json_object_foreach(v, k, x)
+		{
+			snprintf(sub, sizeof sub, "%.200s.%.40s", path, k);
+			if ((c = control_char(k, strlen(k))) >= 0)
+				return text_fail(sub, c, err, errlen);
+			if (spec_check_text(x, sub, err, errlen))
+				return -1;
+		}
+	}
+	return 0;
+}
+
 void memshack_spec_free(memshack_spec *s)
 {
 	if (!s)
@@ -375,6 +423,8 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 	json_t *spec = json_object_get(obj, "spec");
 	if (spec && !json_is_object(spec) && !json_is_null(spec))
 		return spec_fail(err, errlen, "spec: must be an object");
+	if (spec_check_text(spec, "spec", err, errlen))
+		return -1;
 	static const char *const top[] = { "mcrouterPoolSize", "numShards", "numReplicas", "memcachedImage",
 					   "mcrouterImage", "mcrouterPort", "memcached", "mcrouter", "scheduling", NULL };
 	static const char *const mc[] = { "memoryMiB", "maxItemSize", "maxConnections", "threads", "extraArgs",

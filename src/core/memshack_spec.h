@@ -115,6 +115,14 @@ int spec_check_resources(json_t *r, const char *path, char *err, size_t errlen);
  * "--port=1", or an abbreviation such as "--conf".
  */
 int spec_check_args(json_t *a, const char *path, const char *const *reserved, char *err, size_t errlen);
+/*
+ * Refuses any string (value or key) under v that holds a NUL or another
+ * control character (U+0000-001F, U+007F), naming where:
+ * "spec.memcached.extraArgs[0]: must not contain control characters (U+0000)".
+ * A NUL would otherwise cut the string short, silently, into something
+ * that may pass every other check. path names v ("spec").
+ */
+int spec_check_text(json_t *v, const char *path, char *err, size_t errlen);
 /* Flags memshack sets on memcached (port, UDP off, listen address...) and mcrouter (config, port). */
 extern const char *const memcached_reserved_flags[];
 extern const char *const mcrouter_reserved_flags[];

@@ -57,6 +57,8 @@ int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen)
 	json_t *spec = json_object_get(obj, "spec");
 	if (!json_is_object(spec))
 		return spec_fail(err, errlen, "spec: must be an object with serviceName and servicePort");
+	if (spec_check_text(spec, "spec", err, errlen))
+		return -1;
 	static const char *const known[] = { "serviceName", "servicePort", "pool", "replicas", "port", "mcrouterImage",
 					     "mcrouter", NULL };
 	const char *k;

@@ -1,4 +1,5 @@
 #include "kube/kube_client.h"
+#include "kube/kube_decode.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -683,46 +684,60 @@ int kube_delete(kube_client *c, const char *path, const char *propagation, json_
 	return kube_delete_uid(c, path, propagation, NULL, ret, err);
 }
 
+/* GETs one page of a list into *page (kube_list_page_decode). */
+static int list_page(kube_client *c, const char *path, kube_list_page *page, kube_error *err)
+{
+	char *body = NULL;
+	size_t len = 0;
+	if (kube_request(c, "GET", path, NULL, NULL, 0, NULL, &body, &len, err))
+		return -1;
+	char why[200];
+	int rc = kube_list_page_decode(body ? body : "", len, page, why, sizeof why);
+	free(body);
+	if (rc)
+		return kube_error_set(err, KUBE_ERR_DECODE, "GET %s: %s", path, why);
+	return 0;
+}
+
 int kube_list(kube_client *c, const char *path, const kube_list_options *opts, json_t **ret, kube_error *err)
 {
 	char limit[16];
 	snprintf(limit, sizeof limit, "%u", opts && opts->limit ? opts->limit : 500u);
 	for (int restart = 0;; restart++) {
-		json_t *items = json_array();
+		json_t *items = json_array(), *undecodable = json_array();
+		size_t unnamed = 0;
 		char *cont = NULL;
 		char *rv = NULL;
 		int rc = 0;
-		if (!items)
+		if (!items || !undecodable) {
+			json_decref(items);
+			json_decref(undecodable);
 			return kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
+		}
 		do {
 			const char *kv[] = { "labelSelector", opts ? opts->label_selector : NULL, "fieldSelector",
 					     opts ? opts->field_selector : NULL, "limit", limit, "continue", cont, NULL };
 			char *full = kube_path_query(path, kv);
-			json_t *page = NULL;
-			rc = full ? kube_get(c, full, &page, err) : kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
+			kube_list_page page;
+			rc = full ? list_page(c, full, &page, err) : kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
 			free(full);
 			free(cont);
 			cont = NULL;
 			if (rc)
 				break;
-			json_t *pitems = json_object_get(page, "items");
-			json_t *meta = json_object_get(page, "metadata");
-			if (!json_is_array(pitems) && !json_is_null(pitems) && pitems) {
-				json_decref(page);
-				rc = kube_error_set(err, KUBE_ERR_DECODE, "GET %s: list has no items array", path);
-				break;
-			}
-			if (pitems)
-				json_array_extend(items, pitems);
-			const char *next = json_string_value(json_object_get(meta, "continue"));
-			const char *prv = json_string_value(json_object_get(meta, "resourceVersion"));
+			if (json_array_extend(items, page.items) || json_array_extend(undecodable, page.undecodable))
+				rc = kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
+			unnamed += page.unnamed;
 			free(rv);
-			rv = prv ? strdup(prv) : NULL;
-			cont = next && *next ? strdup(next) : NULL;
-			json_decref(page);
-		} while (cont);
+			rv = page.resource_version;
+			cont = page.continue_token;
+			page.resource_version = page.continue_token = NULL;
+			kube_list_page_release(&page);
+		} while (cont && !rc);
+		free(rc ? cont : NULL);
 		if (rc) {
 			json_decref(items);
+			json_decref(undecodable);
 			free(rv);
 			if (kube_error_is_gone(err) && restart < 3) {
 				kube_error_release(err);
@@ -730,7 +745,8 @@ int kube_list(kube_client *c, const char *path, const kube_list_options *opts, j
 			}
 			return -1;
 		}
-		json_t *list = json_pack("{s:o, s:{s:s?}}", "items", items, "metadata", "resourceVersion", rv);
+		json_t *list = json_pack("{s:o, s:{s:s?}, s:o, s:I}", "items", items, "metadata", "resourceVersion", rv,
+					 "undecodable", undecodable, "unnamed", (json_int_t)unnamed);
 		free(rv);
 		if (!list)
 			return kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");

@@ -103,9 +103,13 @@ typedef struct kube_list_options {
 
 /*
  * Lists a collection page by page (limit/continue) into one List object:
- * {"items": [...], "metadata": {"resourceVersion": RV}} (new reference). If
- * a continue token expires (410) mid-way, the list starts again (at most 3
- * times). opts may be NULL.
+ * {"items": [...], "metadata": {"resourceVersion": RV}, "undecodable":
+ * [{"object": IDENTITY, "reason": "..."}], "unnamed": N} (new reference).
+ * Items are decoded one by one (kube_decode.h): an item that cannot be
+ * decoded never fails the list; it is named in undecodable (or only
+ * counted in unnamed when not even its name can be read). If a continue
+ * token expires (410) mid-way, the list starts again (at most 3 times).
+ * opts may be NULL.
  */
 int kube_list(kube_client *c, const char *path, const kube_list_options *opts, json_t **ret, kube_error *err);
 

@@ -261,11 +261,44 @@ static int pool_pods_now(const memshack_spec *s)
 	return most;
 }
 
+/*
+ * A Memshack we cannot decode: its status and an Event say so (the informer
+ * logged it once). Returns false when key is not set aside (deleted).
+ */
+static bool report_undecodable(const char *key)
+{
+	char reason[200], now[40];
+	json_t *id = informer_quarantined(ctl_.ms, key, reason, sizeof reason);
+	if (!id)
+		return false;
+	now_rfc3339(now, sizeof now);
+	kube_error kerr = KUBE_ERROR_INIT;
+	if (apply_status_undecodable(manager_client(ctl_.m), &MEMSHACK_RES, id, reason, now, &kerr))
+		log_write(LOG_WARN, "memshack", key, "reporting it cannot be decoded: %s", kube_strerror(&kerr));
+	events_record(manager_events(ctl_.m), id, "Warning", "Undecodable", "Decode", "%s", reason);
+	kube_error_release(&kerr);
+	json_decref(id);
+	return true;
+}
+
+/* Whether a child of s (any kind, named <name>-memshack...) is set aside as undecodable. */
+static bool children_unreadable(const memshack_spec *s)
+{
+	char prefix[400];
+	snprintf(prefix, sizeof prefix, "%s/%s-memshack", s->namespace, s->name);
+	for (int k = 0; k < K_N; k++)
+		if (informer_quarantined_prefix(ctl_.children_inf[k], prefix))
+			return true;
+	return informer_quarantined_prefix(ctl_.gateway_pods, prefix);
+}
+
 static reconcile_result reconcile(void *ud, const char *key)
 {
 	(void)ud;
 	reconcile_result done = { RECONCILE_DONE, 0 }, failed = { RECONCILE_ERROR, 0 };
 	json_t *ms = store_get(informer_store(ctl_.ms), key);
+	if (!ms && report_undecodable(key))
+		return done;
 	if (!ms || mstr(ms, "deletionTimestamp")) {
 		json_decref(ms);
 		forget(key);
@@ -287,6 +320,11 @@ static reconcile_result reconcile(void *ud, const char *key)
 		events_record(manager_events(ctl_.m), ms, "Warning", "InvalidSpec", "Validate", "%s", err);
 		json_decref(st);
 		goto out;
+	}
+	if (children_unreadable(s)) {
+		/* Fail closed: what we would decide from (pods, pools, the config) is not all readable. */
+		log_write(LOG_WARN, "memshack", key, "a child cannot be decoded: nothing written until it can be");
+		goto out; /* its next readable version (or deletion) wakes us through its owner reference */
 	}
 	/* Route new shards and pools only once their pods are ready (memshack_route_layout); o also feeds the status. */
 	memshack_observed o;

@@ -59,11 +59,35 @@ static bool slice_of(void *ud, json_t *obj)
 	return svc && ns && !strcmp(svc, f->svc) && !strcmp(ns, f->ns);
 }
 
+/*
+ * A MemcachedProxy we cannot decode: its status and an Event say so (the
+ * informer logged it once). Returns false when key is not set aside.
+ */
+static bool report_undecodable(const char *key)
+{
+	char reason[200], now[40];
+	json_t *id = informer_quarantined(pc_.proxies, key, reason, sizeof reason);
+	if (!id)
+		return false;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	timefmt_rfc3339((int64_t)ts.tv_sec * 1000000, now, sizeof now);
+	kube_error kerr = KUBE_ERROR_INIT;
+	if (apply_status_undecodable(manager_client(pc_.m), &PROXY_RES, id, reason, now, &kerr))
+		log_write(LOG_WARN, "memcachedproxy", key, "reporting it cannot be decoded: %s", kube_strerror(&kerr));
+	events_record(manager_events(pc_.m), id, "Warning", "Undecodable", "Decode", "%s", reason);
+	kube_error_release(&kerr);
+	json_decref(id);
+	return true;
+}
+
 static reconcile_result reconcile(void *ud, const char *key)
 {
 	(void)ud;
 	reconcile_result done = { RECONCILE_DONE, 0 }, failed = { RECONCILE_ERROR, 0 };
 	json_t *obj = store_get(informer_store(pc_.proxies), key);
+	if (!obj && report_undecodable(key))
+		return done;
 	if (!obj || mstr(obj, "deletionTimestamp")) {
 		const char *slash = strchr(key, '/');
 		if (slash) {
@@ -91,8 +115,17 @@ static reconcile_result reconcile(void *ud, const char *key)
 		events_record(manager_events(pc_.m), obj, "Warning", "InvalidSpec", "Validate", "%s", err);
 		goto write_status;
 	}
-	char skey[400];
+	char skey[400], slices_prefix[402];
 	snprintf(skey, sizeof skey, "%s/%s", p->namespace, p->service_name);
+	snprintf(slices_prefix, sizeof slices_prefix, "%s-", skey); /* its EndpointSlices: <service>-<suffix> */
+	json_t *unreadable = informer_quarantined(pc_.services, skey, NULL, 0);
+	bool fail_closed = unreadable || informer_quarantined_prefix(pc_.slices, slices_prefix);
+	json_decref(unreadable);
+	if (fail_closed) {
+		/* A config built without an unreadable slice would drop its servers: write nothing until it reads. */
+		log_write(LOG_WARN, "memcachedproxy", key, "its Service or a slice cannot be decoded: nothing written until it can be");
+		goto out;
+	}
 	service = store_get(informer_store(pc_.services), skey);
 	slice_filter sf = { p->namespace, p->service_name };
 	slices = store_list(informer_store(pc_.slices), slice_of, &sf);

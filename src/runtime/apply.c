@@ -1,5 +1,7 @@
 #include "runtime/apply.h"
 
+#include "runtime/conditions.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +50,28 @@ int apply_status(kube_client *c, const kube_resource *res, const char *ns, const
 	json_decref(body);
 	free(path);
 	free(api);
+	return rc;
+}
+
+int apply_status_undecodable(kube_client *c, const kube_resource *res, json_t *identity, const char *message,
+			     const char *now, kube_error *err)
+{
+	char *path = kube_path(res, meta_str(identity, "namespace"), meta_str(identity, "name"), "status", err);
+	if (!path)
+		return -1;
+	json_t *conds = json_array();
+	json_t *patch = conds ? json_pack("{s:{s:O}}", "status", "conditions", conds) : NULL;
+	int rc = -1;
+	if (patch) {
+		conditions_set(conds, "Ready", "False", "Undecodable", message, 0, now);
+		json_object_del(json_array_get(conds, 0), "observedGeneration"); /* unknown: the object cannot be read */
+		rc = kube_patch(c, path, KUBE_PATCH_MERGE, patch, NULL, err);
+	} else {
+		kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
+	}
+	json_decref(patch);
+	json_decref(conds);
+	free(path);
 	return rc;
 }
 

@@ -27,6 +27,16 @@ int apply_object(kube_client *c, const kube_resource *res, json_t *desired, json
 int apply_status(kube_client *c, const kube_resource *res, const char *ns, const char *name, json_t *status,
 		 kube_error *err);
 
+/*
+ * Reports an object we cannot decode (identity: apiVersion, kind,
+ * metadata namespace/name, borrowed): a JSON merge patch of its /status
+ * setting conditions to one Ready=False condition with reason Undecodable
+ * and message. A merge patch needs nothing read from the object, and
+ * leaves the status fields it does not name as they were.
+ */
+int apply_status_undecodable(kube_client *c, const kube_resource *res, json_t *identity, const char *message,
+			     const char *now, kube_error *err);
+
 /* A controller ownerReference to `owner` (borrowed). New reference, or NULL if owner lacks identity. */
 json_t *owner_reference(json_t *owner);
 

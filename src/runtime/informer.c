@@ -10,6 +10,7 @@
 
 #include "runtime/watch.h"
 #include "util/log.h"
+#include "util/strmap.h"
 
 #define MAX_HANDLERS 8
 #define IDLE_MARGIN_S 30
@@ -45,7 +46,24 @@ struct informer {
 	watch_lines lines;
 	bool restart;
 	uint64_t relists, restarts;
+
+	/* Objects set aside as undecodable, under mu: key -> quarantined*. */
+	strmap quarantine;
+	size_t unnamed; /* items of the last list that could not even be named */
 };
+
+typedef struct quarantined {
+	json_t *identity;
+	char reason[200];
+} quarantined;
+
+static void quarantined_free(void *p)
+{
+	quarantined *q = p;
+	if (q)
+		json_decref(q->identity);
+	free(q);
+}
 
 
 static double rand01(informer *inf)
@@ -77,6 +95,7 @@ informer *informer_new(kube_client *c, const informer_options *o, kube_error *er
 	inf->namespace = o->namespace && *o->namespace ? strdup(o->namespace) : NULL;
 	inf->label_selector = o->label_selector && *o->label_selector ? strdup(o->label_selector) : NULL;
 	inf->store = store_new(o->project, o->project_ud);
+	inf->quarantine = (strmap)STRMAP_INIT;
 	pthread_mutex_init(&inf->mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -99,6 +118,8 @@ informer *informer_new(kube_client *c, const informer_options *o, kube_error *er
 				"Watch streams restarted (ended, failed or expired), by resource.", NULL, 0);
 		metrics_declare(inf->metrics, "memshack_watch_relists_total", METRIC_COUNTER,
 				"Full lists (initial and after 410 Gone), by resource.", NULL, 0);
+		metrics_declare(inf->metrics, "memshack_objects_quarantined", METRIC_GAUGE,
+				"Objects set aside because they cannot be decoded, by resource.", NULL, 0);
 	}
 	return inf;
 }
@@ -124,9 +145,127 @@ static void on_relist_changed(void *ud, const char *key, json_t *obj)
 	notify(ud, INFORMER_UPSERT, key, obj);
 }
 
+static bool is_quarantined(informer *inf, const char *key)
+{
+	pthread_mutex_lock(&inf->mu);
+	bool q = strmap_get(&inf->quarantine, key, NULL) != NULL;
+	pthread_mutex_unlock(&inf->mu);
+	return q;
+}
+
 static void on_relist_vanished(void *ud, const char *key, json_t *obj)
 {
-	notify(ud, INFORMER_DELETE, key, obj);
+	informer *inf = ud;
+	if (!is_quarantined(inf, key)) /* set aside, not gone: heard as INFORMER_QUARANTINE */
+		notify(inf, INFORMER_DELETE, key, obj);
+}
+
+static void publish_quarantine_len(informer *inf)
+{
+	if (!inf->metrics)
+		return;
+	char labels[128];
+	snprintf(labels, sizeof labels, "resource=\"%s\"", inf->res.plural);
+	metrics_set(inf->metrics, "memshack_objects_quarantined", labels, (double)informer_quarantine_len(inf));
+}
+
+static const char *identity_rv(json_t *id)
+{
+	return json_string_value(json_object_get(json_object_get(id, "metadata"), "resourceVersion"));
+}
+
+/*
+ * Sets key's object aside (identity taken). Returns true when this is news
+ * (not quarantined before, or another version): the caller tells the
+ * handlers. Logs news once. false, too, when out of memory (then nothing changed).
+ */
+static bool quarantine_put(informer *inf, const char *key, json_t *identity, const char *reason)
+{
+	quarantined *q = calloc(1, sizeof *q);
+	if (!q) {
+		json_decref(identity);
+		return false;
+	}
+	q->identity = identity;
+	snprintf(q->reason, sizeof q->reason, "%s", reason);
+	void *old = NULL;
+	pthread_mutex_lock(&inf->mu);
+	int rc = strmap_put(&inf->quarantine, key, q, &old, NULL);
+	pthread_mutex_unlock(&inf->mu);
+	if (rc) {
+		quarantined_free(q);
+		return false;
+	}
+	quarantined *was = old;
+	const char *rv = identity_rv(identity), *was_rv = was ? identity_rv(was->identity) : NULL;
+	bool news = !was || !rv || !was_rv || strcmp(rv, was_rv);
+	quarantined_free(was);
+	if (news)
+		log_write(LOG_WARN, "informer", inf->res.plural, "%s (resourceVersion %s) set aside: %s", key, rv ? rv : "?",
+			  reason);
+	return news;
+}
+
+/* Takes key out of quarantine (read again, or deleted). */
+static void quarantine_remove(informer *inf, const char *key, const char *why)
+{
+	pthread_mutex_lock(&inf->mu);
+	quarantined *q = strmap_remove(&inf->quarantine, key, NULL);
+	pthread_mutex_unlock(&inf->mu);
+	if (q)
+		log_write(LOG_INFO, "informer", inf->res.plural, "%s no longer set aside: %s", key, why);
+	quarantined_free(q);
+}
+
+/* Swaps the quarantine for what a list found (list["undecodable"]); news to tell handlers go into news (key -> identity). */
+static void quarantine_from_list(informer *inf, json_t *list, json_t *news)
+{
+	json_t *und = json_object_get(list, "undecodable");
+	size_t i;
+	json_t *u;
+	json_t *kept = json_object();
+	json_array_foreach(und, i, u)
+	{
+		char key[512];
+		json_t *id = json_object_get(u, "object");
+		if (!store_key_of(id, key, sizeof key))
+			continue;
+		if (quarantine_put(inf, key, json_incref(id), json_string_value(json_object_get(u, "reason")) ?: "?"))
+			json_object_set(news, key, id);
+		json_object_set(kept, key, json_true());
+	}
+	/* Set aside before, not now: read again (store_replace tells of it) or gone. */
+	strmap gone = STRMAP_INIT;
+	pthread_mutex_lock(&inf->mu);
+	const char *k;
+	void *v;
+	for (size_t it = 0; strmap_next(&inf->quarantine, &it, &k, &v);)
+		if (!json_object_get(kept, k))
+			strmap_put(&gone, k, json_incref(((quarantined *)v)->identity), NULL, NULL);
+	inf->unnamed = (size_t)json_integer_value(json_object_get(list, "unnamed"));
+	pthread_mutex_unlock(&inf->mu);
+	for (size_t it = 0; strmap_next(&gone, &it, &k, &v);) {
+		char key[512];
+		snprintf(key, sizeof key, "%s", k);
+		bool listed = false;
+		json_array_foreach(json_object_get(list, "items"), i, u)
+		{
+			char ik[512];
+			if (store_key_of(u, ik, sizeof ik) && !strcmp(ik, key)) {
+				listed = true;
+				break;
+			}
+		}
+		quarantine_remove(inf, key, listed ? "readable again" : "deleted");
+		if (!listed)
+			notify(inf, INFORMER_DELETE, key, v);
+		json_decref(v);
+	}
+	strmap_release(&gone, NULL);
+	json_decref(kept);
+	if (inf->unnamed)
+		log_write(LOG_WARN, "informer", inf->res.plural,
+			  "%zu listed objects could be neither decoded nor named: skipped", inf->unnamed);
 }
 
 static bool should_stop(informer *inf)
@@ -181,7 +320,10 @@ static void do_list(informer *inf)
 		return;
 	}
 	const char *rv = json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
-	if (store_replace(inf->store, json_object_get(list, "items"), on_relist_changed, on_relist_vanished, inf)) {
+	json_t *news = json_object();
+	if (news)
+		quarantine_from_list(inf, list, news);
+	if (!news || store_replace(inf->store, json_object_get(list, "items"), on_relist_changed, on_relist_vanished, inf)) {
 		log_write(LOG_ERROR, "informer", inf->res.plural, "out of memory filling the cache");
 		watch_sm_list_failed(&inf->sm, clock_mono_us(), rand01(inf));
 	} else {
@@ -194,7 +336,13 @@ static void do_list(informer *inf)
 		pthread_mutex_unlock(&inf->mu);
 		log_write(LOG_DEBUG, "informer", inf->res.plural, "listed %zu objects at resourceVersion %s",
 			  json_array_size(json_object_get(list, "items")), rv ? rv : "?");
+		const char *k;
+		json_t *id;
+		json_object_foreach(news, k, id)
+			notify(inf, INFORMER_QUARANTINE, k, id);
 	}
+	publish_quarantine_len(inf);
+	json_decref(news);
 	json_decref(list);
 	kube_error_release(&err);
 }
@@ -210,6 +358,10 @@ static int on_line(void *ud, const char *line, size_t len)
 	case WATCH_APPLY_UPSERT:
 		if (store_key_of(ev.object, key, sizeof key)) {
 			bool changed = true, kept_changed = true;
+			if (is_quarantined(inf, key)) {
+				quarantine_remove(inf, key, "readable again");
+				publish_quarantine_len(inf);
+			}
 			if (store_upsert_diff(inf->store, ev.object, &changed, &kept_changed) == 0 && changed &&
 			    (kept_changed || !inf->notify_kept_changes_only))
 				notify(inf, INFORMER_UPSERT, key, ev.object);
@@ -218,7 +370,21 @@ static int on_line(void *ud, const char *line, size_t len)
 	case WATCH_APPLY_DELETE:
 		if (store_key_of(ev.object, key, sizeof key)) {
 			store_delete(inf->store, key, NULL);
+			if (is_quarantined(inf, key)) {
+				quarantine_remove(inf, key, "deleted");
+				publish_quarantine_len(inf);
+			}
 			notify(inf, INFORMER_DELETE, key, ev.object);
+		}
+		break;
+	case WATCH_APPLY_QUARANTINE:
+		if (store_key_of(ev.object, key, sizeof key)) {
+			store_delete(inf->store, key, NULL); /* nothing may act on a copy older than what the server holds */
+			json_t *id = json_incref(ev.object);
+			bool news = quarantine_put(inf, key, id, ev.detail);
+			publish_quarantine_len(inf);
+			if (news)
+				notify(inf, INFORMER_QUARANTINE, key, ev.object);
 		}
 		break;
 	case WATCH_APPLY_RESTART:
@@ -226,7 +392,7 @@ static int on_line(void *ud, const char *line, size_t len)
 			log_write(ev.code == 410 ? LOG_INFO : LOG_WARN, "informer", inf->res.plural,
 				  "watch error %ld: %s%s", ev.code, ev.detail, ev.code == 410 ? " (relisting)" : "");
 		else
-			log_write(LOG_WARN, "informer", inf->res.plural, "bad watch event, reconnecting: %s", ev.detail);
+			log_write(LOG_WARN, "informer", inf->res.plural, "watch event names no object, relisting: %s", ev.detail);
 		inf->restart = true;
 		break;
 	case WATCH_APPLY_NONE:
@@ -245,7 +411,7 @@ static int on_stream(void *ud, const char *data, size_t len)
 		return 0; /* heartbeat */
 	int r = watch_lines_feed(&inf->lines, data, len, on_line, inf);
 	if (r < 0) {
-		log_write(LOG_WARN, "informer", inf->res.plural, "watch line too long, reconnecting");
+		log_write(LOG_WARN, "informer", inf->res.plural, "watch line too long, relisting");
 		watch_event bad = { .type = WATCH_INVALID };
 		watch_sm_on_event(&inf->sm, &bad, clock_mono_us(), rand01(inf));
 		inf->restart = true;
@@ -350,6 +516,7 @@ void informer_free(informer *inf)
 		return;
 	informer_stop(inf);
 	store_free(inf->store);
+	strmap_release(&inf->quarantine, quarantined_free);
 	watch_sm_release(&inf->sm);
 	watch_lines_release(&inf->lines);
 	free(inf->namespace);
@@ -414,6 +581,38 @@ void informer_resume(informer *inf)
 	inf->paused = false;
 	pthread_cond_broadcast(&inf->cond);
 	pthread_mutex_unlock(&inf->mu);
+}
+
+json_t *informer_quarantined(informer *inf, const char *key, char *reason, size_t reason_len)
+{
+	pthread_mutex_lock(&inf->mu);
+	quarantined *q = strmap_get(&inf->quarantine, key, NULL);
+	json_t *id = q ? json_deep_copy(q->identity) : NULL;
+	if (q && reason && reason_len)
+		snprintf(reason, reason_len, "%s", q->reason);
+	pthread_mutex_unlock(&inf->mu);
+	return id;
+}
+
+bool informer_quarantined_prefix(informer *inf, const char *key_prefix)
+{
+	size_t n = strlen(key_prefix);
+	bool found = false;
+	const char *k;
+	void *v;
+	pthread_mutex_lock(&inf->mu);
+	for (size_t it = 0; !found && strmap_next(&inf->quarantine, &it, &k, &v);)
+		found = !strncmp(k, key_prefix, n);
+	pthread_mutex_unlock(&inf->mu);
+	return found;
+}
+
+size_t informer_quarantine_len(informer *inf)
+{
+	pthread_mutex_lock(&inf->mu);
+	size_t n = inf->quarantine.len + inf->unnamed;
+	pthread_mutex_unlock(&inf->mu);
+	return n;
 }
 
 uint64_t informer_relists(informer *inf)

@@ -23,9 +23,16 @@
 #include "runtime/metrics.h"
 #include "runtime/store.h"
 
-typedef enum informer_event { INFORMER_UPSERT, INFORMER_DELETE } informer_event;
+/*
+ * INFORMER_QUARANTINE: an object that cannot be decoded (kube_decode.h)
+ * was set aside; the store no longer holds it (nothing may act on a stale
+ * copy) and obj is only its identity: apiVersion, kind, metadata
+ * namespace, name, uid, resourceVersion. Heard once per version; it
+ * leaves quarantine with a readable update (UPSERT) or its deletion.
+ */
+typedef enum informer_event { INFORMER_UPSERT, INFORMER_DELETE, INFORMER_QUARANTINE } informer_event;
 
-/* obj: the full object as received (borrowed; for synthesised deletes the last cached copy). */
+/* obj: the full object as received (borrowed; for synthesised deletes the last cached copy; see above for quarantine). */
 typedef void (*informer_handler)(void *ud, informer_event ev, const char *key, json_t *obj);
 
 typedef struct informer_options {
@@ -65,6 +72,17 @@ bool informer_wait_synced(informer *inf, int64_t timeout_us);
 /* Borrowed; lives as long as the informer. */
 store *informer_store(informer *inf);
 const kube_resource *informer_resource(informer *inf);
+
+/*
+ * Objects set aside as undecodable (see INFORMER_QUARANTINE): the
+ * identity of key's object (new reference, caller owns) with why into
+ * reason, or NULL when key is not quarantined. Thread-safe.
+ */
+json_t *informer_quarantined(informer *inf, const char *key, char *reason, size_t reason_len);
+/* Whether any object set aside has a key starting with key_prefix ("ns/name-"). Thread-safe. */
+bool informer_quarantined_prefix(informer *inf, const char *key_prefix);
+/* How many objects are set aside now, those that could not even be named included. Thread-safe. */
+size_t informer_quarantine_len(informer *inf);
 
 /* Test hooks: pause closes the watch and holds (rv kept); resume carries on. */
 void informer_pause(informer *inf);

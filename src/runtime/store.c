@@ -116,7 +116,7 @@ static entry *make_entry(store *s, json_t *obj, const char *key)
 /* Parses an entry; puts the resourceVersion kept beside the text back into metadata. */
 static json_t *entry_parse(const entry *e)
 {
-	json_t *obj = json_loadb(ENTRY_TEXT(e), e->len, 0, NULL);
+	json_t *obj = json_loadb(ENTRY_TEXT(e), e->len, JSON_ALLOW_NUL, NULL);
 	if (obj && e->rv_len) {
 		json_t *meta = json_object_get(obj, "metadata");
 		if (!json_is_object(meta)) {

@@ -1,5 +1,7 @@
 #include "runtime/watch.h"
+#include "kube/kube_decode.h"
 #include "util/json_lenient.h"
+#include "util/json_scan.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,38 +82,76 @@ static void invalid(watch_event *ev, const char *why)
 	snprintf(ev->detail, sizeof ev->detail, "%s", why);
 }
 
+static watch_event_type type_named(const char *type)
+{
+	static const struct {
+		const char *name;
+		watch_event_type t;
+	} types[] = { { "ADDED", WATCH_ADDED },	    { "MODIFIED", WATCH_MODIFIED }, { "DELETED", WATCH_DELETED },
+		      { "BOOKMARK", WATCH_BOOKMARK }, { "ERROR", WATCH_ERROR } };
+	for (size_t i = 0; type && i < sizeof types / sizeof *types; i++)
+		if (!strcmp(type, types[i].name))
+			return types[i].t;
+	return WATCH_INVALID;
+}
+
+/*
+ * An event about one object we cannot use: named by identity (a new
+ * reference, taken) when it has a name and resourceVersion and the line
+ * said ADDED, MODIFIED or DELETED; otherwise the line names nothing.
+ */
+static void undecodable(watch_event *ev, watch_event_type claimed, json_t *identity, const char *why)
+{
+	json_t *md = json_object_get(identity, "metadata");
+	const char *rv = json_string_clean(json_object_get(md, "resourceVersion"));
+	if (!rv || !*rv || !json_string_clean(json_object_get(md, "name")) ||
+	    (claimed != WATCH_ADDED && claimed != WATCH_MODIFIED && claimed != WATCH_DELETED)) {
+		json_decref(identity);
+		invalid(ev, why);
+		return;
+	}
+	json_decref(ev->object);
+	ev->object = identity;
+	ev->type = WATCH_UNDECODABLE;
+	ev->claimed = claimed;
+	ev->rv = rv;
+	snprintf(ev->detail, sizeof ev->detail, "%s", why);
+}
+
+/* The line is not JSON we can read: scan it for the event's type and its object's identity. */
+static void decode_scanned(const char *line, size_t len, watch_event *ev, const char *error)
+{
+	char why[160], type[16] = "";
+	snprintf(why, sizeof why, "cannot be decoded: %.120s", error);
+	json_span top, t, obj;
+	if (json_scan_value(line, len, 0, &top) || json_scan_member(line, top, "object", &obj)) {
+		snprintf(why, sizeof why, "watch event is not valid JSON: %.100s", error);
+		invalid(ev, why);
+		return;
+	}
+	if (!json_scan_member(line, top, "type", &t))
+		(void)json_scan_string(line, t, type, sizeof type); /* left "" when unreadable: names nothing */
+	undecodable(ev, type_named(type), kube_identity_scan(line, obj.start, obj.end), why);
+}
+
 void watch_event_decode(const char *line, size_t len, watch_event *ev)
 {
 	memset(ev, 0, sizeof *ev);
 	json_error_t je;
 	json_t *doc = json_loadb_lenient(line, len, 0, &je);
-	if (!json_is_object(doc)) {
-		json_decref(doc);
-		invalid(ev, doc ? "watch event is not a JSON object" : "watch event is not valid JSON");
-		if (!doc)
-			snprintf(ev->detail, sizeof ev->detail, "watch event is not valid JSON: %.100s", je.text);
+	if (!doc) {
+		decode_scanned(line, len, ev, je.text);
 		return;
 	}
-	const char *type = json_string_value(json_object_get(doc, "type"));
 	json_t *obj = json_object_get(doc, "object");
-	if (!type || !json_is_object(obj)) {
+	watch_event_type t = type_named(json_string_value(json_object_get(doc, "type")));
+	if (!json_is_object(doc) || t == WATCH_INVALID || !json_is_object(obj)) {
 		json_decref(doc);
 		invalid(ev, "watch event lacks type or object");
 		return;
 	}
 	ev->object = json_incref(obj);
-	watch_event_type t = WATCH_INVALID;
-	if (!strcmp(type, "ADDED"))
-		t = WATCH_ADDED;
-	else if (!strcmp(type, "MODIFIED"))
-		t = WATCH_MODIFIED;
-	else if (!strcmp(type, "DELETED"))
-		t = WATCH_DELETED;
-	else if (!strcmp(type, "BOOKMARK"))
-		t = WATCH_BOOKMARK;
-	else if (!strcmp(type, "ERROR"))
-		t = WATCH_ERROR;
-	json_decref(doc); /* `type` pointed into doc: not used past here */
+	json_decref(doc);
 	ev->type = t;
 	if (t == WATCH_ERROR) {
 		json_t *code = json_object_get(ev->object, "code");
@@ -120,16 +160,16 @@ void watch_event_decode(const char *line, size_t len, watch_event *ev)
 		snprintf(ev->detail, sizeof ev->detail, "%s", msg ? msg : "watch error");
 		return;
 	}
-	if (t == WATCH_INVALID) {
-		invalid(ev, "unknown watch event type");
-		return;
-	}
-	ev->rv = json_string_value(json_object_get(json_object_get(ev->object, "metadata"), "resourceVersion"));
-	if (!ev->rv || !*ev->rv)
+	json_t *md = json_object_get(ev->object, "metadata");
+	ev->rv = json_string_clean(json_object_get(md, "resourceVersion"));
+	if (!ev->rv || !*ev->rv) {
 		invalid(ev, "watch event object has no metadata.resourceVersion");
-	else if (ev->type != WATCH_BOOKMARK &&
-		 !json_is_string(json_object_get(json_object_get(ev->object, "metadata"), "name")))
-		invalid(ev, "watch event object has no metadata.name");
+	} else if (t != WATCH_BOOKMARK && !json_string_clean(json_object_get(md, "name"))) {
+		/* Decoded, but not an object we can key: named by what can be read, or nothing. */
+		json_t *id = json_pack("{s:O*, s:O*, s:O}", "apiVersion", json_object_get(ev->object, "apiVersion"), "kind",
+				       json_object_get(ev->object, "kind"), "metadata", md);
+		undecodable(ev, t, id, "watch event object has no usable metadata.name");
+	}
 }
 
 void watch_sm_init(watch_sm *sm, long min_timeout_s)
@@ -239,11 +279,19 @@ watch_apply watch_sm_on_event(watch_sm *sm, const watch_event *ev, int64_t now_u
 		}
 		backoff(sm, now_us, rand01, WATCH_WATCHING);
 		return WATCH_APPLY_RESTART;
+	case WATCH_UNDECODABLE:
+		/* One object we cannot read: it alone is set aside, the stream goes on past it. */
+		set_rv(sm, ev->rv);
+		mark_healthy(sm);
+		return ev->claimed == WATCH_DELETED ? WATCH_APPLY_DELETE : WATCH_APPLY_QUARANTINE;
 	case WATCH_INVALID:
 	default:
-		/* A garbled stream: resume from the last good resourceVersion. */
+		/*
+		 * A line that names no object: resuming from our resourceVersion
+		 * would replay it forever, so list afresh (after a backoff).
+		 */
 		sm->restarts++;
-		backoff(sm, now_us, rand01, WATCH_WATCHING);
+		backoff(sm, now_us, rand01, WATCH_NEED_LIST);
 		return WATCH_APPLY_RESTART;
 	}
 }

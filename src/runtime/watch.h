@@ -11,7 +11,16 @@
  *   NEED_LIST --list ok (rv)--> WATCHING --stream ends cleanly--> WATCHING (re-watch from rv)
  *       ^  |                       |  \--ERROR 410 / HTTP 410 / list gone--> NEED_LIST
  *       |  '--list failed--> BACKOFF (jittered exponential) --> NEED_LIST
- *       '--------------------------+--stream error / garbage--> BACKOFF --> WATCHING (from rv)
+ *       |                          +--stream error / ERROR event--> BACKOFF --> WATCHING (from rv)
+ *       '--------------------------+--a line no object can be named by--> BACKOFF --> NEED_LIST
+ *
+ * Decoding is per object: an event whose object cannot be decoded (or
+ * decodes to something unusable) but whose kind, name and resourceVersion
+ * can still be scanned out is WATCH_UNDECODABLE — the resourceVersion
+ * advances, the object is set aside (quarantined) and the stream goes on.
+ * Only a line that names no object (garbage, an undecodable ERROR Status, a
+ * line past max_line) ends the stream, and then the watcher relists rather
+ * than resume from the same resourceVersion, which would replay it forever.
  *
  * BOOKMARK events only advance the resourceVersion. Backoff starts at 0.8 s,
  * doubles to 30 s, with ±25% jitter, and resets once a watch has been healthy
@@ -56,15 +65,22 @@ typedef enum watch_event_type {
 	WATCH_DELETED,
 	WATCH_BOOKMARK,
 	WATCH_ERROR,
-	WATCH_INVALID, /* not a watch event: garbage, truncated, wrong shape */
+	WATCH_INVALID,     /* not a watch event naming an object: garbage, truncated, wrong shape */
+	WATCH_UNDECODABLE, /* an event about one object that cannot be decoded or used; object = its identity */
 } watch_event_type;
 
 typedef struct watch_event {
 	watch_event_type type;
-	json_t *object;         /* new reference, or NULL for WATCH_INVALID */
+	/*
+	 * New reference, or NULL for WATCH_INVALID. WATCH_UNDECODABLE: what
+	 * kube_identity_scan read of it (apiVersion, kind, metadata namespace,
+	 * name, uid, resourceVersion), never the undecodable rest.
+	 */
+	json_t *object;
+	watch_event_type claimed; /* WATCH_UNDECODABLE: the type the line gave (ADDED, MODIFIED, DELETED) */
 	const char *rv;         /* object's metadata.resourceVersion (borrowed), or NULL */
 	long code;              /* WATCH_ERROR: the Status code (410 = expired) */
-	char detail[160];       /* WATCH_INVALID / WATCH_ERROR: what was wrong */
+	char detail[160];       /* WATCH_INVALID / WATCH_UNDECODABLE / WATCH_ERROR: what was wrong */
 } watch_event;
 
 /* Decodes one line. Always fills *ev; release with watch_event_release. */
@@ -92,6 +108,7 @@ typedef enum watch_apply {
 	WATCH_APPLY_UPSERT,  /* add or update ev->object */
 	WATCH_APPLY_DELETE,  /* remove ev->object */
 	WATCH_APPLY_RESTART, /* close this stream; next action says what to do */
+	WATCH_APPLY_QUARANTINE, /* ev->object (an identity) cannot be read: drop it from the store, set it aside */
 } watch_apply;
 
 typedef struct watch_sm {

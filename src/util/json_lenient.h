@@ -1,20 +1,43 @@
 /*
- * json_lenient — JSON decoding that survives integers beyond 64 bits.
+ * json_lenient — decoding JSON the API server stored, whatever it holds.
  *
- * jansson refuses a whole document when one integer does not fit a
- * json_int_t; the API server happily stores such numbers in custom
- * resources (a schema-less CRD, a field it does not validate). One hostile
- * object must not make a whole LIST unreadable, so on that one error the
- * text is decoded again with every such integer read as a real (which the
- * spec parsers then refuse as "must be an integer").
+ * The API server stores, and sends back, text a strict decoder refuses:
+ * "\u0000" in a string, integers beyond 64 bits, and (from clients and
+ * relays that are not Go) invalid UTF-8, lone UTF-16 surrogate escapes,
+ * raw control characters, numbers beyond a double. One such object must
+ * not make a whole LIST or watch stream unreadable, so:
+ *
+ *  - strings may hold NUL (JSON_ALLOW_NUL): json_string_length() is the
+ *    truth, json_string_value() stops at the first NUL. Whoever validates a
+ *    string must compare the two (see json_string_clean);
+ *  - when the strict decode fails, the text is repaired and decoded again:
+ *    invalid UTF-8 and lone surrogates become U+FFFD, raw control bytes in
+ *    strings are escaped, a NUL in an object key becomes U+FFFD (jansson
+ *    cannot hold it), integers beyond 64 bits become reals, and numbers
+ *    beyond a double become strings holding their digits — each then
+ *    refused by the spec parser that reads the field ("must be an
+ *    integer").
+ *
+ * What no repair can read (nesting deeper than jansson's 2048 levels,
+ * broken structure) stays an error: the caller sets that object aside.
  */
 #ifndef MEMSHACK_UTIL_JSON_LENIENT_H
 #define MEMSHACK_UTIL_JSON_LENIENT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
-/* As json_loadb(buf, len, flags, err): a new reference, or NULL with err set. */
+/* As json_loadb(buf, len, flags | JSON_ALLOW_NUL, err): a new reference, or NULL with err set. */
 json_t *json_loadb_lenient(const char *buf, size_t len, size_t flags, json_error_t *err);
+
+/*
+ * The repaired copy of buf described above (caller frees; *ret_len its
+ * length), or NULL when out of memory. Exposed for tests and fuzzers.
+ */
+char *json_repair(const char *buf, size_t len, size_t *ret_len);
+
+/* v's text when v is a string holding no NUL and no other control character (U+0000-001F, U+007F); else NULL. */
+const char *json_string_clean(const json_t *v);
 
 #endif

@@ -139,8 +139,12 @@ static void test_json_lenient(void **state)
 	json_t *plain = json_loadb(text, strlen(text), 0, &e);
 	assert_null(plain); /* what jansson alone does */
 	json_t *doc = json_loadb_lenient(text, strlen(text), 0, &e);
-	if (!doc) /* 1.5e400 is out of range for a double too: jansson refuses that, and so do we */
-		assert_non_null(strstr(e.text, "real"));
+	assert_non_null(doc);
+	/* 1.5e400 is beyond a double: it reads as a string, which a number field refuses */
+	json_t *r = json_object_get(json_array_get(json_object_get(doc, "items"), 0), "r");
+	assert_string_equal(json_string_value(r), "1.5e400");
+	assert_true(json_is_real(json_object_get(json_array_get(json_object_get(doc, "items"), 0), "e")));
+	json_decref(doc);
 	const char *text2 = "{\"items\":[{\"n\":18446744073709551616,\"s\":\"99999999999999999999\",\"m\":-92233720368547758080,"
 			    "\"ok\":42,\"q\":\"a\\\"1234567890123456789012\"}]}";
 	doc = json_loadb_lenient(text2, strlen(text2), 0, &e);
