@@ -13,7 +13,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 secs=${1:-20}; [ $# -gt 0 ] && shift
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(watch kubeconfig spec config endpoints)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(watch list kubeconfig spec config endpoints)
 scripts/install-deps.sh >/dev/null
 CC=clang cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMEMSHACK_FUZZ=ON -DMEMSHACK_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

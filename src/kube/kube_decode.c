@@ -34,7 +34,12 @@ json_t *kube_identity_scan(const char *buf, size_t start, size_t end)
 	copy_scanned(md, buf, meta, "name");
 	copy_scanned(md, buf, meta, "uid");
 	copy_scanned(md, buf, meta, "resourceVersion");
-	if (!json_object_get(md, "name") || json_object_set_new(id, "metadata", md)) {
+	if (!json_object_get(md, "name")) {
+		json_decref(md);
+		json_decref(id);
+		return NULL;
+	}
+	if (json_object_set_new(id, "metadata", md)) { /* md is released either way */
 		json_decref(id);
 		return NULL;
 	}

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "kube/kube_path.h"
+#include "util/json_lenient.h"
 #include "util/log.h"
 #include "util/sbuf.h"
 #include "util/timefmt.h"
@@ -141,6 +142,18 @@ static json_t *lease_body(leader *l, json_t *current, const char *holder, long d
 	return body;
 }
 
+/*
+ * The Lease's holderIdentity. One holding a NUL or another control
+ * character is somebody else's, never ours: json_string_value would stop
+ * at a NUL and could read "us\0else" as "us".
+ */
+static const char *holder_of(json_t *spec)
+{
+	json_t *h = json_object_get(spec, "holderIdentity");
+	const char *clean = json_string_clean(h);
+	return clean ? clean : json_is_string(h) ? "(a holder identity with control characters)" : NULL;
+}
+
 /* One round. Returns true while leading. */
 static bool try_round(leader *l)
 {
@@ -166,7 +179,7 @@ static bool try_round(leader *l)
 		goto out;
 	}
 	json_t *spec = json_object_get(cur, "spec");
-	const char *holder = json_string_value(json_object_get(spec, "holderIdentity"));
+	const char *holder = holder_of(spec);
 	const char *renew = json_string_value(json_object_get(spec, "renewTime"));
 	const char *rv = json_string_value(json_object_get(json_object_get(cur, "metadata"), "resourceVersion"));
 	json_t *dur = json_object_get(spec, "leaseDurationSeconds");
@@ -254,7 +267,7 @@ static void release(leader *l)
 	char *path = kube_path(&KUBE_RES_LEASES, l->namespace, l->name, NULL, &err);
 	json_t *cur = NULL, *body = NULL;
 	if (path && kube_get(l->client, path, &cur, &err) == 0) {
-		const char *holder = json_string_value(json_object_get(json_object_get(cur, "spec"), "holderIdentity"));
+		const char *holder = holder_of(json_object_get(cur, "spec"));
 		if (holder && !strcmp(holder, l->identity)) {
 			body = lease_body(l, cur, "", 1, false);
 			if (body && kube_replace(l->client, path, body, NULL, &err) == 0)

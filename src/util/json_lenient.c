@@ -203,8 +203,13 @@ json_t *json_loadb_lenient(const char *buf, size_t len, size_t flags, json_error
 		if (!doc)
 			e = first; /* report what was wrong with the text as sent */
 	}
-	if (!doc && err)
+	if (!doc && err) {
+		/* jansson quotes the text near the error: keep the message printable ASCII (a JSON string, a log line). */
+		for (char *c = e.text; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+				*c = '?';
 		*err = e;
+	}
 	return doc;
 }
 

@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* As json_loadb(buf, len, flags | JSON_ALLOW_NUL, err): a new reference, or NULL with err set. */
+/* As json_loadb(buf, len, flags | JSON_ALLOW_NUL, err): a new reference, or NULL with err set (its text printable ASCII). */
 json_t *json_loadb_lenient(const char *buf, size_t len, size_t flags, json_error_t *err);
 
 /*
