@@ -311,8 +311,9 @@ static reconcile_result reconcile(void *ud, const char *key)
 	reconcile_result res = done;
 	json_t *gen = json_object_get(json_object_get(ms, "metadata"), "generation");
 	if (memshack_spec_parse(ms, &s, err, sizeof err)) {
-		log_write(LOG_WARN, "memshack", key, "invalid spec: %s", err);
 		json_t *st = memshack_status_invalid(json_object_get(ms, "status"), json_integer_value(gen), err, now);
+		if (memshack_status_differs(json_object_get(ms, "status"), st)) /* once, not on every resync */
+			log_write(LOG_WARN, "memshack", key, "invalid spec: %s", err);
 		if (write_status(ms, st, &kerr)) {
 			log_write(LOG_WARN, "memshack", key, "writing status: %s", kube_strerror(&kerr));
 			res = failed;

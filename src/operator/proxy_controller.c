@@ -110,8 +110,9 @@ static reconcile_result reconcile(void *ud, const char *key)
 	long long gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
 	json_t *old = json_object_get(obj, "status");
 	if (proxy_spec_parse(obj, &p, err, sizeof err)) {
-		log_write(LOG_WARN, "memcachedproxy", key, "invalid spec: %s", err);
 		status = memshack_status_invalid(old, gen, err, now);
+		if (memshack_status_differs(old, status)) /* once, not on every resync */
+			log_write(LOG_WARN, "memcachedproxy", key, "invalid spec: %s", err);
 		events_record(manager_events(pc_.m), obj, "Warning", "InvalidSpec", "Validate", "%s", err);
 		goto write_status;
 	}

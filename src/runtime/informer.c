@@ -176,7 +176,7 @@ static const char *identity_rv(json_t *id)
 
 /*
  * Sets key's object aside (identity taken). Returns true when this is news
- * (not quarantined before, or another version): the caller tells the
+ * (not quarantined before, or for another reason): the caller tells the
  * handlers. Logs news once. false, too, when out of memory (then nothing changed).
  */
 static bool quarantine_put(informer *inf, const char *key, json_t *identity, const char *reason)
@@ -196,13 +196,18 @@ static bool quarantine_put(informer *inf, const char *key, json_t *identity, con
 		quarantined_free(q);
 		return false;
 	}
+	/*
+	 * News is a new key or a new reason, not a new resourceVersion: reporting
+	 * it (a status write) makes one, which must not be reported again.
+	 */
 	quarantined *was = old;
-	const char *rv = identity_rv(identity), *was_rv = was ? identity_rv(was->identity) : NULL;
-	bool news = !was || !rv || !was_rv || strcmp(rv, was_rv);
+	bool news = !was || strcmp(was->reason, q->reason);
 	quarantined_free(was);
-	if (news)
+	if (news) {
+		const char *rv = identity_rv(identity);
 		log_write(LOG_WARN, "informer", inf->res.plural, "%s (resourceVersion %s) set aside: %s", key, rv ? rv : "?",
 			  reason);
+	}
 	return news;
 }
 

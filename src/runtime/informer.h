@@ -27,8 +27,8 @@
  * INFORMER_QUARANTINE: an object that cannot be decoded (kube_decode.h)
  * was set aside; the store no longer holds it (nothing may act on a stale
  * copy) and obj is only its identity: apiVersion, kind, metadata
- * namespace, name, uid, resourceVersion. Heard once per version; it
- * leaves quarantine with a readable update (UPSERT) or its deletion.
+ * namespace, name, uid, resourceVersion. Heard once, and again only when
+ * the reason changes (a status write makes a new version); it leaves quarantine with a readable update (UPSERT) or its deletion.
  */
 typedef enum informer_event { INFORMER_UPSERT, INFORMER_DELETE, INFORMER_QUARANTINE } informer_event;
 

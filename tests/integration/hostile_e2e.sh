@@ -35,29 +35,6 @@ awk -v d="$tmp/docs" '/^---$/ {n++; next} n > 0 {printf "%s\n", $0 > (d "/" spri
 n_docs=$(find "$tmp/docs" -type f | wc -l)
 [ "$n_docs" -ge 40 ] && ok "$n_docs hostile objects in the corpus" || bad "only $n_docs objects"
 
-schemaless_crds() {
-  local kind plural
-  for kind in Memshack:memshacks MemcachedProxy:memcachedproxies; do
-    plural=${kind#*:}; kind=${kind%%:*}
-    cat <<CRD
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: $plural.memshack.io}
-spec:
-  group: memshack.io
-  names: {kind: $kind, listKind: ${kind}List, plural: $plural, singular: $(tr '[:upper:]' '[:lower:]' <<<"$kind")}
-  scope: Namespaced
-  versions:
-  - name: v1alpha1
-    served: true
-    storage: true
-    subresources: {status: {}}
-    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
----
-CRD
-  done
-}
-established() { kubectl wait --for=condition=Established crd/memshacks.memshack.io crd/memcachedproxies.memshack.io --timeout=30s >/dev/null; }
 
 operator_start() { # NAMESPACE
   mport=$(free_port); hport=$(free_port)

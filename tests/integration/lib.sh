@@ -16,5 +16,30 @@ free_port() {
     echo "$p" >> "$tmp/ports"; echo "$p"; return
   done
 }
+# The memshack.io CRDs without a schema, as an old CRD version would have them: the API server
+# stores whatever it is given (deep nesting, unknown fields, any number).
+schemaless_crds() {
+  local kind plural
+  for kind in Memshack:memshacks MemcachedProxy:memcachedproxies; do
+    plural=${kind#*:}; kind=${kind%%:*}
+    cat <<CRD
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: $plural.memshack.io}
+spec:
+  group: memshack.io
+  names: {kind: $kind, listKind: ${kind}List, plural: $plural, singular: $(tr '[:upper:]' '[:lower:]' <<<"$kind")}
+  scope: Namespaced
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+---
+CRD
+  done
+}
+established() { kubectl wait --for=condition=Established crd/memshacks.memshack.io crd/memcachedproxies.memshack.io --timeout=30s >/dev/null; }
 # finish: prints the closing tally and exits non-zero on any failure.
 finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
