@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "kube/kube_error.h"
@@ -67,6 +68,22 @@ static void test_non_status_bodies(void **state)
 				"\"details\":{\"retryAfterSeconds\":3},\"code\":429}";
 	kube_error_from_response(&err, 429, throttled, strlen(throttled));
 	assert_int_equal(err.retry_after_s, 3);
+	/* Status bodies that hold what a strict decoder refuses still decode, and never leak a control character. */
+	const char *nul = "{\"kind\":\"Status\",\"reason\":\"Conflict\",\"message\":\"bad\\u0000hidden\\ud800\",\"code\":409}";
+	kube_error_from_response(&err, 409, nul, strlen(nul));
+	assert_string_equal(err.reason, "Conflict");
+	assert_null(strchr(kube_strerror(&err), '\n'));
+	assert_non_null(strstr(kube_strerror(&err), "bad"));
+	/* An undecodable Status (deeper than the decoder goes): the code still says what happened. */
+	char deep[9000];
+	int n = snprintf(deep, sizeof deep, "{\"kind\":\"Status\",\"details\":");
+	memset(deep + n, '[', 3000);
+	memset(deep + n + 3000, ']', 3000);
+	snprintf(deep + n + 6000, sizeof deep - (size_t)n - 6000, ",\"code\":503}");
+	kube_error_from_response(&err, 503, deep, strlen(deep));
+	assert_int_equal(err.http_code, 503);
+	assert_string_equal(err.reason, "ServiceUnavailable");
+	assert_true(strlen(kube_strerror(&err)) < 400);
 	kube_error_set(&err, KUBE_ERR_TRANSPORT, "cannot connect to %s:\n%d", "host", 1);
 	assert_string_equal(kube_strerror(&err), "connection error: cannot connect to host: 1");
 	kube_error_release(&err);
