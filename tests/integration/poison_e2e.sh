@@ -147,7 +147,8 @@ if until_ok 30 kubectl -n "$nsb" get configmap late-memshack-mcrouter; then
   ok "$nsb/late, created after the hostile objects, got its children $(since "$t0") s later"
 else bad "$nsb/late has no children"; fi
 kubectl -n "$nsb" patch endpointslice backend-manual --type json -p '[{"op":"add","path":"/endpoints/-","value":{"addresses":["192.0.2.20"]}}]' >/dev/null
-until_ok 30 [ "$(servers "$nsb" goodp)" = "192.0.2.10:11211 192.0.2.20:11211 " ] \
+servers_are() { [ "$(servers "$1" "$2")" = "$3" ]; }
+until_ok 30 servers_are "$nsb" goodp "192.0.2.10:11211 192.0.2.20:11211 " \
   && ok "$nsb/goodp follows an endpoint added after the hostile objects" || bad "$nsb/goodp servers: $(servers "$nsb" goodp)"
 until_ok 90 ready "$nsa" memshack good && ok "$nsa/good Ready again at 2 shards" || bad "$nsa/good: $(cond "$nsa" memshack good message)"
 until_ok 60 ready "$nsb" memshack late && ok "$nsb/late Ready" || bad "$nsb/late: $(cond "$nsb" memshack late message)"
