@@ -450,6 +450,17 @@ static reconcile_result reconcile(void *ud, const char *key)
 		char(*names)[128] = calloc((size_t)s->num_replicas, sizeof *names);
 		for (int k = 0; keep && names && k < s->num_replicas; k++)
 			keep[k] = memshack_pool_name(s, k, names[k], sizeof names[k]);
+		if (!keep || !names || !owned) {
+			/* Fail closed: an empty keep-set would prune every pool. */
+			free(keep);
+			free(names);
+			keep = NULL;
+			names = NULL;
+			json_decref(owned);
+			owned = NULL;
+			snprintf(err, sizeof err, "pruning removed pools: out of memory");
+			apply_error = err;
+		}
 		bool extra = false;
 		json_array_foreach(owned, i, obj)
 		{
