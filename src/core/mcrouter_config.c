@@ -79,12 +79,21 @@ char *mcrouter_config_render(const mcrouter_pool *pools, size_t n_pools, const m
 			}
 			json_array_append_new(servers, json_string(p->servers[k]));
 		}
-		json_object_set_new(jpools, p->name,
-				    json_pack("{s:o, s:s, s:i}", "servers", servers, "protocol", "ascii", "server_timeout",
-					      o->server_timeout_ms));
 		char route[80];
 		snprintf(route, sizeof route, "PoolRoute|%s", p->name);
-		json_array_append_new(children, json_string(route));
+		/* Fail closed: a server or pool lost to a failed allocation would silently move keys. */
+		if (json_array_size(servers) != p->n_servers) {
+			json_decref(servers);
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		if (json_object_set_new(jpools, p->name,
+					json_pack("{s:o, s:s, s:i}", "servers", servers, "protocol", "ascii", "server_timeout",
+						  o->server_timeout_ms)) ||
+		    json_array_append_new(children, json_string(route))) {
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
 	}
 	json_t *config;
 	if (n_pools == 1) {

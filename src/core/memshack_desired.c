@@ -269,6 +269,10 @@ int memshack_desired_build_routed(const memshack_spec *s, const char *domain, me
 			snprintf(buf, sizeof buf, "%s-%d.%s.%s.svc.%s:%d", pool, i, headless, s->namespace, domain,
 				 MEMSHACK_MEMCACHED_PORT);
 			names[k * shards + i] = strdup(buf);
+			if (!names[k * shards + i]) {
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
 		}
 		snprintf(pool_names[k], sizeof pool_names[k], "r%d", k);
 		pools[k] = (mcrouter_pool){ pool_names[k], (const char *const *)&names[k * shards], (size_t)shards };
@@ -294,16 +298,19 @@ int memshack_desired_build_routed(const memshack_spec *s, const char *domain, me
 	json_array_append_new(out->objects, gateway_pdb(&gp));
 	json_decref(base);
 	json_decref(sel);
+	/*
+	 * Fail closed: an object that could not be built is missing from the
+	 * array (appending NULL fails), and a caller must never take a missing
+	 * object for one no longer desired.
+	 */
+	if (json_array_size(out->objects) != (size_t)s->num_replicas + 6) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	size_t i;
 	json_t *o;
 	json_array_foreach(out->objects, i, o)
-	{
-		if (!o) {
-			snprintf(err, errlen, "out of memory");
-			goto out;
-		}
 		memshack_stamp_digest(o);
-	}
 	rc = 0;
 out:
 	for (int j = 0; names && j < n * shards; j++)
