@@ -154,7 +154,13 @@ static bool heap_less(const delayed *a, const delayed *b)
 static void heap_set(workqueue *q, size_t i, delayed d)
 {
 	q->heap[i] = d;
-	strmap_put(&q->waiting, d.key, (void *)(intptr_t)(i + 1), NULL, NULL);
+	/*
+	 * Can fail only for a key new to the map (a replacement allocates
+	 * nothing). Then a later add_after of that key finds no index and adds
+	 * a second heap entry: both promote through add_locked, which
+	 * deduplicates — at worst an early reconcile, never two workers.
+	 */
+	(void)strmap_put(&q->waiting, d.key, (void *)(intptr_t)(i + 1), NULL, NULL);
 }
 
 static void heap_up(workqueue *q, size_t i)
@@ -302,15 +308,23 @@ int workqueue_failures(workqueue *q, const char *key)
 
 /* ---- handing out ---- */
 
-static char *take_locked(workqueue *q)
+/*
+ * The next key, marked processing; NULL when none is ready. When marking
+ * it fails (no memory) the key stays queued and *stalled is set: handing
+ * it out unmarked would let add() queue it for a second worker.
+ */
+static char *take_locked(workqueue *q, bool *stalled)
 {
 	if (!q->count)
 		return NULL;
 	char *k = q->fifo[q->head];
+	if (strmap_put(&q->processing, k, NULL, NULL, NULL)) {
+		*stalled = true;
+		return NULL;
+	}
 	q->head = (q->head + 1) % q->cap;
 	q->count--;
 	strmap_remove(&q->dirty, k, NULL);
-	strmap_put(&q->processing, k, NULL, NULL, NULL);
 	return k;
 }
 
@@ -318,9 +332,10 @@ char *workqueue_try_get(workqueue *q)
 {
 	pthread_mutex_lock(&q->mu);
 	char *k = NULL;
+	bool stalled = false; /* the caller asks again anyway */
 	if (!q->shutdown) {
 		promote_due(q);
-		k = take_locked(q);
+		k = take_locked(q, &stalled);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return k;
@@ -332,8 +347,11 @@ char *workqueue_get(workqueue *q)
 	char *k = NULL;
 	while (!q->shutdown) {
 		int64_t next = promote_due(q);
-		if ((k = take_locked(q)))
+		bool stalled = false;
+		if ((k = take_locked(q, &stalled)))
 			break;
+		if (stalled)
+			next = now(q) + 10000; /* out of memory: try again in 10 ms */
 		if (next == INT64_MAX) {
 			pthread_cond_wait(&q->cond, &q->mu);
 		} else {
