@@ -10,9 +10,18 @@
 #include "util/clock.h"
 #include "util/strmap.h"
 
+/*
+ * What we know of a child after applying it. Kinds with a generation are
+ * compared by generation (an integer); others by resourceVersion, which the
+ * API conventions make opaque: compared for equality only — the version our
+ * apply produced, or the one the cache held when we applied (it has not
+ * caught up yet). Any other version is somebody else's edit.
+ */
 typedef struct memo {
 	char digest[33];
-	unsigned long long seen; /* generation or resourceVersion after our apply */
+	long long generation;   /* after our apply (kinds with a generation) */
+	char rv[64];            /* resourceVersion after our apply (others) */
+	char rv_before[64];     /* resourceVersion the cache held when we applied */
 	int reverts;             /* hand edits reverted within CONTEST_WINDOW_US of each other */
 	int64_t last_revert_us;
 } memo;
@@ -69,17 +78,23 @@ static bool has_generation(const char *kind)
 	return !strcmp(kind, "StatefulSet") || !strcmp(kind, "Deployment") || !strcmp(kind, "PodDisruptionBudget");
 }
 
-static unsigned long long seen_value(json_t *obj, bool gen)
+static long long generation_of(json_t *obj)
 {
-	if (gen) {
-		json_t *g = json_object_get(json_object_get(obj, "metadata"), "generation");
-		return json_is_integer(g) ? (unsigned long long)json_integer_value(g) : 0;
-	}
-	const char *rv = mstr(obj, "resourceVersion");
-	return rv ? strtoull(rv, NULL, 10) : 0;
+	json_t *g = json_object_get(json_object_get(obj, "metadata"), "generation");
+	return json_is_integer(g) ? (long long)json_integer_value(g) : 0;
 }
 
-static void memo_set(children *ch, const char *key, const char *digest, unsigned long long seen)
+/* Whether cached is a version newer than what we applied: somebody edited it since. */
+static bool edited_since(const memo *mm, json_t *cached, bool gen)
+{
+	if (gen)
+		return generation_of(cached) > mm->generation;
+	const char *rv = mstr(cached, "resourceVersion");
+	return rv && strcmp(rv, mm->rv) && strcmp(rv, mm->rv_before);
+}
+
+/* Records our apply: after is the object the server returned, before the cached copy we decided on (either may be NULL). */
+static void memo_set(children *ch, const char *key, const char *digest, json_t *after, json_t *before)
 {
 	pthread_mutex_lock(&ch->mu);
 	memo *mm = strmap_get(&ch->memos, key, NULL);
@@ -91,7 +106,9 @@ static void memo_set(children *ch, const char *key, const char *digest, unsigned
 		if (strcmp(mm->digest, digest ? digest : ""))
 			mm->reverts = 0; /* a new desired state: earlier contests are moot */
 		snprintf(mm->digest, sizeof mm->digest, "%s", digest ? digest : "");
-		mm->seen = seen;
+		mm->generation = generation_of(after);
+		snprintf(mm->rv, sizeof mm->rv, "%s", mstr(after, "resourceVersion") ?: "");
+		snprintf(mm->rv_before, sizeof mm->rv_before, "%s", before ? mstr(before, "resourceVersion") ?: "" : "");
 	}
 	pthread_mutex_unlock(&ch->mu);
 }
@@ -133,23 +150,24 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 	snprintf(skey, sizeof skey, "%s%s%s", ns ? ns : "", ns ? "/" : "", name);
 	json_t *cached = store_get(informer_store(cache), skey);
 	bool need = true, reverting = false;
-	memo mm = { { 0 }, 0, 0, 0 };
+	memo mm;
+	memset(&mm, 0, sizeof mm);
 	if (cached) {
 		const char *have = digest_of(cached);
-		unsigned long long seen = seen_value(cached, gen);
 		if (memo_get(ch, key, &mm) && !strcmp(mm.digest, want)) {
 			if (have && !strcmp(have, want))
-				need = reverting = seen > mm.seen; /* newer than our write: someone edited it */
+				need = reverting = edited_since(&mm, cached, gen); /* someone edited it after our write */
 			else
 				need = false;          /* the cache has not caught up with our write yet */
 		} else if (have && !strcmp(have, want)) {
-			memo_set(ch, key, want, seen); /* already as desired (e.g. after a restart): adopt */
+			memo_set(ch, key, want, cached, NULL); /* already as desired (e.g. after a restart): adopt */
 			need = false;
 		}
 	}
-	json_decref(cached);
-	if (!need)
+	if (!need) {
+		json_decref(cached);
 		return 0;
+	}
 	int64_t now_us = clock_mono_us();
 	int reverts = 0;
 	if (reverting) {
@@ -162,6 +180,7 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 				delay = CONTEST_MAX_DELAY_US;
 			if (now_us < mm.last_revert_us + delay) {
 				*ret_defer_us = mm.last_revert_us + delay - now_us;
+				json_decref(cached);
 				return 0;
 			}
 		}
@@ -173,12 +192,13 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 	for (size_t i = 0; i < sizeof known / sizeof *known && !res; i++)
 		if (!strcmp(known[i]->kind, kind))
 			res = known[i];
-	if (!res)
-		return kube_error_set(err, KUBE_ERR_INVALID, "unknown child kind '%s'", kind);
 	json_t *after = NULL;
-	if (apply_object(ch->client, res, desired, &after, err))
-		return -1;
-	memo_set(ch, key, want, seen_value(after, gen));
+	if (!res || apply_object(ch->client, res, desired, &after, err)) {
+		json_decref(cached);
+		return res ? -1 : kube_error_set(err, KUBE_ERR_INVALID, "unknown child kind '%s'", kind);
+	}
+	memo_set(ch, key, want, after, cached);
+	json_decref(cached);
 	if (reverting)
 		memo_note_revert(ch, key, reverts + 1, now_us);
 	json_decref(after);
