@@ -3,6 +3,7 @@
 #include "util/clock.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,7 @@ struct informer {
 	/* per watch stream */
 	watch_lines lines;
 	bool restart;
-	uint64_t relists, restarts;
+	_Atomic uint64_t relists, restarts; /* written by the informer thread, read by any */
 
 	/* Objects set aside as undecodable, under mu: key -> quarantined*. */
 	strmap quarantine;

@@ -381,6 +381,14 @@ static char *render_metrics(void *ud)
 	return metrics_render(m->metrics);
 }
 
+static bool shutting_down(manager *m)
+{
+	pthread_mutex_lock(&m->mu);
+	bool down = m->shutdown;
+	pthread_mutex_unlock(&m->mu);
+	return down;
+}
+
 static void *signal_thread(void *p)
 {
 	manager *m = p;
@@ -523,7 +531,7 @@ int manager_run(manager *m)
 		if (lead && !controllers_started) {
 			controllers_started = true;
 			for (int i = 0; i < m->n_controllers; i++) {
-				if (controller_start(m->controllers[i], INT64_MAX / 2) && !m->shutdown) {
+				if (controller_start(m->controllers[i], INT64_MAX / 2) && !shutting_down(m)) {
 					log_error("controller %s did not start", controller_name(m->controllers[i]));
 					code = 1;
 				}
