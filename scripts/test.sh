@@ -11,7 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export PATH="/usr/local/go/bin:$PATH"
 passes=("$@")
-[ ${#passes[@]} -gt 0 ] || passes=(plain asan valgrind fuzz)
+[ ${#passes[@]} -gt 0 ] || passes=(builds plain asan valgrind fuzz)
 
 scripts/install-deps.sh
 start=$SECONDS
@@ -29,14 +29,25 @@ run_pass() { # NAME CMAKE-ARGS...
   echo "=== $name passed in $((SECONDS - t0)) s ==="
 }
 
+build_only() { # NAME CMAKE-ARGS...: builds everything, tests included, and runs nothing
+  local name=$1; shift
+  local dir="$root/build-test-$name" t0=$SECONDS
+  cmake -S "$root" -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs" >/dev/null
+  echo "=== $name built warning-free in $((SECONDS - t0)) s ==="
+}
+
 for p in "${passes[@]}"; do
   case $p in
+    builds) echo "=== builds ==="
+            build_only release-gcc -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc
+            build_only release-clang -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=clang ;;
     plain) run_pass plain ;;
     asan) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
             run_pass asan -DMEMSHACK_SANITIZE=ON ;;
     valgrind) run_pass valgrind -DMEMSHACK_VALGRIND=ON ;;
     fuzz) echo "=== fuzz ==="; fuzz/run.sh "${MEMSHACK_FUZZ_SECONDS:-30}"; echo "=== fuzz passed ===" ;;
-    *) echo "test.sh: unknown pass '$p' (plain, asan, valgrind, fuzz)" >&2; exit 2 ;;
+    *) echo "test.sh: unknown pass '$p' (builds, plain, asan, valgrind, fuzz)" >&2; exit 2 ;;
   esac
 done
 # Nothing of ours may be left running.

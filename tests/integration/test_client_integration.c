@@ -429,7 +429,8 @@ static kube_client *client_for(const char *kubeconfig)
 static void write_text(const char *path, const char *text)
 {
 	char tmp[600];
-	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	assert_true(n > 0 && (size_t)n < sizeof tmp); /* a truncated name would write somewhere else */
 	FILE *f = fopen(tmp, "w");
 	assert_non_null(f);
 	fputs(text, f);
