@@ -185,13 +185,12 @@ static int cmd_run(int argc, char **argv)
 		return rc == 1 ? 0 : 2;
 	}
 	manager *m = manager_new(&o, "memshack");
-	if (!m || memshack_controller_setup(m, &mo) || proxy_controller_setup(m, mo.cluster_domain)) {
-		manager_free(m);
-		free(rest);
-		return 1;
-	}
-	rc = manager_run(m);
-	manager_free(m);
+	memshack_controller *mc = m ? memshack_controller_new(m, &mo) : NULL;
+	proxy_controller *pc = mc ? proxy_controller_new(m, mo.cluster_domain) : NULL;
+	rc = pc ? manager_run(m) : 1;
+	manager_free(m); /* stops and frees informers and controllers: only then their contexts */
+	memshack_controller_free(mc);
+	proxy_controller_free(pc);
 	free(rest);
 	return rc;
 }

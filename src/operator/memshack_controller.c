@@ -36,7 +36,7 @@ typedef struct config_memo {
 	memshack_layout prev_routed; /* what the config before it routed to (gateways may serve it until they confirm) */
 } config_memo;
 
-typedef struct mctl {
+struct memshack_controller {
 	manager *m;
 	informer *ms;
 	informer *children_inf[K_N];
@@ -48,14 +48,7 @@ typedef struct mctl {
 	children *children;
 	strmap config_changed; /* "ns/name" -> config_memo* */
 	metrics *metrics;
-} mctl;
-
-static mctl ctl_;
-
-uint64_t memshack_controller_writes(void)
-{
-	return ctl_.children ? children_writes(ctl_.children) : 0;
-}
+};
 
 
 static void now_rfc3339(char *buf, size_t len)
@@ -70,11 +63,11 @@ static const char *mstr(json_t *obj, const char *key)
 	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
 }
 
-static json_t *cached_child(int kind, const char *ns, const char *name)
+static json_t *cached_child(memshack_controller *ctl, int kind, const char *ns, const char *name)
 {
 	char key[400];
 	snprintf(key, sizeof key, "%s/%s", ns, name);
-	return store_get(informer_store(ctl_.children_inf[kind]), key);
+	return store_get(informer_store(ctl->children_inf[kind]), key);
 }
 
 /* The labels of a per-Memshack series: namespace="NS",name="NAME" (escaped) into buf; returns buf. */
@@ -87,7 +80,7 @@ static char *object_labels(const char *ns, const char *name, char *buf, size_t l
 }
 
 /* Forgets what we applied for a Memshack that is gone. */
-static void forget(const char *key)
+static void forget(memshack_controller *ctl, const char *key)
 {
 	const char *slash = strchr(key, '/');
 	if (!slash)
@@ -95,12 +88,12 @@ static void forget(const char *key)
 	char ns[256], prefix[300];
 	snprintf(ns, sizeof ns, "%.*s", (int)(slash - key), key);
 	snprintf(prefix, sizeof prefix, "%s-memshack", slash + 1);
-	children_forget(ctl_.children, ns, prefix);
-	pthread_mutex_lock(&ctl_.mu);
-	free(strmap_remove(&ctl_.config_changed, key, NULL));
-	pthread_mutex_unlock(&ctl_.mu);
+	children_forget(ctl->children, ns, prefix);
+	pthread_mutex_lock(&ctl->mu);
+	free(strmap_remove(&ctl->config_changed, key, NULL));
+	pthread_mutex_unlock(&ctl->mu);
 	char labels[700];
-	metrics_remove(ctl_.metrics, "memshack_gateway_config_loaded", object_labels(ns, slash + 1, labels, sizeof labels));
+	metrics_remove(ctl->metrics, "memshack_gateway_config_loaded", object_labels(ns, slash + 1, labels, sizeof labels));
 }
 
 /* What the gateway pod cache keeps (new reference). */
@@ -150,15 +143,15 @@ static bool gateway_pod_of(void *ud, json_t *pod)
  * once: one timeout at most, however many do not answer) and fills o->probe. Gateway pods are named <name>-memshack-<hash>-<id>; only
  * those keys are parsed, and the label must name this Memshack.
  */
-static void probe_gateways(const memshack_spec *s, const char *md5, memshack_observed *o)
+static void probe_gateways(memshack_controller *ctl, const memshack_spec *s, const char *md5, memshack_observed *o)
 {
 	memset(&o->probe, 0, sizeof o->probe);
-	if (ctl_.probe_timeout_ms <= 0)
+	if (ctl->probe_timeout_ms <= 0)
 		return;
 	o->probe.probed = true;
 	char prefix[400];
 	snprintf(prefix, sizeof prefix, "%s/%s-memshack-", s->namespace, s->name);
-	json_t *pods = store_list_prefix(informer_store(ctl_.gateway_pods), prefix, gateway_pod_of, (void *)s->name);
+	json_t *pods = store_list_prefix(informer_store(ctl->gateway_pods), prefix, gateway_pod_of, (void *)s->name);
 	gateway_probe_req *reqs = calloc(json_array_size(pods) + 1, sizeof *reqs);
 	const char **names = calloc(json_array_size(pods) + 1, sizeof *names);
 	size_t n = 0, i;
@@ -176,27 +169,27 @@ static void probe_gateways(const memshack_spec *s, const char *md5, memshack_obs
 	/* No memory for the list: nobody asked, so nothing is confirmed (fail closed). */
 	o->probe.pods = reqs && names ? (int)n : 1;
 	o->probe.unreachable = reqs && names ? 0 : 1;
-	gateway_probe_all(reqs, n, ctl_.probe_timeout_ms);
+	gateway_probe_all(reqs, n, ctl->probe_timeout_ms);
 	for (i = 0; i < n; i++) {
 		if (reqs[i].rc) {
 			o->probe.unreachable++;
 			snprintf(o->probe.unreachable_pod, sizeof o->probe.unreachable_pod, "%s", names[i]);
 			log_write(LOG_DEBUG, "memshack", s->name, "gateway %s: %s", names[i], reqs[i].err);
-			metrics_add(ctl_.metrics, "memshack_gateway_probes_total", "result=\"unreachable\"", 1);
+			metrics_add(ctl->metrics, "memshack_gateway_probes_total", "result=\"unreachable\"", 1);
 		} else if (!strcmp(reqs[i].digest, md5)) {
 			o->probe.loaded++;
-			metrics_add(ctl_.metrics, "memshack_gateway_probes_total", "result=\"current\"", 1);
+			metrics_add(ctl->metrics, "memshack_gateway_probes_total", "result=\"current\"", 1);
 		} else {
 			snprintf(o->probe.stale_pod, sizeof o->probe.stale_pod, "%s", names[i]);
 			snprintf(o->probe.stale_digest, sizeof o->probe.stale_digest, "%s", reqs[i].digest);
-			metrics_add(ctl_.metrics, "memshack_gateway_probes_total", "result=\"other\"", 1);
+			metrics_add(ctl->metrics, "memshack_gateway_probes_total", "result=\"other\"", 1);
 		}
 	}
 	free(reqs);
 	free(names);
 	json_decref(pods);
 	char labels[700];
-	metrics_set(ctl_.metrics, "memshack_gateway_config_loaded",
+	metrics_set(ctl->metrics, "memshack_gateway_config_loaded",
 		    object_labels(s->namespace, s->name, labels, sizeof labels), o->probe.loaded);
 }
 
@@ -205,23 +198,23 @@ static bool owned_by_filter(void *ud, json_t *obj)
 	return is_controlled_by(obj, ud);
 }
 
-static int write_status(json_t *ms, json_t *status, kube_error *err)
+static int write_status(memshack_controller *ctl, json_t *ms, json_t *status, kube_error *err)
 {
 	if (!memshack_status_differs(json_object_get(ms, "status"), status))
 		return 0;
-	int rc = apply_status(manager_client(ctl_.m), &MEMSHACK_RES, mstr(ms, "namespace"), mstr(ms, "name"), status, err);
+	int rc = apply_status(manager_client(ctl->m), &MEMSHACK_RES, mstr(ms, "namespace"), mstr(ms, "name"), status, err);
 	if (!rc)
-		children_count_writes(ctl_.children, 1);
+		children_count_writes(ctl->children, 1);
 	return rc;
 }
 
-static void observe(const memshack_spec *s, memshack_observed *o)
+static void observe(memshack_controller *ctl, const memshack_spec *s, memshack_observed *o)
 {
 	memset(o, 0, sizeof *o);
 	for (int k = 0; k < s->num_replicas && k < MEMSHACK_MAX_POOLS; k++) {
 		char name[128];
 		memshack_pool_name(s, k, name, sizeof name);
-		json_t *sts = cached_child(K_STATEFULSET, s->namespace, name);
+		json_t *sts = cached_child(ctl, K_STATEFULSET, s->namespace, name);
 		if (sts && is_controlled_by(sts, s->uid)) {
 			json_t *st = json_object_get(sts, "status");
 			json_t *gen = json_object_get(json_object_get(sts, "metadata"), "generation");
@@ -233,7 +226,7 @@ static void observe(const memshack_spec *s, memshack_observed *o)
 	}
 	char name[128];
 	memshack_gateway_name(s, name, sizeof name);
-	json_t *dep = cached_child(K_DEPLOYMENT, s->namespace, name);
+	json_t *dep = cached_child(ctl, K_DEPLOYMENT, s->namespace, name);
 	if (dep && is_controlled_by(dep, s->uid)) {
 		json_t *st = json_object_get(dep, "status");
 		json_t *gen = json_object_get(json_object_get(dep, "metadata"), "generation");
@@ -245,13 +238,13 @@ static void observe(const memshack_spec *s, memshack_observed *o)
 }
 
 /* The most pods any pool StatefulSet of s has now (status.replicas), 0 if none is cached. */
-static int pool_pods_now(const memshack_spec *s)
+static int pool_pods_now(memshack_controller *ctl, const memshack_spec *s)
 {
 	int most = 0;
 	for (int k = 0; k < s->num_replicas && k < MEMSHACK_MAX_POOLS; k++) {
 		char name[128];
 		memshack_pool_name(s, k, name, sizeof name);
-		json_t *sts = cached_child(K_STATEFULSET, s->namespace, name);
+		json_t *sts = cached_child(ctl, K_STATEFULSET, s->namespace, name);
 		if (sts && is_controlled_by(sts, s->uid)) {
 			int n = (int)json_integer_value(json_object_get(json_object_get(sts, "status"), "replicas"));
 			most = n > most ? n : most;
@@ -265,43 +258,43 @@ static int pool_pods_now(const memshack_spec *s)
  * A Memshack we cannot decode: its status and an Event say so (the informer
  * logged it once). Returns false when key is not set aside (deleted).
  */
-static bool report_undecodable(const char *key)
+static bool report_undecodable(memshack_controller *ctl, const char *key)
 {
 	char reason[200], now[40];
-	json_t *id = informer_quarantined(ctl_.ms, key, reason, sizeof reason);
+	json_t *id = informer_quarantined(ctl->ms, key, reason, sizeof reason);
 	if (!id)
 		return false;
 	now_rfc3339(now, sizeof now);
 	kube_error kerr = KUBE_ERROR_INIT;
-	if (apply_status_undecodable(manager_client(ctl_.m), &MEMSHACK_RES, id, reason, now, &kerr))
+	if (apply_status_undecodable(manager_client(ctl->m), &MEMSHACK_RES, id, reason, now, &kerr))
 		log_write(LOG_WARN, "memshack", key, "reporting it cannot be decoded: %s", kube_strerror(&kerr));
-	events_record(manager_events(ctl_.m), id, "Warning", "Undecodable", "Decode", "%s", reason);
+	events_record(manager_events(ctl->m), id, "Warning", "Undecodable", "Decode", "%s", reason);
 	kube_error_release(&kerr);
 	json_decref(id);
 	return true;
 }
 
 /* Whether a child of s (any kind, named <name>-memshack...) is set aside as undecodable. */
-static bool children_unreadable(const memshack_spec *s)
+static bool children_unreadable(memshack_controller *ctl, const memshack_spec *s)
 {
 	char prefix[400];
 	snprintf(prefix, sizeof prefix, "%s/%s-memshack", s->namespace, s->name);
 	for (int k = 0; k < K_N; k++)
-		if (informer_quarantined_prefix(ctl_.children_inf[k], prefix))
+		if (informer_quarantined_prefix(ctl->children_inf[k], prefix))
 			return true;
-	return informer_quarantined_prefix(ctl_.gateway_pods, prefix);
+	return informer_quarantined_prefix(ctl->gateway_pods, prefix);
 }
 
 static reconcile_result reconcile(void *ud, const char *key)
 {
-	(void)ud;
+	memshack_controller *ctl = ud;
 	reconcile_result done = { RECONCILE_DONE, 0 }, failed = { RECONCILE_ERROR, 0 };
-	json_t *ms = store_get(informer_store(ctl_.ms), key);
-	if (!ms && report_undecodable(key))
+	json_t *ms = store_get(informer_store(ctl->ms), key);
+	if (!ms && report_undecodable(ctl, key))
 		return done;
 	if (!ms || mstr(ms, "deletionTimestamp")) {
 		json_decref(ms);
-		forget(key);
+		forget(ctl, key);
 		return done;
 	}
 	char now[40], err[512];
@@ -314,31 +307,31 @@ static reconcile_result reconcile(void *ud, const char *key)
 		json_t *st = memshack_status_invalid(json_object_get(ms, "status"), json_integer_value(gen), err, now);
 		if (memshack_status_differs(json_object_get(ms, "status"), st)) /* once, not on every resync */
 			log_write(LOG_WARN, "memshack", key, "invalid spec: %s", err);
-		if (write_status(ms, st, &kerr)) {
+		if (write_status(ctl, ms, st, &kerr)) {
 			log_write(LOG_WARN, "memshack", key, "writing status: %s", kube_strerror(&kerr));
 			res = failed;
 		}
-		events_record(manager_events(ctl_.m), ms, "Warning", "InvalidSpec", "Validate", "%s", err);
+		events_record(manager_events(ctl->m), ms, "Warning", "InvalidSpec", "Validate", "%s", err);
 		json_decref(st);
 		goto out;
 	}
-	if (children_unreadable(s)) {
+	if (children_unreadable(ctl, s)) {
 		/* Fail closed: what we would decide from (pods, pools, the config) is not all readable. */
 		log_write(LOG_WARN, "memshack", key, "a child cannot be decoded: nothing written until it can be");
 		goto out; /* its next readable version (or deletion) wakes us through its owner reference */
 	}
 	/* Route new shards and pools only once their pods are ready (memshack_route_layout); o also feeds the status. */
 	memshack_observed o;
-	observe(s, &o);
+	observe(ctl, s, &o);
 	int ready[MEMSHACK_MAX_POOLS];
 	for (int k = 0; k < MEMSHACK_MAX_POOLS; k++)
 		ready[k] = o.pools[k].exists ? o.pools[k].ready : 0;
 	memshack_layout last = { 0, 0 };
-	pthread_mutex_lock(&ctl_.mu);
-	config_memo *memo = strmap_get(&ctl_.config_changed, key, NULL);
+	pthread_mutex_lock(&ctl->mu);
+	config_memo *memo = strmap_get(&ctl->config_changed, key, NULL);
 	if (memo)
 		last = memo->routed;
-	pthread_mutex_unlock(&ctl_.mu);
+	pthread_mutex_unlock(&ctl->mu);
 	if (!last.shards) { /* after a restart: what the last status said */
 		json_t *rt = json_object_get(json_object_get(ms, "status"), "routing");
 		last = (memshack_layout){ (int)json_integer_value(json_object_get(rt, "shards")),
@@ -347,7 +340,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 	int n_pools = s->num_replicas < MEMSHACK_MAX_POOLS ? s->num_replicas : MEMSHACK_MAX_POOLS;
 	memshack_layout route = memshack_route_layout(s, last, ready, n_pools);
 	memshack_desired d;
-	if (memshack_desired_build_routed(s, ctl_.domain, route, &d, err, sizeof err)) {
+	if (memshack_desired_build_routed(s, ctl->domain, route, &d, err, sizeof err)) {
 		log_write(LOG_ERROR, "memshack", key, "cannot build children: %s", err);
 		res = failed;
 		goto out;
@@ -357,20 +350,20 @@ static reconcile_result reconcile(void *ud, const char *key)
 	 * pools wait for it, and so does removing pools (below).
 	 */
 	memshack_observed probed = { 0 };
-	probe_gateways(s, d.config_md5, &probed);
+	probe_gateways(ctl, s, d.config_md5, &probed);
 	bool confirmed = memshack_gateways_confirmed(s, &probed);
 	int64_t now_us = clock_mono_us();
-	pthread_mutex_lock(&ctl_.mu);
-	memo = strmap_get(&ctl_.config_changed, key, NULL);
+	pthread_mutex_lock(&ctl->mu);
+	memo = strmap_get(&ctl->config_changed, key, NULL);
 	/* Age of the config we are about to write: 0 when it differs from the last one written. */
 	bool same_config = memo && !strcmp(memo->md5, d.config_md5);
 	int64_t config_age = same_config ? now_us - memo->since : 0;
 	/* Shards a gateway may still route to: those of the config before this one (unknown after a restart: all pods). */
-	int pods_now = pool_pods_now(s);
+	int pods_now = pool_pods_now(ctl, s);
 	int served = !memo ? pods_now : same_config ? memo->prev_routed.shards : memo->routed.shards;
-	pthread_mutex_unlock(&ctl_.mu);
+	pthread_mutex_unlock(&ctl->mu);
 	int hold_pods = served < pods_now ? served : pods_now;
-	bool held = !confirmed && config_age < ctl_.removal_delay_us && hold_pods > s->num_shards;
+	bool held = !confirmed && config_age < ctl->removal_delay_us && hold_pods > s->num_shards;
 	if (held) {
 		memshack_desired_hold_shards(&d, hold_pods);
 		log_write(LOG_INFO, "memshack", key, "pools keep %d pods until every gateway loaded the config with %d shards",
@@ -391,24 +384,24 @@ static reconcile_result reconcile(void *ud, const char *key)
 			k++;
 		bool applied = false;
 		int64_t defer = 0;
-		if (k == K_N || children_apply(ctl_.children, ctl_.children_inf[k], obj, &applied, &defer, &kerr)) {
+		if (k == K_N || children_apply(ctl->children, ctl->children_inf[k], obj, &applied, &defer, &kerr)) {
 			snprintf(err, sizeof err, "applying %s %s: %s", kind, mstr(obj, "name"), kube_strerror(&kerr));
 			log_write(LOG_WARN, "memshack", key, "%s", err);
 			apply_error = err;
 			kube_error_release(&kerr);
 			break;
 		}
-		children_note_contested(manager_events(ctl_.m), ms, obj, defer, &defer_us);
+		children_note_contested(manager_events(ctl->m), ms, obj, defer, &defer_us);
 		if (!applied)
 			continue;
 		sbuf_addf(&changed, "%s%s %s", changed.len ? ", " : "", kind, mstr(obj, "name"));
 		if (k == K_CONFIGMAP)
 			config_changed = true;
 	}
-	pthread_mutex_lock(&ctl_.mu);
-	memo = strmap_get(&ctl_.config_changed, key, NULL);
+	pthread_mutex_lock(&ctl->mu);
+	memo = strmap_get(&ctl->config_changed, key, NULL);
 	if (config_changed || !memo || strcmp(memo->md5, d.config_md5)) {
-		if (!memo && (memo = calloc(1, sizeof *memo)) && strmap_put(&ctl_.config_changed, key, memo, NULL, NULL)) {
+		if (!memo && (memo = calloc(1, sizeof *memo)) && strmap_put(&ctl->config_changed, key, memo, NULL, NULL)) {
 			free(memo);
 			memo = NULL;
 		}
@@ -423,18 +416,18 @@ static reconcile_result reconcile(void *ud, const char *key)
 	if (memo && !apply_error)
 		memo->routed = route;
 	bool announced = memo && !strcmp(memo->confirmed, d.config_md5);
-	pthread_mutex_unlock(&ctl_.mu);
+	pthread_mutex_unlock(&ctl->mu);
 	confirmed = confirmed && !apply_error;
 	/* Announced once per config, when every wanted gateway is ready and on it. */
 	if (confirmed && !announced && probed.probe.pods >= s->mcrouter_pool_size) {
-		pthread_mutex_lock(&ctl_.mu);
-		if ((memo = strmap_get(&ctl_.config_changed, key, NULL)))
+		pthread_mutex_lock(&ctl->mu);
+		if ((memo = strmap_get(&ctl->config_changed, key, NULL)))
 			snprintf(memo->confirmed, sizeof memo->confirmed, "%s", d.config_md5);
-		pthread_mutex_unlock(&ctl_.mu);
+		pthread_mutex_unlock(&ctl->mu);
 		if (probed.probe.pods > 0) {
 			log_write(LOG_INFO, "memshack", key, "%d of %d gateways loaded config %s (%.1f s after it was written)",
 				  probed.probe.loaded, probed.probe.pods, d.config_md5, (double)config_age / 1e6);
-			events_record(manager_events(ctl_.m), ms, "Normal", "ConfigLoaded", "Reconcile",
+			events_record(manager_events(ctl->m), ms, "Normal", "ConfigLoaded", "Reconcile",
 				      "%d of %d gateways loaded config %.12s", probed.probe.loaded, probed.probe.pods,
 				      d.config_md5);
 		}
@@ -444,7 +437,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 		/* Pools are named <name>-memshack-pool-<k>: only those keys are parsed (O(own pools), not O(all)). */
 		char pool_prefix[400];
 		snprintf(pool_prefix, sizeof pool_prefix, "%s/%s-memshack-pool-", s->namespace, s->name);
-		json_t *owned = store_list_prefix(informer_store(ctl_.children_inf[K_STATEFULSET]), pool_prefix,
+		json_t *owned = store_list_prefix(informer_store(ctl->children_inf[K_STATEFULSET]), pool_prefix,
 						  owned_by_filter, s->uid);
 		const char **keep = calloc((size_t)s->num_replicas + 1, sizeof *keep);
 		char(*names)[128] = calloc((size_t)s->num_replicas, sizeof *names);
@@ -470,30 +463,30 @@ static reconcile_result reconcile(void *ud, const char *key)
 			extra |= !wanted;
 		}
 		/* Removed pools go once every gateway confirmed a config without them, or after the time bound. */
-		if (extra && !confirmed && config_age < ctl_.removal_delay_us) {
-			int64_t wait = ctl_.removal_delay_us - config_age + 100000;
+		if (extra && !confirmed && config_age < ctl->removal_delay_us) {
+			int64_t wait = ctl->removal_delay_us - config_age + 100000;
 			if (probed.probe.probed && wait > 1000000)
 				wait = 1000000; /* ask the gateways again soon */
 			res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, wait };
 			log_write(LOG_INFO, "memshack", key,
 				  "removed pools wait for gateways to load the new config (%d of %d confirmed; at most %.1f s more)",
-				  probed.probe.loaded, probed.probe.pods, (double)(ctl_.removal_delay_us - config_age) / 1e6);
+				  probed.probe.loaded, probed.probe.pods, (double)(ctl->removal_delay_us - config_age) / 1e6);
 		} else if (extra && keep) {
 			if (!confirmed && probed.probe.probed) {
 				log_write(LOG_WARN, "memshack", key,
 					  "removing pools after %.0f s although gateways did not confirm the new config (%d of %d)",
 					  (double)config_age / 1e6, probed.probe.loaded, probed.probe.pods);
-				events_record(manager_events(ctl_.m), ms, "Warning", "GatewayNotConfirmed", "Reconcile",
+				events_record(manager_events(ctl->m), ms, "Warning", "GatewayNotConfirmed", "Reconcile",
 					      "removing pools after %.0f s: %d of %d gateways confirmed config %.12s",
 					      (double)config_age / 1e6, probed.probe.loaded, probed.probe.pods, d.config_md5);
 			}
-			int n = prune_owned(manager_client(ctl_.m), &KUBE_RES_STATEFULSETS, owned, s->uid, keep, &kerr);
+			int n = prune_owned(manager_client(ctl->m), &KUBE_RES_STATEFULSETS, owned, s->uid, keep, &kerr);
 			if (n < 0) {
 				snprintf(err, sizeof err, "pruning removed pools: %s", kube_strerror(&kerr));
 				apply_error = err;
 				kube_error_release(&kerr);
 			} else if (n > 0) {
-				children_count_writes(ctl_.children, (uint64_t)n);
+				children_count_writes(ctl->children, (uint64_t)n);
 				sbuf_addf(&changed, "%sremoved %d pool(s)", changed.len ? ", " : "", n);
 			}
 		}
@@ -507,21 +500,21 @@ static reconcile_result reconcile(void *ud, const char *key)
 	 * while one does not answer (each such probe costs a worker its timeout).
 	 */
 	if (probed.probe.probed && !confirmed && !apply_error && res.outcome == RECONCILE_DONE)
-		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, config_age < ctl_.removal_delay_us ? 1000000
+		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, config_age < ctl->removal_delay_us ? 1000000
 								   : probed.probe.unreachable      ? 60000000
 												   : 5000000 };
 	/* Held pools shrink at the bound at the latest. */
 	if (held && !apply_error && res.outcome == RECONCILE_DONE)
-		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, ctl_.removal_delay_us - config_age + 100000 };
+		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, ctl->removal_delay_us - config_age + 100000 };
 	if (defer_us > 0 && !apply_error &&
 	    (res.outcome != RECONCILE_REQUEUE_AFTER || res.after_us > defer_us + 100000))
 		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, defer_us + 100000 };
 	if (changed.len) {
 		log_write(LOG_INFO, "memshack", key, "applied: %s", changed.buf);
-		events_record(manager_events(ctl_.m), ms, "Normal", "Applied", "Reconcile", "applied %s", changed.buf);
+		events_record(manager_events(ctl->m), ms, "Normal", "Applied", "Reconcile", "applied %s", changed.buf);
 	}
 	if (apply_error) {
-		events_record(manager_events(ctl_.m), ms, "Warning", "ApplyFailed", "Reconcile", "%s", apply_error);
+		events_record(manager_events(ctl->m), ms, "Warning", "ApplyFailed", "Reconcile", "%s", apply_error);
 		res = failed;
 	}
 	sbuf_release(&changed);
@@ -530,10 +523,10 @@ static reconcile_result reconcile(void *ud, const char *key)
 	o.probe = probed.probe;
 	o.routed_shards = route.shards, o.routed_pools = route.pools;
 	char endpoint[400], selector[200];
-	memshack_endpoint(s, ctl_.domain, endpoint, sizeof endpoint);
+	memshack_endpoint(s, ctl->domain, endpoint, sizeof endpoint);
 	snprintf(selector, sizeof selector, "%s=%s,app.kubernetes.io/component=gateway", MEMSHACK_LABEL, s->name);
 	json_t *st = memshack_status_build(s, &o, json_object_get(ms, "status"), endpoint, selector, d.config_md5, now);
-	if (write_status(ms, st, &kerr)) {
+	if (write_status(ctl, ms, st, &kerr)) {
 		log_write(LOG_WARN, "memshack", key, "writing status: %s", kube_strerror(&kerr));
 		res = failed;
 	}
@@ -546,54 +539,83 @@ out:
 	return res;
 }
 
-int memshack_controller_setup(manager *m, const memshack_controller_options *o)
+void memshack_controller_free(memshack_controller *ctl)
 {
-	memset(&ctl_, 0, sizeof ctl_);
-	ctl_.m = m;
-	ctl_.metrics = manager_metrics(m);
-	ctl_.domain = strdup(o && o->cluster_domain ? o->cluster_domain : "cluster.local");
-	ctl_.removal_delay_us = o && o->pool_removal_delay_us > 0 ? o->pool_removal_delay_us : 60LL * 1000000;
-	ctl_.probe_timeout_ms = o ? o->gateway_probe_timeout_ms : 0;
-	metrics_declare(ctl_.metrics, "memshack_gateway_config_loaded", METRIC_GAUGE,
+	if (!ctl)
+		return;
+	children_free(ctl->children);
+	strmap_release(&ctl->config_changed, free);
+	pthread_mutex_destroy(&ctl->mu);
+	free(ctl->domain);
+	free(ctl);
+}
+
+/* Frees what setup built but did not hand to the manager, then ctl. */
+static void setup_failed(memshack_controller *ctl, controller *c)
+{
+	controller_free(c);
+	informer_free(ctl->ms);
+	for (int k = 0; k < K_N; k++)
+		informer_free(ctl->children_inf[k]);
+	informer_free(ctl->gateway_pods);
+	memshack_controller_free(ctl);
+}
+
+memshack_controller *memshack_controller_new(manager *m, const memshack_controller_options *o)
+{
+	memshack_controller *ctl = calloc(1, sizeof *ctl);
+	if (!ctl) {
+		log_error("memshack controller setup failed: out of memory");
+		return NULL;
+	}
+	ctl->m = m;
+	ctl->metrics = manager_metrics(m);
+	ctl->config_changed = (strmap)STRMAP_INIT;
+	ctl->domain = strdup(o && o->cluster_domain ? o->cluster_domain : "cluster.local");
+	ctl->removal_delay_us = o && o->pool_removal_delay_us > 0 ? o->pool_removal_delay_us : 60LL * 1000000;
+	ctl->probe_timeout_ms = o ? o->gateway_probe_timeout_ms : 0;
+	metrics_declare(ctl->metrics, "memshack_gateway_config_loaded", METRIC_GAUGE,
 			"Ready gateway pods of a Memshack that answered the md5 of its current mcrouter config", NULL, 0);
-	metrics_declare(ctl_.metrics, "memshack_gateway_probes_total", METRIC_COUNTER,
+	metrics_declare(ctl->metrics, "memshack_gateway_probes_total", METRIC_COUNTER,
 			"Gateway pods asked for their loaded config, by answer (current, other, unreachable)", NULL, 0);
-	pthread_mutex_init(&ctl_.mu, NULL);
-	ctl_.children = children_new(manager_client(m), ctl_.metrics);
+	pthread_mutex_init(&ctl->mu, NULL);
+	ctl->children = children_new(manager_client(m), ctl->metrics);
 	kube_error err = KUBE_ERROR_INIT;
-	informer_options mo = { .res = &MEMSHACK_RES, .namespace = manager_namespace(m), .metrics = ctl_.metrics };
-	ctl_.ms = informer_new(manager_client(m), &mo, &err);
+	informer_options mo = { .res = &MEMSHACK_RES, .namespace = manager_namespace(m), .metrics = ctl->metrics };
+	ctl->ms = informer_new(manager_client(m), &mo, &err);
 	static const char *const sts_status[] = { "replicas", "readyReplicas", "updatedReplicas", "observedGeneration", NULL };
 	static const char *const dep_status[] = { "replicas", "readyReplicas", "updatedReplicas", "availableReplicas",
 						  "observedGeneration", NULL };
 	for (int k = 0; k < K_N; k++) {
 		informer_options co = { .res = child_res[k], .namespace = manager_namespace(m), .label_selector = MEMSHACK_LABEL,
-					.project = project_owned_child, .metrics = ctl_.metrics };
+					.project = project_owned_child, .metrics = ctl->metrics };
 		co.project_ud = k == K_STATEFULSET ? (void *)sts_status : k == K_DEPLOYMENT ? (void *)dep_status : NULL;
 		/* Kinds with a generation: spec edits change the projection; status noise outside it wakes nobody. */
 		co.notify_kept_changes_only = k == K_STATEFULSET || k == K_DEPLOYMENT || k == K_PDB;
-		ctl_.children_inf[k] = informer_new(manager_client(m), &co, &err);
+		ctl->children_inf[k] = informer_new(manager_client(m), &co, &err);
 	}
 	informer_options po = { .res = &KUBE_RES_PODS, .namespace = manager_namespace(m),
 				.label_selector = "app.kubernetes.io/component=gateway," MEMSHACK_LABEL,
-				.project = project_gateway_pod, .notify_kept_changes_only = true, .metrics = ctl_.metrics };
-	ctl_.gateway_pods = informer_new(manager_client(m), &po, &err);
-	controller_options cop = { .name = "memshack", .workers = manager_workers(m), .reconcile = reconcile,
-				   .metrics = ctl_.metrics };
+				.project = project_gateway_pod, .notify_kept_changes_only = true, .metrics = ctl->metrics };
+	ctl->gateway_pods = informer_new(manager_client(m), &po, &err);
+	controller_options cop = { .name = "memshack", .workers = manager_workers(m), .reconcile = reconcile, .ud = ctl,
+				   .metrics = ctl->metrics };
 	controller *c = controller_new(&cop);
-	bool ok = ctl_.ms && c && !controller_watch_primary(c, ctl_.ms);
+	bool ok = ctl->domain && ctl->children && ctl->ms && c && !controller_watch_primary(c, ctl->ms);
 	for (int k = 0; ok && k < K_N; k++)
-		ok = ctl_.children_inf[k] && !controller_watch_owned(c, ctl_.children_inf[k], "Memshack");
-	ok = ok && ctl_.gateway_pods && !controller_watch_mapped(c, ctl_.gateway_pods, map_gateway_pod, NULL);
+		ok = ctl->children_inf[k] && !controller_watch_owned(c, ctl->children_inf[k], "Memshack");
+	ok = ok && ctl->gateway_pods && !controller_watch_mapped(c, ctl->gateway_pods, map_gateway_pod, NULL);
 	if (!ok) {
-		log_error("memshack controller setup failed: %s", kube_strerror(&err));
+		log_error("memshack controller setup failed: %s", err.kind != KUBE_OK ? kube_strerror(&err) : "out of memory");
 		kube_error_release(&err);
-		return -1;
+		setup_failed(ctl, c);
+		return NULL;
 	}
-	manager_add_informer(m, ctl_.ms);
+	/* The manager owns them from here (it holds 32 of each; both controllers together add 14 informers and 2 controllers). */
+	manager_add_informer(m, ctl->ms);
 	for (int k = 0; k < K_N; k++)
-		manager_add_informer(m, ctl_.children_inf[k]);
-	manager_add_informer(m, ctl_.gateway_pods);
+		manager_add_informer(m, ctl->children_inf[k]);
+	manager_add_informer(m, ctl->gateway_pods);
 	manager_add_controller(m, c);
-	return 0;
+	return ctl;
 }

@@ -43,10 +43,15 @@ typedef struct memshack_controller_options {
 	int gateway_probe_timeout_ms;   /* per gateway; 0 = do not ask gateways (time bound only) */
 } memshack_controller_options;
 
-/* Adds the informers and the controller to the manager. 0, or -1 (logged). */
-int memshack_controller_setup(manager *m, const memshack_controller_options *o);
+/* The controller's context: what its reconciles share (caches, memos, options). Passed to reconcile as its user data. */
+typedef struct memshack_controller memshack_controller;
 
-/* Writes made by reconciles so far (for tests and metrics). */
-uint64_t memshack_controller_writes(void);
+/*
+ * Adds the informers and the controller to the manager, which owns them.
+ * Returns the context (free with memshack_controller_free after
+ * manager_free), or NULL (logged; nothing added).
+ */
+memshack_controller *memshack_controller_new(manager *m, const memshack_controller_options *o);
+void memshack_controller_free(memshack_controller *ctl);
 
 #endif

@@ -18,7 +18,7 @@
 
 const kube_resource PROXY_RES = { MEMSHACK_GROUP, MEMSHACK_VERSION_NAME, "memcachedproxies", "MemcachedProxy", true };
 
-typedef struct pctl {
+struct proxy_controller {
 	manager *m;
 	informer *proxies;
 	informer *services;  /* every Service in scope (projected: name and ports) */
@@ -26,24 +26,22 @@ typedef struct pctl {
 	informer *deployments, *owned_services, *configmaps, *pdbs;
 	children *children;
 	char *domain;
-} pctl;
-
-static pctl pc_;
+};
 
 static const char *mstr(json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
 }
 
-static informer *cache_for(const char *kind)
+static informer *cache_for(proxy_controller *pc, const char *kind)
 {
 	if (!strcmp(kind, "Deployment"))
-		return pc_.deployments;
+		return pc->deployments;
 	if (!strcmp(kind, "Service"))
-		return pc_.owned_services;
+		return pc->owned_services;
 	if (!strcmp(kind, "ConfigMap"))
-		return pc_.configmaps;
-	return pc_.pdbs;
+		return pc->configmaps;
+	return pc->pdbs;
 }
 
 typedef struct slice_filter {
@@ -63,19 +61,19 @@ static bool slice_of(void *ud, json_t *obj)
  * A MemcachedProxy we cannot decode: its status and an Event say so (the
  * informer logged it once). Returns false when key is not set aside.
  */
-static bool report_undecodable(const char *key)
+static bool report_undecodable(proxy_controller *pc, const char *key)
 {
 	char reason[200], now[40];
-	json_t *id = informer_quarantined(pc_.proxies, key, reason, sizeof reason);
+	json_t *id = informer_quarantined(pc->proxies, key, reason, sizeof reason);
 	if (!id)
 		return false;
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	timefmt_rfc3339((int64_t)ts.tv_sec * 1000000, now, sizeof now);
 	kube_error kerr = KUBE_ERROR_INIT;
-	if (apply_status_undecodable(manager_client(pc_.m), &PROXY_RES, id, reason, now, &kerr))
+	if (apply_status_undecodable(manager_client(pc->m), &PROXY_RES, id, reason, now, &kerr))
 		log_write(LOG_WARN, "memcachedproxy", key, "reporting it cannot be decoded: %s", kube_strerror(&kerr));
-	events_record(manager_events(pc_.m), id, "Warning", "Undecodable", "Decode", "%s", reason);
+	events_record(manager_events(pc->m), id, "Warning", "Undecodable", "Decode", "%s", reason);
 	kube_error_release(&kerr);
 	json_decref(id);
 	return true;
@@ -83,10 +81,10 @@ static bool report_undecodable(const char *key)
 
 static reconcile_result reconcile(void *ud, const char *key)
 {
-	(void)ud;
+	proxy_controller *pc = ud;
 	reconcile_result done = { RECONCILE_DONE, 0 }, failed = { RECONCILE_ERROR, 0 };
-	json_t *obj = store_get(informer_store(pc_.proxies), key);
-	if (!obj && report_undecodable(key))
+	json_t *obj = store_get(informer_store(pc->proxies), key);
+	if (!obj && report_undecodable(pc, key))
 		return done;
 	if (!obj || mstr(obj, "deletionTimestamp")) {
 		const char *slash = strchr(key, '/');
@@ -94,7 +92,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 			char ns[256], prefix[300];
 			snprintf(ns, sizeof ns, "%.*s", (int)(slash - key), key);
 			snprintf(prefix, sizeof prefix, "%s-proxy", slash + 1);
-			children_forget(pc_.children, ns, prefix);
+			children_forget(pc->children, ns, prefix);
 		}
 		json_decref(obj);
 		return done;
@@ -113,24 +111,24 @@ static reconcile_result reconcile(void *ud, const char *key)
 		status = memshack_status_invalid(old, gen, err, now);
 		if (memshack_status_differs(old, status)) /* once, not on every resync */
 			log_write(LOG_WARN, "memcachedproxy", key, "invalid spec: %s", err);
-		events_record(manager_events(pc_.m), obj, "Warning", "InvalidSpec", "Validate", "%s", err);
+		events_record(manager_events(pc->m), obj, "Warning", "InvalidSpec", "Validate", "%s", err);
 		goto write_status;
 	}
 	char skey[400], slices_prefix[402];
 	snprintf(skey, sizeof skey, "%s/%s", p->namespace, p->service_name);
 	snprintf(slices_prefix, sizeof slices_prefix, "%s-", skey); /* its EndpointSlices: <service>-<suffix> */
-	json_t *unreadable = informer_quarantined(pc_.services, skey, NULL, 0);
-	bool fail_closed = unreadable || informer_quarantined_prefix(pc_.slices, slices_prefix);
+	json_t *unreadable = informer_quarantined(pc->services, skey, NULL, 0);
+	bool fail_closed = unreadable || informer_quarantined_prefix(pc->slices, slices_prefix);
 	json_decref(unreadable);
 	if (fail_closed) {
 		/* A config built without an unreadable slice would drop its servers: write nothing until it reads. */
 		log_write(LOG_WARN, "memcachedproxy", key, "its Service or a slice cannot be decoded: nothing written until it can be");
 		goto out;
 	}
-	service = store_get(informer_store(pc_.services), skey);
+	service = store_get(informer_store(pc->services), skey);
 	slice_filter sf = { p->namespace, p->service_name };
-	slices = store_list(informer_store(pc_.slices), slice_of, &sf);
-	proxy_servers_result pr = proxy_servers(p, service, slices, pc_.domain, &servers, why, sizeof why);
+	slices = store_list(informer_store(pc->slices), slice_of, &sf);
+	proxy_servers_result pr = proxy_servers(p, service, slices, pc->domain, &servers, why, sizeof why);
 	if (!servers)
 		servers = json_array();
 	proxy_desired d;
@@ -149,27 +147,27 @@ static reconcile_result reconcile(void *ud, const char *key)
 		bool applied = false;
 		int64_t defer = 0;
 		const char *kind = json_string_value(json_object_get(child, "kind"));
-		if (children_apply(pc_.children, cache_for(kind), child, &applied, &defer, &kerr)) {
+		if (children_apply(pc->children, cache_for(pc, kind), child, &applied, &defer, &kerr)) {
 			snprintf(err, sizeof err, "applying %s %s: %s", kind, mstr(child, "name"), kube_strerror(&kerr));
 			apply_error = err;
 			kube_error_release(&kerr);
 			break;
 		}
 		config_changed |= applied && !strcmp(kind, "ConfigMap");
-		children_note_contested(manager_events(pc_.m), obj, child, defer, &defer_us);
+		children_note_contested(manager_events(pc->m), obj, child, defer, &defer_us);
 	}
 	if (defer_us > 0 && !apply_error && res.outcome == RECONCILE_DONE)
 		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, defer_us + 100000 };
 	if (config_changed) {
 		log_write(LOG_INFO, "memcachedproxy", key, "config now has %zu servers", json_array_size(servers));
-		events_record(manager_events(pc_.m), obj, "Normal", "ServersChanged", "Reconcile",
+		events_record(manager_events(pc->m), obj, "Normal", "ServersChanged", "Reconcile",
 			      "mcrouter config now routes to %zu servers", json_array_size(servers));
 	}
 	/* Status. */
 	char gname[128];
 	proxy_gateway_name(p, gname, sizeof gname);
 	snprintf(skey, sizeof skey, "%s/%s", p->namespace, gname);
-	json_t *dep = store_get(informer_store(pc_.deployments), skey);
+	json_t *dep = store_get(informer_store(pc->deployments), skey);
 	int ready = dep && is_controlled_by(dep, p->uid)
 			    ? (int)json_integer_value(json_object_get(json_object_get(dep, "status"), "readyReplicas"))
 			    : 0;
@@ -187,7 +185,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 	} else if (reason) {
 		conditions_set(conds, "Ready", "False", reason, why, gen, now);
 		conditions_set(conds, "Degraded", "True", reason, why, gen, now);
-		events_record(manager_events(pc_.m), obj, "Warning", reason, "Reconcile", "%s", why);
+		events_record(manager_events(pc->m), obj, "Warning", reason, "Reconcile", "%s", why);
 	} else if (ready < p->replicas || p->replicas == 0) {
 		snprintf(msg, sizeof msg, "%d of %d mcrouter pods ready; %s", ready, p->replicas, why);
 		conditions_set(conds, "Ready", "False", "PodsNotReady", msg, gen, now);
@@ -200,7 +198,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 	conditions_set(conds, "Progressing", ready == p->replicas ? "False" : "True", ready == p->replicas ? "Stable" : "Scaling",
 		       ready == p->replicas ? "" : "mcrouter pods are starting or stopping", gen, now);
 	char endpoint[400], selector[200];
-	snprintf(endpoint, sizeof endpoint, "%s.%s.svc.%s:%d", gname, p->namespace, pc_.domain, p->port);
+	snprintf(endpoint, sizeof endpoint, "%s.%s.svc.%s:%d", gname, p->namespace, pc->domain, p->port);
 	snprintf(selector, sizeof selector, "%s=%s,app.kubernetes.io/component=proxy", PROXY_LABEL, p->name);
 	status = json_pack("{s:I, s:o, s:O, s:i, s:{s:s, s:i, s:i}, s:i, s:s, s:s, s:s}", "observedGeneration",
 			   (json_int_t)gen, "conditions", conds, "servers", servers, "serverCount", (int)json_array_size(servers),
@@ -211,11 +209,11 @@ static reconcile_result reconcile(void *ud, const char *key)
 	proxy_desired_release(&d);
 write_status:
 	if (status && memshack_status_differs(old, status)) {
-		if (apply_status(manager_client(pc_.m), &PROXY_RES, mstr(obj, "namespace"), mstr(obj, "name"), status, &kerr)) {
+		if (apply_status(manager_client(pc->m), &PROXY_RES, mstr(obj, "namespace"), mstr(obj, "name"), status, &kerr)) {
 			log_write(LOG_WARN, "memcachedproxy", key, "writing status: %s", kube_strerror(&kerr));
 			res = failed;
 		} else {
-			children_count_writes(pc_.children, 1);
+			children_count_writes(pc->children, 1);
 		}
 	}
 out:
@@ -232,7 +230,7 @@ out:
 /* A Service or EndpointSlice changed: wake the proxies that point at it. */
 static void map_to_proxies(void *ud, controller *c, informer_event ev, const char *key, json_t *obj)
 {
-	(void)ud;
+	proxy_controller *pc = ud;
 	(void)ev;
 	(void)key;
 	const char *ns = mstr(obj, "namespace");
@@ -242,7 +240,7 @@ static void map_to_proxies(void *ud, controller *c, informer_event ev, const cha
 		svc = mstr(obj, "name"); /* a Service (slices carry the service-name label) */
 	if (!ns || !svc)
 		return;
-	json_t *all = store_list(informer_store(pc_.proxies), NULL, NULL);
+	json_t *all = store_list(informer_store(pc->proxies), NULL, NULL);
 	size_t i;
 	json_t *p;
 	json_array_foreach(all, i, p)
@@ -267,12 +265,25 @@ static json_t *project_service(void *ud, json_t *obj)
 			 "ports", json_object_get(json_object_get(obj, "spec"), "ports"));
 }
 
-int proxy_controller_setup(manager *m, const char *domain)
+void proxy_controller_free(proxy_controller *pc)
 {
-	memset(&pc_, 0, sizeof pc_);
-	pc_.m = m;
-	pc_.domain = strdup(domain ? domain : "cluster.local");
-	pc_.children = children_new(manager_client(m), manager_metrics(m));
+	if (!pc)
+		return;
+	children_free(pc->children);
+	free(pc->domain);
+	free(pc);
+}
+
+proxy_controller *proxy_controller_new(manager *m, const char *domain)
+{
+	proxy_controller *pc = calloc(1, sizeof *pc);
+	if (!pc) {
+		log_error("memcachedproxy controller setup failed: out of memory");
+		return NULL;
+	}
+	pc->m = m;
+	pc->domain = strdup(domain ? domain : "cluster.local");
+	pc->children = children_new(manager_client(m), manager_metrics(m));
 	kube_error err = KUBE_ERROR_INIT;
 	const char *ns = manager_namespace(m);
 	metrics *mx = manager_metrics(m);
@@ -282,38 +293,40 @@ int proxy_controller_setup(manager *m, const char *domain)
 				.metrics = mx };
 	static const char *const dep_status[] = { "replicas", "readyReplicas", "observedGeneration", NULL };
 	informer_options co = { .namespace = ns, .label_selector = PROXY_LABEL, .project = project_owned_child, .metrics = mx };
-	pc_.proxies = informer_new(manager_client(m), &po, &err);
-	pc_.services = informer_new(manager_client(m), &so, &err);
-	pc_.slices = informer_new(manager_client(m), &eo, &err);
+	pc->proxies = informer_new(manager_client(m), &po, &err);
+	pc->services = informer_new(manager_client(m), &so, &err);
+	pc->slices = informer_new(manager_client(m), &eo, &err);
 	co.res = &KUBE_RES_DEPLOYMENTS;
 	co.project_ud = (void *)dep_status;
-	pc_.deployments = informer_new(manager_client(m), &co, &err);
+	pc->deployments = informer_new(manager_client(m), &co, &err);
 	co.project_ud = NULL;
 	co.res = &KUBE_RES_SERVICES;
-	pc_.owned_services = informer_new(manager_client(m), &co, &err);
+	pc->owned_services = informer_new(manager_client(m), &co, &err);
 	co.res = &KUBE_RES_CONFIGMAPS;
-	pc_.configmaps = informer_new(manager_client(m), &co, &err);
+	pc->configmaps = informer_new(manager_client(m), &co, &err);
 	co.res = &KUBE_RES_PODDISRUPTIONBUDGETS;
-	pc_.pdbs = informer_new(manager_client(m), &co, &err);
-	controller_options cop = { .name = "memcachedproxy", .workers = manager_workers(m), .reconcile = reconcile,
+	pc->pdbs = informer_new(manager_client(m), &co, &err);
+	controller_options cop = { .name = "memcachedproxy", .workers = manager_workers(m), .reconcile = reconcile, .ud = pc,
 				   .metrics = mx };
 	controller *c = controller_new(&cop);
-	informer *owned[] = { pc_.deployments, pc_.owned_services, pc_.configmaps, pc_.pdbs };
-	bool ok = pc_.children && pc_.proxies && pc_.services && pc_.slices && c && !controller_watch_primary(c, pc_.proxies) &&
-		  !controller_watch_mapped(c, pc_.services, map_to_proxies, NULL) &&
-		  !controller_watch_mapped(c, pc_.slices, map_to_proxies, NULL);
-	for (size_t i = 0; ok && i < 4; i++)
-		ok = owned[i] && !controller_watch_owned(c, owned[i], "MemcachedProxy");
+	informer *all[] = { pc->proxies, pc->services, pc->slices, pc->deployments, pc->owned_services, pc->configmaps, pc->pdbs };
+	bool ok = pc->domain && pc->children && pc->proxies && pc->services && pc->slices && c &&
+		  !controller_watch_primary(c, pc->proxies) && !controller_watch_mapped(c, pc->services, map_to_proxies, pc) &&
+		  !controller_watch_mapped(c, pc->slices, map_to_proxies, pc);
+	for (size_t i = 3; ok && i < 7; i++)
+		ok = all[i] && !controller_watch_owned(c, all[i], "MemcachedProxy");
 	if (!ok) {
-		log_error("memcachedproxy controller setup failed: %s", kube_strerror(&err));
+		log_error("memcachedproxy controller setup failed: %s", err.kind != KUBE_OK ? kube_strerror(&err) : "out of memory");
 		kube_error_release(&err);
-		return -1;
+		controller_free(c);
+		for (size_t i = 0; i < 7; i++)
+			informer_free(all[i]);
+		proxy_controller_free(pc);
+		return NULL;
 	}
-	manager_add_informer(m, pc_.proxies);
-	manager_add_informer(m, pc_.services);
-	manager_add_informer(m, pc_.slices);
-	for (size_t i = 0; i < 4; i++)
-		manager_add_informer(m, owned[i]);
+	/* The manager owns them from here (it holds 32 of each; both controllers together add 14 informers and 2 controllers). */
+	for (size_t i = 0; i < 7; i++)
+		manager_add_informer(m, all[i]);
 	manager_add_controller(m, c);
-	return 0;
+	return pc;
 }

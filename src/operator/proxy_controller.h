@@ -15,6 +15,15 @@
 
 extern const kube_resource PROXY_RES;
 
-int proxy_controller_setup(manager *m, const char *cluster_domain);
+/* The controller's context: what its reconciles share (caches, memos, options). Passed to reconcile as its user data. */
+typedef struct proxy_controller proxy_controller;
+
+/*
+ * Adds the informers and the controller to the manager, which owns them.
+ * Returns the context (free with proxy_controller_free after manager_free),
+ * or NULL (logged; nothing added).
+ */
+proxy_controller *proxy_controller_new(manager *m, const char *cluster_domain);
+void proxy_controller_free(proxy_controller *pc);
 
 #endif
