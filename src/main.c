@@ -184,7 +184,7 @@ static int cmd_run(int argc, char **argv)
 		free(rest);
 		return rc == 1 ? 0 : 2;
 	}
-	manager *m = manager_new(&o, "memshack");
+	manager *m = manager_new(&o, "memshack", "memshack.io/operator");
 	memshack_controller *mc = m ? memshack_controller_new(m, &mo) : NULL;
 	proxy_controller *pc = mc ? proxy_controller_new(m, mo.cluster_domain) : NULL;
 	rc = pc ? manager_run(m) : 1;

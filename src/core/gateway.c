@@ -2,7 +2,6 @@
 
 #include <stdio.h>
 
-#include "core/memshack_desired.h"
 
 json_t *gateway_meta(const char *name, const char *ns, json_t *base)
 {

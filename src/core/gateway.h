@@ -11,6 +11,9 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+/* On the gateway ConfigMap: the md5 of the config.json it holds. */
+#define MEMSHACK_CONFIG_MD5_ANNOTATION "memshack.io/config-md5"
+
 typedef struct gateway_params {
 	const char *name;       /* Deployment, Service and PDB name */
 	const char *namespace;

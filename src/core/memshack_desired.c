@@ -6,7 +6,6 @@
 
 #include "core/gateway.h"
 #include "core/mcrouter_config.h"
-#include "runtime/projection.h"
 #include "util/digest.h"
 
 char *memshack_pool_name(const memshack_spec *s, int k, char *buf, size_t len)

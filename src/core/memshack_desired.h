@@ -19,11 +19,13 @@
 
 #include <jansson.h>
 
+#include "core/gateway.h"
 #include "core/memshack_spec.h"
 
 #define MEMSHACK_LABEL "memshack.io/memshack"
 #define MEMSHACK_POOL_LABEL "memshack.io/pool"
-#define MEMSHACK_CONFIG_MD5_ANNOTATION "memshack.io/config-md5"
+/* On every child: the md5 of what memshack applied (operator/children compares it with the desired one). */
+#define MEMSHACK_DIGEST_ANNOTATION "memshack.io/applied-digest"
 
 typedef struct memshack_desired {
 	json_t *objects;   /* array, in apply order (new reference) */

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "core/memshack_desired.h"
-#include "runtime/conditions.h"
+#include "util/conditions.h"
 
 static json_t *old_conditions(json_t *old)
 {

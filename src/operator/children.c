@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "runtime/apply.h"
-#include "runtime/projection.h"
+#include "core/memshack_desired.h"
 #include "util/clock.h"
 #include "util/strmap.h"
 
@@ -193,7 +193,7 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 		if (!strcmp(known[i]->kind, kind))
 			res = known[i];
 	json_t *after = NULL;
-	if (!res || apply_object(ch->client, res, desired, &after, err)) {
+	if (!res || apply_object(ch->client, MEMSHACK_FIELD_MANAGER, res, desired, &after, err)) {
 		json_decref(cached);
 		return res ? -1 : kube_error_set(err, KUBE_ERR_INVALID, "unknown child kind '%s'", kind);
 	}

@@ -3,7 +3,7 @@
  * controller: a child is applied (server-side, field manager memshack) only
  * when the cache lacks it, its applied-digest annotation differs from the
  * desired object's, or its generation (resourceVersion for kinds without
- * generation) moved past what our last apply produced — a hand edit. A
+ * generation) differs from what our last apply produced — a hand edit. A
  * child already as desired when first seen (after a restart) is adopted
  * without a write. A child someone keeps changing is reverted at once three
  * times a minute, then with a doubling delay (1 s, 2 s ... 5 min): the
@@ -21,6 +21,9 @@
 #include "runtime/events.h"
 #include "runtime/informer.h"
 #include "runtime/metrics.h"
+
+/* The field manager of every write memshack makes (server-side apply owns fields by it). */
+#define MEMSHACK_FIELD_MANAGER "memshack"
 
 typedef struct children children;
 

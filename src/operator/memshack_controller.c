@@ -202,7 +202,7 @@ static int write_status(memshack_controller *ctl, json_t *ms, json_t *status, ku
 {
 	if (!memshack_status_differs(json_object_get(ms, "status"), status))
 		return 0;
-	int rc = apply_status(manager_client(ctl->m), &MEMSHACK_RES, mstr(ms, "namespace"), mstr(ms, "name"), status, err);
+	int rc = apply_status(manager_client(ctl->m), MEMSHACK_FIELD_MANAGER, &MEMSHACK_RES, mstr(ms, "namespace"), mstr(ms, "name"), status, err);
 	if (!rc)
 		children_count_writes(ctl->children, 1);
 	return rc;
@@ -586,10 +586,13 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 	static const char *const sts_status[] = { "replicas", "readyReplicas", "updatedReplicas", "observedGeneration", NULL };
 	static const char *const dep_status[] = { "replicas", "readyReplicas", "updatedReplicas", "availableReplicas",
 						  "observedGeneration", NULL };
+	static const projection_fields sts_keep = { MEMSHACK_DIGEST_ANNOTATION, sts_status },
+				       dep_keep = { MEMSHACK_DIGEST_ANNOTATION, dep_status },
+				       other_keep = { MEMSHACK_DIGEST_ANNOTATION, NULL };
 	for (int k = 0; k < K_N; k++) {
 		informer_options co = { .res = child_res[k], .namespace = manager_namespace(m), .label_selector = MEMSHACK_LABEL,
 					.project = project_owned_child, .metrics = ctl->metrics };
-		co.project_ud = k == K_STATEFULSET ? (void *)sts_status : k == K_DEPLOYMENT ? (void *)dep_status : NULL;
+		co.project_ud = (void *)(k == K_STATEFULSET ? &sts_keep : k == K_DEPLOYMENT ? &dep_keep : &other_keep);
 		/* Kinds with a generation: spec edits change the projection; status noise outside it wakes nobody. */
 		co.notify_kept_changes_only = k == K_STATEFULSET || k == K_DEPLOYMENT || k == K_PDB;
 		ctl->children_inf[k] = informer_new(manager_client(m), &co, &err);

@@ -10,7 +10,7 @@
 #include "core/proxy.h"
 #include "operator/children.h"
 #include "runtime/apply.h"
-#include "runtime/conditions.h"
+#include "util/conditions.h"
 #include "runtime/projection.h"
 #include "util/log.h"
 #include "util/sbuf.h"
@@ -209,7 +209,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 	proxy_desired_release(&d);
 write_status:
 	if (status && memshack_status_differs(old, status)) {
-		if (apply_status(manager_client(pc->m), &PROXY_RES, mstr(obj, "namespace"), mstr(obj, "name"), status, &kerr)) {
+		if (apply_status(manager_client(pc->m), MEMSHACK_FIELD_MANAGER, &PROXY_RES, mstr(obj, "namespace"), mstr(obj, "name"), status, &kerr)) {
 			log_write(LOG_WARN, "memcachedproxy", key, "writing status: %s", kube_strerror(&kerr));
 			res = failed;
 		} else {
@@ -292,14 +292,17 @@ proxy_controller *proxy_controller_new(manager *m, const char *domain)
 	informer_options eo = { .res = &KUBE_RES_ENDPOINTSLICES, .namespace = ns, .label_selector = "kubernetes.io/service-name",
 				.metrics = mx };
 	static const char *const dep_status[] = { "replicas", "readyReplicas", "observedGeneration", NULL };
-	informer_options co = { .namespace = ns, .label_selector = PROXY_LABEL, .project = project_owned_child, .metrics = mx };
+	static const projection_fields dep_keep = { MEMSHACK_DIGEST_ANNOTATION, dep_status },
+				       other_keep = { MEMSHACK_DIGEST_ANNOTATION, NULL };
+	informer_options co = { .namespace = ns, .label_selector = PROXY_LABEL, .project = project_owned_child,
+				.project_ud = (void *)&other_keep, .metrics = mx };
 	pc->proxies = informer_new(manager_client(m), &po, &err);
 	pc->services = informer_new(manager_client(m), &so, &err);
 	pc->slices = informer_new(manager_client(m), &eo, &err);
 	co.res = &KUBE_RES_DEPLOYMENTS;
-	co.project_ud = (void *)dep_status;
+	co.project_ud = (void *)&dep_keep;
 	pc->deployments = informer_new(manager_client(m), &co, &err);
-	co.project_ud = NULL;
+	co.project_ud = (void *)&other_keep;
 	co.res = &KUBE_RES_SERVICES;
 	pc->owned_services = informer_new(manager_client(m), &co, &err);
 	co.res = &KUBE_RES_CONFIGMAPS;

@@ -1,6 +1,6 @@
 #include "runtime/apply.h"
 
-#include "runtime/conditions.h"
+#include "util/conditions.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -10,18 +10,19 @@ static const char *meta_str(json_t *obj, const char *key)
 	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
 }
 
-int apply_object(kube_client *c, const kube_resource *res, json_t *desired, json_t **ret, kube_error *err)
+int apply_object(kube_client *c, const char *field_manager, const kube_resource *res, json_t *desired, json_t **ret,
+		 kube_error *err)
 {
 	char *path = kube_path(res, meta_str(desired, "namespace"), meta_str(desired, "name"), NULL, err);
 	if (!path)
 		return -1;
-	int rc = kube_apply(c, path, desired, MEMSHACK_FIELD_MANAGER, true, ret, err);
+	int rc = kube_apply(c, path, desired, field_manager, true, ret, err);
 	free(path);
 	return rc;
 }
 
-int apply_status(kube_client *c, const kube_resource *res, const char *ns, const char *name, json_t *status,
-		 kube_error *err)
+int apply_status(kube_client *c, const char *field_manager, const kube_resource *res, const char *ns, const char *name,
+		 json_t *status, kube_error *err)
 {
 	char *api = kube_api_version(res);
 	char *path = api ? kube_path(res, ns, name, "status", err) : NULL;
@@ -32,7 +33,7 @@ int apply_status(kube_client *c, const kube_resource *res, const char *ns, const
 	if (body && ns && res->namespaced)
 		json_object_set_new(json_object_get(body, "metadata"), "namespace", json_string(ns));
 	if (body)
-		rc = kube_apply(c, path, body, MEMSHACK_FIELD_MANAGER, true, NULL, err);
+		rc = kube_apply(c, path, body, field_manager, true, NULL, err);
 	if (rc && err->kind == KUBE_ERR_API && err->http_code == 500 && err->message &&
 	    strstr(err->message, "typed live object")) {
 		/*

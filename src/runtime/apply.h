@@ -11,21 +11,18 @@
 #include "kube/kube_client.h"
 #include "kube/kube_path.h"
 
-#define MEMSHACK_FIELD_MANAGER "memshack"
-
 /*
  * Server-side apply of `desired` (borrowed; must carry apiVersion, kind,
- * metadata.name and, for namespaced resources, metadata.namespace) with
- * field manager "memshack" and force. *ret (may be NULL): the object after.
+ * metadata.name and, for namespaced resources, metadata.namespace) as
+ * field_manager (the controller's name: the fields it owns), with force.
+ * *ret (may be NULL): the object after.
  */
-int apply_object(kube_client *c, const kube_resource *res, json_t *desired, json_t **ret, kube_error *err);
-
-/*
- * Server-side apply of `status` (borrowed) through the /status subresource
- * of ns/name, as field manager "memshack".
- */
-int apply_status(kube_client *c, const kube_resource *res, const char *ns, const char *name, json_t *status,
+int apply_object(kube_client *c, const char *field_manager, const kube_resource *res, json_t *desired, json_t **ret,
 		 kube_error *err);
+
+/* Server-side apply of `status` (borrowed) through the /status subresource of ns/name, as field_manager. */
+int apply_status(kube_client *c, const char *field_manager, const kube_resource *res, const char *ns, const char *name,
+		 json_t *status, kube_error *err);
 
 /*
  * Reports an object we cannot decode (identity: apiVersion, kind,

@@ -22,7 +22,7 @@
 
 typedef struct events events;
 
-/* controller: reportingController (e.g. "memshack.io/operator"); instance: reportingInstance. */
+/* controller: reportingController (e.g. "example.io/operator"); instance: reportingInstance. */
 events *events_new(kube_client *c, const char *controller, const char *instance, metrics *m);
 void events_free(events *e);
 

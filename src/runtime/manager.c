@@ -201,7 +201,7 @@ static void observe_request(void *ud, const char *method, long code, double seco
 	metrics_add(m->metrics, "memshack_api_requests_total", l, 1);
 }
 
-manager *manager_new(const manager_options *o, const char *name)
+manager *manager_new(const manager_options *o, const char *name, const char *reporting_controller)
 {
 #ifdef __GLIBC__
 	/*
@@ -280,7 +280,7 @@ manager *manager_new(const manager_options *o, const char *name)
 		sbuf_addf(&idb, "%s_%lx", host, (unsigned long)random_suffix());
 	m->identity = sbuf_detach(&idb);
 	const char *id = m->identity;
-	m->events = events_new(m->client, "memshack.io/operator", id, m->metrics);
+	m->events = events_new(m->client, reporting_controller, id, m->metrics);
 	if (m->events && o->event_series_interval_s > 0)
 		events_set_windows(m->events, 0, o->event_series_interval_s * 1000000, 0, 0);
 	if (!m->events || !m->identity) {

@@ -48,8 +48,13 @@ int manager_parse_flags(manager_options *o, int argc, char **argv, const char *p
 
 typedef struct manager manager;
 
-/* Configures logging, loads the configuration, creates the client. NULL on failure (logged). */
-manager *manager_new(const manager_options *o, const char *name);
+/*
+ * Configures logging, loads the configuration, creates the client. name:
+ * the process's (logs, Lease default, metrics); reporting_controller: what
+ * its Events say reported them (e.g. "example.io/operator"). NULL on
+ * failure (logged).
+ */
+manager *manager_new(const manager_options *o, const char *name, const char *reporting_controller);
 void manager_free(manager *m);
 
 kube_client *manager_client(manager *m);

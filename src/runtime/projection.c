@@ -11,7 +11,9 @@ static void copy_key(json_t *dst, json_t *src, const char *key)
 
 json_t *project_owned_child(void *ud, json_t *obj)
 {
-	const char *const *status_fields = ud;
+	const projection_fields *keep = ud;
+	const char *annotation = keep ? keep->annotation : NULL;
+	const char *const *status_fields = keep ? keep->status : NULL;
 	json_t *out = json_object();
 	json_t *meta = json_object_get(obj, "metadata");
 	json_t *m = json_object();
@@ -37,9 +39,9 @@ json_t *project_owned_child(void *ud, json_t *obj)
 		json_object_set_new(m, "ownerReferences", json_pack("[o]", r));
 		break;
 	}
-	json_t *digest = json_object_get(json_object_get(meta, "annotations"), MEMSHACK_DIGEST_ANNOTATION);
-	if (digest)
-		json_object_set_new(m, "annotations", json_pack("{s:O}", MEMSHACK_DIGEST_ANNOTATION, digest));
+	json_t *kept = annotation ? json_object_get(json_object_get(meta, "annotations"), annotation) : NULL;
+	if (kept)
+		json_object_set_new(m, "annotations", json_pack("{s:O}", annotation, kept));
 	json_object_set_new(out, "metadata", m);
 	json_t *st = json_object_get(obj, "status");
 	if (status_fields && json_is_object(st)) {

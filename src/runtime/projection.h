@@ -7,18 +7,23 @@
  * Kept: metadata.name, namespace, uid, generation, deletionTimestamp, the
  * controller ownerReference (uid and controller: enough for
  * is_controlled_by(); handlers map events to owners from the full object),
- * the annotation memshack.io/applied-digest; and from
- * status only the fields named in the NULL-terminated list passed as ud
- * (e.g. readyReplicas, observedGeneration).
+ * the one annotation the controller names (the digest of what it applied);
+ * and from status only the fields it names (e.g. readyReplicas,
+ * observedGeneration). What to keep is the caller's: the runtime knows no
+ * operator's names.
  */
 #ifndef MEMSHACK_RUNTIME_PROJECTION_H
 #define MEMSHACK_RUNTIME_PROJECTION_H
 
 #include <jansson.h>
 
-#define MEMSHACK_DIGEST_ANNOTATION "memshack.io/applied-digest"
+/* What project_owned_child keeps beside identity and the controller owner. */
+typedef struct projection_fields {
+	const char *annotation;             /* one metadata.annotations key, or NULL */
+	const char *const *status;          /* NULL-terminated status fields, or NULL */
+} projection_fields;
 
-/* A store_project_fn: ud is a `const char *const *` list of status fields (or NULL). New reference. */
+/* A store_project_fn: ud is a `const projection_fields *` (or NULL: identity only). New reference. */
 json_t *project_owned_child(void *ud, json_t *obj);
 
 #endif

@@ -83,7 +83,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 		goto out;
 	}
 	json_t *want = desired_mirror(mr, src);
-	if (!want || apply_object(manager_client(mr->m), &KUBE_RES_CONFIGMAPS, want, NULL, &err)) {
+	if (!want || apply_object(manager_client(mr->m), "cm-mirror", &KUBE_RES_CONFIGMAPS, want, NULL, &err)) {
 		log_write(LOG_WARN, "cm-mirror", key, "applying mirror: %s", kube_strerror(&err));
 		res = fail;
 	} else {
@@ -105,7 +105,7 @@ int main(int argc, char **argv)
 	int rc = manager_parse_flags(&o, argc, argv, "cm_mirror", "Mirrors labelled ConfigMaps (runtime test controller).");
 	if (rc)
 		return rc == 1 ? 0 : 2;
-	manager *m = manager_new(&o, "cm-mirror");
+	manager *m = manager_new(&o, "cm-mirror", "memshack.io/operator");
 	if (!m)
 		return 1;
 	mirror mr = { .m = m };

@@ -14,7 +14,7 @@
 
 #include "it_support.h"
 #include "runtime/apply.h"
-#include "runtime/conditions.h"
+#include "util/conditions.h"
 #include "runtime/events.h"
 
 static char ns_buf[128];
@@ -75,7 +75,7 @@ static void test_events_aggregated(void **state)
 	kube_error err = KUBE_ERROR_INIT;
 	json_t *owner = NULL;
 	json_t *cm = make_cm("regarding", NULL);
-	assert_int_equal(apply_object(admin, &KUBE_RES_CONFIGMAPS, cm, &owner, &err), 0);
+	assert_int_equal(apply_object(admin, "memshack", &KUBE_RES_CONFIGMAPS, cm, &owner, &err), 0);
 	events *ev = events_new(admin, "memshack.io/test", "it-1", NULL);
 	events_set_windows(ev, 0, 500000 /* patch series at most every 0.5 s */, 3, 0);
 	/* A hot loop: 200 identical events in a row. */
@@ -122,7 +122,7 @@ static void test_status_with_conditions(void **state)
 	json_t *got = NULL;
 	int rc = -1;
 	for (int i = 0; i < 100 && rc; i++) {
-		rc = apply_object(admin, &WIDGETS, w, &got, &err);
+		rc = apply_object(admin, "memshack", &WIDGETS, w, &got, &err);
 		if (rc) {
 			kube_error_release(&err);
 			it_sleep_ms(100);
@@ -132,7 +132,7 @@ static void test_status_with_conditions(void **state)
 	json_t *conds = json_array();
 	conditions_set(conds, "Ready", "False", "Creating", "creating", 1, "2026-11-21T00:00:00Z");
 	json_t *status = json_pack("{s:i, s:O}", "observedGeneration", 1, "conditions", conds);
-	assert_int_equal(apply_status(admin, &WIDGETS, ns, "status-w", status, &err), 0);
+	assert_int_equal(apply_status(admin, "memshack", &WIDGETS, ns, "status-w", status, &err), 0);
 	char *one = it_path(&WIDGETS, ns, "status-w", NULL);
 	json_t *after = NULL;
 	assert_int_equal(kube_get(admin, one, &after, &err), 0);
@@ -142,7 +142,7 @@ static void test_status_with_conditions(void **state)
 	const char *rv = it_str(after, "metadata", "resourceVersion", NULL);
 	char rv_copy[32];
 	snprintf(rv_copy, sizeof rv_copy, "%s", rv);
-	assert_int_equal(apply_status(admin, &WIDGETS, ns, "status-w", status, &err), 0);
+	assert_int_equal(apply_status(admin, "memshack", &WIDGETS, ns, "status-w", status, &err), 0);
 	json_decref(after);
 	assert_int_equal(kube_get(admin, one, &after, &err), 0);
 	assert_string_equal(it_str(after, "metadata", "resourceVersion", NULL), rv_copy);
@@ -162,16 +162,16 @@ static void test_prune_owned(void **state)
 	kube_error err = KUBE_ERROR_INIT;
 	json_t *owner = NULL, *other = NULL;
 	json_t *o1 = make_cm("owner", NULL), *o2 = make_cm("other-owner", NULL);
-	assert_int_equal(apply_object(admin, &KUBE_RES_CONFIGMAPS, o1, &owner, &err), 0);
-	assert_int_equal(apply_object(admin, &KUBE_RES_CONFIGMAPS, o2, &other, &err), 0);
+	assert_int_equal(apply_object(admin, "memshack", &KUBE_RES_CONFIGMAPS, o1, &owner, &err), 0);
+	assert_int_equal(apply_object(admin, "memshack", &KUBE_RES_CONFIGMAPS, o2, &other, &err), 0);
 	const char *names[] = { "child-a", "child-b", "child-c" };
 	for (int i = 0; i < 3; i++) {
 		json_t *c = make_cm(names[i], owner);
-		assert_int_equal(apply_object(admin, &KUBE_RES_CONFIGMAPS, c, NULL, &err), 0);
+		assert_int_equal(apply_object(admin, "memshack", &KUBE_RES_CONFIGMAPS, c, NULL, &err), 0);
 		json_decref(c);
 	}
 	json_t *foreign = make_cm("child-foreign", other);
-	assert_int_equal(apply_object(admin, &KUBE_RES_CONFIGMAPS, foreign, NULL, &err), 0);
+	assert_int_equal(apply_object(admin, "memshack", &KUBE_RES_CONFIGMAPS, foreign, NULL, &err), 0);
 	char *coll = it_path(&KUBE_RES_CONFIGMAPS, ns, NULL, NULL);
 	json_t *list = NULL;
 	kube_list_options lo = { .label_selector = "it=runtime" };

@@ -5,7 +5,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "runtime/conditions.h"
+#include "util/conditions.h"
 #include "runtime/leader.h"
 
 static const char *field(json_t *conds, const char *type, const char *key)

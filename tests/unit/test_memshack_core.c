@@ -16,7 +16,7 @@
 #include "core/memshack_spec.h"
 #include "core/memshack_status.h"
 #include "runtime/apply.h"
-#include "runtime/conditions.h"
+#include "util/conditions.h"
 #include "util/digest.h"
 #include "util/yaml_json.h"
 

@@ -133,8 +133,9 @@ static void test_owned_child_projection(void **state)
 				 "\"controller\":true}],\"managedFields\":[{}]},\"spec\":{\"replicas\":3},"
 				 "\"status\":{\"replicas\":3,\"readyReplicas\":2,\"currentRevision\":\"r\"}}",
 				 0, NULL);
-	static const char *const fields[] = { "readyReplicas", NULL };
-	json_t *p = project_owned_child((void *)fields, sts);
+	static const char *const status[] = { "readyReplicas", NULL };
+	static const projection_fields fields = { "memshack.io/applied-digest", status };
+	json_t *p = project_owned_child((void *)&fields, sts);
 	json_t *want = json_loads("{\"metadata\":{\"name\":\"x-pool-0\",\"namespace\":\"ns\",\"uid\":\"u1\",\"generation\":4,"
 				  "\"ownerReferences\":[{\"uid\":\"owner\",\"controller\":true}],"
 				  "\"annotations\":{\"memshack.io/applied-digest\":\"d1\"}},\"status\":{\"readyReplicas\":2}}",
@@ -152,8 +153,9 @@ static void test_owned_child_projection(void **state)
 static void test_upsert_kept_changes(void **state)
 {
 	(void)state;
-	static const char *const fields[] = { "readyReplicas", NULL };
-	store *s = store_new(project_owned_child, (void *)fields);
+	static const char *const status[] = { "readyReplicas", NULL };
+	static const projection_fields fields = { "memshack.io/applied-digest", status };
+	store *s = store_new(project_owned_child, (void *)&fields);
 	const char *fmt = "{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"resourceVersion\":\"%d\",\"generation\":%d},"
 			  "\"status\":{\"readyReplicas\":%d,\"currentRevision\":\"%s\"}}";
 	struct {

@@ -1,4 +1,4 @@
-#include "runtime/conditions.h"
+#include "util/conditions.h"
 
 #include <string.h>
 

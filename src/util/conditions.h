@@ -5,8 +5,8 @@
  * message, lastTransitionTime, observedGeneration}; the list is a map keyed
  * on type. lastTransitionTime changes only when the status flips.
  */
-#ifndef MEMSHACK_RUNTIME_CONDITIONS_H
-#define MEMSHACK_RUNTIME_CONDITIONS_H
+#ifndef MEMSHACK_UTIL_CONDITIONS_H
+#define MEMSHACK_UTIL_CONDITIONS_H
 
 #include <jansson.h>
 #include <stdbool.h>
