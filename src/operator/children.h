@@ -53,4 +53,14 @@ void children_forget(children *ch, const char *ns, const char *prefix);
 uint64_t children_writes(children *ch);
 void children_count_writes(children *ch, uint64_t n);
 
+/*
+ * Reports key's object if inf set it aside as undecodable: Ready=False with
+ * reason Undecodable on its /status (a merge patch: nothing of it needs to
+ * be read) and a Warning Event; logs (as log_name) only a failed status
+ * write — the informer logged the object once. Returns false when key is
+ * not set aside (then it is simply gone).
+ */
+bool children_report_undecodable(kube_client *c, events *ev, informer *inf, const kube_resource *res,
+				 const char *log_name, const char *key);
+
 #endif

@@ -254,26 +254,6 @@ static int pool_pods_now(memshack_controller *ctl, const memshack_spec *s)
 	return most;
 }
 
-/*
- * A Memshack we cannot decode: its status and an Event say so (the informer
- * logged it once). Returns false when key is not set aside (deleted).
- */
-static bool report_undecodable(memshack_controller *ctl, const char *key)
-{
-	char reason[200], now[40];
-	json_t *id = informer_quarantined(ctl->ms, key, reason, sizeof reason);
-	if (!id)
-		return false;
-	now_rfc3339(now, sizeof now);
-	kube_error kerr = KUBE_ERROR_INIT;
-	if (apply_status_undecodable(manager_client(ctl->m), &MEMSHACK_RES, id, reason, now, &kerr))
-		log_write(LOG_WARN, "memshack", key, "reporting it cannot be decoded: %s", kube_strerror(&kerr));
-	events_record(manager_events(ctl->m), id, "Warning", "Undecodable", "Decode", "%s", reason);
-	kube_error_release(&kerr);
-	json_decref(id);
-	return true;
-}
-
 /* Whether a child of s (any kind, named <name>-memshack...) is set aside as undecodable. */
 static bool children_unreadable(memshack_controller *ctl, const memshack_spec *s)
 {
@@ -290,7 +270,8 @@ static reconcile_result reconcile(void *ud, const char *key)
 	memshack_controller *ctl = ud;
 	reconcile_result done = { RECONCILE_DONE, 0 }, failed = { RECONCILE_ERROR, 0 };
 	json_t *ms = store_get(informer_store(ctl->ms), key);
-	if (!ms && report_undecodable(ctl, key))
+	if (!ms && children_report_undecodable(manager_client(ctl->m), manager_events(ctl->m), ctl->ms, &MEMSHACK_RES, "memshack",
+						 key))
 		return done;
 	if (!ms || mstr(ms, "deletionTimestamp")) {
 		json_decref(ms);

@@ -57,34 +57,13 @@ static bool slice_of(void *ud, json_t *obj)
 	return svc && ns && !strcmp(svc, f->svc) && !strcmp(ns, f->ns);
 }
 
-/*
- * A MemcachedProxy we cannot decode: its status and an Event say so (the
- * informer logged it once). Returns false when key is not set aside.
- */
-static bool report_undecodable(proxy_controller *pc, const char *key)
-{
-	char reason[200], now[40];
-	json_t *id = informer_quarantined(pc->proxies, key, reason, sizeof reason);
-	if (!id)
-		return false;
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	timefmt_rfc3339((int64_t)ts.tv_sec * 1000000, now, sizeof now);
-	kube_error kerr = KUBE_ERROR_INIT;
-	if (apply_status_undecodable(manager_client(pc->m), &PROXY_RES, id, reason, now, &kerr))
-		log_write(LOG_WARN, "memcachedproxy", key, "reporting it cannot be decoded: %s", kube_strerror(&kerr));
-	events_record(manager_events(pc->m), id, "Warning", "Undecodable", "Decode", "%s", reason);
-	kube_error_release(&kerr);
-	json_decref(id);
-	return true;
-}
-
 static reconcile_result reconcile(void *ud, const char *key)
 {
 	proxy_controller *pc = ud;
 	reconcile_result done = { RECONCILE_DONE, 0 }, failed = { RECONCILE_ERROR, 0 };
 	json_t *obj = store_get(informer_store(pc->proxies), key);
-	if (!obj && report_undecodable(pc, key))
+	if (!obj && children_report_undecodable(manager_client(pc->m), manager_events(pc->m), pc->proxies, &PROXY_RES, "memcachedproxy",
+						 key))
 		return done;
 	if (!obj || mstr(obj, "deletionTimestamp")) {
 		const char *slash = strchr(key, '/');

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/json_scan.h"
 #include "util/sbuf.h"
 
 static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
@@ -38,25 +39,6 @@ static size_t utf8_len(const unsigned char *p, size_t n)
 	return k;
 }
 
-static int hex4(const char *p, unsigned *ret)
-{
-	unsigned v = 0;
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*ret = v;
-	return 0;
-}
-
 /* Whether the string token ending just before `after` is an object key (next non-space byte is ':'). */
 static bool is_key(const char *buf, size_t len, size_t after)
 {
@@ -68,13 +50,8 @@ static bool is_key(const char *buf, size_t len, size_t after)
 /* The end of the string token opening at i (index past its closing quote), or len when unterminated. */
 static size_t string_end(const char *buf, size_t len, size_t i)
 {
-	for (i++; i < len; i++) {
-		if (buf[i] == '\\')
-			i++;
-		else if (buf[i] == '"')
-			return i + 1;
-	}
-	return len;
+	size_t end = json_scan_string_end(buf, len, i);
+	return end > len ? len : end;
 }
 
 /* Copies the string token [i, end) repaired. Returns -1 when out of memory. */
@@ -97,11 +74,11 @@ static int repair_string(sbuf *o, const char *buf, size_t i, size_t end, bool ke
 				else
 					rc = sbuf_add(o, replacement, 3); /* "\x": not an escape */
 				i += 2;
-			} else if (stop - i < 6 || hex4(buf + i + 2, &cp)) {
+			} else if (stop - i < 6 || json_scan_hex4(buf + i + 2, &cp)) {
 				rc = sbuf_add(o, replacement, 3);
 				i += 2;
 			} else if (cp >= 0xD800 && cp <= 0xDBFF && stop - i >= 12 && buf[i + 6] == '\\' && buf[i + 7] == 'u' &&
-				   !hex4(buf + i + 8, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
+				   !json_scan_hex4(buf + i + 8, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
 				rc = sbuf_add(o, buf + i, 12); /* a valid pair */
 				i += 12;
 			} else if (cp >= 0xD800 && cp <= 0xDFFF) {

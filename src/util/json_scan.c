@@ -9,8 +9,7 @@ static size_t skip_ws(const char *buf, size_t len, size_t i)
 	return i;
 }
 
-/* From the opening quote at i: the index just past the closing quote, or len+1 when unterminated. */
-static size_t skip_string(const char *buf, size_t len, size_t i)
+size_t json_scan_string_end(const char *buf, size_t len, size_t i)
 {
 	for (i++; i < len; i++) {
 		if (buf[i] == '\\')
@@ -35,7 +34,7 @@ int json_scan_value(const char *buf, size_t len, size_t pos, json_span *ret)
 	size_t start = i;
 	char c = buf[i];
 	if (c == '"') {
-		i = skip_string(buf, len, i);
+		i = json_scan_string_end(buf, len, i);
 		if (i > len)
 			return -1;
 	} else if (c == '{' || c == '[') {
@@ -43,7 +42,7 @@ int json_scan_value(const char *buf, size_t len, size_t pos, json_span *ret)
 		for (; i < len; i++) {
 			char x = buf[i];
 			if (x == '"') {
-				i = skip_string(buf, len, i);
+				i = json_scan_string_end(buf, len, i);
 				if (i > len)
 					return -1;
 				i--; /* the loop's i++ */
@@ -156,7 +155,7 @@ int json_scan_elements(const char *buf, json_span arr, int (*fn)(void *ud, json_
 	return walk(buf, arr, '[', on_element, &e);
 }
 
-static int hex4(const char *p, unsigned *ret)
+int json_scan_hex4(const char *p, unsigned *ret)
 {
 	unsigned v = 0;
 	for (int i = 0; i < 4; i++) {
@@ -198,12 +197,12 @@ int json_scan_string(const char *buf, json_span s, char *out, size_t outlen)
 		case '\\': cp = '\\'; break;
 		case '/': cp = '/'; break;
 		case 'u':
-			if (end - i < 5 || hex4(buf + i + 1, &cp))
+			if (end - i < 5 || json_scan_hex4(buf + i + 1, &cp))
 				return -1;
 			i += 4;
 			if (cp >= 0xD800 && cp <= 0xDBFF) {
 				unsigned lo;
-				if (end - i < 7 || buf[i + 1] != '\\' || buf[i + 2] != 'u' || hex4(buf + i + 3, &lo) || lo < 0xDC00 ||
+				if (end - i < 7 || buf[i + 1] != '\\' || buf[i + 2] != 'u' || json_scan_hex4(buf + i + 3, &lo) || lo < 0xDC00 ||
 				    lo > 0xDFFF)
 					return -1;
 				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);

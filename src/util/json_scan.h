@@ -46,4 +46,10 @@ int json_scan_elements(const char *buf, json_span arr, int (*fn)(void *ud, json_
  */
 int json_scan_string(const char *buf, json_span s, char *out, size_t outlen);
 
+/* The index just past the closing quote of the string token opening at buf[i], or len + 1 when it is unterminated. */
+size_t json_scan_string_end(const char *buf, size_t len, size_t i);
+
+/* The value of the four hex digits at p (a \u escape's); 0, or -1 when they are not four hex digits. */
+int json_scan_hex4(const char *p, unsigned *ret);
+
 #endif
