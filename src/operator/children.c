@@ -254,19 +254,28 @@ void children_note_contested(events *ev, json_t *owner, json_t *child, int64_t d
 		      json_string_value(json_object_get(child, "kind")), mstr(child, "name"));
 }
 
-bool children_report_undecodable(kube_client *c, events *ev, informer *inf, const kube_resource *res,
-				 const char *log_name, const char *key)
+int children_report_undecodable(kube_client *c, events *ev, informer *inf, const kube_resource *res,
+				const char *log_name, const char *key)
 {
 	char reason[200], now[40];
 	json_t *id = informer_quarantined(inf, key, reason, sizeof reason);
 	if (!id)
-		return false;
+		return 0;
+	if (informer_quarantine_reported(inf, key)) {
+		json_decref(id); /* reported already: a resync writes nothing */
+		return 1;
+	}
 	timefmt_rfc3339(clock_wall_us(), now, sizeof now);
 	kube_error kerr = KUBE_ERROR_INIT;
-	if (apply_status_undecodable(c, res, id, reason, now, &kerr))
+	int rc = 1;
+	if (apply_status_undecodable(c, res, id, reason, now, &kerr)) {
 		log_write(LOG_WARN, log_name, key, "reporting it cannot be decoded: %s", kube_strerror(&kerr));
-	events_record(ev, id, "Warning", "Undecodable", "Decode", "%s", reason);
+		rc = -1;
+	} else {
+		informer_quarantine_set_reported(inf, key);
+		events_record(ev, id, "Warning", "Undecodable", "Decode", "%s", reason);
+	}
 	kube_error_release(&kerr);
 	json_decref(id);
-	return true;
+	return rc;
 }

@@ -57,10 +57,12 @@ void children_count_writes(children *ch, uint64_t n);
  * Reports key's object if inf set it aside as undecodable: Ready=False with
  * reason Undecodable on its /status (a merge patch: nothing of it needs to
  * be read) and a Warning Event; logs (as log_name) only a failed status
- * write — the informer logged the object once. Returns false when key is
- * not set aside (then it is simply gone).
+ * write — the informer logged the object once. Once reported, later calls
+ * (a resync) write nothing. Returns 0 when key is not set aside (then it is
+ * simply gone), 1 when it is (and is reported), -1 when the status write
+ * failed (reconcile again with backoff).
  */
-bool children_report_undecodable(kube_client *c, events *ev, informer *inf, const kube_resource *res,
-				 const char *log_name, const char *key);
+int children_report_undecodable(kube_client *c, events *ev, informer *inf, const kube_resource *res,
+				const char *log_name, const char *key);
 
 #endif

@@ -270,9 +270,12 @@ static reconcile_result reconcile(void *ud, const char *key)
 	memshack_controller *ctl = ud;
 	reconcile_result done = { RECONCILE_DONE, 0 }, failed = { RECONCILE_ERROR, 0 };
 	json_t *ms = store_get(informer_store(ctl->ms), key);
-	if (!ms && children_report_undecodable(manager_client(ctl->m), manager_events(ctl->m), ctl->ms, &MEMSHACK_RES, "memshack",
-						 key))
-		return done;
+	if (!ms) {
+		int reported = children_report_undecodable(manager_client(ctl->m), manager_events(ctl->m), ctl->ms, &MEMSHACK_RES,
+							   "memshack", key);
+		if (reported)
+			return reported < 0 ? failed : done;
+	}
 	if (!ms || mstr(ms, "deletionTimestamp")) {
 		json_decref(ms);
 		forget(ctl, key);
@@ -286,13 +289,15 @@ static reconcile_result reconcile(void *ud, const char *key)
 	json_t *gen = json_object_get(json_object_get(ms, "metadata"), "generation");
 	if (memshack_spec_parse(ms, &s, err, sizeof err)) {
 		json_t *st = memshack_status_invalid(json_object_get(ms, "status"), json_integer_value(gen), err, now);
-		if (memshack_status_differs(json_object_get(ms, "status"), st)) /* once, not on every resync */
+		/* Told once (log, Event), not again on every resync: zero writes when nothing changed. */
+		if (memshack_status_differs(json_object_get(ms, "status"), st)) {
 			log_write(LOG_WARN, "memshack", key, "invalid spec: %s", err);
+			events_record(manager_events(ctl->m), ms, "Warning", "InvalidSpec", "Validate", "%s", err);
+		}
 		if (write_status(ctl, ms, st, &kerr)) {
 			log_write(LOG_WARN, "memshack", key, "writing status: %s", kube_strerror(&kerr));
 			res = failed;
 		}
-		events_record(manager_events(ctl->m), ms, "Warning", "InvalidSpec", "Validate", "%s", err);
 		json_decref(st);
 		goto out;
 	}

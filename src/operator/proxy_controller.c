@@ -62,9 +62,12 @@ static reconcile_result reconcile(void *ud, const char *key)
 	proxy_controller *pc = ud;
 	reconcile_result done = { RECONCILE_DONE, 0 }, failed = { RECONCILE_ERROR, 0 };
 	json_t *obj = store_get(informer_store(pc->proxies), key);
-	if (!obj && children_report_undecodable(manager_client(pc->m), manager_events(pc->m), pc->proxies, &PROXY_RES, "memcachedproxy",
-						 key))
-		return done;
+	if (!obj) {
+		int reported = children_report_undecodable(manager_client(pc->m), manager_events(pc->m), pc->proxies, &PROXY_RES,
+							   "memcachedproxy", key);
+		if (reported)
+			return reported < 0 ? failed : done;
+	}
 	if (!obj || mstr(obj, "deletionTimestamp")) {
 		const char *slash = strchr(key, '/');
 		if (slash) {
@@ -88,9 +91,11 @@ static reconcile_result reconcile(void *ud, const char *key)
 	json_t *old = json_object_get(obj, "status");
 	if (proxy_spec_parse(obj, &p, err, sizeof err)) {
 		status = memshack_status_invalid(old, gen, err, now);
-		if (memshack_status_differs(old, status)) /* once, not on every resync */
+		/* Told once (log, Event), not again on every resync: zero writes when nothing changed. */
+		if (memshack_status_differs(old, status)) {
 			log_write(LOG_WARN, "memcachedproxy", key, "invalid spec: %s", err);
-		events_record(manager_events(pc->m), obj, "Warning", "InvalidSpec", "Validate", "%s", err);
+			events_record(manager_events(pc->m), obj, "Warning", "InvalidSpec", "Validate", "%s", err);
+		}
 		goto write_status;
 	}
 	char skey[400], slices_prefix[402];

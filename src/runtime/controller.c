@@ -108,6 +108,28 @@ void controller_enqueue(controller *c, const char *key)
 	update_queue_metrics(c);
 }
 
+size_t controller_resync(controller *c)
+{
+	size_t n = 0;
+	for (int i = 0; i < c->n_sources; i++) {
+		if (c->sources[i].mode != 0)
+			continue;
+		json_t *all = store_list(informer_store(c->sources[i].inf), NULL, NULL);
+		size_t k;
+		json_t *obj;
+		json_array_foreach(all, k, obj)
+		{
+			char key[512];
+			if (store_key_of(obj, key, sizeof key)) {
+				controller_enqueue(c, key);
+				n++;
+			}
+		}
+		json_decref(all);
+	}
+	return n;
+}
+
 void controller_enqueue_after(controller *c, const char *key, int64_t delay_us)
 {
 	workqueue_add_after(c->queue, key, delay_us);

@@ -56,6 +56,13 @@ typedef void (*controller_map_fn)(void *ud, controller *c, informer_event ev, co
 int controller_watch_mapped(controller *c, informer *inf, controller_map_fn map, void *ud);
 
 void controller_enqueue(controller *c, const char *key);
+/*
+ * Queues every object its primary informers hold (a periodic resync, as
+ * controller-runtime's SyncPeriod: a missed event or drift while the
+ * operator was down is corrected without waiting for a change). Returns
+ * how many keys were queued.
+ */
+size_t controller_resync(controller *c);
 void controller_enqueue_after(controller *c, const char *key, int64_t delay_us);
 
 /*

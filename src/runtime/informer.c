@@ -56,6 +56,7 @@ struct informer {
 typedef struct quarantined {
 	json_t *identity;
 	char reason[200];
+	bool reported; /* informer_quarantine_set_reported: its status and Event were written */
 } quarantined;
 
 static void quarantined_free(void *p)
@@ -203,6 +204,7 @@ static bool quarantine_put(informer *inf, const char *key, json_t *identity, con
 	 */
 	quarantined *was = old;
 	bool news = !was || strcmp(was->reason, q->reason);
+	q->reported = was && !news && was->reported; /* a new reason is reported anew */
 	quarantined_free(was);
 	if (news) {
 		const char *rv = identity_rv(identity);
@@ -598,6 +600,24 @@ json_t *informer_quarantined(informer *inf, const char *key, char *reason, size_
 		snprintf(reason, reason_len, "%s", q->reason);
 	pthread_mutex_unlock(&inf->mu);
 	return id;
+}
+
+bool informer_quarantine_reported(informer *inf, const char *key)
+{
+	pthread_mutex_lock(&inf->mu);
+	quarantined *q = strmap_get(&inf->quarantine, key, NULL);
+	bool reported = q && q->reported;
+	pthread_mutex_unlock(&inf->mu);
+	return reported;
+}
+
+void informer_quarantine_set_reported(informer *inf, const char *key)
+{
+	pthread_mutex_lock(&inf->mu);
+	quarantined *q = strmap_get(&inf->quarantine, key, NULL);
+	if (q)
+		q->reported = true;
+	pthread_mutex_unlock(&inf->mu);
 }
 
 bool informer_quarantined_prefix(informer *inf, const char *key_prefix)

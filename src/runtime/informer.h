@@ -79,6 +79,13 @@ const kube_resource *informer_resource(informer *inf);
  * reason, or NULL when key is not quarantined. Thread-safe.
  */
 json_t *informer_quarantined(informer *inf, const char *key, char *reason, size_t reason_len);
+/*
+ * Whether key's quarantine was reported (its status and Event written),
+ * and marking it so: a resync then repeats nothing. A new reason clears
+ * the mark. Thread-safe.
+ */
+bool informer_quarantine_reported(informer *inf, const char *key);
+void informer_quarantine_set_reported(informer *inf, const char *key);
 /* Whether any object set aside has a key starting with key_prefix ("ns/name-"). Thread-safe. */
 bool informer_quarantined_prefix(informer *inf, const char *key_prefix);
 /* How many objects are set aside now, those that could not even be named included. Thread-safe. */

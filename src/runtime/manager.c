@@ -16,6 +16,7 @@
 #include "kube/kube_config.h"
 #include "runtime/httpserver.h"
 #include "runtime/leader.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/sbuf.h"
 
@@ -70,7 +71,9 @@ static void usage(FILE *f, const char *prog, const char *about)
 		"  --health-probe-bind-address ADDR  /healthz and /readyz (default :8081; 0 disables)\n"
 		"  --log-format json|text            (default text)\n"
 		"  --log-level debug|info|warn|error (default info)\n"
-		"  --event-series-interval S         patch a repeated Event's count at most every S s (default 30)\n",
+		"  --event-series-interval S         patch a repeated Event's count at most every S s (default 30)\n"
+		"  --sync-period S                   reconcile every object again every S s, jittered +-10 %%\n"
+		"                                    (default 36000; 0: never)\n",
 		prog, about ? about : "", about ? "\n" : "");
 }
 
@@ -87,7 +90,7 @@ static int parse_long(const char *s, long min, long max, long *out)
 int manager_parse_flags(manager_options *o, int argc, char **argv, const char *prog, const char *about)
 {
 	enum { F_KC = 256, F_CTX, F_NS, F_WORKERS, F_LE, F_LNS, F_LNAME, F_LDUR, F_LREN, F_LRET, F_ID, F_MET, F_HEALTH,
-	       F_LFMT, F_LLVL, F_EVSI, F_HELP };
+	       F_LFMT, F_LLVL, F_EVSI, F_SYNC, F_HELP };
 	static const struct option opts[] = {
 		{ "kubeconfig", required_argument, NULL, F_KC },
 		{ "context", required_argument, NULL, F_CTX },
@@ -105,6 +108,7 @@ int manager_parse_flags(manager_options *o, int argc, char **argv, const char *p
 		{ "log-format", required_argument, NULL, F_LFMT },
 		{ "log-level", required_argument, NULL, F_LLVL },
 		{ "event-series-interval", required_argument, NULL, F_EVSI },
+		{ "sync-period", required_argument, NULL, F_SYNC },
 		{ "help", no_argument, NULL, F_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -163,6 +167,11 @@ int manager_parse_flags(manager_options *o, int argc, char **argv, const char *p
 		case F_EVSI:
 			if (parse_long(optarg, 1, 3600, &o->event_series_interval_s))
 				goto bad_value;
+			break;
+		case F_SYNC:
+			if (parse_long(optarg, 0, 30L * 24 * 3600, &v))
+				goto bad_value;
+			o->sync_period_s = v ? v : -1;
 			break;
 		case F_HELP:
 			usage(stdout, prog, about);
@@ -443,6 +452,16 @@ static void on_lost(void *ud)
  */
 #define MEMORY_RETURN_INTERVAL_S 60
 
+/* The next resync interval: --sync-period (default 10 h) times [0.9, 1.1); INT64_MAX when off. */
+static int64_t sync_period_us(manager *m)
+{
+	long s = m->o.sync_period_s ? m->o.sync_period_s : 36000;
+	if (s < 0)
+		return INT64_MAX / 2;
+	double jitter = 0.9 + 0.2 * (double)(random_suffix() % 1000000) / 1e6;
+	return (int64_t)((double)s * 1e6 * jitter);
+}
+
 static void return_free_memory(void)
 {
 #ifdef __GLIBC__
@@ -507,17 +526,34 @@ int manager_run(manager *m)
 		m->leading = true;
 		pthread_mutex_unlock(&m->mu);
 	}
+	int64_t next_trim = clock_mono_us() + MEMORY_RETURN_INTERVAL_S * 1000000LL, next_sync = INT64_MAX;
 	for (;;) {
 		pthread_mutex_lock(&m->mu);
 		while (!m->shutdown && !m->lost && (controllers_started || !m->leading)) {
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += MEMORY_RETURN_INTERVAL_S;
-			if (pthread_cond_timedwait(&m->cond, &m->mu, &ts) == ETIMEDOUT) {
-				pthread_mutex_unlock(&m->mu);
-				return_free_memory();
-				pthread_mutex_lock(&m->mu);
+			int64_t now_us = clock_mono_us(), wake = next_trim < next_sync ? next_trim : next_sync;
+			if (now_us < wake) {
+				struct timespec ts;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				int64_t ns = ts.tv_nsec + ((wake - now_us) % 1000000) * 1000;
+				ts.tv_sec += (time_t)((wake - now_us) / 1000000 + ns / 1000000000);
+				ts.tv_nsec = ns % 1000000000;
+				if (pthread_cond_timedwait(&m->cond, &m->mu, &ts) != ETIMEDOUT)
+					continue;
 			}
+			pthread_mutex_unlock(&m->mu);
+			now_us = clock_mono_us();
+			if (now_us >= next_trim) {
+				return_free_memory();
+				next_trim = now_us + MEMORY_RETURN_INTERVAL_S * 1000000LL;
+			}
+			if (now_us >= next_sync) {
+				size_t n = 0;
+				for (int i = 0; i < m->n_controllers; i++)
+					n += controller_resync(m->controllers[i]);
+				log_info("periodic resync: %zu objects queued", n);
+				next_sync = now_us + sync_period_us(m);
+			}
+			pthread_mutex_lock(&m->mu);
 		}
 		bool shutdown = m->shutdown, lost = m->lost, lead = m->leading;
 		pthread_mutex_unlock(&m->mu);
@@ -530,6 +566,7 @@ int manager_run(manager *m)
 			break;
 		if (lead && !controllers_started) {
 			controllers_started = true;
+			next_sync = clock_mono_us() + sync_period_us(m);
 			for (int i = 0; i < m->n_controllers; i++) {
 				if (controller_start(m->controllers[i], INT64_MAX / 2) && !shutting_down(m)) {
 					log_error("controller %s did not start", controller_name(m->controllers[i]));

@@ -10,6 +10,8 @@
  *  - A lost lease halts every controller immediately and the process exits 1.
  *  - The first SIGTERM/SIGINT stops taking work, lets in-flight reconciles
  *    finish, releases the lease and exits 0; a second exits 1 at once.
+ *  - While leading, every object is reconciled again every --sync-period
+ *    (10 h by default, jittered ±10 %), as controller-runtime's SyncPeriod.
  * /readyz is 200 once every informer has synced (leading or standing by).
  */
 #ifndef MEMSHACK_RUNTIME_MANAGER_H
@@ -36,6 +38,7 @@ typedef struct manager_options {
 	const char *metrics_addr;     /* default ":8080"; "0" disables */
 	const char *health_addr;      /* default ":8081"; "0" disables */
 	long event_series_interval_s; /* default 30: a repeated Event's count is patched at most this often */
+	long sync_period_s;           /* every object reconciled again this often, ±10 %; default 36000 (10 h); -1: never */
 	bool log_json;
 	const char *log_level;        /* default "info" */
 } manager_options;
