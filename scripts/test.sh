@@ -11,7 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export PATH="/usr/local/go/bin:$PATH"
 passes=("$@")
-[ ${#passes[@]} -gt 0 ] || passes=(builds plain asan valgrind fuzz)
+[ ${#passes[@]} -gt 0 ] || passes=(builds plain asan tsan valgrind fuzz)
 
 scripts/install-deps.sh
 start=$SECONDS
@@ -45,9 +45,10 @@ for p in "${passes[@]}"; do
     plain) run_pass plain ;;
     asan) ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
             run_pass asan -DMEMSHACK_SANITIZE=ON ;;
+    tsan) TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" run_pass tsan -DMEMSHACK_TSAN=ON ;;
     valgrind) run_pass valgrind -DMEMSHACK_VALGRIND=ON ;;
     fuzz) echo "=== fuzz ==="; fuzz/run.sh "${MEMSHACK_FUZZ_SECONDS:-30}"; echo "=== fuzz passed ===" ;;
-    *) echo "test.sh: unknown pass '$p' (builds, plain, asan, valgrind, fuzz)" >&2; exit 2 ;;
+    *) echo "test.sh: unknown pass '$p' (builds, plain, asan, tsan, valgrind, fuzz)" >&2; exit 2 ;;
   esac
 done
 # Nothing of ours may be left running.

@@ -48,6 +48,7 @@ struct manager {
 	int signals;
 	sigset_t sigs;
 	pthread_t sig_thread;
+	bool sig_thread_started;
 };
 
 static void usage(FILE *f, const char *prog, const char *about)
@@ -238,6 +239,7 @@ manager *manager_new(const manager_options *o, const char *name, const char *rep
 	sigemptyset(&m->sigs);
 	sigaddset(&m->sigs, SIGTERM);
 	sigaddset(&m->sigs, SIGINT);
+	sigaddset(&m->sigs, SIGUSR2); /* manager_free's way to end the signal thread */
 	pthread_sigmask(SIG_BLOCK, &m->sigs, NULL);
 
 	kube_config_options co = { 0 };
@@ -303,6 +305,11 @@ void manager_free(manager *m)
 {
 	if (!m)
 		return;
+	if (m->sig_thread_started) {
+		/* It reads m on every signal: end it before m goes. */
+		pthread_kill(m->sig_thread, SIGUSR2);
+		pthread_join(m->sig_thread, NULL);
+	}
 	for (int i = 0; i < m->n_controllers; i++)
 		controller_free(m->controllers[i]);
 	for (int i = 0; i < m->n_informers; i++)
@@ -405,6 +412,8 @@ static void *signal_thread(void *p)
 		int sig = 0;
 		if (sigwait(&m->sigs, &sig))
 			continue;
+		if (sig == SIGUSR2)
+			return NULL; /* manager_free: the manager is going away */
 		pthread_mutex_lock(&m->mu);
 		m->signals++;
 		int n = m->signals;
@@ -495,7 +504,7 @@ int manager_run(manager *m)
 		log_error("cannot start the signal thread");
 		return 1;
 	}
-	pthread_detach(m->sig_thread);
+	m->sig_thread_started = true;
 	for (int i = 0; i < m->n_informers; i++) {
 		if (informer_start(m->informers[i])) {
 			log_error("cannot start informer");

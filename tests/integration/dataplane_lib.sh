@@ -127,7 +127,7 @@ dp_stop_operator() {
   kill -TERM "$op_pid" 2>/dev/null
   wait "$op_pid"; rc=$?
   op_pid=
-  if [ "$rc" = 0 ] && ! grep -qE 'AddressSanitizer|LeakSanitizer|runtime error:' "$tmp/operator.log"; then
+  if [ "$rc" = 0 ] && ! grep -qE 'AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error:' "$tmp/operator.log"; then
     ok "operator exited 0 on SIGTERM, no sanitizer report"
   else
     bad "operator exited $rc: $(grep -m3 -E 'Sanitizer|runtime error:' "$tmp/operator.log")"

@@ -338,5 +338,5 @@ sed 's/, certificate-authority-data: [^}]*}}]$/, insecure-skip-tls-verify: true}
   || bad "insecure-skip-tls-verify did not connect"
 
 # Every operator survived everything it was not killed for.
-grep -l 'AddressSanitizer\|runtime error\|ERROR SUMMARY: [1-9]' "$tmp"/*.log 2>/dev/null && bad "sanitizer/valgrind reports above"
+grep -l 'AddressSanitizer\|ThreadSanitizer\|runtime error\|ERROR SUMMARY: [1-9]' "$tmp"/*.log 2>/dev/null && bad "sanitizer/valgrind reports above"
 finish

@@ -134,5 +134,5 @@ for ns in "$pre" "$post"; do
   done < <(kubectl -n "$ns" get configmap -l memshack.io/memshack -o name 2>/dev/null; kubectl -n "$ns" get configmap -o name | grep -- '-proxy-config$')
 done
 ok "$n_cfg mcrouter configs checked: valid JSON, no macro or substitution"
-grep -E 'AddressSanitizer|runtime error|ERROR SUMMARY: [1-9]' "$tmp/operator.log" && bad "sanitizer/valgrind reports"
+grep -E 'AddressSanitizer|ThreadSanitizer|runtime error|ERROR SUMMARY: [1-9]' "$tmp/operator.log" && bad "sanitizer/valgrind reports"
 finish

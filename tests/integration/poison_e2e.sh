@@ -224,5 +224,5 @@ ready "$nsa" memshack good && ready "$nsb" memshack good && ok "the good ones ar
 
 kill -TERM "$op_pid"; wait "$op_pid" 2>/dev/null; code=$?; op_pid=
 [ "$code" = 0 ] && ok "operator exited 0" || bad "operator exit $code"
-grep -E 'AddressSanitizer|runtime error|ERROR SUMMARY: [1-9]' "$tmp/operator.log" && bad "sanitizer/valgrind reports"
+grep -E 'AddressSanitizer|ThreadSanitizer|runtime error|ERROR SUMMARY: [1-9]' "$tmp/operator.log" && bad "sanitizer/valgrind reports"
 finish
