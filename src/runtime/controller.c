@@ -130,11 +130,6 @@ size_t controller_resync(controller *c)
 	return n;
 }
 
-void controller_enqueue_after(controller *c, const char *key, int64_t delay_us)
-{
-	workqueue_add_after(c->queue, key, delay_us);
-}
-
 /* The controller ownerReference's name, if its kind matches. Borrowed. */
 static const char *controller_owner(json_t *obj, const char *kind)
 {
@@ -295,19 +290,6 @@ void controller_stop(controller *c)
 	pthread_mutex_unlock(&c->mu);
 	for (int i = 0; i < n; i++)
 		pthread_join(c->workers[i], NULL);
-}
-
-bool controller_started(controller *c)
-{
-	pthread_mutex_lock(&c->mu);
-	bool s = c->running > 0;
-	pthread_mutex_unlock(&c->mu);
-	return s;
-}
-
-workqueue *controller_queue(controller *c)
-{
-	return c->queue;
 }
 
 const char *controller_name(controller *c)

@@ -63,7 +63,6 @@ void controller_enqueue(controller *c, const char *key);
  * how many keys were queued.
  */
 size_t controller_resync(controller *c);
-void controller_enqueue_after(controller *c, const char *key, int64_t delay_us);
 
 /*
  * Waits (up to sync_timeout_us, or until controller_stop) for every watched
@@ -74,8 +73,6 @@ int controller_start(controller *c, int64_t sync_timeout_us);
 void controller_stop(controller *c);
 /* Stops handing out keys at once, without waiting (lost leadership). */
 void controller_halt(controller *c);
-bool controller_started(controller *c);
-workqueue *controller_queue(controller *c);
 const char *controller_name(controller *c);
 
 #endif

@@ -321,7 +321,3 @@ bool leader_is_leading(leader *l)
 	return b;
 }
 
-const char *leader_identity(leader *l)
-{
-	return l->identity;
-}

@@ -56,6 +56,5 @@ int leader_start(leader *l);
 void leader_stop(leader *l, bool release);
 void leader_free(leader *l);
 bool leader_is_leading(leader *l);
-const char *leader_identity(leader *l);
 
 #endif

@@ -335,7 +335,6 @@ metrics *manager_metrics(manager *m) { return m->metrics; }
 events *manager_events(manager *m) { return m->events; }
 const char *manager_namespace(manager *m) { return m->watch_ns; }
 int manager_workers(manager *m) { return m->o.workers > 0 ? m->o.workers : 2; }
-int manager_metrics_port(manager *m) { return m->metrics_port; }
 
 const char *manager_identity(manager *m)
 {

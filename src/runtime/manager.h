@@ -75,7 +75,5 @@ int manager_add_controller(manager *m, controller *c);
 /* Runs until a signal or a lost lease; returns the process exit code. */
 int manager_run(manager *m);
 
-/* The HTTP ports actually bound (after manager_run started them), or 0. */
-int manager_metrics_port(manager *m);
 
 #endif

@@ -425,14 +425,6 @@ void workqueue_shutdown(workqueue *q)
 	pthread_mutex_unlock(&q->mu);
 }
 
-bool workqueue_is_shutdown(workqueue *q)
-{
-	pthread_mutex_lock(&q->mu);
-	bool s = q->shutdown;
-	pthread_mutex_unlock(&q->mu);
-	return s;
-}
-
 void workqueue_drain(workqueue *q)
 {
 	pthread_mutex_lock(&q->mu);

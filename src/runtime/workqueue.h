@@ -66,6 +66,5 @@ uint64_t workqueue_retries_total(workqueue *q);
 void workqueue_shutdown(workqueue *q);
 /* After shutdown: waits until no key is being processed. */
 void workqueue_drain(workqueue *q);
-bool workqueue_is_shutdown(workqueue *q);
 
 #endif

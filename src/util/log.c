@@ -38,11 +38,6 @@ int log_parse_level(const char *s, log_level *ret)
 	return -1;
 }
 
-bool log_enabled(log_level level)
-{
-	return level >= log_min;
-}
-
 void log_write(log_level level, const char *controller, const char *key, const char *fmt, ...)
 {
 	if (level < log_min)

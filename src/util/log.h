@@ -14,7 +14,6 @@ typedef enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR } log_level;
 void log_configure(log_level min, bool json, FILE *out);
 /* "debug", "info", "warn", "error" (or 0..3). Returns 0, or -1 if unknown. */
 int log_parse_level(const char *s, log_level *ret);
-bool log_enabled(log_level level);
 
 /* controller and key may be NULL. */
 void log_write(log_level level, const char *controller, const char *key, const char *fmt, ...)
