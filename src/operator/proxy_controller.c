@@ -169,7 +169,6 @@ static reconcile_result reconcile(void *ud, const char *key)
 	} else if (reason) {
 		conditions_set(conds, "Ready", "False", reason, why, gen, now);
 		conditions_set(conds, "Degraded", "True", reason, why, gen, now);
-		events_record(manager_events(pc->m), obj, "Warning", reason, "Reconcile", "%s", why);
 	} else if (ready < p->replicas || p->replicas == 0) {
 		snprintf(msg, sizeof msg, "%d of %d mcrouter pods ready; %s", ready, p->replicas, why);
 		conditions_set(conds, "Ready", "False", "PodsNotReady", msg, gen, now);
@@ -191,6 +190,9 @@ static reconcile_result reconcile(void *ud, const char *key)
 	if (apply_error)
 		res = failed;
 	proxy_desired_release(&d);
+	/* Told once per status change, not again on every resync. */
+	if (!apply_error && reason && memshack_status_differs(old, status))
+		events_record(manager_events(pc->m), obj, "Warning", reason, "Reconcile", "%s", why);
 write_status:
 	if (status && memshack_status_differs(old, status)) {
 		if (apply_status(manager_client(pc->m), MEMSHACK_FIELD_MANAGER, &PROXY_RES, mstr(obj, "namespace"), mstr(obj, "name"), status, &kerr)) {

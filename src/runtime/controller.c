@@ -292,6 +292,17 @@ void controller_stop(controller *c)
 		pthread_join(c->workers[i], NULL);
 }
 
+void controller_abandon(controller *c)
+{
+	controller_halt(c);
+	pthread_mutex_lock(&c->mu);
+	int n = c->running;
+	c->running = 0;
+	pthread_mutex_unlock(&c->mu);
+	for (int i = 0; i < n; i++)
+		pthread_detach(c->workers[i]);
+}
+
 const char *controller_name(controller *c)
 {
 	return c->name;

@@ -73,6 +73,12 @@ int controller_start(controller *c, int64_t sync_timeout_us);
 void controller_stop(controller *c);
 /* Stops handing out keys at once, without waiting (lost leadership). */
 void controller_halt(controller *c);
+/*
+ * Halts and lets go of the workers without waiting for them: for a process
+ * about to exit at once (lost leadership), where an in-flight reconcile
+ * must not be waited for — it would keep writing.
+ */
+void controller_abandon(controller *c);
 const char *controller_name(controller *c);
 
 #endif

@@ -282,6 +282,18 @@ static void release(leader *l)
 	kube_error_release(&err);
 }
 
+void leader_abandon(leader *l)
+{
+	if (!l || !l->started)
+		return;
+	pthread_mutex_lock(&l->mu);
+	l->stopping = true;
+	pthread_cond_broadcast(&l->cond);
+	pthread_mutex_unlock(&l->mu);
+	pthread_detach(l->thread);
+	l->started = false;
+}
+
 void leader_stop(leader *l, bool rel)
 {
 	if (!l || !l->started)

@@ -54,6 +54,8 @@ leader *leader_new(kube_client *c, const leader_options *o, kube_error *err);
 int leader_start(leader *l);
 /* Stops the loop; if leading and release is true, releases the Lease. */
 void leader_stop(leader *l, bool release);
+/* Tells the loop to stop and lets go of its thread without waiting (a process about to exit at once). */
+void leader_abandon(leader *l);
 void leader_free(leader *l);
 bool leader_is_leading(leader *l);
 

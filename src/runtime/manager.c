@@ -566,7 +566,15 @@ int manager_run(manager *m)
 		bool shutdown = m->shutdown, lost = m->lost, lead = m->leading;
 		pthread_mutex_unlock(&m->mu);
 		if (lost) {
+			/*
+			 * Exit at once: an in-flight reconcile must not be waited for
+			 * (it would keep writing as a leader that is not one). The
+			 * threads are let go, not left running unaccounted.
+			 */
 			log_error("leadership lost: exiting");
+			for (int i = 0; i < m->n_controllers; i++)
+				controller_abandon(m->controllers[i]);
+			leader_abandon(m->leader);
 			fflush(NULL);
 			_exit(1);
 		}

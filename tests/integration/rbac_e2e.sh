@@ -95,8 +95,10 @@ spec: {memcached: {maxItemSize: 2048m}}
 YAML
 invalid_reason() { [ "$(k get memshack invalid -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}')" = InvalidSpec ]; }
 until_ok 30 invalid_reason && ok "InvalidSpec reported" || bad "no InvalidSpec"
-sleep 1.5; k annotate memshack invalid again=1 >/dev/null   # the same event again: its series count is patched
-sleep 1.5; k annotate memshack invalid again=2 --overwrite >/dev/null
+# The same event again: an InvalidSpec Event is recorded once per status change, so a new generation
+# with the same mistake repeats it, and its series count is patched.
+sleep 1.5; k patch memshack invalid --type merge -p '{"spec":{"mcrouterPoolSize":3}}' >/dev/null
+sleep 1.5; k patch memshack invalid --type merge -p '{"spec":{"mcrouterPoolSize":4}}' >/dev/null
 series() { [ -n "$(k get events.events.k8s.io -o jsonpath='{.items[?(@.reason=="InvalidSpec")].series.count}')" ]; }
 until_ok 20 series && ok "repeated event aggregated into a series" || bad "no event series"
 
