@@ -282,26 +282,30 @@ static void release(leader *l)
 	kube_error_release(&err);
 }
 
-void leader_abandon(leader *l)
+/* Asks the loop to stop; false when it is not running. */
+static bool ask_stop(leader *l)
 {
 	if (!l || !l->started)
-		return;
+		return false;
 	pthread_mutex_lock(&l->mu);
 	l->stopping = true;
 	pthread_cond_broadcast(&l->cond);
 	pthread_mutex_unlock(&l->mu);
+	return true;
+}
+
+void leader_abandon(leader *l)
+{
+	if (!ask_stop(l))
+		return;
 	pthread_detach(l->thread);
 	l->started = false;
 }
 
 void leader_stop(leader *l, bool rel)
 {
-	if (!l || !l->started)
+	if (!ask_stop(l))
 		return;
-	pthread_mutex_lock(&l->mu);
-	l->stopping = true;
-	pthread_cond_broadcast(&l->cond);
-	pthread_mutex_unlock(&l->mu);
 	pthread_join(l->thread, NULL);
 	l->started = false;
 	if (rel && leader_is_leading(l))
