@@ -93,7 +93,7 @@ kubectl -n "$ns" delete configmap s1 >/dev/null
 until_ok 30 no_mirror s1 && ok "mirror deleted with its source" || bad "orphan mirror left"
 event_seen() {
   kubectl -n "$ns" get events.events.k8s.io -o jsonpath='{range .items[*]}{.reason} {.reportingController}{"\n"}{end}' \
-    | grep -q "MirrorCreated memshack.io/operator"
+    | grep -c "MirrorCreated memshack.io/operator" >/dev/null
 }
 until_ok 10 event_seen && ok "event recorded" \
   || { bad "no event"; grep -i event "$tmp/a.log"; kubectl -n "$ns" get events.events.k8s.io; }
@@ -143,7 +143,9 @@ source_cm s5 v5
 until_ok 30 has_value s5 v5
 [ "$(mirrored_by s5)" = "$first" ] && ok "the leader reconciles" || bad "mirror written by '$(mirrored_by s5)', leader $first"
 grep -q "reconciled" "$tmp/$second.log" && bad "the standby reconciled" || ok "the standby did not reconcile"
-curl -s "$(url "$first" /metrics)" | grep -q '^memshack_leader 1' && curl -s "$(url "$second" /metrics)" | grep -q '^memshack_leader 0' \
+# Read whole before matching: grep -q would close the pipe early and, under pipefail, curl's SIGPIPE fail it.
+leader_metric() { curl -s "$(url "$1" /metrics)" | awk '$1 == "memshack_leader" {print $2}'; }
+[ "$(leader_metric "$first")" = 1 ] && [ "$(leader_metric "$second")" = 0 ] \
   && ok "memshack_leader gauge" || bad "memshack_leader gauge"
 t0=$(date +%s.%N)
 kill -KILL "$(pid_of "$first")"
