@@ -734,7 +734,7 @@ int kube_list(kube_client *c, const char *path, const kube_list_options *opts, j
 			page.resource_version = page.continue_token = NULL;
 			kube_list_page_release(&page);
 		} while (cont && !rc);
-		free(rc ? cont : NULL);
+		free(cont); /* NULL unless an error ended the pages early */
 		if (rc) {
 			json_decref(items);
 			json_decref(undecodable);

@@ -101,10 +101,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 	char skey[400], slices_prefix[402];
 	snprintf(skey, sizeof skey, "%s/%s", p->namespace, p->service_name);
 	snprintf(slices_prefix, sizeof slices_prefix, "%s-", skey); /* its EndpointSlices: <service>-<suffix> */
-	json_t *unreadable = informer_quarantined(pc->services, skey, NULL, 0);
-	bool fail_closed = unreadable || informer_quarantined_prefix(pc->slices, slices_prefix);
-	json_decref(unreadable);
-	if (fail_closed) {
+	if (informer_is_quarantined(pc->services, skey) || informer_quarantined_prefix(pc->slices, slices_prefix)) {
 		/* A config built without an unreadable slice would drop its servers: write nothing until it reads. */
 		log_write(LOG_WARN, "memcachedproxy", key, "its Service or a slice cannot be decoded: nothing written until it can be");
 		goto out;

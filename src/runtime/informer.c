@@ -59,6 +59,11 @@ typedef struct quarantined {
 	bool reported; /* informer_quarantine_set_reported: its status and Event were written */
 } quarantined;
 
+static void identity_release(void *p)
+{
+	json_decref(p);
+}
+
 static void quarantined_free(void *p)
 {
 	quarantined *q = p;
@@ -147,7 +152,7 @@ static void on_relist_changed(void *ud, const char *key, json_t *obj)
 	notify(ud, INFORMER_UPSERT, key, obj);
 }
 
-static bool is_quarantined(informer *inf, const char *key)
+bool informer_is_quarantined(informer *inf, const char *key)
 {
 	pthread_mutex_lock(&inf->mu);
 	bool q = strmap_get(&inf->quarantine, key, NULL) != NULL;
@@ -158,7 +163,7 @@ static bool is_quarantined(informer *inf, const char *key)
 static void on_relist_vanished(void *ud, const char *key, json_t *obj)
 {
 	informer *inf = ud;
-	if (!is_quarantined(inf, key)) /* set aside, not gone: heard as INFORMER_QUARANTINE */
+	if (!informer_is_quarantined(inf, key)) /* set aside, not gone: heard as INFORMER_QUARANTINE */
 		notify(inf, INFORMER_DELETE, key, obj);
 }
 
@@ -242,34 +247,39 @@ static void quarantine_from_list(informer *inf, json_t *list, json_t *news)
 			json_object_set(news, key, id);
 		json_object_set(kept, key, json_true());
 	}
-	/* Set aside before, not now: read again (store_replace tells of it) or gone. */
+	/*
+	 * Set aside before, not now: read again (store_replace tells of it) or
+	 * gone. Without the kept set that cannot be told: leave them be (fail
+	 * closed: no synthesised delete on incomplete information).
+	 */
 	strmap gone = STRMAP_INIT;
-	pthread_mutex_lock(&inf->mu);
 	const char *k;
 	void *v;
-	for (size_t it = 0; strmap_next(&inf->quarantine, &it, &k, &v);)
-		if (!json_object_get(kept, k))
-			strmap_put(&gone, k, json_incref(((quarantined *)v)->identity), NULL, NULL);
+	pthread_mutex_lock(&inf->mu);
+	for (size_t it = 0; kept && strmap_next(&inf->quarantine, &it, &k, &v);) {
+		json_t *id = ((quarantined *)v)->identity;
+		if (!json_object_get(kept, k) && !strmap_put(&gone, k, id, NULL, NULL))
+			json_incref(id); /* gone holds a reference; without memory it stays set aside until the next list */
+	}
 	inf->unnamed = (size_t)json_integer_value(json_object_get(list, "unnamed"));
 	pthread_mutex_unlock(&inf->mu);
-	for (size_t it = 0; strmap_next(&gone, &it, &k, &v);) {
+	json_t *listed = gone.len ? json_object() : NULL; /* keys of the listed items, built once */
+	json_array_foreach(json_object_get(list, "items"), i, u)
+	{
+		char ik[512];
+		if (listed && store_key_of(u, ik, sizeof ik))
+			json_object_set_new(listed, ik, json_true());
+	}
+	for (size_t it = 0; listed && strmap_next(&gone, &it, &k, &v);) {
 		char key[512];
 		snprintf(key, sizeof key, "%s", k);
-		bool listed = false;
-		json_array_foreach(json_object_get(list, "items"), i, u)
-		{
-			char ik[512];
-			if (store_key_of(u, ik, sizeof ik) && !strcmp(ik, key)) {
-				listed = true;
-				break;
-			}
-		}
-		quarantine_remove(inf, key, listed ? "readable again" : "deleted");
-		if (!listed)
+		bool readable = json_object_get(listed, key) != NULL;
+		quarantine_remove(inf, key, readable ? "readable again" : "deleted");
+		if (!readable)
 			notify(inf, INFORMER_DELETE, key, v);
-		json_decref(v);
 	}
-	strmap_release(&gone, NULL);
+	json_decref(listed);
+	strmap_release(&gone, identity_release);
 	json_decref(kept);
 	if (inf->unnamed)
 		log_write(LOG_WARN, "informer", inf->res.plural,
@@ -366,7 +376,7 @@ static int on_line(void *ud, const char *line, size_t len)
 	case WATCH_APPLY_UPSERT:
 		if (store_key_of(ev.object, key, sizeof key)) {
 			bool changed = true, kept_changed = true;
-			if (is_quarantined(inf, key)) {
+			if (informer_is_quarantined(inf, key)) {
 				quarantine_remove(inf, key, "readable again");
 				publish_quarantine_len(inf);
 			}
@@ -378,7 +388,7 @@ static int on_line(void *ud, const char *line, size_t len)
 	case WATCH_APPLY_DELETE:
 		if (store_key_of(ev.object, key, sizeof key)) {
 			store_delete(inf->store, key, NULL);
-			if (is_quarantined(inf, key)) {
+			if (informer_is_quarantined(inf, key)) {
 				quarantine_remove(inf, key, "deleted");
 				publish_quarantine_len(inf);
 			}

@@ -86,6 +86,8 @@ json_t *informer_quarantined(informer *inf, const char *key, char *reason, size_
  */
 bool informer_quarantine_reported(informer *inf, const char *key);
 void informer_quarantine_set_reported(informer *inf, const char *key);
+/* Whether key's object is set aside. Thread-safe. */
+bool informer_is_quarantined(informer *inf, const char *key);
 /* Whether any object set aside has a key starting with key_prefix ("ns/name-"). Thread-safe. */
 bool informer_quarantined_prefix(informer *inf, const char *key_prefix);
 /* How many objects are set aside now, those that could not even be named included. Thread-safe. */
