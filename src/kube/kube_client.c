@@ -12,6 +12,7 @@
 
 #include "kube/kube_credential.h"
 #include "kube/kube_path.h"
+#include "util/clock.h"
 #include "util/sbuf.h"
 #include "util/json_lenient.h"
 
@@ -42,6 +43,8 @@ struct kube_client {
 
 	kube_request_observer observer;
 	void *observer_ud;
+	kube_deadline_fn deadline;
+	void *deadline_ud;
 	bool verbose; /* MEMSHACK_CURL_VERBOSE=1: libcurl traces to stderr (debugging) */
 };
 
@@ -134,8 +137,10 @@ int kube_client_new(const kube_config *cfg, const kube_client_options *opts, kub
 		c->opts.timeout_ms = 30000;
 	if (c->opts.connect_timeout_ms <= 0)
 		c->opts.connect_timeout_ms = 10000;
-	if (c->opts.max_retries <= 0)
+	if (c->opts.max_retries == 0)
 		c->opts.max_retries = 5;
+	else if (c->opts.max_retries < 0)
+		c->opts.max_retries = 0;
 	if (c->opts.max_retry_after_s <= 0)
 		c->opts.max_retry_after_s = 30;
 	sbuf ua = SBUF_INIT;
@@ -197,6 +202,12 @@ void kube_client_free(kube_client *c)
 	for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
 		pthread_mutex_destroy(&c->share_mu[i]);
 	free(c);
+}
+
+void kube_client_set_deadline(kube_client *c, kube_deadline_fn fn, void *ud)
+{
+	c->deadline = fn;
+	c->deadline_ud = ud;
 }
 
 void kube_client_set_observer(kube_client *c, kube_request_observer fn, void *ud)
@@ -364,8 +375,9 @@ typedef struct request {
 	long idle_timeout_s; /* stream only */
 } request;
 
-/* Performs one HTTP exchange. Returns the CURLcode; fills x. */
-static CURLcode perform(kube_client *c, const request *rq, const kube_auth *auth, exchange *x, char *errbuf)
+/* Performs one HTTP exchange within timeout_ms (not for streams). Returns the CURLcode; fills x. */
+static CURLcode perform(kube_client *c, const request *rq, long timeout_ms, const kube_auth *auth, exchange *x,
+			char *errbuf)
 {
 	/* A watch gets a handle of its own: a pooled one would stay attached to the shared cache (curl_easy_reset keeps shares). */
 	CURL *h = rq->stream ? curl_easy_init() : handle_get(c);
@@ -431,7 +443,9 @@ static CURLcode perform(kube_client *c, const request *rq, const kube_auth *auth
 			curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, rq->idle_timeout_s);
 		}
 	} else {
-		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->opts.timeout_ms);
+		curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+		if (timeout_ms < c->opts.connect_timeout_ms)
+			curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
 	}
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
@@ -481,12 +495,41 @@ static bool reset_like(CURLcode rc)
 	       rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM || rc == CURLE_PARTIAL_FILE;
 }
 
+/* The request's deadline (clock_mono_us), INT64_MAX for none. */
+static int64_t deadline_of(kube_client *c, const request *rq)
+{
+	return c->deadline && !rq->stream ? c->deadline(c->deadline_ud, rq->method) : INT64_MAX;
+}
+
+/* Sleeps ms unless that would reach the request's deadline; false when it did not sleep. */
+static bool wait_within_deadline(kube_client *c, const request *rq, long ms)
+{
+	int64_t dl = deadline_of(c, rq);
+	if (dl != INT64_MAX && clock_mono_us() + (int64_t)ms * 1000 >= dl)
+		return false;
+	sleep_ms(ms);
+	return true;
+}
+
 static int do_request(kube_client *c, const request *rq, long *ret_status, char **ret_body, size_t *ret_len,
 		      kube_error *err)
 {
 	bool auth_retried = false;
 	int attempt = 0;
 	for (;;) {
+		long timeout_ms = c->opts.timeout_ms;
+		bool cut = false; /* the deadline shortened this attempt */
+		int64_t dl = deadline_of(c, rq);
+		if (dl != INT64_MAX) {
+			int64_t left_ms = (dl - clock_mono_us()) / 1000;
+			if (left_ms <= 0)
+				return kube_error_set(err, KUBE_ERR_DEADLINE, "%s %s: not sent: its deadline has passed",
+						      rq->method, rq->path);
+			if (left_ms < timeout_ms) {
+				timeout_ms = (long)left_ms;
+				cut = true;
+			}
+		}
 		kube_auth auth = { 0 };
 		if (kube_credential_get(c->cred, &auth, err))
 			return -1;
@@ -494,7 +537,7 @@ static int do_request(kube_client *c, const request *rq, long *ret_status, char 
 		x.body.limit = MAX_RESPONSE_BYTES;
 		char errbuf[CURL_ERROR_SIZE];
 		double t0 = mono_seconds();
-		CURLcode rc = perform(c, rq, &auth, &x, errbuf);
+		CURLcode rc = perform(c, rq, timeout_ms, &auth, &x, errbuf);
 		kube_auth_release(&auth);
 		if (c->observer)
 			c->observer(c->observer_ud, rq->method, rc == CURLE_OK || x.stream_stopped ? x.status : 0,
@@ -518,11 +561,13 @@ static int do_request(kube_client *c, const request *rq, long *ret_status, char 
 			bool retry = !rq->stream && !strcmp(rq->method, "GET") && reset_like(rc) &&
 				     attempt < c->opts.max_retries;
 			sbuf_release(&x.body);
-			if (retry) {
-				sleep_ms(100L << (attempt < 5 ? attempt : 5));
+			if (retry && wait_within_deadline(c, rq, 100L << (attempt < 5 ? attempt : 5))) {
 				attempt++;
 				continue;
 			}
+			if (rc == CURLE_OPERATION_TIMEDOUT && cut)
+				return kube_error_set(err, KUBE_ERR_DEADLINE, "%s %s: cut off at its deadline (%ld ms)",
+						      rq->method, rq->path, timeout_ms);
 			if (rc == CURLE_WRITE_ERROR)
 				return kube_error_set(err, KUBE_ERR_DECODE, "%s %s: response larger than %u bytes",
 						      rq->method, rq->path, MAX_RESPONSE_BYTES);
@@ -567,10 +612,12 @@ static int do_request(kube_client *c, const request *rq, long *ret_status, char 
 			if (wait_s > c->opts.max_retry_after_s)
 				wait_s = c->opts.max_retry_after_s;
 			err->retry_after_s = wait_s;
-			sleep_ms(wait_s * 1000);
-			attempt++;
-			kube_error_release(err);
-			continue;
+			if (wait_within_deadline(c, rq, wait_s * 1000)) {
+				attempt++;
+				kube_error_release(err);
+				continue;
+			}
+			return -1; /* waiting would pass the deadline: the server's answer stands */
 		}
 		err->retry_after_s = wait_s;
 		return -1;

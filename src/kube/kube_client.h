@@ -14,7 +14,10 @@
  *  - on 429, or a 5xx carrying Retry-After, waits Retry-After (capped) and
  *    retries, any verb (the server did not act on it);
  *  - on a connection reset or an empty reply retries only GET;
- *  - maps any non-2xx answer to a KUBE_ERR_API kube_error with the Status.
+ *  - maps any non-2xx answer to a KUBE_ERR_API kube_error with the Status;
+ *  - with a deadline hook (kube_client_set_deadline), never starts an
+ *    attempt or a retry wait at or past its deadline and cuts an attempt's
+ *    timeout to the time left (KUBE_ERR_DEADLINE).
  */
 #ifndef MEMSHACK_KUBE_CLIENT_H
 #define MEMSHACK_KUBE_CLIENT_H
@@ -22,6 +25,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kube/kube_config.h"
 #include "kube/kube_error.h"
@@ -31,7 +35,7 @@ typedef struct kube_client kube_client;
 typedef struct kube_client_options {
 	long timeout_ms;         /* whole request, default 30000 */
 	long connect_timeout_ms; /* default 10000 */
-	int max_retries;         /* retries for 429 / resets, default 5 */
+	int max_retries;         /* retries for 429 / resets, default (0) 5; negative: none */
 	long max_retry_after_s;  /* cap on an honoured Retry-After, default 30 */
 	const char *user_agent;  /* default "memshack/<version>" */
 } kube_client_options;
@@ -43,6 +47,17 @@ typedef void (*kube_request_observer)(void *ud, const char *method, long code, d
 int kube_client_new(const kube_config *cfg, const kube_client_options *opts, kube_client **ret, kube_error *err);
 void kube_client_free(kube_client *c);
 void kube_client_set_observer(kube_client *c, kube_request_observer fn, void *ud);
+/*
+ * The deadline of a request: called before every attempt and every retry
+ * wait with the request's method; returns a CLOCK_MONOTONIC time in µs
+ * (clock_mono_us) the attempt must end by, or INT64_MAX for none. A
+ * deadline already passed refuses the request with KUBE_ERR_DEADLINE before
+ * anything is sent. Called from any thread that makes requests: fn must be
+ * thread-safe. Set it before the client is shared; NULL removes it.
+ * Streams (kube_stream) are not bounded by it.
+ */
+typedef int64_t (*kube_deadline_fn)(void *ud, const char *method);
+void kube_client_set_deadline(kube_client *c, kube_deadline_fn fn, void *ud);
 /* The default namespace from the configuration. Borrowed, never NULL. */
 const char *kube_client_namespace(const kube_client *c);
 /* The server URL. Borrowed. */

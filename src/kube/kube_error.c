@@ -140,6 +140,7 @@ static const char *kind_name(kube_error_kind k)
 	case KUBE_ERR_DECODE: return "bad response";
 	case KUBE_ERR_INVALID: return "invalid argument";
 	case KUBE_ERR_NOMEM: return "out of memory";
+	case KUBE_ERR_DEADLINE: return "deadline passed";
 	}
 	return "error";
 }

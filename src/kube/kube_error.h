@@ -22,6 +22,7 @@ typedef enum kube_error_kind {
 	KUBE_ERR_DECODE,    /* the response body was not what the API promises */
 	KUBE_ERR_INVALID,   /* a bad argument from the caller (e.g. a name with '/') */
 	KUBE_ERR_NOMEM,
+	KUBE_ERR_DEADLINE,  /* the request's deadline (kube_client_set_deadline) passed: not sent, or cut off */
 } kube_error_kind;
 
 typedef struct kube_error_cause {

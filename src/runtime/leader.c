@@ -46,6 +46,7 @@ struct leader {
 	kube_client *client;
 	char *namespace, *name, *identity;
 	long duration_s, deadline_s, retry_s;
+	json_t *held; /* the Lease as we last wrote it (the renewal's fast path), or NULL */
 	void (*on_started)(void *);
 	void (*on_lost)(void *);
 	void *ud;
@@ -55,12 +56,25 @@ struct leader {
 	pthread_cond_t cond;
 	bool stopping;
 	bool leading;
-	int64_t last_renew_us;
+	int64_t valid_until_us; /* leading: start of the last successful renewal + renew deadline */
 	bool taken; /* the Lease names another holder while we lead */
 	leader_observed obs;
 };
 
 
+
+/*
+ * The Lease client's deadline: while leading, every request ends by the
+ * fence (a renewal that hangs never outlives the leadership it renews).
+ * A candidate's requests only have the client's own timeout.
+ */
+static int64_t lease_deadline(void *ud, const char *method)
+{
+	(void)method;
+	leader *l = ud;
+	int64_t until = leader_valid_until(l);
+	return until ? until : INT64_MAX;
+}
 
 leader *leader_new(kube_client *c, const leader_options *o, kube_error *err)
 {
@@ -109,6 +123,7 @@ leader *leader_new(kube_client *c, const leader_options *o, kube_error *err)
 			       "leader election needs retry period < renew deadline < lease duration");
 		return NULL;
 	}
+	kube_client_set_deadline(c, lease_deadline, l);
 	return l;
 }
 
@@ -154,7 +169,18 @@ static const char *holder_of(json_t *spec)
 	return clean ? clean : json_is_string(h) ? "(a holder identity with control characters)" : NULL;
 }
 
-/* One round. Returns true while leading. */
+/* PUTs body; on success keeps the Lease as written for the next renewal. */
+static int write_lease(leader *l, const char *path, json_t *body, kube_error *err)
+{
+	json_t *written = NULL;
+	if (kube_replace(l->client, path, body, &written, err))
+		return -1;
+	json_decref(l->held);
+	l->held = written;
+	return 0;
+}
+
+/* One round. Returns true when this process holds the Lease, renewed in this round. */
 static bool try_round(leader *l)
 {
 	kube_error err = KUBE_ERROR_INIT;
@@ -163,6 +189,24 @@ static bool try_round(leader *l)
 	bool leading = false;
 	if (!path)
 		goto out;
+	if (l->leading && l->held) {
+		/* Fast path: renew the Lease as we last wrote it; a conflict means someone else wrote. */
+		body = lease_body(l, l->held, l->identity, l->duration_s, false);
+		if (body && write_lease(l, path, body, &err) == 0) {
+			leading = true;
+			goto out;
+		}
+		json_decref(body);
+		body = NULL;
+		if (!kube_error_is_conflict(&err)) {
+			/* Kept: if the write did land, the next PUT's conflict costs one read. */
+			log_write(LOG_WARN, "leader-election", NULL, "renewing lease: %s", kube_strerror(&err));
+			goto out;
+		}
+		json_decref(l->held);
+		l->held = NULL;
+		kube_error_release(&err);
+	}
 	if (kube_get(l->client, path, &cur, &err)) {
 		if (!kube_error_is_not_found(&err)) {
 			log_write(LOG_WARN, "leader-election", NULL, "reading lease: %s", kube_strerror(&err));
@@ -171,10 +215,14 @@ static bool try_round(leader *l)
 		kube_error_release(&err);
 		char *coll = kube_path(&KUBE_RES_LEASES, l->namespace, NULL, NULL, &err);
 		body = lease_body(l, NULL, l->identity, l->duration_s, true);
-		if (coll && body && kube_create(l->client, coll, body, NULL, &err) == 0)
+		json_t *written = NULL;
+		if (coll && body && kube_create(l->client, coll, body, &written, &err) == 0) {
 			leading = true;
-		else if (coll)
+			json_decref(l->held);
+			l->held = written;
+		} else if (coll) {
 			log_write(LOG_DEBUG, "leader-election", NULL, "creating lease: %s", kube_strerror(&err));
+		}
 		free(coll);
 		goto out;
 	}
@@ -193,7 +241,7 @@ static bool try_round(leader *l)
 	if (d == LEADER_WAIT)
 		goto out;
 	body = lease_body(l, cur, l->identity, l->duration_s, d == LEADER_ACQUIRE);
-	if (body && kube_replace(l->client, path, body, NULL, &err) == 0)
+	if (body && write_lease(l, path, body, &err) == 0)
 		leading = true;
 	else if (kube_error_is_conflict(&err))
 		log_write(LOG_INFO, "leader-election", NULL, "lease %s/%s was written by someone else", l->namespace, l->name);
@@ -216,23 +264,25 @@ static void *run(void *p)
 		pthread_mutex_unlock(&l->mu);
 		if (stop)
 			break;
+		/* A renewal counts from before it was sent: the standby counts from after it saw it. */
+		int64_t round_start = clock_mono_us();
 		bool ok = try_round(l);
-		int64_t now = clock_mono_us();
-		bool was = leader_is_leading(l);
+		bool was = l->leading; /* written by this thread only */
 		if (ok) {
-			l->last_renew_us = now;
+			pthread_mutex_lock(&l->mu);
+			l->leading = true;
+			l->valid_until_us = round_start + (int64_t)l->deadline_s * 1000000;
+			pthread_mutex_unlock(&l->mu);
 			if (!was) {
-				pthread_mutex_lock(&l->mu);
-				l->leading = true;
-				pthread_mutex_unlock(&l->mu);
 				log_write(LOG_INFO, "leader-election", NULL, "became leader of lease %s/%s as %s", l->namespace,
 					  l->name, l->identity);
 				if (l->on_started)
 					l->on_started(l->ud);
 			}
-		} else if (was && (l->taken || now - l->last_renew_us >= (int64_t)l->deadline_s * 1000000)) {
+		} else if (was && (l->taken || clock_mono_us() >= leader_valid_until(l))) {
 			pthread_mutex_lock(&l->mu);
 			l->leading = false;
+			l->valid_until_us = 0;
 			pthread_mutex_unlock(&l->mu);
 			log_write(LOG_ERROR, "leader-election", NULL, "lost lease %s/%s (%s)", l->namespace, l->name,
 				  l->taken ? "another holder took it" : "no renewal within the renew deadline");
@@ -240,12 +290,21 @@ static void *run(void *p)
 				l->on_lost(l->ud);
 			break;
 		}
-		/* Leaders renew every retry period; candidates poll at the same pace. */
+		/*
+		 * Leaders renew every retry period; candidates poll at the same
+		 * pace. A leader whose renewals fail wakes at its fence at the
+		 * latest, to report the loss there.
+		 */
+		int64_t wake = round_start + (int64_t)l->retry_s * 1000000;
 		pthread_mutex_lock(&l->mu);
-		if (!l->stopping) {
+		if (l->leading && l->valid_until_us < wake)
+			wake = l->valid_until_us;
+		if (!l->stopping && wake > clock_mono_us()) {
 			struct timespec ts;
 			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += l->retry_s;
+			int64_t ns = (int64_t)ts.tv_nsec + (wake - clock_mono_us()) * 1000;
+			ts.tv_sec += (time_t)(ns / 1000000000);
+			ts.tv_nsec = (long)(ns % 1000000000);
 			pthread_cond_timedwait(&l->cond, &l->mu, &ts);
 		}
 		pthread_mutex_unlock(&l->mu);
@@ -312,6 +371,7 @@ void leader_stop(leader *l, bool rel)
 		release(l);
 	pthread_mutex_lock(&l->mu);
 	l->leading = false;
+	l->valid_until_us = 0;
 	pthread_mutex_unlock(&l->mu);
 }
 
@@ -321,6 +381,7 @@ void leader_free(leader *l)
 		return;
 	leader_stop(l, false);
 	leader_observed_release(&l->obs);
+	json_decref(l->held);
 	free(l->namespace);
 	free(l->name);
 	free(l->identity);
@@ -337,3 +398,18 @@ bool leader_is_leading(leader *l)
 	return b;
 }
 
+
+int64_t leader_valid_until(leader *l)
+{
+	pthread_mutex_lock(&l->mu);
+	int64_t t = l->leading ? l->valid_until_us : 0;
+	pthread_mutex_unlock(&l->mu);
+	return t;
+}
+
+int64_t leader_fence(void *ud, const char *method)
+{
+	if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
+		return INT64_MAX;
+	return leader_valid_until(ud); /* 0 when not leading: refused */
+}

@@ -10,6 +10,22 @@
  * holder writes an empty holder and a 1 s duration so a standby takes over
  * at once.
  *
+ * No two leaders write at once (client-go's contract, enforced by time, not
+ * by the loop noticing):
+ *  - The Lease is read and written over a client of its own (its own
+ *    connection, so a renewal never queues behind the workers' requests),
+ *    each request bounded by the request timeout and never running or
+ *    waiting (Retry-After) past the renew deadline.
+ *  - A leader renews by writing the Lease it last wrote (one PUT); only a
+ *    conflict costs a read.
+ *  - Leadership is valid until the start of the last successful renewal plus
+ *    the renew deadline: leader_fence() refuses every write after that
+ *    instant and cuts off writes in flight at it. A standby takes over only
+ *    after the lease duration has passed since it saw that renewal, so the
+ *    old leader's last write ends at least (lease duration - renew deadline)
+ *    before the new leader's first.
+ *  - At the fence the loop reports the loss (on_lost) and stops.
+ *
  * The decision is a pure function (leader_decide), unit-tested; the loop
  * runs on its own thread and reports through callbacks.
  */
@@ -50,7 +66,11 @@ typedef struct leader_options {
 
 typedef struct leader leader;
 
-leader *leader_new(kube_client *c, const leader_options *o, kube_error *err);
+/*
+ * lease_client is the leader's own client (borrowed; it must outlive the
+ * leader, and serve nothing else): leader_new installs its deadline on it.
+ */
+leader *leader_new(kube_client *lease_client, const leader_options *o, kube_error *err);
 int leader_start(leader *l);
 /* Stops the loop; if leading and release is true, releases the Lease. */
 void leader_stop(leader *l, bool release);
@@ -58,5 +78,17 @@ void leader_stop(leader *l, bool release);
 void leader_abandon(leader *l);
 void leader_free(leader *l);
 bool leader_is_leading(leader *l);
+/*
+ * The instant (clock_mono_us) this process's leadership ends unless renewed:
+ * the start of the last successful renewal plus the renew deadline; 0 when
+ * not leading. Thread-safe.
+ */
+int64_t leader_valid_until(leader *l);
+/*
+ * A kube_deadline_fn for the client the controllers write with (ud: the
+ * leader): reads (GET) are never bounded, writes end by leader_valid_until
+ * (and are refused when not leading).
+ */
+int64_t leader_fence(void *ud, const char *method);
 
 #endif

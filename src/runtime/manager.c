@@ -33,6 +33,7 @@ struct manager {
 	metrics *metrics;
 	events *events;
 	leader *leader;
+	kube_client *lease_client; /* the leader's own (leader election only) */
 	informer *informers[MAX_PARTS];
 	int n_informers;
 	controller *controllers[MAX_PARTS];
@@ -67,6 +68,10 @@ static void usage(FILE *f, const char *prog, const char *about)
 		"  --leader-elect-lease-duration S   (default 15)\n"
 		"  --leader-elect-renew-deadline S   (default 10)\n"
 		"  --leader-elect-retry-period S     (default 2)\n"
+		"                                    Lease requests go over a connection of their own and\n"
+		"                                    time out after half the renew deadline; a leader that\n"
+		"                                    could not renew within the renew deadline writes\n"
+		"                                    nothing more and exits 1\n"
 		"  --identity ID                     leader identity (default: hostname + random suffix)\n"
 		"  --metrics-bind-address ADDR       /metrics (default :8080; 0 disables)\n"
 		"  --health-probe-bind-address ADDR  /healthz and /readyz (default :8081; 0 disables)\n"
@@ -255,6 +260,17 @@ manager *manager_new(const manager_options *o, const char *name, const char *rep
 		manager_free(m);
 		return NULL;
 	}
+	if (o->leader_elect) {
+		long deadline_s = o->renew_deadline_s > 0 ? o->renew_deadline_s : 10;
+		kube_client_options lo = { .timeout_ms = deadline_s * 500, .max_retries = -1 };
+		if (kube_client_new(cfg, &lo, &m->lease_client, &err)) {
+			log_error("%s", kube_strerror(&err));
+			kube_error_release(&err);
+			kube_config_free(cfg);
+			manager_free(m);
+			return NULL;
+		}
+	}
 	m->lease_ns = strdup(o->lease_namespace && *o->lease_namespace ? o->lease_namespace : cfg->namespace);
 	kube_config_free(cfg);
 	sbuf ln = SBUF_INIT;
@@ -281,6 +297,8 @@ manager *manager_new(const manager_options *o, const char *name, const char *rep
 			"Free bytes the C allocator holds (fragmentation and caches: RSS growth here is not a leak).", NULL, 0);
 #endif
 	kube_client_set_observer(m->client, observe_request, m);
+	if (m->lease_client)
+		kube_client_set_observer(m->lease_client, observe_request, m);
 	char host[128] = "memshack";
 	gethostname(host, sizeof host - 1);
 	host[sizeof host - 1] = '\0';
@@ -315,6 +333,7 @@ void manager_free(manager *m)
 	for (int i = 0; i < m->n_informers; i++)
 		informer_free(m->informers[i]);
 	leader_free(m->leader);
+	kube_client_free(m->lease_client);
 	events_free(m->events);
 	http_server_stop(m->metrics_srv);
 	http_server_stop(m->health_srv);
@@ -504,6 +523,21 @@ int manager_run(manager *m)
 		return 1;
 	}
 	m->sig_thread_started = true;
+	if (m->o.leader_elect) {
+		kube_error err = KUBE_ERROR_INIT;
+		leader_options lo = { .namespace = m->lease_ns, .name = m->lease_name, .identity = m->identity,
+				      .lease_duration_s = m->o.lease_duration_s, .renew_deadline_s = m->o.renew_deadline_s,
+				      .retry_period_s = m->o.retry_period_s, .on_started = on_started_leading,
+				      .on_lost = on_lost, .ud = m };
+		m->leader = leader_new(m->lease_client, &lo, &err);
+		if (!m->leader) {
+			log_error("%s", kube_strerror(&err));
+			kube_error_release(&err);
+			return 1;
+		}
+		/* Before any thread uses the client: its writes end where the leadership does. */
+		kube_client_set_deadline(m->client, leader_fence, m->leader);
+	}
 	for (int i = 0; i < m->n_informers; i++) {
 		if (informer_start(m->informers[i])) {
 			log_error("cannot start informer");
@@ -512,18 +546,7 @@ int manager_run(manager *m)
 	}
 	int code = 0;
 	bool controllers_started = false;
-	if (m->o.leader_elect) {
-		kube_error err = KUBE_ERROR_INIT;
-		leader_options lo = { .namespace = m->lease_ns, .name = m->lease_name, .identity = m->identity,
-				      .lease_duration_s = m->o.lease_duration_s, .renew_deadline_s = m->o.renew_deadline_s,
-				      .retry_period_s = m->o.retry_period_s, .on_started = on_started_leading,
-				      .on_lost = on_lost, .ud = m };
-		m->leader = leader_new(m->client, &lo, &err);
-		if (!m->leader) {
-			log_error("%s", kube_strerror(&err));
-			kube_error_release(&err);
-			return 1;
-		}
+	if (m->leader) {
 		log_info("leader election on lease %s/%s as %s", m->lease_ns, m->lease_name, m->identity);
 		if (leader_start(m->leader)) {
 			log_error("cannot start leader election");
