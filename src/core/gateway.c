@@ -5,10 +5,18 @@
 
 json_t *gateway_meta(const char *name, const char *ns, json_t *base)
 {
+	if (!json_is_object(base))
+		return NULL; /* base could not be built: no metadata without its labels and owner */
 	json_t *m = json_pack("{s:s, s:s}", "name", name, "namespace", ns);
 	const char *k;
 	json_t *v;
-	json_object_foreach(base, k, v) json_object_set_new(m, k, json_deep_copy(v));
+	json_object_foreach(base, k, v)
+	{
+		if (json_object_set_new(m, k, json_deep_copy(v))) {
+			json_decref(m);
+			return NULL;
+		}
+	}
 	return m;
 }
 
@@ -28,8 +36,11 @@ json_t *gateway_config_map(const gateway_params *p, const char *config_text, con
 {
 	json_t *cm = json_pack("{s:s, s:s, s:o, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
 			       gateway_meta(p->config_map, p->namespace, p->metadata), "data", "config.json", config_text);
-	json_object_set_new(json_object_get(cm, "metadata"), "annotations",
-			    json_pack("{s:s}", MEMSHACK_CONFIG_MD5_ANNOTATION, config_md5));
+	if (cm && json_object_set_new(json_object_get(cm, "metadata"), "annotations",
+				      json_pack("{s:s}", MEMSHACK_CONFIG_MD5_ANNOTATION, config_md5))) {
+		json_decref(cm);
+		return NULL;
+	}
 	return cm;
 }
 
@@ -46,8 +57,10 @@ json_t *gateway_deployment(const gateway_params *p)
 	 */
 	json_t *args = json_pack("[s, s, s, s, s]", "--config=file:/etc/mcrouter/config.json", "-p", port,
 				 "--probe-timeout-initial=1000", "--probe-timeout-max=5000");
-	if (p->extra_args)
-		json_array_extend(args, p->extra_args);
+	if (args && p->extra_args && json_array_extend(args, p->extra_args)) {
+		json_decref(args);
+		args = NULL; /* the container below fails to build */
+	}
 	json_t *resources = p->resources ? json_deep_copy(p->resources)
 					 : json_pack("{s:{s:s, s:s}, s:{s:s}}", "requests", "cpu", "50m", "memory", "64Mi",
 						     "limits", "memory", "256Mi");
@@ -66,20 +79,25 @@ json_t *gateway_deployment(const gateway_params *p)
 				    "spool", "emptyDir", "name", "state", "emptyDir", "securityContext",
 				    gateway_pod_security(65534), "automountServiceAccountToken", 0,
 				    "terminationGracePeriodSeconds", 30);
-	if (p->node_selector && json_object_size(p->node_selector))
-		json_object_set(podspec, "nodeSelector", p->node_selector);
-	if (p->tolerations && json_array_size(p->tolerations))
-		json_object_set(podspec, "tolerations", p->tolerations);
-	if (p->priority_class)
-		json_object_set_new(podspec, "priorityClassName", json_string(p->priority_class));
-	if (p->spread)
-		json_object_set_new(podspec, "affinity",
-				    json_pack("{s:{s:[{s:i, s:{s:{s:O}, s:s}}]}}", "podAntiAffinity",
-					      "preferredDuringSchedulingIgnoredDuringExecution", "weight", 100,
-					      "podAffinityTerm", "labelSelector", "matchLabels", p->selector, "topologyKey",
-					      "kubernetes.io/hostname"));
+	bool ok = podspec != NULL;
+	if (ok && p->node_selector && json_object_size(p->node_selector))
+		ok = !json_object_set(podspec, "nodeSelector", p->node_selector);
+	if (ok && p->tolerations && json_array_size(p->tolerations))
+		ok = !json_object_set(podspec, "tolerations", p->tolerations);
+	if (ok && p->priority_class)
+		ok = !json_object_set_new(podspec, "priorityClassName", json_string(p->priority_class));
+	if (ok && p->spread)
+		ok = !json_object_set_new(podspec, "affinity",
+					  json_pack("{s:{s:[{s:i, s:{s:{s:O}, s:s}}]}}", "podAntiAffinity",
+						    "preferredDuringSchedulingIgnoredDuringExecution", "weight", 100,
+						    "podAffinityTerm", "labelSelector", "matchLabels", p->selector,
+						    "topologyKey", "kubernetes.io/hostname"));
+	if (!ok) {
+		json_decref(podspec);
+		podspec = NULL; /* the Deployment below fails to build: never one without its scheduling */
+	}
 	json_t *meta = gateway_meta(p->name, p->namespace, p->metadata);
-	json_t *tpl_labels = json_deep_copy(json_object_get(meta, "labels"));
+	json_t *tpl_labels = meta ? json_deep_copy(json_object_get(meta, "labels")) : NULL;
 	return json_pack("{s:s, s:s, s:o, s:{s:i, s:{s:O}, s:{s:{s:o}, s:o}, s:i}}", "apiVersion", "apps/v1", "kind",
 			 "Deployment", "metadata", meta, "spec", "replicas", p->replicas, "selector", "matchLabels",
 			 p->selector, "template", "metadata", "labels", tpl_labels, "spec", podspec, "revisionHistoryLimit", 3);

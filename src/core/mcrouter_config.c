@@ -1,4 +1,5 @@
 #include "core/mcrouter_config.h"
+#include "util/json_encode.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -102,11 +103,13 @@ char *mcrouter_config_render(const mcrouter_pool *pools, size_t n_pools, const m
 				   "default_policy", json_array_get(children, 0));
 	} else {
 		json_t *reads = json_pack("{s:s, s:s, s:O}", "type", read_routes[o->read], "name", "reads", "children", children);
-		if (o->read == MC_READ_LATEST) {
-			json_object_set_new(reads, "failover_count", json_integer((json_int_t)n_pools));
-			json_object_set_new(reads, "thread_local_failover", json_true());
-			json_object_set_new(reads, "failover_errors",
-					    json_pack("[s, s, s, s]", "connect_timeout", "timeout", "connect_error", "tko"));
+		if (reads && o->read == MC_READ_LATEST &&
+		    (json_object_set_new(reads, "failover_count", json_integer((json_int_t)n_pools)) ||
+		     json_object_set_new(reads, "thread_local_failover", json_true()) ||
+		     json_object_set_new(reads, "failover_errors",
+					 json_pack("[s, s, s, s]", "connect_timeout", "timeout", "connect_error", "tko")))) {
+			json_decref(reads);
+			reads = NULL; /* the config below fails to build: never one without its failover */
 		}
 		json_t *writes = json_pack("{s:s, s:s, s:O}", "type", write_routes[o->write], "name", "writes", "children",
 					   children);
@@ -116,7 +119,7 @@ char *mcrouter_config_render(const mcrouter_pool *pools, size_t n_pools, const m
 				   "metaget", "reads", "cas", "reads");
 	}
 	json_decref(children);
-	char *text = config ? json_dumps(config, JSON_SORT_KEYS | JSON_INDENT(2)) : NULL;
+	char *text = config ? json_encode(config, JSON_SORT_KEYS | JSON_INDENT(2)) : NULL;
 	json_decref(config);
 	if (!text)
 		snprintf(err, errlen, "out of memory");

@@ -38,21 +38,23 @@ char *memshack_endpoint(const memshack_spec *s, const char *domain, char *buf, s
 	return buf;
 }
 
-void memshack_stamp_digest(json_t *obj)
+int memshack_stamp_digest(json_t *obj)
 {
 	json_t *meta = json_object_get(obj, "metadata");
 	json_t *ann = json_object_get(meta, "annotations");
 	if (!ann) {
 		ann = json_object();
-		json_object_set_new(meta, "annotations", ann);
+		if (json_object_set_new(meta, "annotations", ann))
+			return -1;
 	}
 	json_object_del(ann, MEMSHACK_DIGEST_ANNOTATION);
 	char md5[33];
-	digest_json_md5(obj, md5);
-	json_object_set_new(ann, MEMSHACK_DIGEST_ANNOTATION, json_string(md5));
+	if (digest_json_md5(obj, md5))
+		return -1;
+	return json_object_set_new(ann, MEMSHACK_DIGEST_ANNOTATION, json_string(md5)) ? -1 : 0;
 }
 
-void memshack_desired_hold_shards(memshack_desired *d, int replicas)
+int memshack_desired_hold_shards(memshack_desired *d, int replicas)
 {
 	size_t i;
 	json_t *obj;
@@ -64,20 +66,31 @@ void memshack_desired_hold_shards(memshack_desired *d, int replicas)
 		    !json_object_get(labels, MEMSHACK_POOL_LABEL) ||
 		    json_integer_value(json_object_get(spec, "replicas")) >= replicas)
 			continue;
-		json_object_set_new(spec, "replicas", json_integer(replicas));
-		memshack_stamp_digest(obj);
+		if (json_object_set_new(spec, "replicas", json_integer(replicas)) || memshack_stamp_digest(obj))
+			return -1;
 	}
+	return 0;
 }
 
-/* labels (new, stolen) and the owner reference, as gateway_params.metadata expects. New reference. */
+/*
+ * Every builder below returns a new reference, or NULL when anything of it
+ * could not be built (no memory): never an object with a part missing (an
+ * apply of it would remove that part). json_pack fails as a whole when an
+ * "o" argument is NULL, so a failure anywhere reaches the top.
+ */
+
+/* labels (new, stolen) and the owner reference, as gateway_params.metadata expects. */
 static json_t *meta_base(const memshack_spec *s, json_t *labels)
 {
 	json_t *m = json_pack("{s:o}", "labels", labels);
-	if (s->uid)
-		json_object_set_new(m, "ownerReferences",
-				    json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion", MEMSHACK_API_VERSION, "kind",
-					      "Memshack", "name", s->name, "uid", s->uid, "controller", 1,
-					      "blockOwnerDeletion", 1));
+	if (m && s->uid &&
+	    json_object_set_new(m, "ownerReferences",
+				json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion", MEMSHACK_API_VERSION, "kind",
+					  "Memshack", "name", s->name, "uid", s->uid, "controller", 1,
+					  "blockOwnerDeletion", 1))) {
+		json_decref(m);
+		return NULL;
+	}
 	return m;
 }
 
@@ -96,10 +109,13 @@ static json_t *labels(const memshack_spec *s, const char *app, const char *compo
 			      "app.kubernetes.io/instance", s->name, "app.kubernetes.io/component", component,
 			      "app.kubernetes.io/managed-by", "memshack", "app.kubernetes.io/part-of", "memshack",
 			      MEMSHACK_LABEL, s->name);
-	if (pool >= 0) {
+	if (l && pool >= 0) {
 		char p[16];
 		snprintf(p, sizeof p, "%d", pool);
-		json_object_set_new(l, MEMSHACK_POOL_LABEL, json_string(p));
+		if (json_object_set_new(l, MEMSHACK_POOL_LABEL, json_string(p))) {
+			json_decref(l);
+			return NULL;
+		}
 	}
 	return l;
 }
@@ -107,26 +123,43 @@ static json_t *labels(const memshack_spec *s, const char *app, const char *compo
 static json_t *selector(const memshack_spec *s, const char *component, int pool)
 {
 	json_t *l = json_pack("{s:s, s:s}", MEMSHACK_LABEL, s->name, "app.kubernetes.io/component", component);
-	if (pool >= 0) {
+	if (l && pool >= 0) {
 		char p[16];
 		snprintf(p, sizeof p, "%d", pool);
-		json_object_set_new(l, MEMSHACK_POOL_LABEL, json_string(p));
+		if (json_object_set_new(l, MEMSHACK_POOL_LABEL, json_string(p))) {
+			json_decref(l);
+			return NULL;
+		}
 	}
 	return l;
 }
 
-/* Applies scheduling options shared by every pod; `anti` (new or NULL) is the pod anti-affinity. */
-static void schedule(json_t *podspec, const memshack_spec *s, json_t *anti)
+/*
+ * Applies scheduling options shared by every pod; `anti` (new, stolen; NULL
+ * when not wanted) is the pod anti-affinity; want_anti says whether one is
+ * wanted (then a NULL anti is a failure). Returns podspec, or NULL (podspec
+ * released) when anything could not be set.
+ */
+static json_t *schedule(json_t *podspec, const memshack_spec *s, bool want_anti, json_t *anti)
 {
-	if (s->node_selector && json_object_size(s->node_selector))
-		json_object_set(podspec, "nodeSelector", s->node_selector);
-	if (s->tolerations && json_array_size(s->tolerations))
-		json_object_set(podspec, "tolerations", s->tolerations);
-	if (s->priority_class)
-		json_object_set_new(podspec, "priorityClassName", json_string(s->priority_class));
-	if (anti)
-		json_object_set_new(podspec, "affinity", json_pack("{s:{s:[o]}}", "podAntiAffinity",
-								   "preferredDuringSchedulingIgnoredDuringExecution", anti));
+	bool ok = podspec != NULL;
+	if (ok && s->node_selector && json_object_size(s->node_selector))
+		ok = !json_object_set(podspec, "nodeSelector", s->node_selector);
+	if (ok && s->tolerations && json_array_size(s->tolerations))
+		ok = !json_object_set(podspec, "tolerations", s->tolerations);
+	if (ok && s->priority_class)
+		ok = !json_object_set_new(podspec, "priorityClassName", json_string(s->priority_class));
+	if (ok && want_anti) {
+		ok = !json_object_set_new(podspec, "affinity", json_pack("{s:{s:[o]}}", "podAntiAffinity",
+									 "preferredDuringSchedulingIgnoredDuringExecution", anti));
+		anti = NULL; /* stolen, even on failure */
+	}
+	json_decref(anti);
+	if (!ok) {
+		json_decref(podspec);
+		return NULL;
+	}
+	return podspec;
 }
 
 static const char *topology_key(const memshack_spec *s)
@@ -137,9 +170,16 @@ static const char *topology_key(const memshack_spec *s)
 static json_t *args_list(const char *const *fixed, json_t *extra)
 {
 	json_t *a = json_array();
-	for (size_t i = 0; fixed[i]; i++)
-		json_array_append_new(a, json_string(fixed[i]));
-	json_array_extend(a, extra);
+	for (size_t i = 0; a && fixed[i]; i++) {
+		if (json_array_append_new(a, json_string(fixed[i]))) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	if (a && extra && json_array_extend(a, extra)) {
+		json_decref(a);
+		return NULL;
+	}
 	return a;
 }
 
@@ -177,7 +217,7 @@ static json_t *statefulset(const memshack_spec *s, int k)
 		anti = json_pack("{s:i, s:{s:{s:o}, s:[s], s:s}}", "weight", 100, "podAffinityTerm", "labelSelector",
 				 "matchLabels", selector(s, "pool", -1), "matchLabelKeys", "apps.kubernetes.io/pod-index",
 				 "topologyKey", topology_key(s));
-	schedule(podspec, s, anti);
+	podspec = schedule(podspec, s, s->spread != MC_SPREAD_NONE, anti);
 	return json_pack("{s:s, s:s, s:o, s:{s:i, s:s, s:s, s:{s:o}, s:{s:{s:o}, s:o}, s:{s:s}, s:i}}", "apiVersion",
 			 "apps/v1", "kind", "StatefulSet", "metadata", meta(s, name, labels(s, "memcached", "pool", k)),
 			 "spec", "replicas", s->num_shards, "serviceName", headless, "podManagementPolicy", "Parallel",
@@ -282,6 +322,10 @@ int memshack_desired_build_routed(const memshack_spec *s, const char *domain, me
 		goto out;
 	digest_md5_hex(out->config_text, strlen(out->config_text), out->config_md5);
 	out->objects = json_array();
+	if (!out->objects) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	char name[128];
 	json_array_append_new(out->objects, headless_service(s));
 	for (int k = 0; k < s->num_replicas; k++)
@@ -309,7 +353,12 @@ int memshack_desired_build_routed(const memshack_spec *s, const char *domain, me
 	size_t i;
 	json_t *o;
 	json_array_foreach(out->objects, i, o)
-		memshack_stamp_digest(o);
+	{
+		if (memshack_stamp_digest(o)) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+	}
 	rc = 0;
 out:
 	for (int j = 0; names && j < n * shards; j++)

@@ -81,9 +81,9 @@ char *memshack_endpoint(const memshack_spec *s, const char *cluster_domain, char
  * spec.replicas of every pool StatefulSet in d and re-stamps its digest; a
  * no-op when replicas <= numShards. The config in d is unchanged.
  */
-void memshack_desired_hold_shards(memshack_desired *d, int replicas);
+int memshack_desired_hold_shards(memshack_desired *d, int replicas); /* 0, or -1 (no memory: d unusable) */
 
-/* Sets metadata.annotations[memshack.io/applied-digest] to the md5 of obj without it. */
-void memshack_stamp_digest(json_t *obj);
+/* Sets metadata.annotations[memshack.io/applied-digest] to the md5 of obj without it. 0, or -1 (no memory). */
+int memshack_stamp_digest(json_t *obj);
 
 #endif

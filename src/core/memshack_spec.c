@@ -570,7 +570,10 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 		s->tolerations = json_deep_copy(tol);
 	}
 	if (!s->name || !s->namespace || !s->memcached_image || !s->mcrouter_image || !s->max_item_size ||
-	    !s->memcached_args || !s->mcrouter_args || (uid && !s->uid)) {
+	    !s->memcached_args || !s->mcrouter_args || (uid && !s->uid) || (strs[6] && !s->priority_class) ||
+	    (json_is_object(json_object_get(mcd, "resources")) && !s->memcached_resources) ||
+	    (json_is_object(json_object_get(mcr, "resources")) && !s->mcrouter_resources) ||
+	    (json_is_object(nsel) && !s->node_selector) || (json_is_array(tol) && !s->tolerations)) {
 		memshack_spec_free(s);
 		return spec_fail(err, errlen, "out of memory");
 	}

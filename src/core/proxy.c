@@ -8,6 +8,7 @@
 #include "core/mcrouter_config.h"
 #include "core/memshack_desired.h"
 #include "util/digest.h"
+#include "util/json_encode.h"
 
 const char *const proxy_pool_names[] = { "Sharded", "Replicated", NULL };
 
@@ -144,7 +145,8 @@ int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen)
 	json_t *a = json_object_get(mcr, "extraArgs"), *r = json_object_get(mcr, "resources");
 	p->mcrouter_args = json_is_array(a) ? json_deep_copy(a) : json_array();
 	p->mcrouter_resources = json_is_object(r) ? json_deep_copy(r) : NULL;
-	if (!p->name || !p->namespace || !p->service_name || !p->service_port || !p->mcrouter_image || !p->mcrouter_args) {
+	if (!p->name || !p->namespace || !p->service_name || !p->service_port || !p->mcrouter_image || !p->mcrouter_args ||
+	    (uid && !p->uid) || (json_is_object(r) && !p->mcrouter_resources)) {
 		proxy_spec_free(p);
 		return spec_fail(err, errlen, "out of memory");
 	}
@@ -248,8 +250,11 @@ proxy_servers_result proxy_servers(const proxy_spec *p, json_t *service, json_t 
 	}
 	size_t cap = 16, n = 0;
 	member *ms = calloc(cap, sizeof *ms);
+	bool nomem = !ms;
 	json_array_foreach(slices, i, slice)
 	{
+		if (nomem)
+			break;
 		const char *type = json_string_value(json_object_get(slice, "addressType"));
 		if (!type || (have_v4 && strcmp(type, "IPv4") && strcmp(type, "FQDN")) ||
 		    (!have_v4 && strcmp(type, "IPv6") && strcmp(type, "FQDN")))
@@ -283,31 +288,47 @@ proxy_servers_result proxy_servers(const proxy_spec *p, json_t *service, json_t 
 				continue; /* never let a hostile address into the config */
 			if (n == cap) {
 				member *bigger = realloc(ms, 2 * cap * sizeof *ms);
-				if (!bigger)
+				if (!bigger) {
+					nomem = true;
 					break;
+				}
 				ms = bigger;
 				cap *= 2;
 			}
 			ms[n].order = strdup(pod ? pod : host ? host : addr);
 			ms[n].server = strdup(server);
 			n++;
+			if (!ms[n - 1].order || !ms[n - 1].server) {
+				nomem = true;
+				break;
+			}
 		}
 	}
-	qsort(ms, n, sizeof *ms, member_cmp);
-	json_t *out = json_array();
-	for (size_t k = 0; k < n; k++) {
-		/* Drop duplicates (the same endpoint in two slices). */
-		bool dup = false;
-		for (size_t m = 0; m < k && !dup; m++)
-			dup = !strcmp(ms[m].server, ms[k].server);
-		if (!dup)
-			json_array_append_new(out, json_string(ms[k].server));
+	json_t *out = nomem ? NULL : json_array();
+	if (out) {
+		qsort(ms, n, sizeof *ms, member_cmp);
+		for (size_t k = 0; k < n; k++) {
+			/* Drop duplicates (the same endpoint in two slices). */
+			bool dup = false;
+			for (size_t m = 0; m < k && !dup; m++)
+				dup = !strcmp(ms[m].server, ms[k].server);
+			if (!dup && json_array_append_new(out, json_string(ms[k].server))) {
+				json_decref(out);
+				out = NULL;
+				break;
+			}
+		}
 	}
-	for (size_t k = 0; k < n; k++) {
+	for (size_t k = 0; ms && k < n; k++) {
 		free(ms[k].order);
 		free(ms[k].server);
 	}
 	free(ms);
+	if (!out) {
+		/* Fail closed: a list missing a server would move its keys elsewhere. */
+		snprintf(why, whylen, "out of memory listing the servers of Service %s/%s", p->namespace, p->service_name);
+		return PROXY_SERVERS_NOMEM;
+	}
 	*ret_servers = out;
 	if (!json_array_size(out)) {
 		snprintf(why, whylen, "Service %s/%s has no %sendpoints on port %s", p->namespace, p->service_name,
@@ -328,13 +349,17 @@ char *proxy_gateway_name(const proxy_spec *p, char *buf, size_t len)
 
 static char *config_for(const proxy_spec *p, json_t *servers, char *err, size_t errlen)
 {
+	if (errlen)
+		err[0] = '\0';
 	size_t n = json_array_size(servers);
 	if (!n) {
 		/* No servers yet: a valid config that answers every request with an error, until they appear. */
 		json_t *c = json_pack("{s:{s:s, s:{s:s, s:s}}}", "route", "type", "OperationSelectorRoute", "default_policy",
 				      "type", "ErrorRoute", "response", "memshack: no memcached servers behind the Service yet");
-		char *t = json_dumps(c, JSON_SORT_KEYS | JSON_INDENT(2));
+		char *t = c ? json_encode(c, JSON_SORT_KEYS | JSON_INDENT(2)) : NULL;
 		json_decref(c);
+		if (!t)
+			snprintf(err, errlen, "out of memory");
 		return t;
 	}
 	const char **list = calloc(n, sizeof *list);
@@ -358,6 +383,8 @@ static char *config_for(const proxy_spec *p, json_t *servers, char *err, size_t 
 		free(pools);
 		free(names);
 	}
+	if (!list || (!text && !*err))
+		snprintf(err, errlen, "out of memory");
 	free(list);
 	return text;
 }
@@ -376,11 +403,14 @@ int proxy_desired_build(const proxy_spec *p, json_t *servers, proxy_desired *out
 				 "app.kubernetes.io/instance", p->name, "app.kubernetes.io/component", "proxy",
 				 "app.kubernetes.io/managed-by", "memshack", "app.kubernetes.io/part-of", "memshack",
 				 PROXY_LABEL, p->name);
-	if (p->uid)
-		json_object_set_new(base, "ownerReferences",
-				    json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion", MEMSHACK_API_VERSION, "kind",
-					      "MemcachedProxy", "name", p->name, "uid", p->uid, "controller", 1,
-					      "blockOwnerDeletion", 1));
+	if (base && p->uid &&
+	    json_object_set_new(base, "ownerReferences",
+				json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion", MEMSHACK_API_VERSION, "kind",
+					  "MemcachedProxy", "name", p->name, "uid", p->uid, "controller", 1,
+					  "blockOwnerDeletion", 1))) {
+		json_decref(base);
+		base = NULL; /* gateway_meta fails without it: no child without its owner */
+	}
 	json_t *sel = json_pack("{s:s, s:s}", PROXY_LABEL, p->name, "app.kubernetes.io/component", "proxy");
 	gateway_params gp = { .name = name, .namespace = p->namespace, .config_map = cfg, .metadata = base, .selector = sel,
 			      .image = p->mcrouter_image, .port = p->port, .replicas = p->replicas,
@@ -391,8 +421,14 @@ int proxy_desired_build(const proxy_spec *p, json_t *servers, proxy_desired *out
 	json_decref(sel);
 	size_t i;
 	json_t *o;
-	json_array_foreach(out->objects, i, o) memshack_stamp_digest(o);
-	return out->objects ? 0 : -1;
+	bool ok = out->objects != NULL;
+	json_array_foreach(out->objects, i, o) ok = ok && !memshack_stamp_digest(o);
+	if (!ok) {
+		snprintf(err, errlen, "out of memory");
+		proxy_desired_release(out);
+		return -1;
+	}
+	return 0;
 }
 
 void proxy_desired_release(proxy_desired *d)

@@ -61,13 +61,15 @@ typedef enum proxy_servers_result {
 	PROXY_NO_SERVICE,    /* the Service does not exist */
 	PROXY_NO_PORT,       /* the Service has no such port */
 	PROXY_NO_ENDPOINTS,  /* no usable endpoint */
+	PROXY_SERVERS_NOMEM, /* the list could not be built: decide nothing from it */
 } proxy_servers_result;
 
 /*
  * The server list (a new JSON array of "host:port" strings) from `service`
  * (borrowed, NULL if missing) and `slices` (a borrowed array of the
  * Service's EndpointSlices). Returns the result; *ret_servers is set (maybe
- * empty) unless PROXY_NO_SERVICE / PROXY_NO_PORT. why gets a one-line reason.
+ * empty) unless PROXY_NO_SERVICE / PROXY_NO_PORT / PROXY_SERVERS_NOMEM (never
+ * a shorter list for lack of memory). why gets a one-line reason.
  */
 proxy_servers_result proxy_servers(const proxy_spec *p, json_t *service, json_t *slices, const char *domain,
 				   json_t **ret_servers, char *why, size_t whylen);

@@ -15,6 +15,7 @@
 #include "util/clock.h"
 #include "util/sbuf.h"
 #include "util/json_lenient.h"
+#include "util/json_encode.h"
 
 #ifndef MEMSHACK_VERSION
 #define MEMSHACK_VERSION "0.1.0"
@@ -649,7 +650,7 @@ static int json_exchange(kube_client *c, const char *method, const char *path, c
 {
 	char *body = NULL;
 	if (obj) {
-		body = json_dumps(obj, JSON_COMPACT);
+		body = json_encode(obj, JSON_COMPACT);
 		if (!body)
 			return kube_error_set(err, KUBE_ERR_INVALID, "%s %s: body cannot be encoded as JSON", method, path);
 	}
@@ -714,10 +715,12 @@ int kube_delete_uid(kube_client *c, const char *path, const char *propagation, c
 	json_t *opts = NULL;
 	if (propagation || uid) {
 		opts = json_pack("{s:s, s:s}", "apiVersion", "v1", "kind", "DeleteOptions");
-		if (opts && propagation)
-			json_object_set_new(opts, "propagationPolicy", json_string(propagation));
-		if (opts && uid)
-			json_object_set_new(opts, "preconditions", json_pack("{s:s}", "uid", uid));
+		/* Never a DELETE without the options asked for: without its uid precondition it could delete a re-created object. */
+		if (opts && ((propagation && json_object_set_new(opts, "propagationPolicy", json_string(propagation))) ||
+			     (uid && json_object_set_new(opts, "preconditions", json_pack("{s:s}", "uid", uid))))) {
+			json_decref(opts);
+			opts = NULL;
+		}
 		if (!opts)
 			return kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
 	}

@@ -1,4 +1,5 @@
 #define _GNU_SOURCE /* pipe2 */
+#include "util/json_encode.h"
 #include "kube/kube_credential.h"
 
 #include "util/clock.h"
@@ -255,7 +256,7 @@ static int run_plugin(const kube_credential *c, sbuf *out, sbuf *errtext, kube_e
 	if (spec && x->provide_cluster_info && c->server)
 		json_object_set_new(spec, "cluster", json_pack("{s:s}", "server", c->server));
 	json_t *ei = json_pack("{s:s, s:s, s:o}", "apiVersion", x->api_version, "kind", "ExecCredential", "spec", spec);
-	char *ei_text = ei ? json_dumps(ei, JSON_COMPACT) : NULL;
+	char *ei_text = ei ? json_encode(ei, JSON_COMPACT) : NULL;
 	json_decref(ei);
 	if (!ei_text || sbuf_addf(&info, "KUBERNETES_EXEC_INFO=%s", ei_text)) {
 		free(ei_text);

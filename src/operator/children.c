@@ -150,7 +150,9 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 	char key[512], skey[400];
 	snprintf(key, sizeof key, "%s/%s/%s", kind, ns ? ns : "", name);
 	snprintf(skey, sizeof skey, "%s%s%s", ns ? ns : "", ns ? "/" : "", name);
-	json_t *cached = store_get(informer_store(cache), skey);
+	json_t *cached = NULL;
+	if (store_lookup(informer_store(cache), skey, &cached) < 0)
+		return kube_error_set(err, KUBE_ERR_NOMEM, "out of memory reading the cached %s %s", kind, name);
 	bool need = true, reverting = false;
 	memo mm;
 	memset(&mm, 0, sizeof mm);

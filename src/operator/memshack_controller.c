@@ -63,11 +63,12 @@ static const char *mstr(json_t *obj, const char *key)
 	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
 }
 
-static json_t *cached_child(memshack_controller *ctl, int kind, const char *ns, const char *name)
+/* store_lookup of a child: 1 (*ret set), 0 (not cached) or -1 (no memory). */
+static int cached_child(memshack_controller *ctl, int kind, const char *ns, const char *name, json_t **ret)
 {
 	char key[400];
 	snprintf(key, sizeof key, "%s/%s", ns, name);
-	return store_get(informer_store(ctl->children_inf[kind]), key);
+	return store_lookup(informer_store(ctl->children_inf[kind]), key, ret);
 }
 
 /* The labels of a per-Memshack series: namespace="NS",name="NAME" (escaped) into buf; returns buf. */
@@ -208,13 +209,16 @@ static int write_status(memshack_controller *ctl, json_t *ms, json_t *status, ku
 	return rc;
 }
 
-static void observe(memshack_controller *ctl, const memshack_spec *s, memshack_observed *o)
+/* What the caches say of s's pools and gateway. 0, or -1 when a cached child could not be read (decide nothing). */
+static int observe(memshack_controller *ctl, const memshack_spec *s, memshack_observed *o)
 {
 	memset(o, 0, sizeof *o);
 	for (int k = 0; k < s->num_replicas && k < MEMSHACK_MAX_POOLS; k++) {
 		char name[128];
 		memshack_pool_name(s, k, name, sizeof name);
-		json_t *sts = cached_child(ctl, K_STATEFULSET, s->namespace, name);
+		json_t *sts = NULL;
+		if (cached_child(ctl, K_STATEFULSET, s->namespace, name, &sts) < 0)
+			return -1;
 		if (sts && is_controlled_by(sts, s->uid)) {
 			json_t *st = json_object_get(sts, "status");
 			json_t *gen = json_object_get(json_object_get(sts, "metadata"), "generation");
@@ -226,7 +230,9 @@ static void observe(memshack_controller *ctl, const memshack_spec *s, memshack_o
 	}
 	char name[128];
 	memshack_gateway_name(s, name, sizeof name);
-	json_t *dep = cached_child(ctl, K_DEPLOYMENT, s->namespace, name);
+	json_t *dep = NULL;
+	if (cached_child(ctl, K_DEPLOYMENT, s->namespace, name, &dep) < 0)
+		return -1;
 	if (dep && is_controlled_by(dep, s->uid)) {
 		json_t *st = json_object_get(dep, "status");
 		json_t *gen = json_object_get(json_object_get(dep, "metadata"), "generation");
@@ -235,16 +241,19 @@ static void observe(memshack_controller *ctl, const memshack_spec *s, memshack_o
 		o->gateway_current = json_integer_value(json_object_get(st, "observedGeneration")) >= json_integer_value(gen);
 	}
 	json_decref(dep);
+	return 0;
 }
 
-/* The most pods any pool StatefulSet of s has now (status.replicas), 0 if none is cached. */
+/* The most pods any pool StatefulSet of s has now (status.replicas), 0 if none is cached; -1 when one could not be read. */
 static int pool_pods_now(memshack_controller *ctl, const memshack_spec *s)
 {
 	int most = 0;
 	for (int k = 0; k < s->num_replicas && k < MEMSHACK_MAX_POOLS; k++) {
 		char name[128];
 		memshack_pool_name(s, k, name, sizeof name);
-		json_t *sts = cached_child(ctl, K_STATEFULSET, s->namespace, name);
+		json_t *sts = NULL;
+		if (cached_child(ctl, K_STATEFULSET, s->namespace, name, &sts) < 0)
+			return -1;
 		if (sts && is_controlled_by(sts, s->uid)) {
 			int n = (int)json_integer_value(json_object_get(json_object_get(sts, "status"), "replicas"));
 			most = n > most ? n : most;
@@ -269,7 +278,9 @@ static reconcile_result reconcile(void *ud, const char *key)
 {
 	memshack_controller *ctl = ud;
 	reconcile_result done = { RECONCILE_DONE, 0 }, failed = { RECONCILE_ERROR, 0 };
-	json_t *ms = store_get(informer_store(ctl->ms), key);
+	json_t *ms = NULL;
+	if (store_lookup(informer_store(ctl->ms), key, &ms) < 0)
+		return failed; /* cached but unreadable for now: not gone */
 	if (!ms) {
 		int reported = children_report_undecodable(manager_client(ctl->m), manager_events(ctl->m), ctl->ms, &MEMSHACK_RES,
 							   "memshack", key);
@@ -308,7 +319,11 @@ static reconcile_result reconcile(void *ud, const char *key)
 	}
 	/* Route new shards and pools only once their pods are ready (memshack_route_layout); o also feeds the status. */
 	memshack_observed o;
-	observe(ctl, s, &o);
+	if (observe(ctl, s, &o)) {
+		log_write(LOG_ERROR, "memshack", key, "reading cached children: out of memory");
+		res = failed;
+		goto out;
+	}
 	int ready[MEMSHACK_MAX_POOLS];
 	for (int k = 0; k < MEMSHACK_MAX_POOLS; k++)
 		ready[k] = o.pools[k].exists ? o.pools[k].ready : 0;
@@ -346,12 +361,25 @@ static reconcile_result reconcile(void *ud, const char *key)
 	int64_t config_age = same_config ? now_us - memo->since : 0;
 	/* Shards a gateway may still route to: those of the config before this one (unknown after a restart: all pods). */
 	int pods_now = pool_pods_now(ctl, s);
+	if (pods_now < 0) {
+		pthread_mutex_unlock(&ctl->mu);
+		log_write(LOG_ERROR, "memshack", key, "reading cached pools: out of memory");
+		memshack_desired_release(&d);
+		res = failed;
+		goto out;
+	}
 	int served = !memo ? pods_now : same_config ? memo->prev_routed.shards : memo->routed.shards;
 	pthread_mutex_unlock(&ctl->mu);
 	int hold_pods = served < pods_now ? served : pods_now;
 	bool held = !confirmed && config_age < ctl->removal_delay_us && hold_pods > s->num_shards;
+	if (held && memshack_desired_hold_shards(&d, hold_pods)) {
+		/* Fail closed: applying the pools as built would shrink them before the gateways moved. */
+		log_write(LOG_ERROR, "memshack", key, "cannot build children: out of memory");
+		memshack_desired_release(&d);
+		res = failed;
+		goto out;
+	}
 	if (held) {
-		memshack_desired_hold_shards(&d, hold_pods);
 		log_write(LOG_INFO, "memshack", key, "pools keep %d pods until every gateway loaded the config with %d shards",
 			  hold_pods, s->num_shards);
 	}
@@ -360,7 +388,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 	sbuf changed = SBUF_INIT;
 	size_t i;
 	json_t *obj;
-	bool config_changed = false;
+	bool config_changed = false, config_current = false;
 	int64_t defer_us = 0; /* the shortest hold-back of a contested child */
 	json_array_foreach(d.objects, i, obj)
 	{
@@ -378,6 +406,8 @@ static reconcile_result reconcile(void *ud, const char *key)
 			break;
 		}
 		children_note_contested(manager_events(ctl->m), ms, obj, defer, &defer_us);
+		if (k == K_CONFIGMAP)
+			config_current = true; /* written now, or already so */
 		if (!applied)
 			continue;
 		sbuf_addf(&changed, "%s%s %s", changed.len ? ", " : "", kind, mstr(obj, "name"));
@@ -386,7 +416,11 @@ static reconcile_result reconcile(void *ud, const char *key)
 	}
 	pthread_mutex_lock(&ctl->mu);
 	memo = strmap_get(&ctl->config_changed, key, NULL);
-	if (config_changed || !memo || strcmp(memo->md5, d.config_md5)) {
+	/*
+	 * The config's age counts from when it was written: a config whose write
+	 * failed (or was not reached) is not the one the gateways may have.
+	 */
+	if (config_current && (config_changed || !memo || strcmp(memo->md5, d.config_md5))) {
 		if (!memo && (memo = calloc(1, sizeof *memo)) && strmap_put(&ctl->config_changed, key, memo, NULL, NULL)) {
 			free(memo);
 			memo = NULL;
@@ -523,6 +557,23 @@ out:
 	memshack_spec_free(s);
 	json_decref(ms);
 	return res;
+}
+
+reconcile_result memshack_controller_reconcile(memshack_controller *ctl, const char *key)
+{
+	return reconcile(ctl, key);
+}
+
+store *memshack_controller_cache(memshack_controller *ctl, const char *kind)
+{
+	if (!strcmp(kind, "Memshack"))
+		return informer_store(ctl->ms);
+	if (!strcmp(kind, "Pod"))
+		return informer_store(ctl->gateway_pods);
+	for (int k = 0; k < K_N; k++)
+		if (!strcmp(kind, child_res[k]->kind))
+			return informer_store(ctl->children_inf[k]);
+	return NULL;
 }
 
 void memshack_controller_free(memshack_controller *ctl)

@@ -54,4 +54,15 @@ typedef struct memshack_controller memshack_controller;
 memshack_controller *memshack_controller_new(manager *m, const memshack_controller_options *o);
 void memshack_controller_free(memshack_controller *ctl);
 
+/*
+ * One reconcile of key ("namespace/name") in the calling thread, exactly as
+ * a worker runs it; and the cache the controller reads for `kind`
+ * ("Memshack", "Service", "StatefulSet", "PodDisruptionBudget", "ConfigMap",
+ * "Deployment", or "Pod": its gateway pods), borrowed, or NULL. The manager
+ * need not run: a test (tests/unit/test_alloc_failure.c) fills the caches
+ * itself and calls reconcile directly.
+ */
+reconcile_result memshack_controller_reconcile(memshack_controller *ctl, const char *key);
+store *memshack_controller_cache(memshack_controller *ctl, const char *kind);
+
 #endif

@@ -61,7 +61,9 @@ static reconcile_result reconcile(void *ud, const char *key)
 {
 	proxy_controller *pc = ud;
 	reconcile_result done = { RECONCILE_DONE, 0 }, failed = { RECONCILE_ERROR, 0 };
-	json_t *obj = store_get(informer_store(pc->proxies), key);
+	json_t *obj = NULL;
+	if (store_lookup(informer_store(pc->proxies), key, &obj) < 0)
+		return failed; /* cached but unreadable for now: not gone */
 	if (!obj) {
 		int reported = children_report_undecodable(manager_client(pc->m), manager_events(pc->m), pc->proxies, &PROXY_RES,
 							   "memcachedproxy", key);
@@ -106,12 +108,21 @@ static reconcile_result reconcile(void *ud, const char *key)
 		log_write(LOG_WARN, "memcachedproxy", key, "its Service or a slice cannot be decoded: nothing written until it can be");
 		goto out;
 	}
-	service = store_get(informer_store(pc->services), skey);
 	slice_filter sf = { p->namespace, p->service_name };
-	slices = store_list(informer_store(pc->slices), slice_of, &sf);
+	if (store_lookup(informer_store(pc->services), skey, &service) < 0 ||
+	    !(slices = store_list(informer_store(pc->slices), slice_of, &sf))) {
+		/* Fail closed: a Service or slice missing for lack of memory would shrink the config. */
+		log_write(LOG_ERROR, "memcachedproxy", key, "reading the Service and its slices: out of memory");
+		res = failed;
+		goto out;
+	}
 	proxy_servers_result pr = proxy_servers(p, service, slices, pc->domain, &servers, why, sizeof why);
-	if (!servers)
-		servers = json_array();
+	if (pr == PROXY_SERVERS_NOMEM || (!servers && !(servers = json_array()))) {
+		/* Fail closed: a config from a shorter list would move keys; write nothing, retry. */
+		log_write(LOG_ERROR, "memcachedproxy", key, "%s", pr == PROXY_SERVERS_NOMEM ? why : "out of memory");
+		res = failed;
+		goto out;
+	}
 	proxy_desired d;
 	if (proxy_desired_build(p, servers, &d, err, sizeof err)) {
 		log_write(LOG_ERROR, "memcachedproxy", key, "cannot build children: %s", err);
@@ -148,7 +159,13 @@ static reconcile_result reconcile(void *ud, const char *key)
 	char gname[128];
 	proxy_gateway_name(p, gname, sizeof gname);
 	snprintf(skey, sizeof skey, "%s/%s", p->namespace, gname);
-	json_t *dep = store_get(informer_store(pc->deployments), skey);
+	json_t *dep = NULL;
+	if (store_lookup(informer_store(pc->deployments), skey, &dep) < 0) {
+		log_write(LOG_ERROR, "memcachedproxy", key, "reading the gateway Deployment: out of memory");
+		proxy_desired_release(&d);
+		res = failed;
+		goto out;
+	}
 	int ready = dep && is_controlled_by(dep, p->uid)
 			    ? (int)json_integer_value(json_object_get(json_object_get(dep, "status"), "readyReplicas"))
 			    : 0;
@@ -246,6 +263,24 @@ static json_t *project_service(void *ud, json_t *obj)
 	return json_pack("{s:{s:O?, s:O?, s:O?}, s:{s:O?}}", "metadata", "name", json_object_get(meta, "name"),
 			 "namespace", json_object_get(meta, "namespace"), "uid", json_object_get(meta, "uid"), "spec",
 			 "ports", json_object_get(json_object_get(obj, "spec"), "ports"));
+}
+
+reconcile_result proxy_controller_reconcile(proxy_controller *pc, const char *key)
+{
+	return reconcile(pc, key);
+}
+
+store *proxy_controller_cache(proxy_controller *pc, const char *kind)
+{
+	informer *inf = !strcmp(kind, "MemcachedProxy")	 ? pc->proxies
+			: !strcmp(kind, "Backend")	 ? pc->services
+			: !strcmp(kind, "EndpointSlice") ? pc->slices
+			: !strcmp(kind, "Deployment")	 ? pc->deployments
+			: !strcmp(kind, "Service")	 ? pc->owned_services
+			: !strcmp(kind, "ConfigMap")	 ? pc->configmaps
+			: !strcmp(kind, "PodDisruptionBudget") ? pc->pdbs
+							       : NULL;
+	return inf ? informer_store(inf) : NULL;
 }
 
 void proxy_controller_free(proxy_controller *pc)

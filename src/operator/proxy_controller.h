@@ -26,4 +26,15 @@ typedef struct proxy_controller proxy_controller;
 proxy_controller *proxy_controller_new(manager *m, const char *cluster_domain);
 void proxy_controller_free(proxy_controller *pc);
 
+/*
+ * One reconcile of key in the calling thread, as a worker runs it; and the
+ * cache the controller reads for `kind`, borrowed, or NULL: "MemcachedProxy",
+ * "Backend" (every Service in scope: the one a proxy points at),
+ * "EndpointSlice", and its own children "Deployment", "Service",
+ * "ConfigMap", "PodDisruptionBudget". For tests that fill the caches
+ * themselves (tests/unit/test_alloc_failure.c).
+ */
+reconcile_result proxy_controller_reconcile(proxy_controller *pc, const char *key);
+store *proxy_controller_cache(proxy_controller *pc, const char *kind);
+
 #endif

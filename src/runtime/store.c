@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/strmap.h"
+#include "util/json_encode.h"
 
 /* One allocation per object: the map key, the resourceVersion, then the projection's compact JSON. */
 typedef struct entry {
@@ -93,7 +94,7 @@ static entry *make_entry(store *s, json_t *obj, const char *key)
 		return NULL;
 	const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
 	size_t rv_len = rv ? strlen(rv) : 0;
-	char *text = json_dumps(kept, JSON_COMPACT);
+	char *text = json_encode(kept, JSON_COMPACT);
 	json_decref(kept);
 	if (!text)
 		return NULL;
@@ -113,17 +114,40 @@ static entry *make_entry(store *s, json_t *obj, const char *key)
 	return e;
 }
 
-/* Parses an entry; puts the resourceVersion kept beside the text back into metadata. */
+/*
+ * Whether obj encodes back to exactly the entry's text. jansson's parser
+ * can return a damaged tree when memory runs out mid-way (jansson 2.14's
+ * lexer ignores a failed append to a token's text: a key or a string comes
+ * out cut short); the entry's text is jansson's own compact encoding, so an
+ * undamaged parse reproduces it byte for byte.
+ */
+static bool parsed_whole(json_t *obj, const entry *e)
+{
+	char *again = json_encode(obj, JSON_COMPACT);
+	bool same = again && strlen(again) == e->len && !memcmp(again, ENTRY_TEXT(e), e->len);
+	free(again);
+	return same;
+}
+
+/* Parses an entry; puts the resourceVersion kept beside the text back into metadata. NULL on no memory. */
 static json_t *entry_parse(const entry *e)
 {
 	json_t *obj = json_loadb(ENTRY_TEXT(e), e->len, JSON_ALLOW_NUL, NULL);
+	if (obj && !parsed_whole(obj, e)) {
+		json_decref(obj);
+		return NULL;
+	}
 	if (obj && e->rv_len) {
 		json_t *meta = json_object_get(obj, "metadata");
 		if (!json_is_object(meta)) {
 			meta = json_object();
-			json_object_set_new(obj, "metadata", meta);
+			if (json_object_set_new(obj, "metadata", meta))
+				meta = NULL;
 		}
-		json_object_set_new(meta, "resourceVersion", json_string(ENTRY_RVP(e)));
+		if (!meta || json_object_set_new(meta, "resourceVersion", json_string(ENTRY_RVP(e)))) {
+			json_decref(obj); /* never a copy without its resourceVersion */
+			return NULL;
+		}
 	}
 	return obj;
 }
@@ -254,6 +278,15 @@ json_t *store_get(store *s, const char *key)
 	return obj;
 }
 
+int store_lookup(store *s, const char *key, json_t **ret)
+{
+	pthread_rwlock_rdlock(&s->lock);
+	entry *e = strmap_get(&s->map, key, NULL);
+	*ret = e ? entry_parse(e) : NULL;
+	pthread_rwlock_unlock(&s->lock);
+	return *ret ? 1 : e ? -1 : 0;
+}
+
 json_t *store_list(store *s, bool (*filter)(void *ud, json_t *obj), void *ud)
 {
 	return store_list_prefix(s, NULL, filter, ud);
@@ -273,8 +306,13 @@ json_t *store_list_prefix(store *s, const char *key_prefix, bool (*filter)(void 
 		if (plen && strncmp(k, key_prefix, plen))
 			continue; /* decided on the key alone: nothing parsed */
 		json_t *obj = entry_parse(v);
-		if (obj && (!filter || filter(ud, obj)))
-			json_array_append(out, obj);
+		if (!obj || ((!filter || filter(ud, obj)) && json_array_append(out, obj))) {
+			/* Fail closed: a list missing an object would be read as that object being gone. */
+			json_decref(obj);
+			json_decref(out);
+			out = NULL;
+			break;
+		}
 		json_decref(obj);
 	}
 	pthread_rwlock_unlock(&s->lock);

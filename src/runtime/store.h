@@ -45,11 +45,17 @@ typedef void (*store_replace_fn)(void *ud, const char *key, json_t *obj);
  */
 int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_replace_fn on_vanished, void *ud);
 
-/* A parsed copy (new reference, caller owns) or NULL. */
+/* A parsed copy (new reference, caller owns) or NULL: when absent, or when no copy could be made (no memory). */
 json_t *store_get(store *s, const char *key);
-/* Parsed copies of every object for which filter (may be NULL) is true; a new array. */
+/*
+ * For decisions, which must tell the two apart: 1 with *ret a parsed copy
+ * (new reference), 0 with *ret NULL when key is not cached, -1 with *ret
+ * NULL when the copy could not be made (no memory: decide nothing).
+ */
+int store_lookup(store *s, const char *key, json_t **ret);
+/* Parsed copies of every object for which filter (may be NULL) is true; a new array, or NULL (no memory: never a partial list). */
 json_t *store_list(store *s, bool (*filter)(void *ud, json_t *obj), void *ud);
-/* The same, only for keys ("namespace/name") starting with key_prefix (NULL: all); others are not parsed. */
+/* The same, only for keys ("namespace/name") starting with key_prefix (NULL: all); others are not parsed. NULL on no memory. */
 json_t *store_list_prefix(store *s, const char *key_prefix, bool (*filter)(void *ud, json_t *obj), void *ud);
 size_t store_len(store *s);
 /* Bytes held: entry structs, key and text buffers (what a cached object costs). */

@@ -1,4 +1,5 @@
 #include "util/digest.h"
+#include "util/json_encode.h"
 
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -18,9 +19,15 @@ void digest_md5_hex(const void *data, size_t len, char out[33])
 	out[32] = '\0';
 }
 
-void digest_json_md5(json_t *v, char out[33])
+int digest_json_md5(json_t *v, char out[33])
 {
-	char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-	digest_md5_hex(text ? text : "", text ? strlen(text) : 0, out);
+	char *text = json_encode(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	if (!text) {
+		memset(out, '0', 32);
+		out[32] = '\0';
+		return -1;
+	}
+	digest_md5_hex(text, strlen(text), out);
 	free(text);
+	return 0;
 }

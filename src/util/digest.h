@@ -10,7 +10,7 @@
 
 /* Writes 32 lowercase hex digits and a NUL into out. */
 void digest_md5_hex(const void *data, size_t len, char out[33]);
-/* MD5 of the canonical JSON (sorted keys, compact) of v. */
-void digest_json_md5(json_t *v, char out[33]);
+/* MD5 of the canonical JSON (sorted keys, compact) of v. 0, or -1 when v could not be encoded (no memory). */
+int digest_json_md5(json_t *v, char out[33]);
 
 #endif
