@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -474,6 +475,18 @@ static CURLcode perform(kube_client *c, const request *rq, long timeout_ms, cons
 	errbuf[0] = '\0';
 	CURLcode rc = (url.len && hdrs) ? curl_easy_perform(h) : CURLE_OUT_OF_MEMORY;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &x->status);
+	if (rc == CURLE_OPERATION_TIMEDOUT && !x->status) {
+		/*
+		 * Not a byte of an answer for the whole timeout: the connection is
+		 * most likely dead without having been closed (a lost NAT or load
+		 * balancer flow, a partition). libcurl keeps it ("left intact") and
+		 * would hand it to the next request, which would hang the same way:
+		 * shut it down so that the next request opens a new one.
+		 */
+		curl_socket_t fd = CURL_SOCKET_BAD;
+		if (curl_easy_getinfo(h, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK && fd != CURL_SOCKET_BAD)
+			shutdown(fd, SHUT_RDWR);
+	}
 	/* The handle keeps pointers to these until reset: drop them together. */
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(h, CURLOPT_CONNECT_TO, NULL);
