@@ -6,37 +6,18 @@
 #include <string.h>
 
 #include "runtime/apply.h"
+#include "core/child_decision.h"
 #include "core/memshack_desired.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/timefmt.h"
 #include "util/strmap.h"
 
-/*
- * What we know of a child after applying it. Kinds with a generation are
- * compared by generation (an integer); others by resourceVersion, which the
- * API conventions make opaque: compared for equality only — the version our
- * apply produced, or the one the cache held when we applied (it has not
- * caught up yet). Any other version is somebody else's edit.
- */
-typedef struct memo {
-	char digest[33];
-	long long generation;   /* after our apply (kinds with a generation) */
-	char rv[64];            /* resourceVersion after our apply (others) */
-	char rv_before[64];     /* resourceVersion the cache held when we applied */
-	int reverts;             /* hand edits reverted within CONTEST_WINDOW_US of each other */
-	int64_t last_revert_us;
-} memo;
-
-#define CONTEST_WINDOW_US (60LL * 1000000)
-#define CONTEST_FREE 3                     /* reverts made at once; then 1 s, 2 s, 4 s ... */
-#define CONTEST_MAX_DELAY_US (300LL * 1000000)
-
 struct children {
 	kube_client *client;
 	metrics *metrics;
 	pthread_mutex_t mu;
-	strmap memos; /* "Kind/ns/name" -> memo* */
+	strmap memos; /* "Kind/ns/name" -> child_memo* */
 	uint64_t writes;
 };
 
@@ -74,32 +55,17 @@ static const char *digest_of(json_t *obj)
 						 MEMSHACK_DIGEST_ANNOTATION));
 }
 
-/* Kinds whose spec edits bump metadata.generation; others are compared by resourceVersion. */
-static bool has_generation(const char *kind)
-{
-	return !strcmp(kind, "StatefulSet") || !strcmp(kind, "Deployment") || !strcmp(kind, "PodDisruptionBudget");
-}
-
 static long long generation_of(json_t *obj)
 {
 	json_t *g = json_object_get(json_object_get(obj, "metadata"), "generation");
 	return json_is_integer(g) ? (long long)json_integer_value(g) : 0;
 }
 
-/* Whether cached is a version newer than what we applied: somebody edited it since. */
-static bool edited_since(const memo *mm, json_t *cached, bool gen)
-{
-	if (gen)
-		return generation_of(cached) > mm->generation;
-	const char *rv = mstr(cached, "resourceVersion");
-	return rv && strcmp(rv, mm->rv) && strcmp(rv, mm->rv_before);
-}
-
 /* Records our apply: after is the object the server returned, before the cached copy we decided on (either may be NULL). */
 static void memo_set(children *ch, const char *key, const char *digest, json_t *after, json_t *before)
 {
 	pthread_mutex_lock(&ch->mu);
-	memo *mm = strmap_get(&ch->memos, key, NULL);
+	child_memo *mm = strmap_get(&ch->memos, key, NULL);
 	if (!mm && (mm = calloc(1, sizeof *mm)) && strmap_put(&ch->memos, key, mm, NULL, NULL)) {
 		free(mm);
 		mm = NULL;
@@ -115,10 +81,10 @@ static void memo_set(children *ch, const char *key, const char *digest, json_t *
 	pthread_mutex_unlock(&ch->mu);
 }
 
-static bool memo_get(children *ch, const char *key, memo *out)
+static bool memo_get(children *ch, const char *key, child_memo *out)
 {
 	pthread_mutex_lock(&ch->mu);
-	memo *mm = strmap_get(&ch->memos, key, NULL);
+	child_memo *mm = strmap_get(&ch->memos, key, NULL);
 	if (mm)
 		*out = *mm;
 	pthread_mutex_unlock(&ch->mu);
@@ -128,7 +94,7 @@ static bool memo_get(children *ch, const char *key, memo *out)
 static void memo_note_revert(children *ch, const char *key, int reverts, int64_t now_us)
 {
 	pthread_mutex_lock(&ch->mu);
-	memo *mm = strmap_get(&ch->memos, key, NULL);
+	child_memo *mm = strmap_get(&ch->memos, key, NULL);
 	if (mm) {
 		mm->reverts = reverts;
 		mm->last_revert_us = now_us;
@@ -146,48 +112,34 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 	const char *want = digest_of(desired);
 	if (!kind || !name || !want)
 		return kube_error_set(err, KUBE_ERR_INVALID, "child object lacks kind, name or digest");
-	bool gen = has_generation(kind);
 	char key[512], skey[400];
 	snprintf(key, sizeof key, "%s/%s/%s", kind, ns ? ns : "", name);
 	snprintf(skey, sizeof skey, "%s%s%s", ns ? ns : "", ns ? "/" : "", name);
 	json_t *cached = NULL;
 	if (store_lookup(informer_store(cache), skey, &cached) < 0)
 		return kube_error_set(err, KUBE_ERR_NOMEM, "out of memory reading the cached %s %s", kind, name);
-	bool need = true, reverting = false;
-	memo mm;
+	child_memo mm;
 	memset(&mm, 0, sizeof mm);
-	if (cached) {
-		const char *have = digest_of(cached);
-		if (memo_get(ch, key, &mm) && !strcmp(mm.digest, want)) {
-			if (have && !strcmp(have, want))
-				need = reverting = edited_since(&mm, cached, gen); /* someone edited it after our write */
-			else
-				need = false;          /* the cache has not caught up with our write yet */
-		} else if (have && !strcmp(have, want)) {
-			memo_set(ch, key, want, cached, NULL); /* already as desired (e.g. after a restart): adopt */
-			need = false;
-		}
-	}
-	if (!need) {
+	bool have_memo = memo_get(ch, key, &mm);
+	child_seen seen = { digest_of(cached), generation_of(cached), mstr(cached, "resourceVersion") };
+	int64_t now_us = clock_mono_us();
+	child_verdict v = child_decide(have_memo ? &mm : NULL, cached ? &seen : NULL, want,
+				       child_kind_has_generation(kind), now_us);
+	switch (v.action) {
+	case CHILD_UP_TO_DATE:
 		json_decref(cached);
 		return 0;
-	}
-	int64_t now_us = clock_mono_us();
-	int reverts = 0;
-	if (reverting) {
-		/* Someone keeps changing it: revert at once a few times, then back off. */
-		reverts = now_us - mm.last_revert_us < CONTEST_WINDOW_US ? mm.reverts : 0;
-		if (reverts >= CONTEST_FREE) {
-			int shift = reverts - CONTEST_FREE;
-			int64_t delay = shift > 20 ? CONTEST_MAX_DELAY_US : 1000000LL << shift;
-			if (delay > CONTEST_MAX_DELAY_US)
-				delay = CONTEST_MAX_DELAY_US;
-			if (now_us < mm.last_revert_us + delay) {
-				*ret_defer_us = mm.last_revert_us + delay - now_us;
-				json_decref(cached);
-				return 0;
-			}
-		}
+	case CHILD_ADOPT:
+		memo_set(ch, key, want, cached, NULL);
+		json_decref(cached);
+		return 0;
+	case CHILD_DEFER:
+		*ret_defer_us = v.defer_us;
+		json_decref(cached);
+		return 0;
+	case CHILD_APPLY:
+	case CHILD_REVERT:
+		break;
 	}
 	const kube_resource *res = NULL;
 	static const kube_resource *const known[] = { &KUBE_RES_SERVICES, &KUBE_RES_STATEFULSETS,
@@ -203,8 +155,8 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 	}
 	memo_set(ch, key, want, after, cached);
 	json_decref(cached);
-	if (reverting)
-		memo_note_revert(ch, key, reverts + 1, now_us);
+	if (v.action == CHILD_REVERT)
+		memo_note_revert(ch, key, v.reverts + 1, now_us);
 	json_decref(after);
 	children_count_writes(ch, 1);
 	if (ch->metrics)
