@@ -52,6 +52,7 @@ PLOT
   echo
   echo "## Steady state and latency (largest N)"
   jq -r '.converge[] | select(.idle) | "- Idle \(.idle.seconds) s with \(.n) Memshacks: **\(.idle.writes) API writes**, \(.idle.cpu_seconds) CPU seconds, RSS \(.idle.rss_kib / 1024 * 10 | round / 10) MiB.",
+    (select(.idle.resyncs) | "- Periodic resync every \(.idle.sync_period_seconds) s (±10 %): \(.idle.resyncs | length) in the idle window, \(.idle.resyncs | map("\(.queued) objects queued, \(.over_idle_cpu_seconds) CPU s over the idle rate") | join("; ")); the idle writes above include them."),
     (select(.latency) | "- numShards changes at \(.latency.rate)/s for \(.latency.seconds) s (\(.latency.sent) sent, \(.latency.completed) completed, \(.latency.unfinished) unfinished): PATCH → last child seen by a watch **p50 \(.latency.p50_ms) ms, p90 \(.latency.p90_ms) ms, p99 \(.latency.p99_ms) ms**, max \(.latency.max_ms) ms. Peak RSS afterwards \(.peak_rss_after_latency_kib / 1024 * 10 | round / 10) MiB.")' "$json"
   echo
   echo "## Config generation (pure core)"

@@ -16,6 +16,9 @@
 #             the operator's API requests by verb; its RSS (sampled every
 #             0.5 s) and CPU seconds;
 #   idle      at the largest N, 10 minutes with nothing changing: writes, CPU;
+#             that operator resyncs every MEMSHACK_BENCH_RESYNC s (default 300,
+#             +-10 %): every object reconciled again, which must write nothing;
+#             the CPU each resync costs (over the idle rate) and its duration;
 #   latency   then numShards changes at 10/s for 2 minutes: PATCH to last child;
 #   render    the pure core on a 256 x 4 Memshack, in process and as
 #             `memshack render` processes.
@@ -26,6 +29,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
 counts=${MEMSHACK_BENCH_COUNTS:-1 100 1000}
 idle_s=${MEMSHACK_BENCH_IDLE:-600}
+resync_s=${MEMSHACK_BENCH_RESYNC:-300}
 latency_s=${MEMSHACK_BENCH_LATENCY:-120}
 latency_rate=10
 workers=2        # the operator's default --workers, and the ceiling client's threads
@@ -98,20 +102,38 @@ requests_by_verb() {
 writes() { requests_by_verb | jq '[.POST, .PUT, .PATCH, .DELETE] | map(. // 0) | add'; }
 metric() { metrics | awk -v m="$1" '$1 == m {print $2}'; }
 
-operator_start() {
+operator_start() { # NAME [extra flags...]
+  local name=$1; shift
   mport=$(free_port); hport=$(free_port)
   "$bin" run --gateway-probe-timeout-ms 0 --metrics-bind-address "127.0.0.1:$mport" --health-probe-bind-address "127.0.0.1:$hport" \
-    --log-format json > "$work/operator-$1.log" 2>&1 &
+    --log-format json "$@" > "$work/operator-$name.log" 2>&1 &
   op_pid=$!
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null && break; sleep 0.1; done
-  curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null || die "operator not ready (log: $work/operator-$1.log)"
-  local pid=$op_pid out=$work/rss-$1.tsv start
+  curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null || die "operator not ready (log: $work/operator-$name.log)"
+  local pid=$op_pid out=$work/rss-$name.tsv start
   start=$(date +%s.%N)
   ( while kill -0 "$pid" 2>/dev/null; do
       printf '%s\t%s\n' "$(calc "$(date +%s.%N) - $start")" "$(awk '$1 == "VmRSS:" {print $2}' "/proc/$pid/status" 2>/dev/null)"
       sleep 0.5
     done ) > "$out" &
   sampler_pid=$!
+}
+
+# resync_costs OPERATOR_LOG CPU_TSV: per periodic resync inside the sampled window, the objects
+# queued, and the CPU seconds of the 30 s after it beyond the window's median rate (a JSON array).
+resync_costs() {
+  local when queued median
+  median=$(awk 'NR > 1 {print $2 - prev} {prev = $2}' "$2" | sort -n | awk '{v[NR] = $1} END {print NR ? v[int((NR + 1) / 2)] : 0}')
+  jq -r 'select(.msg | test("^periodic resync")) | [.time, (.msg | capture("(?<n>[0-9]+) objects").n)] | @tsv' "$1" 2>/dev/null |
+  while IFS=$'\t' read -r when queued; do
+    awk -v at="$(date -d "$when" +%s.%N)" -v queued="$queued" -v median="$median" '
+      { t[NR] = $1; c[NR] = $2 }
+      END {
+        for (i = 1; i <= NR; i++) { if (t[i] <= at) first = i; if (t[i] <= at + 30) last = i }
+        if (!first || last <= first) exit
+        printf "{\"queued\": %d, \"cpu_seconds_30s\": %.2f, \"over_idle_cpu_seconds\": %.2f}\n", queued, c[last] - c[first], (c[last] - c[first]) - median * (last - first)
+      }' "$2"
+  done | jq -s .
 }
 
 machine_json() {
@@ -136,7 +158,7 @@ largest=$(echo "$counts" | tr ' ' '\n' | sort -n | tail -n 1)
 for n in $counts; do
   log "converge: N=$n"
   cluster_up "n$n"
-  operator_start "n$n"
+  if [ "$n" = "$largest" ]; then operator_start "n$n" --sync-period "$resync_s"; else operator_start "n$n"; fi
   cpu0=$(cpu_seconds)
   "$kbench" converge --namespace bench --count "$n" --threads 4 --timeout 1800 > "$work/kb-$n.json" \
     || log "converge N=$n did not finish: $(cat "$work/kb-$n.json")"
@@ -153,10 +175,19 @@ for n in $counts; do
   if [ "$n" = "$largest" ]; then
     log "idle: $idle_s s with $n Memshacks"
     w0=$(writes); c0=$(cpu_seconds)
+    # CPU seconds every second, to cost each resync against the idle rate around it.
+    ( t0=$(date +%s.%N); while kill -0 "$op_pid" 2>/dev/null; do
+        printf '%s\t%s\n' "$(date +%s.%N)" "$(cpu_seconds)"; sleep 1
+      done ) > "$work/idle-cpu.tsv" &
+    idle_sampler=$!
     sleep "$idle_s"
+    kill "$idle_sampler" 2>/dev/null; wait "$idle_sampler" 2>/dev/null
     w1=$(writes); c1=$(cpu_seconds)
+    resyncs=$(resync_costs "$work/operator-n$n.log" "$work/idle-cpu.tsv")
     row=$(jq --arg w "$((w1 - w0))" --arg c "$(calc "$c1 - $c0")" --arg s "$idle_s" --arg rss "$(rss_kib VmRSS)" \
-      '. + {idle: {seconds: ($s | tonumber), writes: ($w | tonumber), cpu_seconds: ($c | tonumber), rss_kib: ($rss | tonumber)}}' <<<"$row")
+      --argjson resyncs "$resyncs" --arg every "$resync_s" \
+      '. + {idle: {seconds: ($s | tonumber), writes: ($w | tonumber), cpu_seconds: ($c | tonumber), rss_kib: ($rss | tonumber),
+                   sync_period_seconds: ($every | tonumber), resyncs: $resyncs}}' <<<"$row")
     log "latency: numShards changes at $latency_rate/s for $latency_s s"
     lat=$("$kbench" latency --namespace bench --rate "$latency_rate" --seconds "$latency_s") || log "latency run incomplete"
     row=$(jq --argjson l "${lat:-null}" --arg peak "$(rss_kib VmHWM)" --arg rss "$(rss_kib VmRSS)" \
