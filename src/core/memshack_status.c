@@ -1,6 +1,7 @@
 #include "core/memshack_status.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/memshack_desired.h"
@@ -136,4 +137,33 @@ bool memshack_status_differs(json_t *a, json_t *b)
 	json_decref(x);
 	json_decref(y);
 	return d;
+}
+
+memshack_prune_plan memshack_prune_decide(bool extra, bool confirmed, bool probed, int64_t config_age_us,
+					   int64_t removal_delay_us)
+{
+	memshack_prune_plan plan = { false, false, 0 };
+	if (!extra)
+		return plan;
+	if (!confirmed && config_age_us < removal_delay_us) {
+		plan.wait_us = removal_delay_us - config_age_us + 100000;
+		if (probed && plan.wait_us > 1000000)
+			plan.wait_us = 1000000; /* ask the gateways again soon */
+		return plan;
+	}
+	plan.remove_now = true;
+	plan.unconfirmed = !confirmed && probed;
+	return plan;
+}
+
+bool memshack_pool_wanted(const memshack_spec *s, const char *name)
+{
+	char prefix[300];
+	int n = snprintf(prefix, sizeof prefix, "%s-memshack-pool-", s->name);
+	if (!name || n < 0 || (size_t)n >= sizeof prefix || strncmp(name, prefix, (size_t)n))
+		return false;
+	const char *k = name + n;
+	if (!*k || (k[0] == '0' && k[1]) || strspn(k, "0123456789") != strlen(k) || strlen(k) > 3)
+		return false;
+	return atoi(k) < s->num_replicas;
 }

@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/memshack_spec.h"
 
@@ -58,6 +59,28 @@ typedef struct memshack_observed {
  * pool the config no longer names be removed before the time bound.
  */
 bool memshack_gateways_confirmed(const memshack_spec *s, const memshack_observed *o);
+
+/* When pool StatefulSets the spec no longer has are removed. */
+typedef struct memshack_prune_plan {
+	bool remove_now;  /* delete them in this reconcile */
+	bool unconfirmed; /* remove_now on the time bound, although the gateways did not confirm (say so) */
+	int64_t wait_us;  /* > 0: not yet; reconcile again after this */
+} memshack_prune_plan;
+
+/*
+ * extra: pools of s exist that the spec no longer has; confirmed: every
+ * gateway serves the config without them (memshack_gateways_confirmed);
+ * probed: gateways were asked at all; config_age_us: how long ago that
+ * config was written (0: just now, or not known to be written);
+ * removal_delay_us: the bound (--pool-removal-delay). They go once
+ * confirmed, or at the bound; while gateways are asked, the wait is at most
+ * 1 s so they are asked again soon. Pure.
+ */
+memshack_prune_plan memshack_prune_decide(bool extra, bool confirmed, bool probed, int64_t config_age_us,
+					   int64_t removal_delay_us);
+
+/* Whether `name` is one of the spec's pools (<name>-memshack-pool-<k>, 0 <= k < numReplicas). Pure. */
+bool memshack_pool_wanted(const memshack_spec *s, const char *name);
 
 /*
  * The new status object (new reference), built on `old` (borrowed, may be

@@ -459,40 +459,27 @@ static reconcile_result reconcile(void *ud, const char *key)
 		snprintf(pool_prefix, sizeof pool_prefix, "%s/%s-memshack-pool-", s->namespace, s->name);
 		json_t *owned = store_list_prefix(informer_store(ctl->children_inf[K_STATEFULSET]), pool_prefix,
 						  owned_by_filter, s->uid);
-		const char **keep = calloc((size_t)s->num_replicas + 1, sizeof *keep);
-		char(*names)[128] = calloc((size_t)s->num_replicas, sizeof *names);
-		for (int k = 0; keep && names && k < s->num_replicas; k++)
-			keep[k] = memshack_pool_name(s, k, names[k], sizeof names[k]);
-		if (!keep || !names || !owned) {
-			/* Fail closed: an empty keep-set would prune every pool. */
-			free(keep);
-			free(names);
-			keep = NULL;
-			names = NULL;
-			json_decref(owned);
-			owned = NULL;
-			snprintf(err, sizeof err, "pruning removed pools: out of memory");
-			apply_error = err;
-		}
 		bool extra = false;
 		json_array_foreach(owned, i, obj)
-		{
-			bool wanted = false;
-			for (int k = 0; keep && keep[k] && !wanted; k++)
-				wanted = !strcmp(keep[k], mstr(obj, "name"));
-			extra |= !wanted;
-		}
-		/* Removed pools go once every gateway confirmed a config without them, or after the time bound. */
-		if (extra && !confirmed && config_age < ctl->removal_delay_us) {
-			int64_t wait = ctl->removal_delay_us - config_age + 100000;
-			if (probed.probe.probed && wait > 1000000)
-				wait = 1000000; /* ask the gateways again soon */
-			res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, wait };
+			extra |= !memshack_pool_wanted(s, mstr(obj, "name"));
+		/* The spec's pool names, to keep (on the stack: numReplicas is at most MEMSHACK_MAX_POOLS). */
+		char names[MEMSHACK_MAX_POOLS][128];
+		const char *keep[MEMSHACK_MAX_POOLS + 1] = { NULL };
+		for (int k = 0; k < s->num_replicas && k < MEMSHACK_MAX_POOLS; k++)
+			keep[k] = memshack_pool_name(s, k, names[k], sizeof names[k]);
+		memshack_prune_plan plan = memshack_prune_decide(extra, confirmed, probed.probe.probed, config_age,
+								 ctl->removal_delay_us);
+		if (!owned) {
+			/* Fail closed: which pools exist could not be read. */
+			snprintf(err, sizeof err, "pruning removed pools: out of memory");
+			apply_error = err;
+		} else if (plan.wait_us > 0) {
+			res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, plan.wait_us };
 			log_write(LOG_INFO, "memshack", key,
 				  "removed pools wait for gateways to load the new config (%d of %d confirmed; at most %.1f s more)",
 				  probed.probe.loaded, probed.probe.pods, (double)(ctl->removal_delay_us - config_age) / 1e6);
-		} else if (extra && keep) {
-			if (!confirmed && probed.probe.probed) {
+		} else if (plan.remove_now) {
+			if (plan.unconfirmed) {
 				log_write(LOG_WARN, "memshack", key,
 					  "removing pools after %.0f s although gateways did not confirm the new config (%d of %d)",
 					  (double)config_age / 1e6, probed.probe.loaded, probed.probe.pods);
@@ -510,8 +497,6 @@ static reconcile_result reconcile(void *ud, const char *key)
 				sbuf_addf(&changed, "%sremoved %d pool(s)", changed.len ? ", " : "", n);
 			}
 		}
-		free(keep);
-		free(names);
 		json_decref(owned);
 	}
 	/*

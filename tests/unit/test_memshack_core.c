@@ -388,6 +388,47 @@ static void test_status_config_loaded(void **state)
 }
 
 /* Growth is routed only once the new pods are ready; shrinking at once; never a flap. */
+/* When removed pools go (memshack_prune_decide), and which names are the spec's pools. */
+static void test_prune_decision(void **state)
+{
+	(void)state;
+	enum { S = 1000000 };
+	const int64_t delay = 60LL * S;
+	const struct {
+		const char *name;
+		bool extra, confirmed, probed;
+		int64_t age;
+		bool now, unconfirmed;
+		int64_t wait;
+	} rows[] = {
+		{ "no removed pool: nothing", false, false, true, 0, false, false, 0 },
+		{ "confirmed by every gateway: now", true, true, true, 1 * S, true, false, 0 },
+		{ "not confirmed, not asked, just written: wait for the bound", true, false, false, 0, false, false, delay + S / 10 },
+		{ "not confirmed, asked: ask again within 1 s", true, false, true, 10 * S, false, false, S },
+		{ "not confirmed, asked, 0.5 s before the bound: wait that long", true, false, true, delay - S / 2, false, false,
+		  S / 2 + S / 10 },
+		{ "not confirmed, not asked, at the bound: now", true, false, false, delay, true, false, 0 },
+		{ "not confirmed, asked, at the bound: now, and say so", true, false, true, delay + S, true, true, 0 },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+		memshack_prune_plan p = memshack_prune_decide(rows[i].extra, rows[i].confirmed, rows[i].probed, rows[i].age, delay);
+		if (p.remove_now != rows[i].now || p.unconfirmed != rows[i].unconfirmed || p.wait_us != rows[i].wait)
+			fail_msg("%s: now %d unconfirmed %d wait %lld", rows[i].name, p.remove_now, p.unconfirmed,
+				 (long long)p.wait_us);
+	}
+	memshack_spec *s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: pw, namespace: n}\n"
+				    "spec: {numShards: 2, numReplicas: 2, mcrouterPoolSize: 1}\n");
+	assert_true(memshack_pool_wanted(s, "pw-memshack-pool-0"));
+	assert_true(memshack_pool_wanted(s, "pw-memshack-pool-1"));
+	assert_false(memshack_pool_wanted(s, "pw-memshack-pool-2"));
+	assert_false(memshack_pool_wanted(s, "pw-memshack-pool-01"));
+	assert_false(memshack_pool_wanted(s, "pw-memshack-pool-"));
+	assert_false(memshack_pool_wanted(s, "pw-memshack-pool-1x"));
+	assert_false(memshack_pool_wanted(s, "other-memshack-pool-0"));
+	assert_false(memshack_pool_wanted(s, NULL));
+	memshack_spec_free(s);
+}
+
 static void test_route_layout(void **state)
 {
 	(void)state;
@@ -502,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_status_config_loaded),
 		cmocka_unit_test(test_route_layout),
+		cmocka_unit_test(test_prune_decision),
 		cmocka_unit_test(test_crd_matches_field_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
