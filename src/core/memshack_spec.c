@@ -1,6 +1,7 @@
 #include "core/memshack_spec.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdbool.h>
@@ -12,33 +13,38 @@ const char *const mc_spread_names[] = { "Node", "Zone", "None", NULL };
 
 #define DEFAULT_MCROUTER_IMAGE "docker-registry.wikimedia.org/mcrouter:2023.07.17.00-1-20240929"
 
+#define FIELD(member) offsetof(memshack_spec, member)
 const spec_int_field memshack_int_fields[] = {
-	{ "mcrouterPoolSize", 0, 100, 2, "Number of mcrouter gateway pods (the scale subresource points here)." },
-	{ "numShards", 1, 256, 3, "Number of shards: memcached pods per replica pool; keys are hashed across them." },
-	{ "numReplicas", 1, 8, 2, "Copies of every key: one replica pool (StatefulSet) each." },
-	{ "mcrouterPort", 1, 65535, 5000, "Port of the gateway Service and of mcrouter." },
-	{ "memcached.memoryMiB", 16, 1048576, 64, "Memory for items per memcached pod, in MiB (memcached -m)." },
-	{ "memcached.maxConnections", 16, 1000000, 1024, "Simultaneous connections per memcached pod (memcached -c)." },
-	{ "memcached.threads", 1, 256, 4, "Worker threads per memcached pod (memcached -t)." },
-	{ "mcrouter.serverTimeoutMs", 10, 600000, 1000, "How long mcrouter waits for a memcached reply, in ms." },
+	{ "mcrouterPoolSize", 0, 100, 2, "Number of mcrouter gateway pods (the scale subresource points here).", FIELD(mcrouter_pool_size) },
+	{ "numShards", 1, 256, 3, "Number of shards: memcached pods per replica pool; keys are hashed across them.", FIELD(num_shards) },
+	{ "numReplicas", 1, 8, 2, "Copies of every key: one replica pool (StatefulSet) each.", FIELD(num_replicas) },
+	{ "mcrouterPort", 1, 65535, 5000, "Port of the gateway Service and of mcrouter.", FIELD(mcrouter_port) },
+	{ "memcached.memoryMiB", 16, 1048576, 64, "Memory for items per memcached pod, in MiB (memcached -m).", FIELD(memory_mib) },
+	{ "memcached.maxConnections", 16, 1000000, 1024, "Simultaneous connections per memcached pod (memcached -c).", FIELD(max_connections) },
+	{ "memcached.threads", 1, 256, 4, "Worker threads per memcached pod (memcached -t).", FIELD(threads) },
+	{ "mcrouter.serverTimeoutMs", 10, 600000, 1000, "How long mcrouter waits for a memcached reply, in ms.", FIELD(server_timeout_ms) },
 };
 const size_t memshack_n_int_fields = sizeof memshack_int_fields / sizeof *memshack_int_fields;
 
 const spec_str_field memshack_str_fields[] = {
-	{ "memcachedImage", "memcached:1.6-alpine", NULL, SPEC_STR_IMAGE, "Container image of memcached." },
+	{ "memcachedImage", "memcached:1.6-alpine", NULL, SPEC_STR_IMAGE, "Container image of memcached.", FIELD(memcached_image) },
 	{ "mcrouterImage", DEFAULT_MCROUTER_IMAGE, NULL, SPEC_STR_IMAGE,
-	  "Container image of mcrouter (no official image exists; see the README to build one)." },
+	  "Container image of mcrouter (no official image exists; see the README to build one).", FIELD(mcrouter_image) },
 	{ "memcached.maxItemSize", "1m", NULL, SPEC_STR_SIZE,
-	  "Largest item memcached stores (memcached -I), e.g. 1m or 512k; between 1k and 1024m." },
+	  "Largest item memcached stores (memcached -I), e.g. 1m or 512k; between 1k and 1024m.", FIELD(max_item_size) },
 	{ "mcrouter.readPolicy", "Latest", mc_read_policy_names, SPEC_STR_ENUM,
-	  "How reads pick a replica: Latest (one replica, failover on error), Failover (in order), AllFastest, Random." },
+	  "How reads pick a replica: Latest (one replica, failover on error), Failover (in order), AllFastest, Random.", FIELD(read_policy) },
 	{ "mcrouter.writePolicy", "AllSync", mc_write_policy_names, SPEC_STR_ENUM,
-	  "How writes reach replicas: AllSync (all, worst reply), AllMajority, AllInitial, AllFastest, AllAsync." },
+	  "How writes reach replicas: AllSync (all, worst reply), AllMajority, AllInitial, AllFastest, AllAsync.", FIELD(write_policy) },
 	{ "scheduling.spreadAcross", "Node", mc_spread_names, SPEC_STR_ENUM,
-	  "Keep the replicas of a shard apart: on different nodes (Node), zones (Zone), or not at all (None)." },
-	{ "scheduling.priorityClassName", NULL, NULL, SPEC_STR_NAME, "PriorityClass of every pod." },
+	  "Keep the replicas of a shard apart: on different nodes (Node), zones (Zone), or not at all (None).", FIELD(spread) },
+	{ "scheduling.priorityClassName", NULL, NULL, SPEC_STR_NAME, "PriorityClass of every pod.", FIELD(priority_class) },
 };
 const size_t memshack_n_str_fields = sizeof memshack_str_fields / sizeof *memshack_str_fields;
+#undef FIELD
+_Static_assert(sizeof(mc_read_policy) == sizeof(int) && sizeof(mc_write_policy) == sizeof(int) &&
+		       sizeof(mc_spread) == sizeof(int),
+	       "enum fields are read as int");
 
 /*
  * Messages quote user input: make them one line of valid UTF-8 (a status
@@ -405,6 +411,63 @@ static int check_keys(json_t *obj, const char *path, const char *const *known, c
 	return 0;
 }
 
+int spec_read_int_fields(json_t *spec, const spec_int_field *fields, size_t n, void *target, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		const spec_int_field *f = &fields[i];
+		json_t *v = json_is_object(spec) ? spec_at_path(spec, f->path) : NULL;
+		long long x = f->def;
+		if (v && !json_is_null(v)) {
+			if (!json_is_integer(v))
+				return spec_fail(err, errlen, "spec.%s: must be an integer", f->path);
+			x = json_integer_value(v);
+			if (x < f->min || x > f->max)
+				return spec_fail(err, errlen, "spec.%s: must be between %lld and %lld (got %lld)", f->path, f->min,
+						 f->max, x);
+		}
+		*(int *)((char *)target + f->offset) = (int)x;
+	}
+	return 0;
+}
+
+int spec_read_str_fields(json_t *spec, const spec_str_field *fields, size_t n, void *target, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		const spec_str_field *f = &fields[i];
+		json_t *v = json_is_object(spec) ? spec_at_path(spec, f->path) : NULL;
+		const char *x = f->def;
+		if (v && !json_is_null(v)) {
+			x = json_string_value(v);
+			if (!x)
+				return spec_fail(err, errlen, "spec.%s: must be a string", f->path);
+			bool ok = true;
+			switch (f->kind) {
+			case SPEC_STR_IMAGE: ok = spec_image_valid(x); break;
+			case SPEC_STR_ENUM: ok = spec_enum_index(f->enums, x) >= 0; break;
+			case SPEC_STR_SIZE: ok = size_valid(x); break;
+			case SPEC_STR_NAME: ok = spec_dns_subdomain_valid(x); break;
+			}
+			if (!ok && f->kind == SPEC_STR_ENUM)
+				return spec_fail(err, errlen, "spec.%s: '%.60s' is not one of the allowed values", f->path, x);
+			if (!ok)
+				return spec_fail(err, errlen, "spec.%s: '%.80s' is not a valid %s", f->path, x,
+						 f->kind == SPEC_STR_IMAGE  ? "image reference"
+						 : f->kind == SPEC_STR_SIZE ? "size (1k..1024m)"
+									    : "name");
+		}
+		char *at = (char *)target + f->offset;
+		if (f->kind == SPEC_STR_ENUM) {
+			*(int *)at = spec_enum_index(f->enums, x);
+		} else if (x) {
+			char *copy = strdup(x);
+			if (!copy)
+				return spec_fail(err, errlen, "out of memory");
+			*(char **)at = copy;
+		}
+	}
+	return 0;
+}
+
 int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errlen)
 {
 	if (!json_is_object(obj))
@@ -455,33 +518,10 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 	s->namespace = strdup(ns ? ns : "default");
 	s->uid = uid ? strdup(uid) : NULL;
 	s->generation = json_is_integer(gen) ? json_integer_value(gen) : 1;
-	long long ints[sizeof memshack_int_fields / sizeof *memshack_int_fields];
-	for (size_t i = 0; i < memshack_n_int_fields; i++) {
-		const spec_int_field *f = &memshack_int_fields[i];
-		json_t *v = json_is_object(spec) ? spec_at_path(spec, f->path) : NULL;
-		if (!v || json_is_null(v)) {
-			ints[i] = f->def;
-			continue;
-		}
-		if (!json_is_integer(v)) {
-			memshack_spec_free(s);
-			return spec_fail(err, errlen, "spec.%s: must be an integer", f->path);
-		}
-		long long x = json_integer_value(v);
-		if (x < f->min || x > f->max) {
-			memshack_spec_free(s);
-			return spec_fail(err, errlen, "spec.%s: must be between %lld and %lld (got %lld)", f->path, f->min, f->max, x);
-		}
-		ints[i] = x;
+	if (spec_read_int_fields(spec, memshack_int_fields, memshack_n_int_fields, s, err, errlen)) {
+		memshack_spec_free(s);
+		return -1;
 	}
-	s->mcrouter_pool_size = (int)ints[0];
-	s->num_shards = (int)ints[1];
-	s->num_replicas = (int)ints[2];
-	s->mcrouter_port = (int)ints[3];
-	s->memory_mib = (int)ints[4];
-	s->max_connections = (int)ints[5];
-	s->threads = (int)ints[6];
-	s->server_timeout_ms = (int)ints[7];
 	if (s->num_shards * s->num_replicas > MEMSHACK_MAX_MEMBERS) {
 		int n = s->num_shards * s->num_replicas;
 		memshack_spec_free(s);
@@ -490,43 +530,10 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 	if (s->mcrouter_port == MEMSHACK_MEMCACHED_PORT) {
 		/* Allowed: the gateway is a different Service; nothing to check. */
 	}
-	const char *strs[sizeof memshack_str_fields / sizeof *memshack_str_fields];
-	for (size_t i = 0; i < memshack_n_str_fields; i++) {
-		const spec_str_field *f = &memshack_str_fields[i];
-		json_t *v = json_is_object(spec) ? spec_at_path(spec, f->path) : NULL;
-		strs[i] = f->def;
-		if (!v || json_is_null(v))
-			continue;
-		const char *x = json_string_value(v);
-		if (!x) {
-			memshack_spec_free(s);
-			return spec_fail(err, errlen, "spec.%s: must be a string", f->path);
-		}
-		bool ok = true;
-		switch (f->kind) {
-		case SPEC_STR_IMAGE: ok = spec_image_valid(x); break;
-		case SPEC_STR_ENUM: ok = spec_enum_index(f->enums, x) >= 0; break;
-		case SPEC_STR_SIZE: ok = size_valid(x); break;
-		case SPEC_STR_NAME: ok = spec_dns_subdomain_valid(x); break;
-		}
-		if (!ok) {
-			memshack_spec_free(s);
-			if (f->kind == SPEC_STR_ENUM)
-				return spec_fail(err, errlen, "spec.%s: '%.60s' is not one of the allowed values", f->path, x);
-			return spec_fail(err, errlen, "spec.%s: '%.80s' is not a valid %s", f->path, x,
-				    f->kind == SPEC_STR_IMAGE ? "image reference" : f->kind == SPEC_STR_SIZE ? "size (1k..1024m)"
-														: "name");
-		}
-		strs[i] = x;
+	if (spec_read_str_fields(spec, memshack_str_fields, memshack_n_str_fields, s, err, errlen)) {
+		memshack_spec_free(s);
+		return -1;
 	}
-	s->memcached_image = strdup(strs[0]);
-	s->mcrouter_image = strdup(strs[1]);
-	s->max_item_size = strdup(strs[2]);
-	s->read_policy = (mc_read_policy)spec_enum_index(mc_read_policy_names, strs[3]);
-	s->write_policy = (mc_write_policy)spec_enum_index(mc_write_policy_names, strs[4]);
-	s->spread = (mc_spread)spec_enum_index(mc_spread_names, strs[5]);
-	s->priority_class = strs[6] ? strdup(strs[6]) : NULL;
-
 	json_t *mcd = json_object_get(spec, "memcached"), *mcr = json_object_get(spec, "mcrouter"),
 	       *sch = json_object_get(spec, "scheduling");
 	if (spec_check_args(json_object_get(mcd, "extraArgs"), "spec.memcached.extraArgs", memcached_reserved_flags, err,
@@ -570,7 +577,7 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 		s->tolerations = json_deep_copy(tol);
 	}
 	if (!s->name || !s->namespace || !s->memcached_image || !s->mcrouter_image || !s->max_item_size ||
-	    !s->memcached_args || !s->mcrouter_args || (uid && !s->uid) || (strs[6] && !s->priority_class) ||
+	    !s->memcached_args || !s->mcrouter_args || (uid && !s->uid) ||
 	    (json_is_object(json_object_get(mcd, "resources")) && !s->memcached_resources) ||
 	    (json_is_object(json_object_get(mcr, "resources")) && !s->mcrouter_resources) ||
 	    (json_is_object(nsel) && !s->node_selector) || (json_is_array(tol) && !s->tolerations)) {

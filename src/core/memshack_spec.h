@@ -35,19 +35,27 @@ extern const char *const mc_read_policy_names[];  /* "Latest", ... NULL-terminat
 extern const char *const mc_write_policy_names[]; /* "AllSync", ... */
 extern const char *const mc_spread_names[];       /* "Node", "Zone", "None" */
 
-/* One integer field of the spec. */
+/*
+ * The field tables: one row per spec field, read into the parsed struct at
+ * `offset` (offsetof), so a new field is one row. They also generate the
+ * CRD schema (crd.c).
+ */
+/* One integer field of the spec: read into an int at offset. */
 typedef struct spec_int_field {
 	const char *path; /* "numShards", "memcached.memoryMiB" */
 	long long min, max, def;
 	const char *description;
+	size_t offset;
 } spec_int_field;
 
+/* One string field: read into a char * (a copy) at offset, or for SPEC_STR_ENUM the index into enums, an int (C enum). */
 typedef struct spec_str_field {
 	const char *path;
 	const char *def;          /* NULL: optional, no default */
 	const char *const *enums; /* NULL: free text (validated by kind) */
 	int kind;                 /* SPEC_STR_* */
 	const char *description;
+	size_t offset;
 } spec_str_field;
 
 enum { SPEC_STR_IMAGE, SPEC_STR_ENUM, SPEC_STR_SIZE, SPEC_STR_NAME };
@@ -100,6 +108,14 @@ int spec_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((for
 json_t *spec_at_path(json_t *spec, const char *path);
 /* Index of v in a NULL-terminated name list, or -1. */
 int spec_enum_index(const char *const *names, const char *v);
+/*
+ * Reads the table's fields from spec (borrowed; may be NULL: defaults) into
+ * target (a memshack_spec or a proxy_spec). Strings are copies the target's
+ * free function releases. 0, or -1 with err naming the field (or "out of
+ * memory"); on failure what was copied stays in target for its free.
+ */
+int spec_read_int_fields(json_t *spec, const spec_int_field *fields, size_t n, void *target, char *err, size_t errlen);
+int spec_read_str_fields(json_t *spec, const spec_str_field *fields, size_t n, void *target, char *err, size_t errlen);
 
 /* Validators shared with MemcachedProxy (true when valid). */
 bool spec_image_valid(const char *s);

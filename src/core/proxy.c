@@ -1,5 +1,6 @@
 #include "core/proxy.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,24 +13,29 @@
 
 const char *const proxy_pool_names[] = { "Sharded", "Replicated", NULL };
 
+#define FIELD(member) offsetof(proxy_spec, member)
 const spec_int_field proxy_int_fields[] = {
-	{ "replicas", 0, 100, 1, "Number of mcrouter pods (the scale subresource points here)." },
-	{ "port", 1, 65535, 11211, "Port of the proxy's Service and of mcrouter." },
-	{ "mcrouter.serverTimeoutMs", 10, 600000, 1000, "How long mcrouter waits for a memcached reply, in ms." },
+	{ "replicas", 0, 100, 1, "Number of mcrouter pods (the scale subresource points here).", FIELD(replicas) },
+	{ "port", 1, 65535, 11211, "Port of the proxy's Service and of mcrouter.", FIELD(port) },
+	{ "mcrouter.serverTimeoutMs", 10, 600000, 1000, "How long mcrouter waits for a memcached reply, in ms.",
+	  FIELD(server_timeout_ms) },
 };
 const size_t proxy_n_int_fields = sizeof proxy_int_fields / sizeof *proxy_int_fields;
 
 const spec_str_field proxy_str_fields[] = {
 	{ "pool", "Sharded", proxy_pool_names, SPEC_STR_ENUM,
-	  "Sharded: keys are hashed across the servers. Replicated: every server holds every key." },
+	  "Sharded: keys are hashed across the servers. Replicated: every server holds every key.", FIELD(pool) },
 	{ "mcrouterImage", "docker-registry.wikimedia.org/mcrouter:2023.07.17.00-1-20240929", NULL, SPEC_STR_IMAGE,
-	  "Container image of mcrouter." },
+	  "Container image of mcrouter.", FIELD(mcrouter_image) },
 	{ "mcrouter.readPolicy", "Latest", mc_read_policy_names, SPEC_STR_ENUM,
-	  "Replicated pools: how reads pick a server (Latest, Failover, AllFastest, Random)." },
+	  "Replicated pools: how reads pick a server (Latest, Failover, AllFastest, Random).", FIELD(read_policy) },
 	{ "mcrouter.writePolicy", "AllSync", mc_write_policy_names, SPEC_STR_ENUM,
-	  "Replicated pools: how writes reach the servers (AllSync, AllMajority, AllInitial, AllFastest, AllAsync)." },
+	  "Replicated pools: how writes reach the servers (AllSync, AllMajority, AllInitial, AllFastest, AllAsync).",
+	  FIELD(write_policy) },
 };
 const size_t proxy_n_str_fields = sizeof proxy_str_fields / sizeof *proxy_str_fields;
+#undef FIELD
+_Static_assert(sizeof(proxy_pool) == sizeof(int), "enum fields are read as int");
 
 void proxy_spec_free(proxy_spec *p)
 {
@@ -99,42 +105,11 @@ int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen)
 	p->service_name = strdup(svc);
 	p->service_port = strdup(portbuf);
 	p->port_is_number = is_num;
-	long long ints[3];
-	for (size_t i = 0; i < proxy_n_int_fields; i++) {
-		const spec_int_field *f = &proxy_int_fields[i];
-		json_t *x = spec_at_path(spec, f->path);
-		ints[i] = f->def;
-		if (!x || json_is_null(x))
-			continue;
-		if (!json_is_integer(x) || json_integer_value(x) < f->min || json_integer_value(x) > f->max) {
-			proxy_spec_free(p);
-			return spec_fail(err, errlen, "spec.%s: must be an integer between %lld and %lld", f->path, f->min, f->max);
-		}
-		ints[i] = json_integer_value(x);
+	if (spec_read_int_fields(spec, proxy_int_fields, proxy_n_int_fields, p, err, errlen) ||
+	    spec_read_str_fields(spec, proxy_str_fields, proxy_n_str_fields, p, err, errlen)) {
+		proxy_spec_free(p);
+		return -1;
 	}
-	p->replicas = (int)ints[0];
-	p->port = (int)ints[1];
-	p->server_timeout_ms = (int)ints[2];
-	const char *strs[4];
-	for (size_t i = 0; i < proxy_n_str_fields; i++) {
-		const spec_str_field *f = &proxy_str_fields[i];
-		json_t *x = spec_at_path(spec, f->path);
-		strs[i] = f->def;
-		if (!x || json_is_null(x))
-			continue;
-		const char *t = json_string_value(x);
-		bool ok = t && (f->kind == SPEC_STR_ENUM ? spec_enum_index(f->enums, t) >= 0 : spec_image_valid(t));
-		if (!ok) {
-			proxy_spec_free(p);
-			return spec_fail(err, errlen, "spec.%s: '%.60s' is not %s", f->path, t ? t : "?",
-				    f->kind == SPEC_STR_ENUM ? "one of the allowed values" : "a valid image reference");
-		}
-		strs[i] = t;
-	}
-	p->pool = (proxy_pool)spec_enum_index(proxy_pool_names, strs[0]);
-	p->mcrouter_image = strdup(strs[1]);
-	p->read_policy = (mc_read_policy)spec_enum_index(mc_read_policy_names, strs[2]);
-	p->write_policy = (mc_write_policy)spec_enum_index(mc_write_policy_names, strs[3]);
 	json_t *mcr = json_object_get(spec, "mcrouter");
 	if (spec_check_args(json_object_get(mcr, "extraArgs"), "spec.mcrouter.extraArgs", mcrouter_reserved_flags, err,
 			    errlen) ||
