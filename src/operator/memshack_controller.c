@@ -274,123 +274,116 @@ static bool children_unreadable(memshack_controller *ctl, const memshack_spec *s
 	return informer_quarantined_prefix(ctl->gateway_pods, prefix);
 }
 
-static reconcile_result reconcile(void *ud, const char *key)
+/* What the phases of one reconcile share. */
+typedef struct pass {
+	memshack_controller *ctl;
+	const char *key;
+	json_t *ms;
+	memshack_spec *s;
+	char now[40];
+	char err[512];
+	const char *apply_error; /* NULL, or err */
+	kube_error kerr;
+	memshack_observed o;      /* the caches before applying (they move only with events, which requeue) */
+	memshack_observed probed; /* what the gateways answered */
+	memshack_layout route;
+	memshack_desired d;
+	bool confirmed;     /* every gateway serves the config being written */
+	bool held;          /* pools kept at their size until the gateways move */
+	int64_t config_age; /* since the config being written was written (0: now, or not known) */
+	int64_t defer_us;   /* the shortest hold-back of a contested child */
+	int64_t now_us;
+	sbuf changed;       /* what was applied, for the log and the Event */
+	reconcile_result res;
+} pass;
+
+static const reconcile_result RECONCILE_FAILED = { RECONCILE_ERROR, 0 };
+
+/* An invalid spec: status Ready=False InvalidSpec, told once (log, Event), not again on every resync. */
+static void report_invalid_spec(pass *p)
 {
-	memshack_controller *ctl = ud;
-	reconcile_result done = { RECONCILE_DONE, 0 }, failed = { RECONCILE_ERROR, 0 };
-	json_t *ms = NULL;
-	if (store_lookup(informer_store(ctl->ms), key, &ms) < 0)
-		return failed; /* cached but unreadable for now: not gone */
-	if (!ms) {
-		int reported = children_report_undecodable(manager_client(ctl->m), manager_events(ctl->m), ctl->ms, &MEMSHACK_RES,
-							   "memshack", key);
-		if (reported)
-			return reported < 0 ? failed : done;
+	json_t *gen = json_object_get(json_object_get(p->ms, "metadata"), "generation");
+	json_t *st = memshack_status_invalid(json_object_get(p->ms, "status"), json_integer_value(gen), p->err, p->now);
+	if (memshack_status_differs(json_object_get(p->ms, "status"), st)) {
+		log_write(LOG_WARN, "memshack", p->key, "invalid spec: %s", p->err);
+		events_record(manager_events(p->ctl->m), p->ms, "Warning", "InvalidSpec", "Validate", "%s", p->err);
 	}
-	if (!ms || mstr(ms, "deletionTimestamp")) {
-		json_decref(ms);
-		forget(ctl, key);
-		return done;
+	if (write_status(p->ctl, p->ms, st, &p->kerr)) {
+		log_write(LOG_WARN, "memshack", p->key, "writing status: %s", kube_strerror(&p->kerr));
+		p->res = RECONCILE_FAILED;
 	}
-	char now[40], err[512];
-	now_rfc3339(now, sizeof now);
-	kube_error kerr = KUBE_ERROR_INIT;
-	memshack_spec *s = NULL;
-	reconcile_result res = done;
-	json_t *gen = json_object_get(json_object_get(ms, "metadata"), "generation");
-	if (memshack_spec_parse(ms, &s, err, sizeof err)) {
-		json_t *st = memshack_status_invalid(json_object_get(ms, "status"), json_integer_value(gen), err, now);
-		/* Told once (log, Event), not again on every resync: zero writes when nothing changed. */
-		if (memshack_status_differs(json_object_get(ms, "status"), st)) {
-			log_write(LOG_WARN, "memshack", key, "invalid spec: %s", err);
-			events_record(manager_events(ctl->m), ms, "Warning", "InvalidSpec", "Validate", "%s", err);
-		}
-		if (write_status(ctl, ms, st, &kerr)) {
-			log_write(LOG_WARN, "memshack", key, "writing status: %s", kube_strerror(&kerr));
-			res = failed;
-		}
-		json_decref(st);
-		goto out;
-	}
-	if (children_unreadable(ctl, s)) {
-		/* Fail closed: what we would decide from (pods, pools, the config) is not all readable. */
-		log_write(LOG_WARN, "memshack", key, "a child cannot be decoded: nothing written until it can be");
-		goto out; /* its next readable version (or deletion) wakes us through its owner reference */
-	}
-	/* Route new shards and pools only once their pods are ready (memshack_route_layout); o also feeds the status. */
-	memshack_observed o;
-	if (observe(ctl, s, &o)) {
-		log_write(LOG_ERROR, "memshack", key, "reading cached children: out of memory");
-		res = failed;
-		goto out;
-	}
+	json_decref(st);
+}
+
+/* What the config routes to: new shards and pools only once their pods are ready (memshack_route_layout). */
+static memshack_layout plan_route(pass *p)
+{
+	memshack_controller *ctl = p->ctl;
 	int ready[MEMSHACK_MAX_POOLS];
 	for (int k = 0; k < MEMSHACK_MAX_POOLS; k++)
-		ready[k] = o.pools[k].exists ? o.pools[k].ready : 0;
+		ready[k] = p->o.pools[k].exists ? p->o.pools[k].ready : 0;
 	memshack_layout last = { 0, 0 };
 	pthread_mutex_lock(&ctl->mu);
-	config_memo *memo = strmap_get(&ctl->config_changed, key, NULL);
+	config_memo *memo = strmap_get(&ctl->config_changed, p->key, NULL);
 	if (memo)
 		last = memo->routed;
 	pthread_mutex_unlock(&ctl->mu);
 	if (!last.shards) { /* after a restart: what the last status said */
-		json_t *rt = json_object_get(json_object_get(ms, "status"), "routing");
+		json_t *rt = json_object_get(json_object_get(p->ms, "status"), "routing");
 		last = (memshack_layout){ (int)json_integer_value(json_object_get(rt, "shards")),
 					  (int)json_integer_value(json_object_get(rt, "replicaPools")) };
 	}
-	int n_pools = s->num_replicas < MEMSHACK_MAX_POOLS ? s->num_replicas : MEMSHACK_MAX_POOLS;
-	memshack_layout route = memshack_route_layout(s, last, ready, n_pools);
-	memshack_desired d;
-	if (memshack_desired_build_routed(s, ctl->domain, route, &d, err, sizeof err)) {
-		log_write(LOG_ERROR, "memshack", key, "cannot build children: %s", err);
-		res = failed;
-		goto out;
-	}
-	/*
-	 * Which config do the gateways serve? Asked before applying: shrinking
-	 * pools wait for it, and so does removing pools (below).
-	 */
-	memshack_observed probed = { 0 };
-	probe_gateways(ctl, s, d.config_md5, &probed);
-	bool confirmed = memshack_gateways_confirmed(s, &probed);
-	int64_t now_us = clock_mono_us();
+	int n_pools = p->s->num_replicas < MEMSHACK_MAX_POOLS ? p->s->num_replicas : MEMSHACK_MAX_POOLS;
+	return memshack_route_layout(p->s, last, ready, n_pools);
+}
+
+/*
+ * Asks the gateways which config they serve (before applying: shrinking and
+ * removed pools wait for it) and holds shrinking pools at the pods a gateway
+ * may still route to. 0, or -1 (nothing may be written: the caller fails).
+ */
+static int probe_and_hold(pass *p)
+{
+	memshack_controller *ctl = p->ctl;
+	const memshack_spec *s = p->s;
+	probe_gateways(ctl, s, p->d.config_md5, &p->probed);
+	p->confirmed = memshack_gateways_confirmed(s, &p->probed);
+	p->now_us = clock_mono_us();
 	pthread_mutex_lock(&ctl->mu);
-	memo = strmap_get(&ctl->config_changed, key, NULL);
+	config_memo *memo = strmap_get(&ctl->config_changed, p->key, NULL);
 	/* Age of the config we are about to write: 0 when it differs from the last one written. */
-	bool same_config = memo && !strcmp(memo->md5, d.config_md5);
-	int64_t config_age = same_config ? now_us - memo->since : 0;
+	bool same_config = memo && !strcmp(memo->md5, p->d.config_md5);
+	p->config_age = same_config ? p->now_us - memo->since : 0;
 	/* Shards a gateway may still route to: those of the config before this one (unknown after a restart: all pods). */
 	int pods_now = pool_pods_now(ctl, s);
-	if (pods_now < 0) {
-		pthread_mutex_unlock(&ctl->mu);
-		log_write(LOG_ERROR, "memshack", key, "reading cached pools: out of memory");
-		memshack_desired_release(&d);
-		res = failed;
-		goto out;
-	}
 	int served = !memo ? pods_now : same_config ? memo->prev_routed.shards : memo->routed.shards;
 	pthread_mutex_unlock(&ctl->mu);
+	if (pods_now < 0) {
+		log_write(LOG_ERROR, "memshack", p->key, "reading cached pools: out of memory");
+		return -1;
+	}
 	int hold_pods = served < pods_now ? served : pods_now;
-	bool held = !confirmed && config_age < ctl->removal_delay_us && hold_pods > s->num_shards;
-	if (held && memshack_desired_hold_shards(&d, hold_pods)) {
+	p->held = !p->confirmed && p->config_age < ctl->removal_delay_us && hold_pods > s->num_shards;
+	if (!p->held)
+		return 0;
+	if (memshack_desired_hold_shards(&p->d, hold_pods)) {
 		/* Fail closed: applying the pools as built would shrink them before the gateways moved. */
-		log_write(LOG_ERROR, "memshack", key, "cannot build children: out of memory");
-		memshack_desired_release(&d);
-		res = failed;
-		goto out;
+		log_write(LOG_ERROR, "memshack", p->key, "cannot build children: out of memory");
+		return -1;
 	}
-	if (held) {
-		log_write(LOG_INFO, "memshack", key, "pools keep %d pods until every gateway loaded the config with %d shards",
-			  hold_pods, s->num_shards);
-	}
-	/* Apply what differs, in order (Services and pools, then the config, then the gateway). */
-	const char *apply_error = NULL;
-	sbuf changed = SBUF_INIT;
+	log_write(LOG_INFO, "memshack", p->key, "pools keep %d pods until every gateway loaded the config with %d shards",
+		  hold_pods, s->num_shards);
+	return 0;
+}
+
+/* Applies what differs, in order (Services and pools, then the config, then the gateway); records the config's age. */
+static void apply_children(pass *p)
+{
+	memshack_controller *ctl = p->ctl;
+	bool config_changed = false, config_current = false;
 	size_t i;
 	json_t *obj;
-	bool config_changed = false, config_current = false;
-	int64_t defer_us = 0; /* the shortest hold-back of a contested child */
-	json_array_foreach(d.objects, i, obj)
+	json_array_foreach(p->d.objects, i, obj)
 	{
 		const char *kind = json_string_value(json_object_get(obj, "kind"));
 		int k = 0;
@@ -398,150 +391,235 @@ static reconcile_result reconcile(void *ud, const char *key)
 			k++;
 		bool applied = false;
 		int64_t defer = 0;
-		if (k == K_N || children_apply(ctl->children, ctl->children_inf[k], obj, &applied, &defer, &kerr)) {
-			snprintf(err, sizeof err, "applying %s %s: %s", kind, mstr(obj, "name"), kube_strerror(&kerr));
-			log_write(LOG_WARN, "memshack", key, "%s", err);
-			apply_error = err;
-			kube_error_release(&kerr);
+		if (k == K_N || children_apply(ctl->children, ctl->children_inf[k], obj, &applied, &defer, &p->kerr)) {
+			snprintf(p->err, sizeof p->err, "applying %s %s: %s", kind, mstr(obj, "name"), kube_strerror(&p->kerr));
+			log_write(LOG_WARN, "memshack", p->key, "%s", p->err);
+			p->apply_error = p->err;
+			kube_error_release(&p->kerr);
 			break;
 		}
-		children_note_contested(manager_events(ctl->m), ms, obj, defer, &defer_us);
+		children_note_contested(manager_events(ctl->m), p->ms, obj, defer, &p->defer_us);
 		if (k == K_CONFIGMAP)
 			config_current = true; /* written now, or already so */
 		if (!applied)
 			continue;
-		sbuf_addf(&changed, "%s%s %s", changed.len ? ", " : "", kind, mstr(obj, "name"));
+		sbuf_addf(&p->changed, "%s%s %s", p->changed.len ? ", " : "", kind, mstr(obj, "name"));
 		if (k == K_CONFIGMAP)
 			config_changed = true;
 	}
 	pthread_mutex_lock(&ctl->mu);
-	memo = strmap_get(&ctl->config_changed, key, NULL);
+	config_memo *memo = strmap_get(&ctl->config_changed, p->key, NULL);
 	/*
 	 * The config's age counts from when it was written: a config whose write
 	 * failed (or was not reached) is not the one the gateways may have.
 	 */
-	if (config_current && (config_changed || !memo || strcmp(memo->md5, d.config_md5))) {
-		if (!memo && (memo = calloc(1, sizeof *memo)) && strmap_put(&ctl->config_changed, key, memo, NULL, NULL)) {
+	if (config_current && (config_changed || !memo || strcmp(memo->md5, p->d.config_md5))) {
+		if (!memo && (memo = calloc(1, sizeof *memo)) && strmap_put(&ctl->config_changed, p->key, memo, NULL, NULL)) {
 			free(memo);
 			memo = NULL;
 		}
 		/* First sight after a start: the config may be old news, but we cannot know; wait once. */
 		if (memo) {
-			memo->since = now_us, memo->confirmed[0] = '\0';
-			snprintf(memo->md5, sizeof memo->md5, "%s", d.config_md5);
+			memo->since = p->now_us, memo->confirmed[0] = '\0';
+			snprintf(memo->md5, sizeof memo->md5, "%s", p->d.config_md5);
 			memo->prev_routed = memo->routed;
 		}
-		config_age = 0;
+		p->config_age = 0;
 	}
-	if (memo && !apply_error)
-		memo->routed = route;
-	bool announced = memo && !strcmp(memo->confirmed, d.config_md5);
+	if (memo && !p->apply_error)
+		memo->routed = p->route;
 	pthread_mutex_unlock(&ctl->mu);
-	confirmed = confirmed && !apply_error;
-	/* Announced once per config, when every wanted gateway is ready and on it. */
-	if (confirmed && !announced && probed.probe.pods >= s->mcrouter_pool_size) {
-		pthread_mutex_lock(&ctl->mu);
-		if ((memo = strmap_get(&ctl->config_changed, key, NULL)))
-			snprintf(memo->confirmed, sizeof memo->confirmed, "%s", d.config_md5);
-		pthread_mutex_unlock(&ctl->mu);
-		if (probed.probe.pods > 0) {
-			log_write(LOG_INFO, "memshack", key, "%d of %d gateways loaded config %s (%.1f s after it was written)",
-				  probed.probe.loaded, probed.probe.pods, d.config_md5, (double)config_age / 1e6);
-			events_record(manager_events(ctl->m), ms, "Normal", "ConfigLoaded", "Reconcile",
-				      "%d of %d gateways loaded config %.12s", probed.probe.loaded, probed.probe.pods,
-				      d.config_md5);
+	p->confirmed = p->confirmed && !p->apply_error;
+}
+
+/* Announced once per config, when every wanted gateway is ready and on it. */
+static void announce_config_loaded(pass *p)
+{
+	memshack_controller *ctl = p->ctl;
+	if (!p->confirmed || p->probed.probe.pods < p->s->mcrouter_pool_size)
+		return;
+	pthread_mutex_lock(&ctl->mu);
+	config_memo *memo = strmap_get(&ctl->config_changed, p->key, NULL);
+	bool announced = !memo || !strcmp(memo->confirmed, p->d.config_md5);
+	if (memo)
+		snprintf(memo->confirmed, sizeof memo->confirmed, "%s", p->d.config_md5);
+	pthread_mutex_unlock(&ctl->mu);
+	if (announced || p->probed.probe.pods <= 0)
+		return;
+	log_write(LOG_INFO, "memshack", p->key, "%d of %d gateways loaded config %s (%.1f s after it was written)",
+		  p->probed.probe.loaded, p->probed.probe.pods, p->d.config_md5, (double)p->config_age / 1e6);
+	events_record(manager_events(ctl->m), p->ms, "Normal", "ConfigLoaded", "Reconcile", "%d of %d gateways loaded config %.12s",
+		      p->probed.probe.loaded, p->probed.probe.pods, p->d.config_md5);
+}
+
+/* Prunes StatefulSets of removed pools, once the gateways have had time to load the new config (memshack_prune_decide). */
+static void prune_removed_pools(pass *p)
+{
+	memshack_controller *ctl = p->ctl;
+	const memshack_spec *s = p->s;
+	if (p->apply_error || !s->uid)
+		return;
+	/* Pools are named <name>-memshack-pool-<k>: only those keys are parsed (O(own pools), not O(all)). */
+	char pool_prefix[400];
+	snprintf(pool_prefix, sizeof pool_prefix, "%s/%s-memshack-pool-", s->namespace, s->name);
+	json_t *owned = store_list_prefix(informer_store(ctl->children_inf[K_STATEFULSET]), pool_prefix, owned_by_filter,
+					  s->uid);
+	if (!owned) {
+		/* Fail closed: which pools exist could not be read. */
+		snprintf(p->err, sizeof p->err, "pruning removed pools: out of memory");
+		p->apply_error = p->err;
+		return;
+	}
+	bool extra = false;
+	size_t i;
+	json_t *obj;
+	json_array_foreach(owned, i, obj)
+		extra |= !memshack_pool_wanted(s, mstr(obj, "name"));
+	/* The spec's pool names, to keep (on the stack: numReplicas is at most MEMSHACK_MAX_POOLS). */
+	char names[MEMSHACK_MAX_POOLS][128];
+	const char *keep[MEMSHACK_MAX_POOLS + 1] = { NULL };
+	for (int k = 0; k < s->num_replicas && k < MEMSHACK_MAX_POOLS; k++)
+		keep[k] = memshack_pool_name(s, k, names[k], sizeof names[k]);
+	const memshack_observed *pr = &p->probed;
+	memshack_prune_plan plan = memshack_prune_decide(extra, p->confirmed, pr->probe.probed, p->config_age,
+							 ctl->removal_delay_us);
+	if (plan.wait_us > 0) {
+		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, plan.wait_us };
+		log_write(LOG_INFO, "memshack", p->key,
+			  "removed pools wait for gateways to load the new config (%d of %d confirmed; at most %.1f s more)",
+			  pr->probe.loaded, pr->probe.pods, (double)(ctl->removal_delay_us - p->config_age) / 1e6);
+	} else if (plan.remove_now) {
+		if (plan.unconfirmed) {
+			log_write(LOG_WARN, "memshack", p->key,
+				  "removing pools after %.0f s although gateways did not confirm the new config (%d of %d)",
+				  (double)p->config_age / 1e6, pr->probe.loaded, pr->probe.pods);
+			events_record(manager_events(ctl->m), p->ms, "Warning", "GatewayNotConfirmed", "Reconcile",
+				      "removing pools after %.0f s: %d of %d gateways confirmed config %.12s",
+				      (double)p->config_age / 1e6, pr->probe.loaded, pr->probe.pods, p->d.config_md5);
+		}
+		int n = prune_owned(manager_client(ctl->m), &KUBE_RES_STATEFULSETS, owned, s->uid, keep, &p->kerr);
+		if (n < 0) {
+			snprintf(p->err, sizeof p->err, "pruning removed pools: %s", kube_strerror(&p->kerr));
+			p->apply_error = p->err;
+			kube_error_release(&p->kerr);
+		} else if (n > 0) {
+			children_count_writes(ctl->children, (uint64_t)n);
+			sbuf_addf(&p->changed, "%sremoved %d pool(s)", p->changed.len ? ", " : "", n);
 		}
 	}
-	/* Prune StatefulSets of removed pools, once gateways have had time to load the new config. */
-	if (!apply_error && s->uid) {
-		/* Pools are named <name>-memshack-pool-<k>: only those keys are parsed (O(own pools), not O(all)). */
-		char pool_prefix[400];
-		snprintf(pool_prefix, sizeof pool_prefix, "%s/%s-memshack-pool-", s->namespace, s->name);
-		json_t *owned = store_list_prefix(informer_store(ctl->children_inf[K_STATEFULSET]), pool_prefix,
-						  owned_by_filter, s->uid);
-		bool extra = false;
-		json_array_foreach(owned, i, obj)
-			extra |= !memshack_pool_wanted(s, mstr(obj, "name"));
-		/* The spec's pool names, to keep (on the stack: numReplicas is at most MEMSHACK_MAX_POOLS). */
-		char names[MEMSHACK_MAX_POOLS][128];
-		const char *keep[MEMSHACK_MAX_POOLS + 1] = { NULL };
-		for (int k = 0; k < s->num_replicas && k < MEMSHACK_MAX_POOLS; k++)
-			keep[k] = memshack_pool_name(s, k, names[k], sizeof names[k]);
-		memshack_prune_plan plan = memshack_prune_decide(extra, confirmed, probed.probe.probed, config_age,
-								 ctl->removal_delay_us);
-		if (!owned) {
-			/* Fail closed: which pools exist could not be read. */
-			snprintf(err, sizeof err, "pruning removed pools: out of memory");
-			apply_error = err;
-		} else if (plan.wait_us > 0) {
-			res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, plan.wait_us };
-			log_write(LOG_INFO, "memshack", key,
-				  "removed pools wait for gateways to load the new config (%d of %d confirmed; at most %.1f s more)",
-				  probed.probe.loaded, probed.probe.pods, (double)(ctl->removal_delay_us - config_age) / 1e6);
-		} else if (plan.remove_now) {
-			if (plan.unconfirmed) {
-				log_write(LOG_WARN, "memshack", key,
-					  "removing pools after %.0f s although gateways did not confirm the new config (%d of %d)",
-					  (double)config_age / 1e6, probed.probe.loaded, probed.probe.pods);
-				events_record(manager_events(ctl->m), ms, "Warning", "GatewayNotConfirmed", "Reconcile",
-					      "removing pools after %.0f s: %d of %d gateways confirmed config %.12s",
-					      (double)config_age / 1e6, probed.probe.loaded, probed.probe.pods, d.config_md5);
-			}
-			int n = prune_owned(manager_client(ctl->m), &KUBE_RES_STATEFULSETS, owned, s->uid, keep, &kerr);
-			if (n < 0) {
-				snprintf(err, sizeof err, "pruning removed pools: %s", kube_strerror(&kerr));
-				apply_error = err;
-				kube_error_release(&kerr);
-			} else if (n > 0) {
-				children_count_writes(ctl->children, (uint64_t)n);
-				sbuf_addf(&changed, "%sremoved %d pool(s)", changed.len ? ", " : "", n);
-			}
-		}
-		json_decref(owned);
+	json_decref(owned);
+}
+
+/*
+ * When to reconcile again: while gateways have not confirmed, every second up
+ * to the bound, past it every 5 s while they answer with an old config and
+ * every 60 s while one does not answer (each such probe costs a worker its
+ * timeout); held pools at the bound at the latest; a contested child after
+ * its hold-back. A failure: with backoff.
+ */
+static void schedule_next(pass *p)
+{
+	int64_t bound = p->ctl->removal_delay_us;
+	if (p->apply_error) {
+		p->res = RECONCILE_FAILED;
+		return;
 	}
-	/*
-	 * Keep asking until every gateway confirmed: every second up to the bound;
-	 * past it every 5 s while gateways answer with an old config, every 60 s
-	 * while one does not answer (each such probe costs a worker its timeout).
-	 */
-	if (probed.probe.probed && !confirmed && !apply_error && res.outcome == RECONCILE_DONE)
-		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, config_age < ctl->removal_delay_us ? 1000000
-								   : probed.probe.unreachable      ? 60000000
-												   : 5000000 };
-	/* Held pools shrink at the bound at the latest. */
-	if (held && !apply_error && res.outcome == RECONCILE_DONE)
-		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, ctl->removal_delay_us - config_age + 100000 };
-	if (defer_us > 0 && !apply_error &&
-	    (res.outcome != RECONCILE_REQUEUE_AFTER || res.after_us > defer_us + 100000))
-		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, defer_us + 100000 };
-	if (changed.len) {
-		log_write(LOG_INFO, "memshack", key, "applied: %s", changed.buf);
-		events_record(manager_events(ctl->m), ms, "Normal", "Applied", "Reconcile", "applied %s", changed.buf);
+	if (p->probed.probe.probed && !p->confirmed && p->res.outcome == RECONCILE_DONE)
+		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, p->config_age < bound ? 1000000
+								: p->probed.probe.unreachable ? 60000000
+											       : 5000000 };
+	if (p->held && p->res.outcome == RECONCILE_DONE)
+		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, bound - p->config_age + 100000 };
+	if (p->defer_us > 0 && (p->res.outcome != RECONCILE_REQUEUE_AFTER || p->res.after_us > p->defer_us + 100000))
+		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, p->defer_us + 100000 };
+}
+
+/* Logs and records what changed, then writes the status if it differs. */
+static void report(pass *p)
+{
+	memshack_controller *ctl = p->ctl;
+	if (p->changed.len) {
+		log_write(LOG_INFO, "memshack", p->key, "applied: %s", p->changed.buf);
+		events_record(manager_events(ctl->m), p->ms, "Normal", "Applied", "Reconcile", "applied %s", p->changed.buf);
 	}
-	if (apply_error) {
-		events_record(manager_events(ctl->m), ms, "Warning", "ApplyFailed", "Reconcile", "%s", apply_error);
-		res = failed;
-	}
-	sbuf_release(&changed);
-	/* o is what was observed before applying: the caches move only with informer events, which re-queue the key. */
-	o.apply_error = apply_error;
-	o.probe = probed.probe;
-	o.routed_shards = route.shards, o.routed_pools = route.pools;
+	if (p->apply_error)
+		events_record(manager_events(ctl->m), p->ms, "Warning", "ApplyFailed", "Reconcile", "%s", p->apply_error);
+	p->o.apply_error = p->apply_error;
+	p->o.probe = p->probed.probe;
+	p->o.routed_shards = p->route.shards, p->o.routed_pools = p->route.pools;
 	char endpoint[400], selector[200];
-	memshack_endpoint(s, ctl->domain, endpoint, sizeof endpoint);
-	snprintf(selector, sizeof selector, "%s=%s,app.kubernetes.io/component=gateway", MEMSHACK_LABEL, s->name);
-	json_t *st = memshack_status_build(s, &o, json_object_get(ms, "status"), endpoint, selector, d.config_md5, now);
-	if (write_status(ctl, ms, st, &kerr)) {
-		log_write(LOG_WARN, "memshack", key, "writing status: %s", kube_strerror(&kerr));
-		res = failed;
+	memshack_endpoint(p->s, ctl->domain, endpoint, sizeof endpoint);
+	snprintf(selector, sizeof selector, "%s=%s,app.kubernetes.io/component=gateway", MEMSHACK_LABEL, p->s->name);
+	json_t *st = memshack_status_build(p->s, &p->o, json_object_get(p->ms, "status"), endpoint, selector,
+					   p->d.config_md5, p->now);
+	if (write_status(ctl, p->ms, st, &p->kerr)) {
+		log_write(LOG_WARN, "memshack", p->key, "writing status: %s", kube_strerror(&p->kerr));
+		p->res = RECONCILE_FAILED;
 	}
 	json_decref(st);
-	memshack_desired_release(&d);
-out:
-	kube_error_release(&kerr);
-	memshack_spec_free(s);
+}
+
+/* The reconcile of a readable, live Memshack (p->ms). */
+static void reconcile_memshack(pass *p)
+{
+	if (memshack_spec_parse(p->ms, &p->s, p->err, sizeof p->err)) {
+		report_invalid_spec(p);
+		return;
+	}
+	if (children_unreadable(p->ctl, p->s)) {
+		/* Fail closed: what we would decide from (pods, pools, the config) is not all readable. */
+		log_write(LOG_WARN, "memshack", p->key, "a child cannot be decoded: nothing written until it can be");
+		return; /* its next readable version (or deletion) wakes us through its owner reference */
+	}
+	if (observe(p->ctl, p->s, &p->o)) {
+		log_write(LOG_ERROR, "memshack", p->key, "reading cached children: out of memory");
+		p->res = RECONCILE_FAILED;
+		return;
+	}
+	p->route = plan_route(p);
+	if (memshack_desired_build_routed(p->s, p->ctl->domain, p->route, &p->d, p->err, sizeof p->err)) {
+		log_write(LOG_ERROR, "memshack", p->key, "cannot build children: %s", p->err);
+		p->res = RECONCILE_FAILED;
+		return;
+	}
+	if (probe_and_hold(p)) {
+		p->res = RECONCILE_FAILED;
+		return;
+	}
+	apply_children(p);
+	announce_config_loaded(p);
+	prune_removed_pools(p);
+	schedule_next(p);
+	report(p);
+}
+
+static reconcile_result reconcile(void *ud, const char *key)
+{
+	memshack_controller *ctl = ud;
+	reconcile_result done = { RECONCILE_DONE, 0 };
+	json_t *ms = NULL;
+	if (store_lookup(informer_store(ctl->ms), key, &ms) < 0)
+		return RECONCILE_FAILED; /* cached but unreadable for now: not gone */
+	if (!ms) {
+		int reported = children_report_undecodable(manager_client(ctl->m), manager_events(ctl->m), ctl->ms, &MEMSHACK_RES,
+							   "memshack", key);
+		if (reported)
+			return reported < 0 ? RECONCILE_FAILED : done;
+	}
+	if (!ms || mstr(ms, "deletionTimestamp")) {
+		json_decref(ms);
+		forget(ctl, key);
+		return done;
+	}
+	pass p = { .ctl = ctl, .key = key, .ms = ms, .kerr = KUBE_ERROR_INIT, .changed = SBUF_INIT, .res = done };
+	now_rfc3339(p.now, sizeof p.now);
+	reconcile_memshack(&p);
+	sbuf_release(&p.changed);
+	memshack_desired_release(&p.d);
+	kube_error_release(&p.kerr);
+	memshack_spec_free(p.s);
 	json_decref(ms);
-	return res;
+	return p.res;
 }
 
 reconcile_result memshack_controller_reconcile(memshack_controller *ctl, const char *key)
