@@ -8,7 +8,7 @@
 # out after 2 s). A leads, and kubectl keeps changing a Memshack so that
 # whoever leads keeps writing. Then A's network goes bad:
 #
-#   blackhole  (x10) A's connections stay open and carry nothing
+#   blackhole  (x10; MEMSHACK_FENCE_REPS) A's connections stay open and carry nothing
 #   stale      (x3) A's open connections go dead, new ones work (a NAT or load
 #              balancer that lost its flows): A either reconnects in time and
 #              keeps the lease, or B takes over; never both writing
@@ -40,7 +40,7 @@ cleanup() {
 trap cleanup EXIT
 audit=$MEMSHACK_TESTENV_DIR/logs/audit.log
 api_port=$(cat "$MEMSHACK_TESTENV_DIR/apiserver.port")
-reps=10
+reps=${MEMSHACK_FENCE_REPS:-10}
 # valgrind slows the operator 20-50 times: client-go's default durations, and fewer repetitions.
 lease=(--leader-elect-lease-duration 6 --leader-elect-renew-deadline 4 --leader-elect-retry-period 1)
 timeout_s=2 slow_ms=2600 slow_ok_ms=1200
