@@ -8,6 +8,7 @@
 #include "core/gateway.h"
 #include "core/mcrouter_config.h"
 #include "core/memshack_desired.h"
+#include "util/conditions.h"
 #include "util/digest.h"
 #include "util/json_encode.h"
 
@@ -411,4 +412,53 @@ void proxy_desired_release(proxy_desired *d)
 	json_decref(d->objects);
 	free(d->config_text);
 	memset(d, 0, sizeof *d);
+}
+
+const char *proxy_servers_reason(proxy_servers_result r)
+{
+	switch (r) {
+	case PROXY_SERVERS_OK: return NULL;
+	case PROXY_NO_SERVICE: return "ServiceNotFound";
+	case PROXY_NO_PORT: return "PortNotFound";
+	case PROXY_NO_ENDPOINTS: return "NoEndpoints";
+	case PROXY_SERVERS_NOMEM: return "OutOfMemory";
+	}
+	return "Unknown";
+}
+
+json_t *proxy_status_build(const proxy_spec *p, proxy_servers_result pr, const char *why, json_t *servers, int ready,
+			   const char *apply_error, json_t *old, const char *domain, const char *config_md5,
+			   const char *now)
+{
+	long long gen = p->generation;
+	json_t *conds = json_is_array(json_object_get(old, "conditions")) ? json_deep_copy(json_object_get(old, "conditions"))
+									  : json_array();
+	const char *reason = proxy_servers_reason(pr);
+	char msg[600];
+	if (apply_error) {
+		conditions_set(conds, "Ready", "False", "ApplyFailed", apply_error, gen, now);
+		conditions_set(conds, "Degraded", "True", "ApplyFailed", apply_error, gen, now);
+	} else if (reason) {
+		conditions_set(conds, "Ready", "False", reason, why, gen, now);
+		conditions_set(conds, "Degraded", "True", reason, why, gen, now);
+	} else if (ready < p->replicas || p->replicas == 0) {
+		snprintf(msg, sizeof msg, "%d of %d mcrouter pods ready; %s", ready, p->replicas, why);
+		conditions_set(conds, "Ready", "False", "PodsNotReady", msg, gen, now);
+		conditions_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
+	} else {
+		snprintf(msg, sizeof msg, "%d mcrouter pods ready; %s", ready, why);
+		conditions_set(conds, "Ready", "True", "Ready", msg, gen, now);
+		conditions_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
+	}
+	bool stable = ready == p->replicas;
+	conditions_set(conds, "Progressing", stable ? "False" : "True", stable ? "Stable" : "Scaling",
+		       stable ? "" : "mcrouter pods are starting or stopping", gen, now);
+	char gname[128], endpoint[400], selector[200];
+	proxy_gateway_name(p, gname, sizeof gname);
+	snprintf(endpoint, sizeof endpoint, "%s.%s.svc.%s:%d", gname, p->namespace, domain, p->port);
+	snprintf(selector, sizeof selector, "%s=%s,app.kubernetes.io/component=proxy", PROXY_LABEL, p->name);
+	return json_pack("{s:I, s:o, s:O, s:i, s:{s:s, s:i, s:i}, s:i, s:s, s:s, s:s}", "observedGeneration",
+			 (json_int_t)gen, "conditions", conds, "servers", servers, "serverCount", (int)json_array_size(servers),
+			 "gateway", "name", "gateway", "desired", p->replicas, "ready", ready, "replicas", ready, "selector",
+			 selector, "endpoint", endpoint, "configDigest", config_md5);
 }

@@ -73,6 +73,19 @@ typedef enum proxy_servers_result {
  */
 proxy_servers_result proxy_servers(const proxy_spec *p, json_t *service, json_t *slices, const char *domain,
 				   json_t **ret_servers, char *why, size_t whylen);
+/* The condition reason of a result: NULL for PROXY_SERVERS_OK, else "ServiceNotFound", "PortNotFound", "NoEndpoints", "OutOfMemory". */
+const char *proxy_servers_reason(proxy_servers_result r);
+
+/*
+ * The MemcachedProxy status (new reference; NULL on no memory), built on old
+ * (borrowed: its conditions keep their transition times): Ready, Degraded
+ * and Progressing from the servers result (pr, why), the gateway pods ready
+ * and a failed apply (apply_error, or NULL); servers (borrowed) and the
+ * config digest as written. Pure.
+ */
+json_t *proxy_status_build(const proxy_spec *p, proxy_servers_result pr, const char *why, json_t *servers, int ready,
+			   const char *apply_error, json_t *old, const char *domain, const char *config_md5,
+			   const char *now);
 
 typedef struct proxy_desired {
 	json_t *objects;

@@ -57,6 +57,33 @@ static bool slice_of(void *ud, json_t *obj)
 	return svc && ns && !strcmp(svc, f->svc) && !strcmp(ns, f->ns);
 }
 
+/*
+ * Applies d's children in order. Returns NULL, or err holding what failed;
+ * *config_changed when the ConfigMap was written; *defer_us lowered to a
+ * contested child's hold-back.
+ */
+static const char *apply_children(proxy_controller *pc, json_t *owner, proxy_desired *d, bool *config_changed,
+				  int64_t *defer_us, char *err, size_t errlen)
+{
+	size_t i;
+	json_t *child;
+	json_array_foreach(d->objects, i, child)
+	{
+		bool applied = false;
+		int64_t defer = 0;
+		kube_error kerr = KUBE_ERROR_INIT;
+		const char *kind = json_string_value(json_object_get(child, "kind"));
+		if (children_apply(pc->children, cache_for(pc, kind), child, &applied, &defer, &kerr)) {
+			snprintf(err, errlen, "applying %s %s: %s", kind, mstr(child, "name"), kube_strerror(&kerr));
+			kube_error_release(&kerr);
+			return err;
+		}
+		*config_changed |= applied && !strcmp(kind, "ConfigMap");
+		children_note_contested(manager_events(pc->m), owner, child, defer, defer_us);
+	}
+	return NULL;
+}
+
 static reconcile_result reconcile(void *ud, const char *key)
 {
 	proxy_controller *pc = ud;
@@ -129,25 +156,9 @@ static reconcile_result reconcile(void *ud, const char *key)
 		res = failed;
 		goto out;
 	}
-	const char *apply_error = NULL;
-	bool config_changed = false;
-	size_t i;
-	json_t *child;
 	int64_t defer_us = 0; /* the shortest hold-back of a contested child */
-	json_array_foreach(d.objects, i, child)
-	{
-		bool applied = false;
-		int64_t defer = 0;
-		const char *kind = json_string_value(json_object_get(child, "kind"));
-		if (children_apply(pc->children, cache_for(pc, kind), child, &applied, &defer, &kerr)) {
-			snprintf(err, sizeof err, "applying %s %s: %s", kind, mstr(child, "name"), kube_strerror(&kerr));
-			apply_error = err;
-			kube_error_release(&kerr);
-			break;
-		}
-		config_changed |= applied && !strcmp(kind, "ConfigMap");
-		children_note_contested(manager_events(pc->m), obj, child, defer, &defer_us);
-	}
+	bool config_changed = false;
+	const char *apply_error = apply_children(pc, obj, &d, &config_changed, &defer_us, err, sizeof err);
 	if (defer_us > 0 && !apply_error && res.outcome == RECONCILE_DONE)
 		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, defer_us + 100000 };
 	if (config_changed) {
@@ -157,8 +168,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 	}
 	/* Status. */
 	char gname[128];
-	proxy_gateway_name(p, gname, sizeof gname);
-	snprintf(skey, sizeof skey, "%s/%s", p->namespace, gname);
+	snprintf(skey, sizeof skey, "%s/%s", p->namespace, proxy_gateway_name(p, gname, sizeof gname));
 	json_t *dep = NULL;
 	if (store_lookup(informer_store(pc->deployments), skey, &dep) < 0) {
 		log_write(LOG_ERROR, "memcachedproxy", key, "reading the gateway Deployment: out of memory");
@@ -170,37 +180,8 @@ static reconcile_result reconcile(void *ud, const char *key)
 			    ? (int)json_integer_value(json_object_get(json_object_get(dep, "status"), "readyReplicas"))
 			    : 0;
 	json_decref(dep);
-	json_t *conds = json_is_array(json_object_get(old, "conditions")) ? json_deep_copy(json_object_get(old, "conditions"))
-									  : json_array();
-	static const char *const reasons[] = { "Ready", "ServiceNotFound", "PortNotFound", "NoEndpoints" };
-	const char *reason = pr == PROXY_SERVERS_OK ? NULL : pr == PROXY_NO_SERVICE ? reasons[1]
-							       : pr == PROXY_NO_PORT	? reasons[2]
-											: reasons[3];
-	char msg[600];
-	if (apply_error) {
-		conditions_set(conds, "Ready", "False", "ApplyFailed", apply_error, gen, now);
-		conditions_set(conds, "Degraded", "True", "ApplyFailed", apply_error, gen, now);
-	} else if (reason) {
-		conditions_set(conds, "Ready", "False", reason, why, gen, now);
-		conditions_set(conds, "Degraded", "True", reason, why, gen, now);
-	} else if (ready < p->replicas || p->replicas == 0) {
-		snprintf(msg, sizeof msg, "%d of %d mcrouter pods ready; %s", ready, p->replicas, why);
-		conditions_set(conds, "Ready", "False", "PodsNotReady", msg, gen, now);
-		conditions_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
-	} else {
-		snprintf(msg, sizeof msg, "%d mcrouter pods ready; %s", ready, why);
-		conditions_set(conds, "Ready", "True", "Ready", msg, gen, now);
-		conditions_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
-	}
-	conditions_set(conds, "Progressing", ready == p->replicas ? "False" : "True", ready == p->replicas ? "Stable" : "Scaling",
-		       ready == p->replicas ? "" : "mcrouter pods are starting or stopping", gen, now);
-	char endpoint[400], selector[200];
-	snprintf(endpoint, sizeof endpoint, "%s.%s.svc.%s:%d", gname, p->namespace, pc->domain, p->port);
-	snprintf(selector, sizeof selector, "%s=%s,app.kubernetes.io/component=proxy", PROXY_LABEL, p->name);
-	status = json_pack("{s:I, s:o, s:O, s:i, s:{s:s, s:i, s:i}, s:i, s:s, s:s, s:s}", "observedGeneration",
-			   (json_int_t)gen, "conditions", conds, "servers", servers, "serverCount", (int)json_array_size(servers),
-			   "gateway", "name", "gateway", "desired", p->replicas, "ready", ready, "replicas", ready, "selector",
-			   selector, "endpoint", endpoint, "configDigest", d.config_md5);
+	status = proxy_status_build(p, pr, why, servers, ready, apply_error, old, pc->domain, d.config_md5, now);
+	const char *reason = proxy_servers_reason(pr);
 	if (apply_error)
 		res = failed;
 	proxy_desired_release(&d);

@@ -236,6 +236,54 @@ static void test_spec_errors(void **state)
 	}
 }
 
+/* Which status a proxy gets (proxy_status_build), table-driven: Ready/Degraded/Progressing and their reasons. */
+static void test_status_decision(void **state)
+{
+	(void)state;
+	proxy_spec *p = spec("memcache", "Sharded"); /* replicas default 1 */
+	json_t *servers = y("[\"10.0.0.1:11211\"]");
+	static const struct {
+		proxy_servers_result pr;
+		int ready;
+		const char *apply_error;
+		const char *ready_status, *reason, *degraded, *progressing;
+	} rows[] = {
+		{ PROXY_SERVERS_OK, 1, NULL, "True", "Ready", "False", "False" },
+		{ PROXY_SERVERS_OK, 0, NULL, "False", "PodsNotReady", "False", "True" },
+		{ PROXY_NO_SERVICE, 1, NULL, "False", "ServiceNotFound", "True", "False" },
+		{ PROXY_NO_PORT, 1, NULL, "False", "PortNotFound", "True", "False" },
+		{ PROXY_NO_ENDPOINTS, 0, NULL, "False", "NoEndpoints", "True", "True" },
+		{ PROXY_SERVERS_OK, 1, "applying ConfigMap x: boom", "False", "ApplyFailed", "True", "False" },
+	};
+	for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+		json_t *st = proxy_status_build(p, rows[i].pr, "why", servers, rows[i].ready, rows[i].apply_error, NULL,
+						"cluster.local", "0123456789abcdef0123456789abcdef", "2026-12-02T00:00:00Z");
+		assert_non_null(st);
+		const char *want[][2] = { { "Ready", rows[i].ready_status }, { "Degraded", rows[i].degraded },
+					  { "Progressing", rows[i].progressing } };
+		for (size_t k = 0; k < 3; k++) {
+			size_t j;
+			json_t *c;
+			const char *got = NULL, *reason = NULL;
+			json_array_foreach(json_object_get(st, "conditions"), j, c)
+			{
+				if (!strcmp(json_string_value(json_object_get(c, "type")), want[k][0])) {
+					got = json_string_value(json_object_get(c, "status"));
+					reason = json_string_value(json_object_get(c, "reason"));
+				}
+			}
+			if (!got || strcmp(got, want[k][1]) || (k == 0 && strcmp(reason, rows[i].reason)))
+				fail_msg("row %zu: %s=%s (%s), want %s", i, want[k][0], got ? got : "-", reason ? reason : "-",
+					 want[k][1]);
+		}
+		assert_string_equal(json_string_value(json_object_get(st, "endpoint")), "px-proxy.ns.svc.cluster.local:11211");
+		assert_int_equal(json_integer_value(json_object_get(st, "serverCount")), 1);
+		json_decref(st);
+	}
+	json_decref(servers);
+	proxy_spec_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +292,7 @@ int main(void)
 		cmocka_unit_test(test_dual_stack_and_ip_changes),
 		cmocka_unit_test(test_not_ready_policy),
 		cmocka_unit_test(test_spec_errors),
+		cmocka_unit_test(test_status_decision),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
