@@ -81,7 +81,10 @@ static void run(const char *label, store_project_fn project, void *ud, int n)
 			text = strlen(t);
 			free(t);
 		}
-		store_upsert(s, o, NULL);
+		if (store_upsert(s, o, NULL)) {
+			fprintf(stderr, "store_memory: out of memory\n");
+			exit(1);
+		}
 		json_decref(o);
 	}
 	long after = rss_bytes();

@@ -21,6 +21,7 @@
 
 #include "core/gateway.h"
 #include "core/memshack_spec.h"
+#include "util/must_use.h"
 
 #define MEMSHACK_LABEL "memshack.io/memshack"
 #define MEMSHACK_POOL_LABEL "memshack.io/pool"
@@ -34,7 +35,7 @@ typedef struct memshack_desired {
 } memshack_desired;
 
 /* cluster_domain: e.g. "cluster.local". Returns 0, or -1 with a message in err. */
-int memshack_desired_build(const memshack_spec *s, const char *cluster_domain, memshack_desired *out, char *err,
+MEMSHACK_MUST_USE int memshack_desired_build(const memshack_spec *s, const char *cluster_domain, memshack_desired *out, char *err,
 			   size_t errlen);
 
 /*
@@ -62,7 +63,7 @@ typedef struct memshack_layout {
 memshack_layout memshack_route_layout(const memshack_spec *s, memshack_layout last, const int *ready, int n_ready);
 
 /* memshack_desired_build with the config routed to `route` (within the spec's size) instead of the spec. */
-int memshack_desired_build_routed(const memshack_spec *s, const char *cluster_domain, memshack_layout route,
+MEMSHACK_MUST_USE int memshack_desired_build_routed(const memshack_spec *s, const char *cluster_domain, memshack_layout route,
 				  memshack_desired *out, char *err, size_t errlen);
 void memshack_desired_release(memshack_desired *d);
 
@@ -81,9 +82,9 @@ char *memshack_endpoint(const memshack_spec *s, const char *cluster_domain, char
  * spec.replicas of every pool StatefulSet in d and re-stamps its digest; a
  * no-op when replicas <= numShards. The config in d is unchanged.
  */
-int memshack_desired_hold_shards(memshack_desired *d, int replicas); /* 0, or -1 (no memory: d unusable) */
+MEMSHACK_MUST_USE int memshack_desired_hold_shards(memshack_desired *d, int replicas); /* 0, or -1 (no memory: d unusable) */
 
 /* Sets metadata.annotations[memshack.io/applied-digest] to the md5 of obj without it. 0, or -1 (no memory). */
-int memshack_stamp_digest(json_t *obj);
+MEMSHACK_MUST_USE int memshack_stamp_digest(json_t *obj);
 
 #endif

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "util/must_use.h"
 
 #define MEMSHACK_GROUP "memshack.io"
 #define MEMSHACK_VERSION_NAME "v1alpha1"
@@ -98,7 +99,7 @@ typedef struct memshack_spec {
  * with memshack_spec_free) in *ret and returns 0; otherwise returns -1 with
  * a one-line message in err naming the field.
  */
-int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errlen);
+MEMSHACK_MUST_USE int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errlen);
 void memshack_spec_free(memshack_spec *s);
 
 /* Helpers shared with MemcachedProxy's parser. */
@@ -114,8 +115,8 @@ int spec_enum_index(const char *const *names, const char *v);
  * free function releases. 0, or -1 with err naming the field (or "out of
  * memory"); on failure what was copied stays in target for its free.
  */
-int spec_read_int_fields(json_t *spec, const spec_int_field *fields, size_t n, void *target, char *err, size_t errlen);
-int spec_read_str_fields(json_t *spec, const spec_str_field *fields, size_t n, void *target, char *err, size_t errlen);
+MEMSHACK_MUST_USE int spec_read_int_fields(json_t *spec, const spec_int_field *fields, size_t n, void *target, char *err, size_t errlen);
+MEMSHACK_MUST_USE int spec_read_str_fields(json_t *spec, const spec_str_field *fields, size_t n, void *target, char *err, size_t errlen);
 
 /* Validators shared with MemcachedProxy (true when valid). */
 bool spec_image_valid(const char *s);

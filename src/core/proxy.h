@@ -27,6 +27,7 @@
 #include <stdbool.h>
 
 #include "core/memshack_spec.h"
+#include "util/must_use.h"
 
 typedef enum proxy_pool { PROXY_SHARDED, PROXY_REPLICATED } proxy_pool;
 extern const char *const proxy_pool_names[];
@@ -53,7 +54,7 @@ typedef struct proxy_spec {
 	json_t *mcrouter_resources;
 } proxy_spec;
 
-int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen);
+MEMSHACK_MUST_USE int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen);
 void proxy_spec_free(proxy_spec *p);
 
 typedef enum proxy_servers_result {
@@ -94,7 +95,7 @@ typedef struct proxy_desired {
 } proxy_desired;
 
 /* Objects for the proxy: ConfigMap <name>-proxy-config, Deployment/Service/PDB <name>-proxy. */
-int proxy_desired_build(const proxy_spec *p, json_t *servers, proxy_desired *out, char *err, size_t errlen);
+MEMSHACK_MUST_USE int proxy_desired_build(const proxy_spec *p, json_t *servers, proxy_desired *out, char *err, size_t errlen);
 void proxy_desired_release(proxy_desired *d);
 char *proxy_gateway_name(const proxy_spec *p, char *buf, size_t len);
 

@@ -29,6 +29,7 @@
 
 #include "kube/kube_config.h"
 #include "kube/kube_error.h"
+#include "util/must_use.h"
 
 typedef struct kube_client kube_client;
 
@@ -44,7 +45,7 @@ typedef struct kube_client_options {
 typedef void (*kube_request_observer)(void *ud, const char *method, long code, double seconds);
 
 /* opts may be NULL. Copies what it needs from cfg. Free with kube_client_free(). */
-int kube_client_new(const kube_config *cfg, const kube_client_options *opts, kube_client **ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_client_new(const kube_config *cfg, const kube_client_options *opts, kube_client **ret, kube_error *err);
 void kube_client_free(kube_client *c);
 void kube_client_set_observer(kube_client *c, kube_request_observer fn, void *ud);
 /*
@@ -69,7 +70,7 @@ const char *kube_client_server(const kube_client *c);
  * the body (NUL-terminated, caller frees) in *ret_body / *ret_len. A non-2xx
  * answer returns -1 with a KUBE_ERR_API error.
  */
-int kube_request(kube_client *c, const char *method, const char *path, const char *content_type, const char *body,
+MEMSHACK_MUST_USE int kube_request(kube_client *c, const char *method, const char *path, const char *content_type, const char *body,
 		 size_t body_len, long *ret_status, char **ret_body, size_t *ret_len, kube_error *err);
 
 /*
@@ -82,32 +83,32 @@ int kube_request(kube_client *c, const char *method, const char *path, const cha
  * Status (410 Gone included).
  */
 typedef int (*kube_stream_fn)(void *ud, const char *data, size_t len);
-int kube_stream(kube_client *c, const char *path, kube_stream_fn on_data, void *ud, long timeout_s,
+MEMSHACK_MUST_USE int kube_stream(kube_client *c, const char *path, kube_stream_fn on_data, void *ud, long timeout_s,
 		long idle_timeout_s, kube_error *err);
 
 /* ---- JSON conveniences; `ret` may be NULL; returned objects are new references ---- */
 
-int kube_get(kube_client *c, const char *path, json_t **ret, kube_error *err);
-int kube_create(kube_client *c, const char *path, json_t *obj, json_t **ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_get(kube_client *c, const char *path, json_t **ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_create(kube_client *c, const char *path, json_t *obj, json_t **ret, kube_error *err);
 /* PUT: obj should carry metadata.resourceVersion; a stale one gives 409 Conflict. */
-int kube_replace(kube_client *c, const char *path, json_t *obj, json_t **ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_replace(kube_client *c, const char *path, json_t *obj, json_t **ret, kube_error *err);
 
 typedef enum kube_patch_type {
 	KUBE_PATCH_MERGE,     /* application/merge-patch+json */
 	KUBE_PATCH_JSON,      /* application/json-patch+json */
 	KUBE_PATCH_STRATEGIC, /* built-in types only */
 } kube_patch_type;
-int kube_patch(kube_client *c, const char *path, kube_patch_type type, json_t *patch, json_t **ret,
+MEMSHACK_MUST_USE int kube_patch(kube_client *c, const char *path, kube_patch_type type, json_t *patch, json_t **ret,
 	       kube_error *err);
 
 /* Server-side apply of `obj` (must carry apiVersion, kind, metadata.name) as `field_manager`. */
-int kube_apply(kube_client *c, const char *path, json_t *obj, const char *field_manager, bool force, json_t **ret,
+MEMSHACK_MUST_USE int kube_apply(kube_client *c, const char *path, json_t *obj, const char *field_manager, bool force, json_t **ret,
 	       kube_error *err);
 
 /* propagation: "Foreground", "Background", "Orphan" or NULL (server default). */
-int kube_delete(kube_client *c, const char *path, const char *propagation, json_t **ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_delete(kube_client *c, const char *path, const char *propagation, json_t **ret, kube_error *err);
 /* The same, only if the object still has this UID (preconditions.uid): never deletes a re-created object. */
-int kube_delete_uid(kube_client *c, const char *path, const char *propagation, const char *uid, json_t **ret,
+MEMSHACK_MUST_USE int kube_delete_uid(kube_client *c, const char *path, const char *propagation, const char *uid, json_t **ret,
 		    kube_error *err);
 
 typedef struct kube_list_options {
@@ -126,6 +127,6 @@ typedef struct kube_list_options {
  * token expires (410) mid-way, the list starts again (at most 3 times).
  * opts may be NULL.
  */
-int kube_list(kube_client *c, const char *path, const kube_list_options *opts, json_t **ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_list(kube_client *c, const char *path, const kube_list_options *opts, json_t **ret, kube_error *err);
 
 #endif

@@ -21,6 +21,7 @@
 #include "runtime/events.h"
 #include "runtime/informer.h"
 #include "runtime/metrics.h"
+#include "util/must_use.h"
 
 /* The field manager of every write memshack makes (server-side apply owns fields by it). */
 #define MEMSHACK_FIELD_MANAGER "memshack"
@@ -36,7 +37,7 @@ void children_free(children *ch);
  * contested child's revert is held back that long (reconcile again then).
  * 0, or -1 with err set.
  */
-int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_applied, int64_t *ret_defer_us,
+MEMSHACK_MUST_USE int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_applied, int64_t *ret_defer_us,
 		   kube_error *err);
 
 /*
@@ -62,7 +63,7 @@ void children_count_writes(children *ch, uint64_t n);
  * simply gone), 1 when it is (and is reported), -1 when the status write
  * failed (reconcile again with backoff).
  */
-int children_report_undecodable(kube_client *c, events *ev, informer *inf, const kube_resource *res,
+MEMSHACK_MUST_USE int children_report_undecodable(kube_client *c, events *ev, informer *inf, const kube_resource *res,
 				const char *log_name, const char *key);
 
 #endif

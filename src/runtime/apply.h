@@ -10,6 +10,7 @@
 
 #include "kube/kube_client.h"
 #include "kube/kube_path.h"
+#include "util/must_use.h"
 
 /*
  * Server-side apply of `desired` (borrowed; must carry apiVersion, kind,
@@ -17,11 +18,11 @@
  * field_manager (the controller's name: the fields it owns), with force.
  * *ret (may be NULL): the object after.
  */
-int apply_object(kube_client *c, const char *field_manager, const kube_resource *res, json_t *desired, json_t **ret,
+MEMSHACK_MUST_USE int apply_object(kube_client *c, const char *field_manager, const kube_resource *res, json_t *desired, json_t **ret,
 		 kube_error *err);
 
 /* Server-side apply of `status` (borrowed) through the /status subresource of ns/name, as field_manager. */
-int apply_status(kube_client *c, const char *field_manager, const kube_resource *res, const char *ns, const char *name,
+MEMSHACK_MUST_USE int apply_status(kube_client *c, const char *field_manager, const kube_resource *res, const char *ns, const char *name,
 		 json_t *status, kube_error *err);
 
 /*
@@ -31,7 +32,7 @@ int apply_status(kube_client *c, const char *field_manager, const kube_resource 
  * and message. A merge patch needs nothing read from the object, and
  * leaves the status fields it does not name as they were.
  */
-int apply_status_undecodable(kube_client *c, const kube_resource *res, json_t *identity, const char *message,
+MEMSHACK_MUST_USE int apply_status_undecodable(kube_client *c, const kube_resource *res, json_t *identity, const char *message,
 			     const char *now, kube_error *err);
 
 /* A controller ownerReference to `owner` (borrowed). New reference, or NULL if owner lacks identity. */
@@ -47,7 +48,7 @@ bool is_controlled_by(json_t *obj, const char *owner_uid);
  * counts as done. Returns how many were deleted, or -1 (err set) on the
  * first failure.
  */
-int prune_owned(kube_client *c, const kube_resource *res, json_t *existing, const char *owner_uid,
+MEMSHACK_MUST_USE int prune_owned(kube_client *c, const kube_resource *res, json_t *existing, const char *owner_uid,
 		const char *const *keep, kube_error *err);
 
 #endif

@@ -16,6 +16,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "util/must_use.h"
 
 typedef struct store store;
 
@@ -30,9 +31,9 @@ void store_free(store *s);
 char *store_key_of(json_t *obj, char *buf, size_t len);
 
 /* Inserts or replaces obj (borrowed). *ret_changed (may be NULL): resourceVersion differed. */
-int store_upsert(store *s, json_t *obj, bool *ret_changed);
+MEMSHACK_MUST_USE int store_upsert(store *s, json_t *obj, bool *ret_changed);
 /* The same; *ret_kept_changed (may be NULL): what the store keeps (the projection, resourceVersion aside) is new or differs. */
-int store_upsert_diff(store *s, json_t *obj, bool *ret_changed, bool *ret_kept_changed);
+MEMSHACK_MUST_USE int store_upsert_diff(store *s, json_t *obj, bool *ret_changed, bool *ret_kept_changed);
 /* Removes the key; *ret_existed (may be NULL). */
 void store_delete(store *s, const char *key, bool *ret_existed);
 
@@ -43,7 +44,7 @@ typedef void (*store_replace_fn)(void *ud, const char *key, json_t *obj);
  * on_vanished(key, last cached copy) for every key that is gone (a synthesised delete)
  * and on_changed(key, obj) for every object added or changed. Marks synced.
  */
-int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_replace_fn on_vanished, void *ud);
+MEMSHACK_MUST_USE int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_replace_fn on_vanished, void *ud);
 
 /* A parsed copy (new reference, caller owns) or NULL: when absent, or when no copy could be made (no memory). */
 json_t *store_get(store *s, const char *key);
@@ -52,7 +53,7 @@ json_t *store_get(store *s, const char *key);
  * (new reference), 0 with *ret NULL when key is not cached, -1 with *ret
  * NULL when the copy could not be made (no memory: decide nothing).
  */
-int store_lookup(store *s, const char *key, json_t **ret);
+MEMSHACK_MUST_USE int store_lookup(store *s, const char *key, json_t **ret);
 /* Parsed copies of every object for which filter (may be NULL) is true; a new array, or NULL (no memory: never a partial list). */
 json_t *store_list(store *s, bool (*filter)(void *ud, json_t *obj), void *ud);
 /* The same, only for keys ("namespace/name") starting with key_prefix (NULL: all); others are not parsed. NULL on no memory. */

@@ -7,10 +7,11 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include "util/must_use.h"
 
 /* Writes 32 lowercase hex digits and a NUL into out. */
 void digest_md5_hex(const void *data, size_t len, char out[33]);
 /* MD5 of the canonical JSON (sorted keys, compact) of v. 0, or -1 when v could not be encoded (no memory). */
-int digest_json_md5(json_t *v, char out[33]);
+MEMSHACK_MUST_USE int digest_json_md5(json_t *v, char out[33]);
 
 #endif

@@ -12,8 +12,9 @@
 #define MEMSHACK_UTIL_JSON_ENCODE_H
 
 #include <jansson.h>
+#include "util/must_use.h"
 
 /* As json_dumps(v, flags): the text (caller frees), or NULL when any of it could not be written. */
-char *json_encode(const json_t *v, size_t flags);
+MEMSHACK_MUST_USE char *json_encode(const json_t *v, size_t flags);
 
 #endif

@@ -66,7 +66,8 @@ void it_namespace_delete(kube_client *c, const char *ns)
 {
 	char *path = it_path(&KUBE_RES_NAMESPACES, NULL, ns, NULL);
 	kube_error err = KUBE_ERROR_INIT;
-	kube_delete(c, path, "Background", NULL, &err);
+	if (kube_delete(c, path, "Background", NULL, &err) && !kube_error_is_not_found(&err))
+		fprintf(stderr, "deleting namespace %s: %s\n", ns, kube_strerror(&err));
 	kube_error_release(&err);
 	free(path);
 }

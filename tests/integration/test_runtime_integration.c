@@ -115,7 +115,8 @@ static void test_status_with_conditions(void **state)
 		"\"schema\":{\"openAPIV3Schema\":{\"type\":\"object\",\"x-kubernetes-preserve-unknown-fields\":true}}}]}}";
 	json_t *crd = json_loads(crd_text, 0, NULL);
 	char *crd_path = it_path(&KUBE_RES_CRDS, NULL, "widgets.it.memshack.io", NULL);
-	kube_apply(admin, crd_path, crd, "memshack-test", true, NULL, &err);
+	if (kube_apply(admin, crd_path, crd, "memshack-test", true, NULL, &err))
+		fail_msg("applying the Widget CRD: %s", kube_strerror(&err));
 	kube_error_release(&err);
 	json_t *w = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:i}}", "apiVersion", "it.memshack.io/v1", "kind", "Widget",
 			      "metadata", "name", "status-w", "namespace", ns, "spec", "size", 1);

@@ -493,13 +493,13 @@ static void test_route_layout(void **state)
 		json_object_get(json_object_get(json_array_get(d.objects, 1), "metadata"), "annotations"), "memshack.io/applied-digest"));
 	char before[33];
 	snprintf(before, sizeof before, "%s", digest_before);
-	memshack_desired_hold_shards(&d, 5); /* held: 5 pods stay until gateways confirmed */
+	assert_int_equal(memshack_desired_hold_shards(&d, 5), 0); /* held: 5 pods stay until gateways confirmed */
 	json_t *sts0 = json_array_get(d.objects, 1);
 	assert_string_equal(json_string_value(json_object_get(sts0, "kind")), "StatefulSet");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(sts0, "spec"), "replicas")), 5);
 	assert_string_not_equal(json_string_value(json_object_get(json_object_get(json_object_get(sts0, "metadata"), "annotations"),
 								  "memshack.io/applied-digest")), before);
-	memshack_desired_hold_shards(&d, 2); /* fewer than the spec: no-op */
+	assert_int_equal(memshack_desired_hold_shards(&d, 2), 0); /* fewer than the spec: no-op */
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(sts0, "spec"), "replicas")), 5);
 	memshack_desired_release(&d);
 	/* a layout outside the spec is refused */

@@ -69,8 +69,8 @@ static void test_replace_synthesises_deletes(void **state)
 	store *s = store_new(NULL, NULL);
 	assert_false(store_synced(s));
 	json_t *a = obj("ns", "a", "1", "x"), *b = obj("ns", "b", "1", "x"), *c = obj("ns", "c", "1", "x");
-	store_upsert(s, a, NULL);
-	store_upsert(s, b, NULL);
+	assert_int_equal(store_upsert(s, a, NULL), 0);
+	assert_int_equal(store_upsert(s, b, NULL), 0);
 	/* Relist: b changed, a vanished, c new. */
 	json_t *b2 = obj("ns", "b", "2", "y");
 	json_t *items = json_pack("[O, O]", b2, c);
@@ -81,7 +81,7 @@ static void test_replace_synthesises_deletes(void **state)
 	assert_int_equal(changed.n, 2);
 	assert_int_equal(store_len(s), 2);
 	assert_true(store_synced(s));
-	store_upsert(s, a, NULL);
+	assert_int_equal(store_upsert(s, a, NULL), 0);
 	assert_int_equal(store_replace(s, items, NULL, remember, &vanished), 0);
 	assert_int_equal(vanished.n, 1);
 	assert_string_equal(vanished.keys[0], "ns/a");
@@ -111,8 +111,8 @@ static void test_projection(void **state)
 	(void)state;
 	store *full = store_new(NULL, NULL), *proj = store_new(only_name, NULL);
 	json_t *a = obj("ns", "a", "1", "a long value that the projection drops .............................");
-	store_upsert(full, a, NULL);
-	store_upsert(proj, a, NULL);
+	assert_int_equal(store_upsert(full, a, NULL), 0);
+	assert_int_equal(store_upsert(proj, a, NULL), 0);
 	assert_true(store_bytes(proj) < store_bytes(full));
 	json_t *got = store_get(proj, "ns/a");
 	assert_null(json_object_get(got, "data"));
