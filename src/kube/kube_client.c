@@ -377,29 +377,11 @@ typedef struct request {
 	long idle_timeout_s; /* stream only */
 } request;
 
-/* Performs one HTTP exchange within timeout_ms (not for streams). Returns the CURLcode; fills x. */
-static CURLcode perform(kube_client *c, const request *rq, long timeout_ms, const kube_auth *auth, exchange *x,
-			char *errbuf)
+/* Sets every option of one transfer on h (the URL, headers, TLS, timeouts, callbacks into x). */
+static void set_transfer_options(kube_client *c, CURL *h, const request *rq, long timeout_ms, const kube_auth *auth,
+				 exchange *x, char *errbuf, const char *url, struct curl_slist *hdrs,
+				 struct curl_slist *connect_to)
 {
-	/* A watch gets a handle of its own: a pooled one would stay attached to the shared cache (curl_easy_reset keeps shares). */
-	CURL *h = rq->stream ? curl_easy_init() : handle_get(c);
-	if (!h)
-		return CURLE_OUT_OF_MEMORY;
-	x->h = h;
-	sbuf url = SBUF_INIT, authz = SBUF_INIT, ctype = SBUF_INIT;
-	struct curl_slist *hdrs = NULL;
-	sbuf_addf(&url, "%s%s", c->base_url, rq->path);
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	if (auth->token) {
-		sbuf_addf(&authz, "Authorization: Bearer %s", auth->token);
-		hdrs = curl_slist_append(hdrs, authz.buf);
-	}
-	if (rq->content_type) {
-		sbuf_addf(&ctype, "Content-Type: %s", rq->content_type);
-		hdrs = curl_slist_append(hdrs, ctype.buf);
-	}
-	struct curl_slist *connect_to = c->connect_to ? curl_slist_append(NULL, c->connect_to) : NULL;
-
 	/*
 	 * Ordinary requests share one connection cache (and TLS sessions). A
 	 * request made with curl_easy_perform cannot multiplex onto a connection
@@ -413,7 +395,7 @@ static CURLcode perform(kube_client *c, const request *rq, long timeout_ms, cons
 	if (!rq->stream)
 		curl_easy_setopt(h, CURLOPT_SHARE, c->share);
 	curl_easy_setopt(h, CURLOPT_MAXCONNECTS, (long)POOL_MAX);
-	curl_easy_setopt(h, CURLOPT_URL, url.buf);
+	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
 	if (!strcmp(rq->method, "GET"))
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -472,6 +454,32 @@ static CURLcode perform(kube_client *c, const request *rq, long timeout_ms, cons
 		curl_easy_setopt(h, CURLOPT_SSLKEY_BLOB, &kb);
 		curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
 	}
+}
+
+/* Performs one HTTP exchange within timeout_ms (not for streams). Returns the CURLcode; fills x. */
+static CURLcode perform(kube_client *c, const request *rq, long timeout_ms, const kube_auth *auth, exchange *x,
+			char *errbuf)
+{
+	/* A watch gets a handle of its own: a pooled one would stay attached to the shared cache (curl_easy_reset keeps shares). */
+	CURL *h = rq->stream ? curl_easy_init() : handle_get(c);
+	if (!h)
+		return CURLE_OUT_OF_MEMORY;
+	x->h = h;
+	sbuf url = SBUF_INIT, authz = SBUF_INIT, ctype = SBUF_INIT;
+	struct curl_slist *hdrs = NULL;
+	sbuf_addf(&url, "%s%s", c->base_url, rq->path);
+	hdrs = curl_slist_append(hdrs, "Accept: application/json");
+	if (auth->token) {
+		sbuf_addf(&authz, "Authorization: Bearer %s", auth->token);
+		hdrs = curl_slist_append(hdrs, authz.buf);
+	}
+	if (rq->content_type) {
+		sbuf_addf(&ctype, "Content-Type: %s", rq->content_type);
+		hdrs = curl_slist_append(hdrs, ctype.buf);
+	}
+	struct curl_slist *connect_to = c->connect_to ? curl_slist_append(NULL, c->connect_to) : NULL;
+
+	set_transfer_options(c, h, rq, timeout_ms, auth, x, errbuf, url.buf, hdrs, connect_to);
 	errbuf[0] = '\0';
 	CURLcode rc = (url.len && hdrs) ? curl_easy_perform(h) : CURLE_OUT_OF_MEMORY;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &x->status);
@@ -523,6 +531,43 @@ static bool wait_within_deadline(kube_client *c, const request *rq, long ms)
 		return false;
 	sleep_ms(ms);
 	return true;
+}
+
+/* Fills err from a non-2xx answer (x->body released). */
+static void error_from_answer(exchange *x, kube_error *err)
+{
+	kube_error_from_response(err, x->status, x->body.buf, x->body.len);
+	sbuf_release(&x->body);
+	if (x->status == 401) {
+		/* The server says only "Unauthorized": name the likely cause. */
+		char *m = err->message;
+		err->message = NULL;
+		kube_error_set(err, KUBE_ERR_API, "%s: the server rejected the credential (invalid or expired "
+			       "token, or a certificate it does not trust)", m ? m : "Unauthorized");
+		free(m);
+		err->http_code = 401;
+		err->reason = strdup("Unauthorized");
+	}
+}
+
+/*
+ * A 429, or a 5xx carrying Retry-After: waits as the server asked (capped;
+ * never past the request's deadline) and returns true to try again. Else
+ * false: the answer in err stands (err->retry_after_s says what it asked).
+ */
+static bool retry_after_answer(kube_client *c, const request *rq, const exchange *x, int attempt, kube_error *err)
+{
+	long wait_s = x->retry_after_s ? x->retry_after_s : err->retry_after_s;
+	if (rq->stream || attempt >= c->opts.max_retries || !(x->status == 429 || (x->status >= 500 && wait_s))) {
+		err->retry_after_s = wait_s;
+		return false;
+	}
+	if (wait_s <= 0)
+		wait_s = 1;
+	if (wait_s > c->opts.max_retry_after_s)
+		wait_s = c->opts.max_retry_after_s;
+	err->retry_after_s = wait_s;
+	return wait_within_deadline(c, rq, wait_s * 1000); /* false: waiting would pass the deadline */
 }
 
 static int do_request(kube_client *c, const request *rq, long *ret_status, char **ret_body, size_t *ret_len,
@@ -607,33 +652,12 @@ static int do_request(kube_client *c, const request *rq, long *ret_status, char 
 			sbuf_release(&x.body);
 			continue;
 		}
-		kube_error_from_response(err, x.status, x.body.buf, x.body.len);
-		sbuf_release(&x.body);
-		if (x.status == 401) {
-			/* The server says only "Unauthorized": name the likely cause. */
-			char *m = err->message;
-			err->message = NULL;
-			kube_error_set(err, KUBE_ERR_API, "%s: the server rejected the credential (invalid or expired "
-				       "token, or a certificate it does not trust)", m ? m : "Unauthorized");
-			free(m);
-			err->http_code = 401;
-			err->reason = strdup("Unauthorized");
+		error_from_answer(&x, err);
+		if (retry_after_answer(c, rq, &x, attempt, err)) {
+			attempt++;
+			kube_error_release(err);
+			continue;
 		}
-		long wait_s = x.retry_after_s ? x.retry_after_s : err->retry_after_s;
-		if (!rq->stream && attempt < c->opts.max_retries && (x.status == 429 || (x.status >= 500 && wait_s))) {
-			if (wait_s <= 0)
-				wait_s = 1;
-			if (wait_s > c->opts.max_retry_after_s)
-				wait_s = c->opts.max_retry_after_s;
-			err->retry_after_s = wait_s;
-			if (wait_within_deadline(c, rq, wait_s * 1000)) {
-				attempt++;
-				kube_error_release(err);
-				continue;
-			}
-			return -1; /* waiting would pass the deadline: the server's answer stands */
-		}
-		err->retry_after_s = wait_s;
 		return -1;
 	}
 }
