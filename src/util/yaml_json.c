@@ -260,6 +260,92 @@ static void unwind(ctx *c)
 	}
 }
 
+/* The event handlers of yaml_json_load_all: each returns 0, or -1 with the error set in c. */
+
+static int on_scalar(ctx *c, yaml_event_t *ev, json_t **doc)
+{
+	if (count_node(c, &ev->start_mark, 1))
+		return -1;
+	json_t *v = scalar_value(ev);
+	if (v && ev->data.scalar.anchor && remember_anchor(c, (const char *)ev->data.scalar.anchor, v, 1)) {
+		json_decref(v);
+		v = NULL;
+	}
+	return place(c, v, &ev->start_mark, doc) ? -1 : 0;
+}
+
+static int on_alias(ctx *c, yaml_event_t *ev, json_t **doc)
+{
+	anchor *a = c->anchors;
+	while (a && strcmp(a->name, (const char *)ev->data.alias.anchor))
+		a = a->next;
+	if (!a) {
+		set_err(c, &ev->start_mark, "unknown alias '%.80s'", (const char *)ev->data.alias.anchor);
+		return -1;
+	}
+	if (count_node(c, &ev->start_mark, a->nodes))
+		return -1;
+	return place(c, json_deep_copy(a->value), &ev->start_mark, doc) ? -1 : 0;
+}
+
+static int on_collection_start(ctx *c, yaml_event_t *ev)
+{
+	if (c->depth >= YAML_JSON_MAX_DEPTH) {
+		set_err(c, &ev->start_mark, "nesting deeper than %d levels", YAML_JSON_MAX_DEPTH);
+		return -1;
+	}
+	if (count_node(c, &ev->start_mark, 1))
+		return -1;
+	frame *f = &c->stack[c->depth];
+	memset(f, 0, sizeof *f);
+	bool seq = ev->type == YAML_SEQUENCE_START_EVENT;
+	f->container = seq ? json_array() : json_object();
+	const unsigned char *an = seq ? ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
+	if (an)
+		f->anchor_owned = strdup((const char *)an);
+	f->nodes_at_start = c->nodes;
+	if (!f->container || (an && !f->anchor_owned)) {
+		json_decref(f->container);
+		free(f->anchor_owned);
+		set_err(c, &ev->start_mark, "out of memory");
+		return -1;
+	}
+	c->depth++;
+	return 0;
+}
+
+static int on_collection_end(ctx *c, yaml_event_t *ev, json_t **doc)
+{
+	frame f = c->stack[--c->depth];
+	if (f.anchor_owned) {
+		if (remember_anchor(c, f.anchor_owned, f.container, c->nodes - f.nodes_at_start + 1)) {
+			free(f.anchor_owned);
+			json_decref(f.container);
+			set_err(c, &ev->start_mark, "out of memory");
+			return -1;
+		}
+		free(f.anchor_owned);
+	}
+	free(f.key);
+	return place(c, f.container, &ev->start_mark, doc) ? -1 : 0;
+}
+
+/* A document ended: a non-null one joins docs. */
+static int on_document_end(ctx *c, yaml_event_t *ev, json_t *docs, json_t **doc)
+{
+	json_t *d = *doc;
+	*doc = NULL;
+	if (!d || json_is_null(d)) {
+		json_decref(d);
+		return 0;
+	}
+	if (json_array_append_new(docs, d)) {
+		set_err(c, &ev->start_mark, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 json_t *yaml_json_load_all(const char *text, size_t len, char *errbuf, size_t errlen)
 {
 	ctx c = { .depth = 0, .nodes = 0, .anchors = NULL, .errbuf = errbuf, .errlen = errlen };
@@ -288,106 +374,20 @@ json_t *yaml_json_load_all(const char *text, size_t len, char *errbuf, size_t er
 			break;
 		}
 		switch (ev.type) {
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
+		case YAML_STREAM_END_EVENT: done = true; break;
 		case YAML_DOCUMENT_START_EVENT:
 			doc = NULL;
 			c.nodes = 0;
 			free_anchors(&c);
 			break;
-		case YAML_DOCUMENT_END_EVENT:
-			if (doc && !json_is_null(doc)) {
-				if (json_array_append_new(docs, doc)) {
-					set_err(&c, &ev.start_mark, "out of memory");
-					failed = true;
-				}
-			} else {
-				json_decref(doc);
-			}
-			doc = NULL;
-			break;
-		case YAML_SCALAR_EVENT: {
-			if (count_node(&c, &ev.start_mark, 1)) {
-				failed = true;
-				break;
-			}
-			json_t *v = scalar_value(&ev);
-			if (v && ev.data.scalar.anchor &&
-			    remember_anchor(&c, (const char *)ev.data.scalar.anchor, v, 1)) {
-				json_decref(v);
-				v = NULL;
-			}
-			if (place(&c, v, &ev.start_mark, &doc))
-				failed = true;
-			break;
-		}
-		case YAML_ALIAS_EVENT: {
-			anchor *a = c.anchors;
-			while (a && strcmp(a->name, (const char *)ev.data.alias.anchor))
-				a = a->next;
-			if (!a) {
-				set_err(&c, &ev.start_mark, "unknown alias '%.80s'", (const char *)ev.data.alias.anchor);
-				failed = true;
-				break;
-			}
-			if (count_node(&c, &ev.start_mark, a->nodes)) {
-				failed = true;
-				break;
-			}
-			if (place(&c, json_deep_copy(a->value), &ev.start_mark, &doc))
-				failed = true;
-			break;
-		}
+		case YAML_DOCUMENT_END_EVENT: failed = on_document_end(&c, &ev, docs, &doc) != 0; break;
+		case YAML_SCALAR_EVENT: failed = on_scalar(&c, &ev, &doc) != 0; break;
+		case YAML_ALIAS_EVENT: failed = on_alias(&c, &ev, &doc) != 0; break;
 		case YAML_SEQUENCE_START_EVENT:
-		case YAML_MAPPING_START_EVENT: {
-			if (c.depth >= YAML_JSON_MAX_DEPTH) {
-				set_err(&c, &ev.start_mark, "nesting deeper than %d levels", YAML_JSON_MAX_DEPTH);
-				failed = true;
-				break;
-			}
-			if (count_node(&c, &ev.start_mark, 1)) {
-				failed = true;
-				break;
-			}
-			frame *f = &c.stack[c.depth];
-			memset(f, 0, sizeof *f);
-			f->container = ev.type == YAML_SEQUENCE_START_EVENT ? json_array() : json_object();
-			const unsigned char *an = ev.type == YAML_SEQUENCE_START_EVENT ? ev.data.sequence_start.anchor
-										: ev.data.mapping_start.anchor;
-			if (an)
-				f->anchor_owned = strdup((const char *)an);
-			f->nodes_at_start = c.nodes;
-			if (!f->container || (an && !f->anchor_owned)) {
-				json_decref(f->container);
-				free(f->anchor_owned);
-				set_err(&c, &ev.start_mark, "out of memory");
-				failed = true;
-				break;
-			}
-			c.depth++;
-			break;
-		}
+		case YAML_MAPPING_START_EVENT: failed = on_collection_start(&c, &ev) != 0; break;
 		case YAML_SEQUENCE_END_EVENT:
-		case YAML_MAPPING_END_EVENT: {
-			frame f = c.stack[--c.depth];
-			if (f.anchor_owned) {
-				if (remember_anchor(&c, f.anchor_owned, f.container, c.nodes - f.nodes_at_start + 1)) {
-					free(f.anchor_owned);
-					json_decref(f.container);
-					set_err(&c, &ev.start_mark, "out of memory");
-					failed = true;
-					break;
-				}
-				free(f.anchor_owned);
-			}
-			free(f.key);
-			if (place(&c, f.container, &ev.start_mark, &doc))
-				failed = true;
-			break;
-		}
-		default:
-			break;
+		case YAML_MAPPING_END_EVENT: failed = on_collection_end(&c, &ev, &doc) != 0; break;
+		default: break;
 		}
 		yaml_event_delete(&ev);
 	}
