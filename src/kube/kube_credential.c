@@ -241,86 +241,48 @@ int kube_exec_credential_parse(const char *text, size_t len, const char *api_ver
 }
 
 /* Runs the plugin; its stdout in *out, a bounded tail of stderr in *errtext. */
-static int run_plugin(const kube_credential *c, sbuf *out, sbuf *errtext, kube_error *err)
+/* "KUBERNETES_EXEC_INFO=<ExecCredential JSON>" for the plugin's environment (caller frees), or NULL (no memory). */
+static char *exec_info_env(const kube_credential *c)
 {
 	const kube_exec_config *x = c->exec;
-	sbuf info = SBUF_INIT;
-	int rc = -1;
-	char **argv = NULL, **envp = NULL;
-	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
-	pid_t pid = -1;
-	posix_spawn_file_actions_t fa;
-	bool fa_init = false;
-
 	json_t *spec = json_pack("{s:b}", "interactive", 0);
-	if (spec && x->provide_cluster_info && c->server)
-		json_object_set_new(spec, "cluster", json_pack("{s:s}", "server", c->server));
+	if (spec && x->provide_cluster_info && c->server &&
+	    json_object_set_new(spec, "cluster", json_pack("{s:s}", "server", c->server))) {
+		json_decref(spec);
+		spec = NULL; /* never an ExecCredential without the cluster it asked for */
+	}
 	json_t *ei = json_pack("{s:s, s:s, s:o}", "apiVersion", x->api_version, "kind", "ExecCredential", "spec", spec);
 	char *ei_text = ei ? json_encode(ei, JSON_COMPACT) : NULL;
 	json_decref(ei);
-	if (!ei_text || sbuf_addf(&info, "KUBERNETES_EXEC_INFO=%s", ei_text)) {
-		free(ei_text);
-		kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
-		goto out;
-	}
+	sbuf info = SBUF_INIT;
+	char *env = ei_text && !sbuf_addf(&info, "KUBERNETES_EXEC_INFO=%s", ei_text) ? sbuf_detach(&info) : NULL;
+	sbuf_release(&info);
 	free(ei_text);
+	return env;
+}
 
-	size_t n_env = 0;
-	while (environ && environ[n_env])
-		n_env++;
-	envp = calloc(n_env + x->n_env + 2, sizeof *envp);
-	argv = calloc(x->n_args + 2, sizeof *argv);
-	if (!envp || !argv) {
-		kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
-		goto out;
-	}
-	size_t k = 0;
-	for (size_t i = 0; i < n_env; i++) {
-		if (strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21))
-			envp[k++] = environ[i];
-	}
-	for (size_t i = 0; i < x->n_env; i++)
-		envp[k++] = x->env[i];
-	envp[k++] = info.buf;
-	argv[0] = x->command;
-	for (size_t i = 0; i < x->n_args; i++)
-		argv[i + 1] = x->args[i];
-
-	if (pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
-		kube_error_set(err, KUBE_ERR_AUTH, "exec plugin: pipe: %s", strerror(errno));
-		goto out;
-	}
-	posix_spawn_file_actions_init(&fa);
-	fa_init = true;
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-	int e = posix_spawnp(&pid, x->command, &fa, NULL, argv, envp);
-	if (e) {
-		pid = -1;
-		kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' could not be started: %s", x->command, strerror(e));
-		goto out;
-	}
-	close(outp[1]);
-	close(errp[1]);
-	outp[1] = errp[1] = -1;
-
+/*
+ * Reads the plugin's stdout into out and the tail of its stderr into errtext
+ * until both close, within KUBE_EXEC_TIMEOUT_S. 0, or -1 with err set (the
+ * plugin was killed: too slow, or too much output).
+ */
+static int read_plugin_output(pid_t pid, const char *command, int out_fd, int err_fd, sbuf *out, sbuf *errtext,
+			      kube_error *err)
+{
 	int64_t deadline = clock_mono_us() + (int64_t)KUBE_EXEC_TIMEOUT_S * 1000000;
 	bool out_open = true, err_open = true, overflow = false;
 	while (out_open || err_open) {
 		int64_t left = deadline - clock_mono_us();
 		if (left <= 0) {
 			kill(pid, SIGKILL);
-			kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' did not finish within %d s", x->command,
-				       KUBE_EXEC_TIMEOUT_S);
-			goto reap;
+			return kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' did not finish within %d s", command,
+					      KUBE_EXEC_TIMEOUT_S);
 		}
-		struct pollfd pf[2] = { { out_open ? outp[0] : -1, POLLIN, 0 }, { err_open ? errp[0] : -1, POLLIN, 0 } };
+		struct pollfd pf[2] = { { out_open ? out_fd : -1, POLLIN, 0 }, { err_open ? err_fd : -1, POLLIN, 0 } };
 		int pr = poll(pf, 2, (int)(left / 1000) + 1);
 		if (pr < 0 && errno != EINTR) {
 			kill(pid, SIGKILL);
-			kube_error_set(err, KUBE_ERR_AUTH, "exec plugin: poll: %s", strerror(errno));
-			goto reap;
+			return kube_error_set(err, KUBE_ERR_AUTH, "exec plugin: poll: %s", strerror(errno));
 		}
 		char buf[4096];
 		for (int i = 0; i < 2; i++) {
@@ -348,27 +310,80 @@ static int run_plugin(const kube_credential *c, sbuf *out, sbuf *errtext, kube_e
 	}
 	if (overflow) {
 		kill(pid, SIGKILL);
-		kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' wrote more than %u bytes", x->command, MAX_EXEC_OUTPUT);
-		goto reap;
+		return kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' wrote more than %u bytes", command, MAX_EXEC_OUTPUT);
 	}
-	rc = 0;
-reap:;
+	return 0;
+}
+
+/* Reaps the plugin; when it had run to the end (ran_ok), a non-zero exit or a signal is the error (with its stderr's tail). */
+static int reap_plugin(pid_t pid, const char *command, bool ran_ok, const sbuf *errtext, kube_error *err)
+{
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	pid = -1;
-	if (rc == 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-		size_t n = errtext->len;
-		while (n && (errtext->buf[n - 1] == '\n' || errtext->buf[n - 1] == '\r'))
-			n--;
-		if (WIFEXITED(status))
-			kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' exited with status %d%s%.*s", x->command,
-				       WEXITSTATUS(status), n ? ": " : "", (int)(n > 300 ? 300 : n), errtext->buf);
-		else
-			kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' was killed by signal %d", x->command,
-				       WTERMSIG(status));
-		rc = -1;
+	if (!ran_ok)
+		return -1;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	size_t n = errtext->len;
+	while (n && (errtext->buf[n - 1] == '\n' || errtext->buf[n - 1] == '\r'))
+		n--;
+	if (WIFEXITED(status))
+		return kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' exited with status %d%s%.*s", command,
+				      WEXITSTATUS(status), n ? ": " : "", (int)(n > 300 ? 300 : n), errtext->buf);
+	return kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' was killed by signal %d", command, WTERMSIG(status));
+}
+
+static int run_plugin(const kube_credential *c, sbuf *out, sbuf *errtext, kube_error *err)
+{
+	const kube_exec_config *x = c->exec;
+	int rc = -1;
+	char **argv = NULL, **envp = NULL;
+	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 };
+	posix_spawn_file_actions_t fa;
+	bool fa_init = false;
+	char *info = exec_info_env(c);
+	size_t n_env = 0;
+	while (environ && environ[n_env])
+		n_env++;
+	envp = calloc(n_env + x->n_env + 2, sizeof *envp);
+	argv = calloc(x->n_args + 2, sizeof *argv);
+	if (!info || !envp || !argv) {
+		kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
+		goto out;
 	}
+	size_t k = 0;
+	for (size_t i = 0; i < n_env; i++) {
+		if (strncmp(environ[i], "KUBERNETES_EXEC_INFO=", 21))
+			envp[k++] = environ[i];
+	}
+	for (size_t i = 0; i < x->n_env; i++)
+		envp[k++] = x->env[i];
+	envp[k++] = info;
+	argv[0] = x->command;
+	for (size_t i = 0; i < x->n_args; i++)
+		argv[i + 1] = x->args[i];
+
+	if (pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC)) {
+		kube_error_set(err, KUBE_ERR_AUTH, "exec plugin: pipe: %s", strerror(errno));
+		goto out;
+	}
+	posix_spawn_file_actions_init(&fa);
+	fa_init = true;
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, outp[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
+	pid_t pid = -1;
+	int e = posix_spawnp(&pid, x->command, &fa, NULL, argv, envp);
+	if (e) {
+		kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' could not be started: %s", x->command, strerror(e));
+		goto out;
+	}
+	close(outp[1]);
+	close(errp[1]);
+	outp[1] = errp[1] = -1;
+	bool ran_ok = read_plugin_output(pid, x->command, outp[0], errp[0], out, errtext, err) == 0;
+	rc = reap_plugin(pid, x->command, ran_ok, errtext, err);
 out:
 	if (fa_init)
 		posix_spawn_file_actions_destroy(&fa);
@@ -380,7 +395,7 @@ out:
 	}
 	free(argv);
 	free(envp);
-	sbuf_release(&info);
+	free(info);
 	return rc;
 }
 
