@@ -191,6 +191,46 @@ static long slice_port(json_t *slice, const char *port_name)
 	return 0;
 }
 
+/* spec.servicePort resolved to the name of the Service's port ("" for an unnamed one), or NULL when it has no such port. */
+static const char *service_port_name(const proxy_spec *p, json_t *service)
+{
+	size_t i;
+	json_t *sp;
+	json_array_foreach(json_object_get(json_object_get(service, "spec"), "ports"), i, sp)
+	{
+		const char *n = json_string_value(json_object_get(sp, "name"));
+		if (p->port_is_number ? json_integer_value(json_object_get(sp, "port")) == atol(p->service_port)
+				      : (n && !strcmp(n, p->service_port)))
+			return n ? n : "";
+	}
+	return NULL;
+}
+
+/*
+ * The server ("host:port") an endpoint stands for, into buf; false when it
+ * does not count (not ready for a replicated pool, terminating for a
+ * sharded one, no address, or one mcrouter must not be given).
+ */
+static bool endpoint_server(const proxy_spec *p, json_t *ep, long port, const char *domain, char *buf, size_t len)
+{
+	json_t *cond = json_object_get(ep, "conditions");
+	json_t *ready = json_object_get(cond, "ready"), *term = json_object_get(cond, "terminating");
+	bool is_ready = !ready || json_is_true(ready); /* absent means ready */
+	if (p->pool == PROXY_REPLICATED ? !is_ready : json_is_true(term))
+		return false;
+	const char *host = json_string_value(json_object_get(ep, "hostname"));
+	const char *addr = json_string_value(json_array_get(json_object_get(ep, "addresses"), 0));
+	if (host && spec_dns_label_valid(host))
+		snprintf(buf, len, "%s.%s.%s.svc.%s:%ld", host, p->service_name, p->namespace, domain, port);
+	else if (addr && strchr(addr, ':'))
+		snprintf(buf, len, "[%s]:%ld", addr, port);
+	else if (addr)
+		snprintf(buf, len, "%s:%ld", addr, port);
+	else
+		return false;
+	return mcrouter_server_valid(buf); /* never let a hostile address into the config */
+}
+
 proxy_servers_result proxy_servers(const proxy_spec *p, json_t *service, json_t *slices, const char *domain,
 				   json_t **ret_servers, char *why, size_t whylen)
 {
@@ -199,20 +239,8 @@ proxy_servers_result proxy_servers(const proxy_spec *p, json_t *service, json_t 
 		snprintf(why, whylen, "Service %s/%s does not exist", p->namespace, p->service_name);
 		return PROXY_NO_SERVICE;
 	}
-	/* Resolve spec.servicePort to the Service port's name. */
-	const char *port_name = NULL;
+	const char *port_name = service_port_name(p, service);
 	size_t i;
-	json_t *sp;
-	json_t *ports = json_object_get(json_object_get(service, "spec"), "ports");
-	json_array_foreach(ports, i, sp)
-	{
-		const char *n = json_string_value(json_object_get(sp, "name"));
-		if (p->port_is_number ? json_integer_value(json_object_get(sp, "port")) == atol(p->service_port)
-				      : (n && !strcmp(n, p->service_port))) {
-			port_name = n ? n : "";
-			break;
-		}
-	}
 	if (!port_name) {
 		snprintf(why, whylen, "Service %s/%s has no port %s", p->namespace, p->service_name, p->service_port);
 		return PROXY_NO_PORT;
@@ -242,26 +270,12 @@ proxy_servers_result proxy_servers(const proxy_spec *p, json_t *service, json_t 
 		json_t *ep;
 		json_array_foreach(json_object_get(slice, "endpoints"), j, ep)
 		{
-			json_t *cond = json_object_get(ep, "conditions");
-			json_t *ready = json_object_get(cond, "ready"), *term = json_object_get(cond, "terminating");
-			bool is_ready = !ready || json_is_true(ready); /* absent means ready */
-			bool terminating = json_is_true(term);
-			if (p->pool == PROXY_REPLICATED ? !is_ready : terminating)
+			char server[400];
+			if (!endpoint_server(p, ep, port, domain, server, sizeof server))
 				continue;
 			const char *host = json_string_value(json_object_get(ep, "hostname"));
 			const char *addr = json_string_value(json_array_get(json_object_get(ep, "addresses"), 0));
 			const char *pod = json_string_value(json_object_get(json_object_get(ep, "targetRef"), "name"));
-			char server[400];
-			if (host && spec_dns_label_valid(host))
-				snprintf(server, sizeof server, "%s.%s.%s.svc.%s:%ld", host, p->service_name, p->namespace, domain, port);
-			else if (addr && strchr(addr, ':'))
-				snprintf(server, sizeof server, "[%s]:%ld", addr, port);
-			else if (addr)
-				snprintf(server, sizeof server, "%s:%ld", addr, port);
-			else
-				continue;
-			if (!mcrouter_server_valid(server))
-				continue; /* never let a hostile address into the config */
 			if (n == cap) {
 				member *bigger = realloc(ms, 2 * cap * sizeof *ms);
 				if (!bigger) {
