@@ -468,6 +468,63 @@ int spec_read_str_fields(json_t *spec, const spec_str_field *fields, size_t n, v
 	return 0;
 }
 
+/* spec.scheduling's nodeSelector and tolerations (validated, copied into s). 0, or -1 with err (no memory included). */
+static int read_scheduling(memshack_spec *s, json_t *sch, char *err, size_t errlen)
+{
+	json_t *nsel = json_object_get(sch, "nodeSelector");
+	if (nsel && !json_is_null(nsel)) {
+		const char *k;
+		json_t *x;
+		if (!json_is_object(nsel))
+			return spec_fail(err, errlen, "spec.scheduling.nodeSelector: must be a map of strings");
+		json_object_foreach(nsel, k, x)
+		{
+			if (!json_is_string(x) || !label_key_valid(k) ||
+			    !label_name_valid(json_string_value(x), json_string_length(x), true))
+				return spec_fail(err, errlen, "spec.scheduling.nodeSelector.%.60s: must be a label value", k);
+		}
+		if (!(s->node_selector = json_deep_copy(nsel)))
+			return spec_fail(err, errlen, "out of memory");
+	}
+	json_t *tol = json_object_get(sch, "tolerations");
+	if (tol && !json_is_null(tol)) {
+		if (!json_is_array(tol))
+			return spec_fail(err, errlen, "spec.scheduling.tolerations: must be a list");
+		if (!(s->tolerations = json_deep_copy(tol)))
+			return spec_fail(err, errlen, "out of memory");
+	}
+	return 0;
+}
+
+/* spec is an object (or absent) holding only known keys, and its sections are objects holding only known keys. */
+static int check_spec_shape(json_t *spec, char *err, size_t errlen)
+{
+	static const char *const top[] = { "mcrouterPoolSize", "numShards", "numReplicas", "memcachedImage",
+					   "mcrouterImage", "mcrouterPort", "memcached", "mcrouter", "scheduling", NULL };
+	static const char *const mc[] = { "memoryMiB", "maxItemSize", "maxConnections", "threads", "extraArgs",
+					  "resources", NULL };
+	static const char *const mr[] = { "readPolicy", "writePolicy", "serverTimeoutMs", "extraArgs", "resources", NULL };
+	static const char *const sc[] = { "nodeSelector", "tolerations", "priorityClassName", "spreadAcross", NULL };
+	if (!json_is_object(spec))
+		return 0;
+	if (check_keys(spec, "spec", top, err, errlen))
+		return -1;
+	static const struct {
+		const char *key;
+		const char *const *known;
+	} subs[] = { { "memcached", mc }, { "mcrouter", mr }, { "scheduling", sc } };
+	for (size_t i = 0; i < 3; i++) {
+		json_t *sub = json_object_get(spec, subs[i].key);
+		char path[40];
+		snprintf(path, sizeof path, "spec.%s", subs[i].key);
+		if (sub && !json_is_null(sub) && !json_is_object(sub))
+			return spec_fail(err, errlen, "%s: must be an object", path);
+		if (json_is_object(sub) && check_keys(sub, path, subs[i].known, err, errlen))
+			return -1;
+	}
+	return 0;
+}
+
 int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errlen)
 {
 	if (!json_is_object(obj))
@@ -488,29 +545,8 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 		return spec_fail(err, errlen, "spec: must be an object");
 	if (spec_check_text(spec, "spec", err, errlen))
 		return -1;
-	static const char *const top[] = { "mcrouterPoolSize", "numShards", "numReplicas", "memcachedImage",
-					   "mcrouterImage", "mcrouterPort", "memcached", "mcrouter", "scheduling", NULL };
-	static const char *const mc[] = { "memoryMiB", "maxItemSize", "maxConnections", "threads", "extraArgs",
-					  "resources", NULL };
-	static const char *const mr[] = { "readPolicy", "writePolicy", "serverTimeoutMs", "extraArgs", "resources", NULL };
-	static const char *const sc[] = { "nodeSelector", "tolerations", "priorityClassName", "spreadAcross", NULL };
-	if (json_is_object(spec)) {
-		if (check_keys(spec, "spec", top, err, errlen))
-			return -1;
-		static const struct {
-			const char *key;
-			const char *const *known;
-		} subs[] = { { "memcached", mc }, { "mcrouter", mr }, { "scheduling", sc } };
-		for (size_t i = 0; i < 3; i++) {
-			json_t *sub = json_object_get(spec, subs[i].key);
-			char path[40];
-			snprintf(path, sizeof path, "spec.%s", subs[i].key);
-			if (sub && !json_is_null(sub) && !json_is_object(sub))
-				return spec_fail(err, errlen, "%s: must be an object", path);
-			if (json_is_object(sub) && check_keys(sub, path, subs[i].known, err, errlen))
-				return -1;
-		}
-	}
+	if (check_spec_shape(spec, err, errlen))
+		return -1;
 	memshack_spec *s = calloc(1, sizeof *s);
 	if (!s)
 		return spec_fail(err, errlen, "out of memory");
@@ -526,9 +562,6 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 		int n = s->num_shards * s->num_replicas;
 		memshack_spec_free(s);
 		return spec_fail(err, errlen, "spec: numShards × numReplicas must be at most %d (got %d)", MEMSHACK_MAX_MEMBERS, n);
-	}
-	if (s->mcrouter_port == MEMSHACK_MEMCACHED_PORT) {
-		/* Allowed: the gateway is a different Service; nothing to check. */
 	}
 	if (spec_read_str_fields(spec, memshack_str_fields, memshack_n_str_fields, s, err, errlen)) {
 		memshack_spec_free(s);
@@ -550,37 +583,14 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 	s->mcrouter_args = (v = json_object_get(mcr, "extraArgs")) && json_is_array(v) ? json_deep_copy(v) : json_array();
 	s->memcached_resources = (v = json_object_get(mcd, "resources")) && json_is_object(v) ? json_deep_copy(v) : NULL;
 	s->mcrouter_resources = (v = json_object_get(mcr, "resources")) && json_is_object(v) ? json_deep_copy(v) : NULL;
-	json_t *nsel = json_object_get(sch, "nodeSelector");
-	if (nsel && !json_is_null(nsel)) {
-		const char *k;
-		json_t *x;
-		if (!json_is_object(nsel)) {
-			memshack_spec_free(s);
-			return spec_fail(err, errlen, "spec.scheduling.nodeSelector: must be a map of strings");
-		}
-		json_object_foreach(nsel, k, x)
-		{
-			if (!json_is_string(x) || !label_key_valid(k) ||
-			    !label_name_valid(json_string_value(x), json_string_length(x), true)) {
-				memshack_spec_free(s);
-				return spec_fail(err, errlen, "spec.scheduling.nodeSelector.%.60s: must be a label value", k);
-			}
-		}
-		s->node_selector = json_deep_copy(nsel);
-	}
-	json_t *tol = json_object_get(sch, "tolerations");
-	if (tol && !json_is_null(tol)) {
-		if (!json_is_array(tol)) {
-			memshack_spec_free(s);
-			return spec_fail(err, errlen, "spec.scheduling.tolerations: must be a list");
-		}
-		s->tolerations = json_deep_copy(tol);
+	if (read_scheduling(s, sch, err, errlen)) {
+		memshack_spec_free(s);
+		return -1;
 	}
 	if (!s->name || !s->namespace || !s->memcached_image || !s->mcrouter_image || !s->max_item_size ||
 	    !s->memcached_args || !s->mcrouter_args || (uid && !s->uid) ||
 	    (json_is_object(json_object_get(mcd, "resources")) && !s->memcached_resources) ||
-	    (json_is_object(json_object_get(mcr, "resources")) && !s->mcrouter_resources) ||
-	    (json_is_object(nsel) && !s->node_selector) || (json_is_array(tol) && !s->tolerations)) {
+	    (json_is_object(json_object_get(mcr, "resources")) && !s->mcrouter_resources)) {
 		memshack_spec_free(s);
 		return spec_fail(err, errlen, "out of memory");
 	}
