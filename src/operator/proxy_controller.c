@@ -10,6 +10,7 @@
 #include "core/proxy.h"
 #include "operator/children.h"
 #include "runtime/apply.h"
+#include "util/clock.h"
 #include "util/conditions.h"
 #include "runtime/projection.h"
 #include "util/log.h"
@@ -84,6 +85,68 @@ static const char *apply_children(proxy_controller *pc, json_t *owner, proxy_des
 	return NULL;
 }
 
+/* Forgets what we applied for a proxy that is gone (its children go through their owner references). */
+static void forget(proxy_controller *pc, const char *key)
+{
+	const char *slash = strchr(key, '/');
+	if (!slash)
+		return;
+	char ns[256], prefix[300];
+	snprintf(ns, sizeof ns, "%.*s", (int)(slash - key), key);
+	snprintf(prefix, sizeof prefix, "%s-proxy", slash + 1);
+	children_forget(pc->children, ns, prefix);
+}
+
+/* Writes status (borrowed; NULL: nothing to write) when it differs from obj's. 0, or -1 (logged). */
+static int write_status(proxy_controller *pc, json_t *obj, json_t *status, const char *key)
+{
+	if (!status || !memshack_status_differs(json_object_get(obj, "status"), status))
+		return 0;
+	kube_error kerr = KUBE_ERROR_INIT;
+	if (apply_status(manager_client(pc->m), MEMSHACK_FIELD_MANAGER, &PROXY_RES, mstr(obj, "namespace"), mstr(obj, "name"),
+			 status, &kerr)) {
+		log_write(LOG_WARN, "memcachedproxy", key, "writing status: %s", kube_strerror(&kerr));
+		kube_error_release(&kerr);
+		return -1;
+	}
+	children_count_writes(pc->children, 1);
+	return 0;
+}
+
+/*
+ * The servers of p's Service (*servers, a new array) and the result of
+ * reading them. 1; 0 when its Service or a slice cannot be decoded (write
+ * nothing until it can be: a config without an unreadable slice would drop
+ * its servers); -1 on no memory (retry: a shorter list would move keys).
+ */
+static int read_servers(proxy_controller *pc, const proxy_spec *p, const char *key, json_t **servers,
+			proxy_servers_result *pr, char *why, size_t whylen)
+{
+	char skey[400], slices_prefix[402];
+	snprintf(skey, sizeof skey, "%s/%s", p->namespace, p->service_name);
+	snprintf(slices_prefix, sizeof slices_prefix, "%s-", skey); /* its EndpointSlices: <service>-<suffix> */
+	if (informer_is_quarantined(pc->services, skey) || informer_quarantined_prefix(pc->slices, slices_prefix)) {
+		log_write(LOG_WARN, "memcachedproxy", key, "its Service or a slice cannot be decoded: nothing written until it can be");
+		return 0;
+	}
+	slice_filter sf = { p->namespace, p->service_name };
+	json_t *service = NULL, *slices = NULL;
+	if (store_lookup(informer_store(pc->services), skey, &service) < 0 ||
+	    !(slices = store_list(informer_store(pc->slices), slice_of, &sf))) {
+		log_write(LOG_ERROR, "memcachedproxy", key, "reading the Service and its slices: out of memory");
+		json_decref(service);
+		return -1;
+	}
+	*pr = proxy_servers(p, service, slices, pc->domain, servers, why, whylen);
+	json_decref(service);
+	json_decref(slices);
+	if (*pr == PROXY_SERVERS_NOMEM || (!*servers && !(*servers = json_array()))) {
+		log_write(LOG_ERROR, "memcachedproxy", key, "%s", *pr == PROXY_SERVERS_NOMEM ? why : "out of memory");
+		return -1;
+	}
+	return 1;
+}
+
 static reconcile_result reconcile(void *ud, const char *key)
 {
 	proxy_controller *pc = ud;
@@ -98,24 +161,16 @@ static reconcile_result reconcile(void *ud, const char *key)
 			return reported < 0 ? failed : done;
 	}
 	if (!obj || mstr(obj, "deletionTimestamp")) {
-		const char *slash = strchr(key, '/');
-		if (slash) {
-			char ns[256], prefix[300];
-			snprintf(ns, sizeof ns, "%.*s", (int)(slash - key), key);
-			snprintf(prefix, sizeof prefix, "%s-proxy", slash + 1);
-			children_forget(pc->children, ns, prefix);
-		}
+		forget(pc, key);
 		json_decref(obj);
 		return done;
 	}
 	char err[512], why[512], now[40];
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	timefmt_rfc3339((int64_t)ts.tv_sec * 1000000, now, sizeof now);
+	timefmt_rfc3339(clock_wall_us() / 1000000 * 1000000, now, sizeof now);
 	kube_error kerr = KUBE_ERROR_INIT;
 	proxy_spec *p = NULL;
 	reconcile_result res = done;
-	json_t *status = NULL, *servers = NULL, *slices = NULL, *service = NULL;
+	json_t *status = NULL, *servers = NULL;
 	long long gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
 	json_t *old = json_object_get(obj, "status");
 	if (proxy_spec_parse(obj, &p, err, sizeof err)) {
@@ -127,27 +182,11 @@ static reconcile_result reconcile(void *ud, const char *key)
 		}
 		goto write_status;
 	}
-	char skey[400], slices_prefix[402];
-	snprintf(skey, sizeof skey, "%s/%s", p->namespace, p->service_name);
-	snprintf(slices_prefix, sizeof slices_prefix, "%s-", skey); /* its EndpointSlices: <service>-<suffix> */
-	if (informer_is_quarantined(pc->services, skey) || informer_quarantined_prefix(pc->slices, slices_prefix)) {
-		/* A config built without an unreadable slice would drop its servers: write nothing until it reads. */
-		log_write(LOG_WARN, "memcachedproxy", key, "its Service or a slice cannot be decoded: nothing written until it can be");
-		goto out;
-	}
-	slice_filter sf = { p->namespace, p->service_name };
-	if (store_lookup(informer_store(pc->services), skey, &service) < 0 ||
-	    !(slices = store_list(informer_store(pc->slices), slice_of, &sf))) {
-		/* Fail closed: a Service or slice missing for lack of memory would shrink the config. */
-		log_write(LOG_ERROR, "memcachedproxy", key, "reading the Service and its slices: out of memory");
-		res = failed;
-		goto out;
-	}
-	proxy_servers_result pr = proxy_servers(p, service, slices, pc->domain, &servers, why, sizeof why);
-	if (pr == PROXY_SERVERS_NOMEM || (!servers && !(servers = json_array()))) {
-		/* Fail closed: a config from a shorter list would move keys; write nothing, retry. */
-		log_write(LOG_ERROR, "memcachedproxy", key, "%s", pr == PROXY_SERVERS_NOMEM ? why : "out of memory");
-		res = failed;
+	char skey[400];
+	proxy_servers_result pr = PROXY_SERVERS_OK;
+	int read = read_servers(pc, p, key, &servers, &pr, why, sizeof why);
+	if (read <= 0) {
+		res = read < 0 ? failed : done;
 		goto out;
 	}
 	proxy_desired d;
@@ -189,19 +228,11 @@ static reconcile_result reconcile(void *ud, const char *key)
 	if (!apply_error && reason && memshack_status_differs(old, status))
 		events_record(manager_events(pc->m), obj, "Warning", reason, "Reconcile", "%s", why);
 write_status:
-	if (status && memshack_status_differs(old, status)) {
-		if (apply_status(manager_client(pc->m), MEMSHACK_FIELD_MANAGER, &PROXY_RES, mstr(obj, "namespace"), mstr(obj, "name"), status, &kerr)) {
-			log_write(LOG_WARN, "memcachedproxy", key, "writing status: %s", kube_strerror(&kerr));
-			res = failed;
-		} else {
-			children_count_writes(pc->children, 1);
-		}
-	}
+	if (write_status(pc, obj, status, key))
+		res = failed;
 out:
 	json_decref(status);
 	json_decref(servers);
-	json_decref(slices);
-	json_decref(service);
 	json_decref(obj);
 	proxy_spec_free(p);
 	kube_error_release(&kerr);
