@@ -496,7 +496,8 @@ static void return_free_memory(void)
 #endif
 }
 
-int manager_run(manager *m)
+/* Starts /metrics and the health probes (one server when they share an address). 0, or 1 (logged). */
+static int start_http(manager *m)
 {
 	char errbuf[256];
 	http_handlers h = { is_ready, render_metrics, m };
@@ -518,34 +519,103 @@ int manager_run(manager *m)
 		}
 		log_info("serving health probes on %s (port %d)", m->o.health_addr, port);
 	}
+	return 0;
+}
+
+/* Creates the elector and fences the controllers' writes by its leadership (before any thread uses the client). 0, or 1. */
+static int prepare_leader_election(manager *m)
+{
+	if (!m->o.leader_elect)
+		return 0;
+	kube_error err = KUBE_ERROR_INIT;
+	leader_options lo = { .namespace = m->lease_ns, .name = m->lease_name, .identity = m->identity,
+			      .lease_duration_s = m->o.lease_duration_s, .renew_deadline_s = m->o.renew_deadline_s,
+			      .retry_period_s = m->o.retry_period_s, .on_started = on_started_leading,
+			      .on_lost = on_lost, .ud = m };
+	m->leader = leader_new(m->lease_client, &lo, &err);
+	if (!m->leader) {
+		log_error("%s", kube_strerror(&err));
+		kube_error_release(&err);
+		return 1;
+	}
+	kube_client_set_deadline(m->client, leader_fence, m->leader);
+	return 0;
+}
+
+/*
+ * The lease is lost: exit at once. An in-flight reconcile must not be
+ * waited for (it would keep writing as a leader that is not one); the
+ * threads are let go, not left running unaccounted.
+ */
+static void exit_lost(manager *m)
+{
+	log_error("leadership lost: exiting");
+	for (int i = 0; i < m->n_controllers; i++)
+		controller_abandon(m->controllers[i]);
+	leader_abandon(m->leader);
+	fflush(NULL);
+	_exit(1);
+}
+
+/* Sleeps (m->mu held) until something changed or a timer is due, and runs the due timers (memory return, resync). */
+static void wait_and_run_timers(manager *m, int64_t *next_trim, int64_t *next_sync)
+{
+	int64_t now_us = clock_mono_us(), wake = *next_trim < *next_sync ? *next_trim : *next_sync;
+	if (now_us < wake) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		int64_t ns = ts.tv_nsec + ((wake - now_us) % 1000000) * 1000;
+		ts.tv_sec += (time_t)((wake - now_us) / 1000000 + ns / 1000000000);
+		ts.tv_nsec = ns % 1000000000;
+		if (pthread_cond_timedwait(&m->cond, &m->mu, &ts) != ETIMEDOUT)
+			return;
+	}
+	pthread_mutex_unlock(&m->mu);
+	now_us = clock_mono_us();
+	if (now_us >= *next_trim) {
+		return_free_memory();
+		*next_trim = now_us + MEMORY_RETURN_INTERVAL_S * 1000000LL;
+	}
+	if (now_us >= *next_sync) {
+		size_t n = 0;
+		for (int i = 0; i < m->n_controllers; i++)
+			n += controller_resync(m->controllers[i]);
+		log_info("periodic resync: %zu objects queued", n);
+		*next_sync = now_us + sync_period_us(m);
+	}
+	pthread_mutex_lock(&m->mu);
+}
+
+/* Starts every controller (the caches are synced first). 0, or 1 when one did not start. */
+static int start_controllers(manager *m)
+{
+	int code = 0;
+	for (int i = 0; i < m->n_controllers; i++) {
+		if (controller_start(m->controllers[i], INT64_MAX / 2) && !shutting_down(m)) {
+			log_error("controller %s did not start", controller_name(m->controllers[i]));
+			code = 1;
+		}
+	}
+	return code;
+}
+
+int manager_run(manager *m)
+{
+	if (start_http(m))
+		return 1;
 	if (pthread_create(&m->sig_thread, NULL, signal_thread, m)) {
 		log_error("cannot start the signal thread");
 		return 1;
 	}
 	m->sig_thread_started = true;
-	if (m->o.leader_elect) {
-		kube_error err = KUBE_ERROR_INIT;
-		leader_options lo = { .namespace = m->lease_ns, .name = m->lease_name, .identity = m->identity,
-				      .lease_duration_s = m->o.lease_duration_s, .renew_deadline_s = m->o.renew_deadline_s,
-				      .retry_period_s = m->o.retry_period_s, .on_started = on_started_leading,
-				      .on_lost = on_lost, .ud = m };
-		m->leader = leader_new(m->lease_client, &lo, &err);
-		if (!m->leader) {
-			log_error("%s", kube_strerror(&err));
-			kube_error_release(&err);
-			return 1;
-		}
-		/* Before any thread uses the client: its writes end where the leadership does. */
-		kube_client_set_deadline(m->client, leader_fence, m->leader);
-	}
+	if (prepare_leader_election(m))
+		return 1;
 	for (int i = 0; i < m->n_informers; i++) {
 		if (informer_start(m->informers[i])) {
 			log_error("cannot start informer");
 			return 1;
 		}
 	}
-	int code = 0;
-	bool controllers_started = false;
 	if (m->leader) {
 		log_info("leader election on lease %s/%s as %s", m->lease_ns, m->lease_name, m->identity);
 		if (leader_start(m->leader)) {
@@ -557,61 +627,23 @@ int manager_run(manager *m)
 		m->leading = true;
 		pthread_mutex_unlock(&m->mu);
 	}
+	int code = 0;
+	bool controllers_started = false;
 	int64_t next_trim = clock_mono_us() + MEMORY_RETURN_INTERVAL_S * 1000000LL, next_sync = INT64_MAX;
 	for (;;) {
 		pthread_mutex_lock(&m->mu);
-		while (!m->shutdown && !m->lost && (controllers_started || !m->leading)) {
-			int64_t now_us = clock_mono_us(), wake = next_trim < next_sync ? next_trim : next_sync;
-			if (now_us < wake) {
-				struct timespec ts;
-				clock_gettime(CLOCK_REALTIME, &ts);
-				int64_t ns = ts.tv_nsec + ((wake - now_us) % 1000000) * 1000;
-				ts.tv_sec += (time_t)((wake - now_us) / 1000000 + ns / 1000000000);
-				ts.tv_nsec = ns % 1000000000;
-				if (pthread_cond_timedwait(&m->cond, &m->mu, &ts) != ETIMEDOUT)
-					continue;
-			}
-			pthread_mutex_unlock(&m->mu);
-			now_us = clock_mono_us();
-			if (now_us >= next_trim) {
-				return_free_memory();
-				next_trim = now_us + MEMORY_RETURN_INTERVAL_S * 1000000LL;
-			}
-			if (now_us >= next_sync) {
-				size_t n = 0;
-				for (int i = 0; i < m->n_controllers; i++)
-					n += controller_resync(m->controllers[i]);
-				log_info("periodic resync: %zu objects queued", n);
-				next_sync = now_us + sync_period_us(m);
-			}
-			pthread_mutex_lock(&m->mu);
-		}
+		while (!m->shutdown && !m->lost && (controllers_started || !m->leading))
+			wait_and_run_timers(m, &next_trim, &next_sync);
 		bool shutdown = m->shutdown, lost = m->lost, lead = m->leading;
 		pthread_mutex_unlock(&m->mu);
-		if (lost) {
-			/*
-			 * Exit at once: an in-flight reconcile must not be waited for
-			 * (it would keep writing as a leader that is not one). The
-			 * threads are let go, not left running unaccounted.
-			 */
-			log_error("leadership lost: exiting");
-			for (int i = 0; i < m->n_controllers; i++)
-				controller_abandon(m->controllers[i]);
-			leader_abandon(m->leader);
-			fflush(NULL);
-			_exit(1);
-		}
+		if (lost)
+			exit_lost(m);
 		if (shutdown)
 			break;
 		if (lead && !controllers_started) {
 			controllers_started = true;
 			next_sync = clock_mono_us() + sync_period_us(m);
-			for (int i = 0; i < m->n_controllers; i++) {
-				if (controller_start(m->controllers[i], INT64_MAX / 2) && !shutting_down(m)) {
-					log_error("controller %s did not start", controller_name(m->controllers[i]));
-					code = 1;
-				}
-			}
+			code = start_controllers(m);
 		}
 	}
 	/* Graceful: finish in-flight reconciles, release the lease, stop watching. */
