@@ -93,10 +93,74 @@ static int parse_long(const char *s, long min, long max, long *out)
 	return 0;
 }
 
+/* The manager's flags (getopt_long values). */
+enum manager_flag { F_KC = 256, F_CTX, F_NS, F_WORKERS, F_LE, F_LNS, F_LNAME, F_LDUR, F_LREN, F_LRET, F_ID, F_MET, F_HEALTH,
+	F_LFMT, F_LLVL, F_EVSI, F_SYNC, F_HELP };
+
+/* Sets the value flag ch from arg: 0, -1 for a bad value, 1 when ch is not a value flag. */
+static int set_flag(manager_options *o, int ch, const char *arg)
+{
+	long v;
+	switch (ch) {
+	case F_KC: o->kubeconfig = arg; break;
+	case F_CTX: o->context = arg; break;
+	case F_NS: o->namespace = arg; break;
+	case F_WORKERS:
+		if (parse_long(arg, 1, 64, &v))
+			return -1;
+		o->workers = (int)v;
+		break;
+	case F_LE:
+		if (arg && strcmp(arg, "true") && strcmp(arg, "false"))
+			return -1;
+		o->leader_elect = !arg || !strcmp(arg, "true");
+		break;
+	case F_LNS: o->lease_namespace = arg; break;
+	case F_LNAME: o->lease_name = arg; break;
+	case F_LDUR:
+		if (parse_long(arg, 1, 3600, &o->lease_duration_s))
+			return -1;
+		break;
+	case F_LREN:
+		if (parse_long(arg, 1, 3600, &o->renew_deadline_s))
+			return -1;
+		break;
+	case F_LRET:
+		if (parse_long(arg, 1, 3600, &o->retry_period_s))
+			return -1;
+		break;
+	case F_ID: o->identity = arg; break;
+	case F_MET: o->metrics_addr = arg; break;
+	case F_HEALTH: o->health_addr = arg; break;
+	case F_LFMT:
+		if (strcmp(arg, "json") && strcmp(arg, "text"))
+			return -1;
+		o->log_json = !strcmp(arg, "json");
+		break;
+	case F_LLVL: {
+		log_level lv;
+		if (log_parse_level(arg, &lv))
+			return -1;
+		o->log_level = arg;
+		break;
+	}
+	case F_EVSI:
+		if (parse_long(arg, 1, 3600, &o->event_series_interval_s))
+			return -1;
+		break;
+	case F_SYNC:
+		if (parse_long(arg, 0, 30L * 24 * 3600, &v))
+			return -1;
+		o->sync_period_s = v ? v : -1;
+		break;
+	default:
+		return 1;
+	}
+	return 0;
+}
+
 int manager_parse_flags(manager_options *o, int argc, char **argv, const char *prog, const char *about)
 {
-	enum { F_KC = 256, F_CTX, F_NS, F_WORKERS, F_LE, F_LNS, F_LNAME, F_LDUR, F_LREN, F_LRET, F_ID, F_MET, F_HEALTH,
-	       F_LFMT, F_LLVL, F_EVSI, F_SYNC, F_HELP };
 	static const struct option opts[] = {
 		{ "kubeconfig", required_argument, NULL, F_KC },
 		{ "context", required_argument, NULL, F_CTX },
@@ -124,61 +188,14 @@ int manager_parse_flags(manager_options *o, int argc, char **argv, const char *p
 	optind = 1;
 	opterr = 0;
 	int ch;
-	long v;
 	int longindex = -1;
 	while ((ch = getopt_long(argc, argv, "", opts, &longindex)) != -1) {
+		int set = ch == F_HELP ? 2 : set_flag(o, ch, optarg);
+		if (set == 0)
+			continue;
+		if (set < 0)
+			goto bad_value;
 		switch (ch) {
-		case F_KC: o->kubeconfig = optarg; break;
-		case F_CTX: o->context = optarg; break;
-		case F_NS: o->namespace = optarg; break;
-		case F_WORKERS:
-			if (parse_long(optarg, 1, 64, &v))
-				goto bad_value;
-			o->workers = (int)v;
-			break;
-		case F_LE:
-			if (optarg && strcmp(optarg, "true") && strcmp(optarg, "false"))
-				goto bad_value;
-			o->leader_elect = !optarg || !strcmp(optarg, "true");
-			break;
-		case F_LNS: o->lease_namespace = optarg; break;
-		case F_LNAME: o->lease_name = optarg; break;
-		case F_LDUR:
-			if (parse_long(optarg, 1, 3600, &o->lease_duration_s))
-				goto bad_value;
-			break;
-		case F_LREN:
-			if (parse_long(optarg, 1, 3600, &o->renew_deadline_s))
-				goto bad_value;
-			break;
-		case F_LRET:
-			if (parse_long(optarg, 1, 3600, &o->retry_period_s))
-				goto bad_value;
-			break;
-		case F_ID: o->identity = optarg; break;
-		case F_MET: o->metrics_addr = optarg; break;
-		case F_HEALTH: o->health_addr = optarg; break;
-		case F_LFMT:
-			if (strcmp(optarg, "json") && strcmp(optarg, "text"))
-				goto bad_value;
-			o->log_json = !strcmp(optarg, "json");
-			break;
-		case F_LLVL: {
-			log_level lv;
-			if (log_parse_level(optarg, &lv))
-				goto bad_value;
-			o->log_level = optarg;
-			break;
-		}
-		case F_EVSI:
-			if (parse_long(optarg, 1, 3600, &o->event_series_interval_s))
-				goto bad_value;
-			break;
-		case F_SYNC:
-			if (parse_long(optarg, 0, 30L * 24 * 3600, &v))
-				goto bad_value;
-			o->sync_period_s = v ? v : -1;
-			break;
 		case F_HELP:
 			usage(stdout, prog, about);
 			return 1;
