@@ -34,6 +34,7 @@
 #include "runtime/manager.h"
 #include "util/yaml_emit.h"
 #include "util/yaml_json.h"
+#include "util/json_encode.h"
 
 #ifndef MEMSHACK_VERSION
 #define MEMSHACK_VERSION "0.1.0"
@@ -295,6 +296,67 @@ static int render_proxy(json_t *doc, json_t *docs, const char *domain, bool conf
 	return rc;
 }
 
+/* Every YAML/JSON document of the file (or "-": stdin), as an array (new reference); NULL after printing why. */
+static json_t *load_documents(const char *path)
+{
+	size_t len = 0;
+	char *text = read_all(path, &len);
+	if (!text) {
+		fprintf(stderr, "memshack: error: cannot read '%s'\n", path);
+		return NULL;
+	}
+	char err[512];
+	json_t *docs = yaml_json_load_all(text, len, err, sizeof err);
+	free(text);
+	if (!docs)
+		fprintf(stderr, "memshack: error: %s: %s\n", path, err);
+	return docs;
+}
+
+/* Renders one Memshack: its config to stdout (config_only) or its objects appended to out. 0, or 1 after printing why. */
+static int render_memshack(json_t *doc, const char *domain, bool config_only, json_t *out, const char *path)
+{
+	char err[512];
+	memshack_spec *spec = NULL;
+	memshack_desired d;
+	if (memshack_spec_parse(doc, &spec, err, sizeof err) || memshack_desired_build(spec, domain, &d, err, sizeof err)) {
+		const char *name = json_string_value(json_object_get(json_object_get(doc, "metadata"), "name"));
+		fprintf(stderr, "memshack: error: %s: Memshack '%s': %s\n", path, name ? name : "?", err);
+		memshack_spec_free(spec);
+		return 1;
+	}
+	int rc = 0;
+	if (config_only)
+		fputs(d.config_text, stdout), fputc('\n', stdout);
+	else if (json_array_extend(out, d.objects))
+		rc = 1;
+	memshack_desired_release(&d);
+	memshack_spec_free(spec);
+	return rc;
+}
+
+/* Prints the rendered objects as YAML documents or one JSON List. 0, or 1 after printing why. */
+static int print_rendered(json_t *out, const char *format)
+{
+	char *t = NULL;
+	if (!strcmp(format, "json")) {
+		json_t *list = json_pack("{s:s, s:s, s:O}", "apiVersion", "v1", "kind", "List", "items", out);
+		t = list ? json_encode(list, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+		json_decref(list);
+		if (t)
+			puts(t);
+	} else {
+		t = yaml_emit_documents(out, 0);
+		if (t)
+			fputs(t, stdout);
+	}
+	int rc = t ? 0 : 1;
+	if (rc)
+		fprintf(stderr, "memshack: error: cannot write %s\n", strcmp(format, "json") ? "YAML" : "JSON");
+	free(t);
+	return rc;
+}
+
 static int cmd_render(int argc, char **argv)
 {
 	static const struct option longopts[] = { { "output", required_argument, NULL, 'o' },
@@ -322,31 +384,14 @@ static int cmd_render(int argc, char **argv)
 		return 2;
 	}
 	const char *path = argv[optind];
-	size_t len = 0;
-	char *text = read_all(path, &len);
-	if (!text) {
-		fprintf(stderr, "memshack: error: cannot read '%s'\n", path);
-		return 1;
-	}
-	char err[512];
-	json_t *docs = yaml_json_load_all(text, len, err, sizeof err);
-	free(text);
-	if (!docs) {
-		fprintf(stderr, "memshack: error: %s: %s\n", path, err);
-		return 1;
-	}
-	if (endpoints) {
-		text = read_all(endpoints, &len);
-		json_t *more = text ? yaml_json_load_all(text, len, err, sizeof err) : NULL;
-		free(text);
-		if (!more) {
-			fprintf(stderr, "memshack: error: %s: %s\n", endpoints, text ? err : "cannot read");
-			json_decref(docs);
-			return 1;
-		}
-		json_array_extend(docs, more);
+	json_t *docs = load_documents(path);
+	json_t *more = endpoints && docs ? load_documents(endpoints) : NULL;
+	if (!docs || (endpoints && (!more || json_array_extend(docs, more)))) {
+		json_decref(docs);
 		json_decref(more);
+		return 1;
 	}
+	json_decref(more);
 	json_t *out = json_array();
 	int rc = 0;
 	size_t i;
@@ -362,44 +407,13 @@ static int cmd_render(int argc, char **argv)
 				rc = 1;
 			continue;
 		}
-		if (strcmp(kind, "Memshack"))
-			continue;
-		memshack_spec *spec = NULL;
-		memshack_desired d;
-		if (memshack_spec_parse(doc, &spec, err, sizeof err) ||
-		    memshack_desired_build(spec, domain, &d, err, sizeof err)) {
-			const char *name = json_string_value(json_object_get(json_object_get(doc, "metadata"), "name"));
-			fprintf(stderr, "memshack: error: %s: Memshack '%s': %s\n", path, name ? name : "?", err);
-			memshack_spec_free(spec);
+		if (!strcmp(kind, "Memshack") && render_memshack(doc, domain, config_only, out, path))
 			rc = 1;
-			continue;
-		}
-		if (config_only)
-			fputs(d.config_text, stdout), fputc('\n', stdout);
-		else
-			json_array_extend(out, d.objects);
-		memshack_desired_release(&d);
-		memshack_spec_free(spec);
 	}
 	json_decref(docs);
 	if (!config_only && json_array_size(out)) {
-		if (!strcmp(format, "json")) {
-			json_t *list = json_pack("{s:s, s:s, s:O}", "apiVersion", "v1", "kind", "List", "items", out);
-			char *t = json_dumps(list, JSON_INDENT(2) | JSON_SORT_KEYS);
-			if (t)
-				puts(t);
-			free(t);
-			json_decref(list);
-		} else {
-			char *t = yaml_emit_documents(out, 0);
-			if (t)
-				fputs(t, stdout);
-			else {
-				fprintf(stderr, "memshack: error: cannot write YAML\n");
-				rc = 1;
-			}
-			free(t);
-		}
+		if (print_rendered(out, format))
+			rc = 1;
 	} else if (!config_only && !rc) {
 		fprintf(stderr, "memshack: error: %s: no memshack.io/v1alpha1 Memshack or MemcachedProxy objects\n", path);
 		rc = 1;
