@@ -51,13 +51,6 @@ struct memshack_controller {
 };
 
 
-static void now_rfc3339(char *buf, size_t len)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	timefmt_rfc3339((int64_t)ts.tv_sec * 1000000, buf, len);
-}
-
 static const char *mstr(json_t *obj, const char *key)
 {
 	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
@@ -612,7 +605,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 		return done;
 	}
 	pass p = { .ctl = ctl, .key = key, .ms = ms, .kerr = KUBE_ERROR_INIT, .changed = SBUF_INIT, .res = done };
-	now_rfc3339(p.now, sizeof p.now);
+	timefmt_now_rfc3339(p.now, sizeof p.now);
 	reconcile_memshack(&p);
 	sbuf_release(&p.changed);
 	memshack_desired_release(&p.d);

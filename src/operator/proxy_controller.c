@@ -10,7 +10,6 @@
 #include "core/proxy.h"
 #include "operator/children.h"
 #include "runtime/apply.h"
-#include "util/clock.h"
 #include "util/conditions.h"
 #include "runtime/projection.h"
 #include "util/log.h"
@@ -166,7 +165,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 		return done;
 	}
 	char err[512], why[512], now[40];
-	timefmt_rfc3339(clock_wall_us() / 1000000 * 1000000, now, sizeof now);
+	timefmt_now_rfc3339(now, sizeof now);
 	kube_error kerr = KUBE_ERROR_INIT;
 	proxy_spec *p = NULL;
 	reconcile_result res = done;

@@ -100,3 +100,10 @@ char *timefmt_rfc3339_micro(int64_t us, char *buf, size_t len)
 	snprintf(buf, len, "%s.%06dZ", date, micro % 1000000);
 	return buf;
 }
+
+char *timefmt_now_rfc3339(char *buf, size_t len)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return timefmt_rfc3339((int64_t)ts.tv_sec * 1000000, buf, len);
+}

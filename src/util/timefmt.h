@@ -20,4 +20,7 @@ char *timefmt_rfc3339(int64_t us, char *buf, size_t len);
 /* Formats as "2006-01-02T15:04:05.000000Z" (MicroTime) into buf (at least 28 bytes). */
 char *timefmt_rfc3339_micro(int64_t us, char *buf, size_t len);
 
+/* Now (the wall clock), to the second, as timefmt_rfc3339 writes it: what conditions record. Returns buf. */
+char *timefmt_now_rfc3339(char *buf, size_t len);
+
 #endif
