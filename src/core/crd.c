@@ -108,8 +108,11 @@ static json_t *spec_schema(void)
 		      "object", "properties", "key", "type", "string", "operator", "type", "string", "enum", "Exists",
 		      "Equal", "value", "type", "string", "effect", "type", "string", "enum", "NoSchedule",
 		      "PreferNoSchedule", "NoExecute", "tolerationSeconds", "type", "integer", "format", "int64"));
-	json_t *rules = json_pack("[{s:s, s:s, s:s}]", "rule", "self.numShards * self.numReplicas <= 1024", "message",
-				  "numShards × numReplicas must be at most 1024", "reason", "FieldValueInvalid");
+	/* The same bound memshack_spec_parse enforces (MEMSHACK_MAX_MEMBERS), said by the API server at admission. */
+	char rule[80], message[80];
+	snprintf(rule, sizeof rule, "self.numShards * self.numReplicas <= %d", MEMSHACK_MAX_MEMBERS);
+	snprintf(message, sizeof message, "numShards × numReplicas must be at most %d", MEMSHACK_MAX_MEMBERS);
+	json_t *rules = json_pack("[{s:s, s:s, s:s}]", "rule", rule, "message", message, "reason", "FieldValueInvalid");
 	return json_pack("{s:s, s:s, s:o, s:o}", "type", "object", "description",
 			 "A sharded, replicated memcached cluster behind a pool of mcrouter gateways.", "properties", props,
 			 "x-kubernetes-validations", rules);
