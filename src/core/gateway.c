@@ -77,7 +77,7 @@ json_t *gateway_deployment(const gateway_params *p)
 	json_t *podspec = json_pack("{s:[o], s:[{s:s, s:{s:s}}, {s:s, s:{}}, {s:s, s:{}}], s:o, s:b, s:i}", "containers",
 				    container, "volumes", "name", "config", "configMap", "name", p->config_map, "name",
 				    "spool", "emptyDir", "name", "state", "emptyDir", "securityContext",
-				    gateway_pod_security(65534), "automountServiceAccountToken", 0,
+				    gateway_pod_security(MEMSHACK_MCROUTER_UID), "automountServiceAccountToken", 0,
 				    "terminationGracePeriodSeconds", 30);
 	bool ok = podspec != NULL;
 	if (ok && p->node_selector && json_object_size(p->node_selector))

@@ -13,6 +13,9 @@
 
 /* On the gateway ConfigMap: the md5 of the config.json it holds. */
 #define MEMSHACK_CONFIG_MD5_ANNOTATION "memshack.io/config-md5"
+/* The users pods run as: the memcached image's own user, and nobody for mcrouter (it owns no files). */
+#define MEMSHACK_MEMCACHED_UID 11211
+#define MEMSHACK_MCROUTER_UID 65534
 
 typedef struct gateway_params {
 	const char *name;       /* Deployment, Service and PDB name */

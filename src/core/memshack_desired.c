@@ -200,7 +200,9 @@ static json_t *statefulset(const memshack_spec *s, int k)
 	snprintf(t, sizeof t, "%d", s->threads);
 	snprintf(req, sizeof req, "%dMi", s->memory_mib + 32);
 	snprintf(lim, sizeof lim, "%dMi", s->memory_mib + 64);
-	const char *fixed[] = { "-p", "11211", "-U", "0", "-m", m, "-c", c, "-t", t, "-I", s->max_item_size, NULL };
+	char port[16];
+	snprintf(port, sizeof port, "%d", MEMSHACK_MEMCACHED_PORT);
+	const char *fixed[] = { "-p", port, "-U", "0", "-m", m, "-c", c, "-t", t, "-I", s->max_item_size, NULL };
 	json_t *container = json_pack(
 		"{s:s, s:s, s:[s], s:o, s:[{s:s, s:i, s:s}], s:{s:{s:s}, s:i, s:i}, s:{s:{s:s}, s:i, s:i, s:i}, s:o, s:o}",
 		"name", "memcached", "image", s->memcached_image, "command", "memcached", "args",
@@ -210,7 +212,7 @@ static json_t *statefulset(const memshack_spec *s, int k)
 		"failureThreshold", 3, "resources", resources_or(s->memcached_resources, "50m", req, lim), "securityContext",
 		gateway_container_security());
 	json_t *podspec = json_pack("{s:[o], s:o, s:b, s:i}", "containers", container, "securityContext",
-				    gateway_pod_security(11211), "automountServiceAccountToken", 0, "terminationGracePeriodSeconds", 30);
+				    gateway_pod_security(MEMSHACK_MEMCACHED_UID), "automountServiceAccountToken", 0, "terminationGracePeriodSeconds", 30);
 	json_t *anti = NULL;
 	if (s->spread != MC_SPREAD_NONE)
 		/* The same shard (pod index) of different replica pools lands on different nodes/zones. */
