@@ -618,6 +618,9 @@ static int start_controllers(manager *m)
 
 int manager_run(manager *m)
 {
+	/* Before any thread starts: /metrics reads m->leader, and the client's deadline is set once. */
+	if (prepare_leader_election(m))
+		return 1;
 	if (start_http(m))
 		return 1;
 	if (pthread_create(&m->sig_thread, NULL, signal_thread, m)) {
@@ -625,8 +628,6 @@ int manager_run(manager *m)
 		return 1;
 	}
 	m->sig_thread_started = true;
-	if (prepare_leader_election(m))
-		return 1;
 	for (int i = 0; i < m->n_informers; i++) {
 		if (informer_start(m->informers[i])) {
 			log_error("cannot start informer");
