@@ -1,5 +1,7 @@
 #include "core/gateway.h"
 
+#include "core/memshack_spec.h"
+
 #include <stdio.h>
 
 
@@ -18,6 +20,42 @@ json_t *gateway_meta(const char *name, const char *ns, json_t *base)
 		}
 	}
 	return m;
+}
+
+int gateway_set_owner(json_t *meta, const char *kind, const char *name, const char *uid)
+{
+	if (!meta)
+		return -1;
+	if (!uid)
+		return 0;
+	return json_object_set_new(meta, "ownerReferences",
+				   json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion", MEMSHACK_API_VERSION, "kind", kind,
+					     "name", name, "uid", uid, "controller", 1, "blockOwnerDeletion", 1))
+		       ? -1
+		       : 0;
+}
+
+json_t *gateway_schedule(json_t *podspec, json_t *node_selector, json_t *tolerations, const char *priority_class,
+			 bool want_anti, json_t *anti)
+{
+	bool ok = podspec != NULL;
+	if (ok && node_selector && json_object_size(node_selector))
+		ok = !json_object_set(podspec, "nodeSelector", node_selector);
+	if (ok && tolerations && json_array_size(tolerations))
+		ok = !json_object_set(podspec, "tolerations", tolerations);
+	if (ok && priority_class)
+		ok = !json_object_set_new(podspec, "priorityClassName", json_string(priority_class));
+	if (ok && want_anti) {
+		ok = !json_object_set_new(podspec, "affinity", json_pack("{s:{s:[o]}}", "podAntiAffinity",
+									 "preferredDuringSchedulingIgnoredDuringExecution", anti));
+		anti = NULL; /* stolen, even on failure */
+	}
+	json_decref(anti);
+	if (!ok) {
+		json_decref(podspec);
+		return NULL;
+	}
+	return podspec;
 }
 
 json_t *gateway_container_security(void)
@@ -79,23 +117,11 @@ json_t *gateway_deployment(const gateway_params *p)
 				    "spool", "emptyDir", "name", "state", "emptyDir", "securityContext",
 				    gateway_pod_security(MEMSHACK_MCROUTER_UID), "automountServiceAccountToken", 0,
 				    "terminationGracePeriodSeconds", 30);
-	bool ok = podspec != NULL;
-	if (ok && p->node_selector && json_object_size(p->node_selector))
-		ok = !json_object_set(podspec, "nodeSelector", p->node_selector);
-	if (ok && p->tolerations && json_array_size(p->tolerations))
-		ok = !json_object_set(podspec, "tolerations", p->tolerations);
-	if (ok && p->priority_class)
-		ok = !json_object_set_new(podspec, "priorityClassName", json_string(p->priority_class));
-	if (ok && p->spread)
-		ok = !json_object_set_new(podspec, "affinity",
-					  json_pack("{s:{s:[{s:i, s:{s:{s:O}, s:s}}]}}", "podAntiAffinity",
-						    "preferredDuringSchedulingIgnoredDuringExecution", "weight", 100,
-						    "podAffinityTerm", "labelSelector", "matchLabels", p->selector,
-						    "topologyKey", "kubernetes.io/hostname"));
-	if (!ok) {
-		json_decref(podspec);
-		podspec = NULL; /* the Deployment below fails to build: never one without its scheduling */
-	}
+	json_t *anti = p->spread ? json_pack("{s:i, s:{s:{s:O}, s:s}}", "weight", 100, "podAffinityTerm", "labelSelector",
+					     "matchLabels", p->selector, "topologyKey", "kubernetes.io/hostname")
+				 : NULL;
+	/* NULL when anything failed: the Deployment below then fails to build, never one without its scheduling. */
+	podspec = gateway_schedule(podspec, p->node_selector, p->tolerations, p->priority_class, p->spread, anti);
 	json_t *meta = gateway_meta(p->name, p->namespace, p->metadata);
 	json_t *tpl_labels = meta ? json_deep_copy(json_object_get(meta, "labels")) : NULL;
 	return json_pack("{s:s, s:s, s:o, s:{s:i, s:{s:O}, s:{s:{s:o}, s:o}, s:i}}", "apiVersion", "apps/v1", "kind",

@@ -45,5 +45,20 @@ json_t *gateway_container_security(void);
 json_t *gateway_pod_security(int uid);
 /* metadata {name, namespace} plus a deep copy of `base` (labels, ownerReferences). */
 json_t *gateway_meta(const char *name, const char *ns, json_t *base);
+/*
+ * Adds the controller owner reference (kind, name, uid; nothing when uid is
+ * NULL) to a metadata object (borrowed). 0, or -1 when it could not be added:
+ * the caller must not build a child without its owner.
+ */
+int gateway_set_owner(json_t *meta, const char *kind, const char *name, const char *uid);
+/*
+ * The scheduling every pod memshack makes shares, set on podspec (stolen):
+ * nodeSelector and tolerations (borrowed; empty ones are left out),
+ * priorityClassName (NULL: none), and `anti` (stolen) as the preferred pod
+ * anti-affinity term when want_anti. Returns podspec, or NULL (released)
+ * when anything could not be set, want_anti with a NULL anti included.
+ */
+json_t *gateway_schedule(json_t *podspec, json_t *node_selector, json_t *tolerations, const char *priority_class,
+			 bool want_anti, json_t *anti);
 
 #endif

@@ -83,11 +83,7 @@ int memshack_desired_hold_shards(memshack_desired *d, int replicas)
 static json_t *meta_base(const memshack_spec *s, json_t *labels)
 {
 	json_t *m = json_pack("{s:o}", "labels", labels);
-	if (m && s->uid &&
-	    json_object_set_new(m, "ownerReferences",
-				json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion", MEMSHACK_API_VERSION, "kind",
-					  "Memshack", "name", s->name, "uid", s->uid, "controller", 1,
-					  "blockOwnerDeletion", 1))) {
+	if (gateway_set_owner(m, "Memshack", s->name, s->uid)) {
 		json_decref(m);
 		return NULL;
 	}
@@ -132,34 +128,6 @@ static json_t *selector(const memshack_spec *s, const char *component, int pool)
 		}
 	}
 	return l;
-}
-
-/*
- * Applies scheduling options shared by every pod; `anti` (new, stolen; NULL
- * when not wanted) is the pod anti-affinity; want_anti says whether one is
- * wanted (then a NULL anti is a failure). Returns podspec, or NULL (podspec
- * released) when anything could not be set.
- */
-static json_t *schedule(json_t *podspec, const memshack_spec *s, bool want_anti, json_t *anti)
-{
-	bool ok = podspec != NULL;
-	if (ok && s->node_selector && json_object_size(s->node_selector))
-		ok = !json_object_set(podspec, "nodeSelector", s->node_selector);
-	if (ok && s->tolerations && json_array_size(s->tolerations))
-		ok = !json_object_set(podspec, "tolerations", s->tolerations);
-	if (ok && s->priority_class)
-		ok = !json_object_set_new(podspec, "priorityClassName", json_string(s->priority_class));
-	if (ok && want_anti) {
-		ok = !json_object_set_new(podspec, "affinity", json_pack("{s:{s:[o]}}", "podAntiAffinity",
-									 "preferredDuringSchedulingIgnoredDuringExecution", anti));
-		anti = NULL; /* stolen, even on failure */
-	}
-	json_decref(anti);
-	if (!ok) {
-		json_decref(podspec);
-		return NULL;
-	}
-	return podspec;
 }
 
 static const char *topology_key(const memshack_spec *s)
@@ -219,7 +187,8 @@ static json_t *statefulset(const memshack_spec *s, int k)
 		anti = json_pack("{s:i, s:{s:{s:o}, s:[s], s:s}}", "weight", 100, "podAffinityTerm", "labelSelector",
 				 "matchLabels", selector(s, "pool", -1), "matchLabelKeys", "apps.kubernetes.io/pod-index",
 				 "topologyKey", topology_key(s));
-	podspec = schedule(podspec, s, s->spread != MC_SPREAD_NONE, anti);
+	podspec = gateway_schedule(podspec, s->node_selector, s->tolerations, s->priority_class, s->spread != MC_SPREAD_NONE,
+				   anti);
 	return json_pack("{s:s, s:s, s:o, s:{s:i, s:s, s:s, s:{s:o}, s:{s:{s:o}, s:o}, s:{s:s}, s:i}}", "apiVersion",
 			 "apps/v1", "kind", "StatefulSet", "metadata", meta(s, name, labels(s, "memcached", "pool", k)),
 			 "spec", "replicas", s->num_shards, "serviceName", headless, "podManagementPolicy", "Parallel",

@@ -393,11 +393,7 @@ int proxy_desired_build(const proxy_spec *p, json_t *servers, proxy_desired *out
 				 "app.kubernetes.io/instance", p->name, "app.kubernetes.io/component", "proxy",
 				 "app.kubernetes.io/managed-by", "memshack", "app.kubernetes.io/part-of", "memshack",
 				 PROXY_LABEL, p->name);
-	if (base && p->uid &&
-	    json_object_set_new(base, "ownerReferences",
-				json_pack("[{s:s, s:s, s:s, s:s, s:b, s:b}]", "apiVersion", MEMSHACK_API_VERSION, "kind",
-					  "MemcachedProxy", "name", p->name, "uid", p->uid, "controller", 1,
-					  "blockOwnerDeletion", 1))) {
+	if (gateway_set_owner(base, "MemcachedProxy", p->name, p->uid)) {
 		json_decref(base);
 		base = NULL; /* gateway_meta fails without it: no child without its owner */
 	}
