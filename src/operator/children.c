@@ -173,13 +173,26 @@ static bool memo_under(void *ud, const char *key, void *value)
 	return rest && !strncmp(rest + 1, want, strlen(want));
 }
 
+/* Forgets the memos whose "<ns>/<name>" starts with want. */
+static void forget_under(children *ch, const char *want)
+{
+	pthread_mutex_lock(&ch->mu);
+	strmap_remove_if(&ch->memos, memo_under, (void *)want, free);
+	pthread_mutex_unlock(&ch->mu);
+}
+
 void children_forget(children *ch, const char *ns, const char *prefix)
 {
-	char want[400];
+	char want[600];
 	snprintf(want, sizeof want, "%s/%s", ns, prefix);
-	pthread_mutex_lock(&ch->mu);
-	strmap_remove_if(&ch->memos, memo_under, want, free);
-	pthread_mutex_unlock(&ch->mu);
+	forget_under(ch, want);
+}
+
+void children_forget_owner(children *ch, const char *key, const char *suffix)
+{
+	char want[600];
+	snprintf(want, sizeof want, "%s%s", key, suffix); /* key is "<ns>/<name>" */
+	forget_under(ch, want);
 }
 
 uint64_t children_writes(children *ch)

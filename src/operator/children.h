@@ -49,6 +49,8 @@ void children_note_contested(events *ev, json_t *owner, json_t *child, int64_t d
 
 /* Forgets the memos of children in namespace ns whose names start with prefix. */
 void children_forget(children *ch, const char *ns, const char *prefix);
+/* The same for the owner `key` ("namespace/name"): its children are named <name><suffix>... */
+void children_forget_owner(children *ch, const char *key, const char *suffix);
 
 /* Writes made through children_apply (and counted by children_count_writes). */
 uint64_t children_writes(children *ch);

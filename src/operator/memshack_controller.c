@@ -79,14 +79,12 @@ static void forget(memshack_controller *ctl, const char *key)
 	const char *slash = strchr(key, '/');
 	if (!slash)
 		return;
-	char ns[256], prefix[300];
-	snprintf(ns, sizeof ns, "%.*s", (int)(slash - key), key);
-	snprintf(prefix, sizeof prefix, "%s-memshack", slash + 1);
-	children_forget(ctl->children, ns, prefix);
+	children_forget_owner(ctl->children, key, "-memshack");
 	pthread_mutex_lock(&ctl->mu);
 	free(strmap_remove(&ctl->config_changed, key, NULL));
 	pthread_mutex_unlock(&ctl->mu);
-	char labels[700];
+	char ns[256], labels[700];
+	snprintf(ns, sizeof ns, "%.*s", (int)(slash - key), key);
 	metrics_remove(ctl->metrics, "memshack_gateway_config_loaded", object_labels(ns, slash + 1, labels, sizeof labels));
 }
 

@@ -84,18 +84,6 @@ static const char *apply_children(proxy_controller *pc, json_t *owner, proxy_des
 	return NULL;
 }
 
-/* Forgets what we applied for a proxy that is gone (its children go through their owner references). */
-static void forget(proxy_controller *pc, const char *key)
-{
-	const char *slash = strchr(key, '/');
-	if (!slash)
-		return;
-	char ns[256], prefix[300];
-	snprintf(ns, sizeof ns, "%.*s", (int)(slash - key), key);
-	snprintf(prefix, sizeof prefix, "%s-proxy", slash + 1);
-	children_forget(pc->children, ns, prefix);
-}
-
 /* Writes status (borrowed; NULL: nothing to write) when it differs from obj's. 0, or -1 (logged). */
 static int write_status(proxy_controller *pc, json_t *obj, json_t *status, const char *key)
 {
@@ -160,7 +148,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 			return reported < 0 ? failed : done;
 	}
 	if (!obj || mstr(obj, "deletionTimestamp")) {
-		forget(pc, key);
+		children_forget_owner(pc->children, key, "-proxy"); /* its children go through their owner references */
 		json_decref(obj);
 		return done;
 	}
