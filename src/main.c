@@ -35,6 +35,7 @@
 #include "util/yaml_emit.h"
 #include "util/yaml_json.h"
 #include "util/json_encode.h"
+#include "util/object_meta.h"
 
 #ifndef MEMSHACK_VERSION
 #define MEMSHACK_VERSION "0.1.0"
@@ -265,7 +266,7 @@ static int render_proxy(json_t *doc, json_t *docs, const char *domain, bool conf
 {
 	char err[512], why[512];
 	proxy_spec *p = NULL;
-	const char *name = json_string_value(json_object_get(json_object_get(doc, "metadata"), "name"));
+	const char *name = object_meta_str(doc, "name");
 	if (proxy_spec_parse(doc, &p, err, sizeof err)) {
 		fprintf(stderr, "memshack: error: %s: MemcachedProxy '%s': %s\n", path, name ? name : "?", err);
 		return 1;
@@ -320,7 +321,7 @@ static int render_memshack(json_t *doc, const char *domain, bool config_only, js
 	memshack_spec *spec = NULL;
 	memshack_desired d;
 	if (memshack_spec_parse(doc, &spec, err, sizeof err) || memshack_desired_build(spec, domain, &d, err, sizeof err)) {
-		const char *name = json_string_value(json_object_get(json_object_get(doc, "metadata"), "name"));
+		const char *name = object_meta_str(doc, "name");
 		fprintf(stderr, "memshack: error: %s: Memshack '%s': %s\n", path, name ? name : "?", err);
 		memshack_spec_free(spec);
 		return 1;

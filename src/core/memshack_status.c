@@ -7,12 +7,6 @@
 #include "core/memshack_desired.h"
 #include "util/conditions.h"
 
-static json_t *old_conditions(json_t *old)
-{
-	json_t *c = json_object_get(old, "conditions");
-	return json_is_array(c) ? json_deep_copy(c) : json_array();
-}
-
 static void config_loaded_condition(const memshack_spec *s, const memshack_observed *o, json_t *conds,
 				    const char *md5, long long gen, const char *now)
 {
@@ -63,7 +57,7 @@ json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o
 	int gw_ready = o->gateway_exists ? o->gateway_ready : 0;
 	if (gw_ready > s->mcrouter_pool_size)
 		gw_ready = s->mcrouter_pool_size;
-	json_t *conds = old_conditions(old);
+	json_t *conds = conditions_copy_of(old);
 	char msg[256];
 	snprintf(msg, sizeof msg, "%d of %d memcached pods and %d of %d gateways ready", ready_pods, want_pods, gw_ready,
 		 s->mcrouter_pool_size);
@@ -105,38 +99,6 @@ bool memshack_gateways_confirmed(const memshack_spec *s, const memshack_observed
 	if (!o->probe.probed || o->probe.unreachable || o->probe.loaded != o->probe.pods)
 		return false;
 	return o->probe.pods > 0 || s->mcrouter_pool_size == 0;
-}
-
-json_t *memshack_status_invalid(json_t *old, long long generation, const char *message, const char *now)
-{
-	json_t *st = json_is_object(old) ? json_deep_copy(old) : json_object();
-	json_t *conds = old_conditions(old);
-	conditions_set(conds, "Ready", "False", "InvalidSpec", message, generation, now);
-	conditions_set(conds, "Progressing", "False", "InvalidSpec", message, generation, now);
-	conditions_set(conds, "Degraded", "True", "InvalidSpec", message, generation, now);
-	json_object_set_new(st, "conditions", conds);
-	json_object_set_new(st, "observedGeneration", json_integer(generation));
-	return st;
-}
-
-static json_t *without_times(json_t *st)
-{
-	json_t *c = json_deep_copy(st);
-	size_t i;
-	json_t *x;
-	json_array_foreach(json_object_get(c, "conditions"), i, x) json_object_del(x, "lastTransitionTime");
-	return c;
-}
-
-bool memshack_status_differs(json_t *a, json_t *b)
-{
-	if (!a || !b)
-		return a != b;
-	json_t *x = without_times(a), *y = without_times(b);
-	bool d = !json_equal(x, y);
-	json_decref(x);
-	json_decref(y);
-	return d;
 }
 
 memshack_prune_plan memshack_prune_decide(bool extra, bool confirmed, bool probed, int64_t config_age_us,

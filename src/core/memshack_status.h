@@ -90,10 +90,5 @@ bool memshack_pool_wanted(const memshack_spec *s, const char *name);
 json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o, json_t *old, const char *endpoint,
 			      const char *selector, const char *config_md5, const char *now);
 
-/* Status for a spec that cannot be used: Ready False / Degraded True, reason InvalidSpec. */
-json_t *memshack_status_invalid(json_t *old, long long generation, const char *message, const char *now);
-
-/* Whether two statuses differ in anything but condition transition times. */
-bool memshack_status_differs(json_t *a, json_t *b);
 
 #endif

@@ -441,8 +441,7 @@ json_t *proxy_status_build(const proxy_spec *p, proxy_servers_result pr, const c
 			   const char *now)
 {
 	long long gen = p->generation;
-	json_t *conds = json_is_array(json_object_get(old, "conditions")) ? json_deep_copy(json_object_get(old, "conditions"))
-									  : json_array();
+	json_t *conds = conditions_copy_of(old);
 	const char *reason = proxy_servers_reason(pr);
 	char msg[600];
 	if (apply_error) {

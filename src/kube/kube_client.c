@@ -351,13 +351,6 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 	return n;
 }
 
-static double mono_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -595,12 +588,12 @@ static int do_request(kube_client *c, const request *rq, long *ret_status, char 
 		exchange x = { .body = SBUF_INIT, .stream = rq->stream, .stream_ud = rq->stream_ud };
 		x.body.limit = MAX_RESPONSE_BYTES;
 		char errbuf[CURL_ERROR_SIZE];
-		double t0 = mono_seconds();
+		double t0 = clock_mono_seconds();
 		CURLcode rc = perform(c, rq, timeout_ms, &auth, &x, errbuf);
 		kube_auth_release(&auth);
 		if (c->observer)
 			c->observer(c->observer_ud, rq->method, rc == CURLE_OK || x.stream_stopped ? x.status : 0,
-				    mono_seconds() - t0);
+				    clock_mono_seconds() - t0);
 		if (x.stream_stopped) {
 			sbuf_release(&x.body);
 			if (ret_status)

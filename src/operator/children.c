@@ -12,13 +12,46 @@
 #include "util/log.h"
 #include "util/timefmt.h"
 #include "util/strmap.h"
+#include "util/object_meta.h"
+
+static const kube_resource *const child_resources[CHILD_KINDS] = {
+	[CHILD_SERVICE] = &KUBE_RES_SERVICES,
+	[CHILD_STATEFULSET] = &KUBE_RES_STATEFULSETS,
+	[CHILD_PDB] = &KUBE_RES_PODDISRUPTIONBUDGETS,
+	[CHILD_CONFIGMAP] = &KUBE_RES_CONFIGMAPS,
+	[CHILD_DEPLOYMENT] = &KUBE_RES_DEPLOYMENTS,
+};
+
+const kube_resource *child_kind_resource(child_kind k)
+{
+	return k < CHILD_KINDS ? child_resources[k] : NULL;
+}
+
+child_kind child_kind_named(const char *kind)
+{
+	int k = 0;
+	while (kind && k < CHILD_KINDS && strcmp(child_resources[k]->kind, kind))
+		k++;
+	return kind ? (child_kind)k : CHILD_KINDS;
+}
+
+const projection_fields *child_kind_projection(child_kind k)
+{
+	static const char *const sts_status[] = { "replicas", "readyReplicas", "updatedReplicas", "observedGeneration",
+						  NULL };
+	static const char *const dep_status[] = { "replicas",		"readyReplicas",      "updatedReplicas",
+						  "availableReplicas", "observedGeneration", NULL };
+	static const projection_fields sts_keep = { MEMSHACK_DIGEST_ANNOTATION, sts_status },
+				       dep_keep = { MEMSHACK_DIGEST_ANNOTATION, dep_status },
+				       other_keep = { MEMSHACK_DIGEST_ANNOTATION, NULL };
+	return k == CHILD_STATEFULSET ? &sts_keep : k == CHILD_DEPLOYMENT ? &dep_keep : &other_keep;
+}
 
 struct children {
 	kube_client *client;
 	metrics *metrics;
 	pthread_mutex_t mu;
 	strmap memos; /* "Kind/ns/name" -> child_memo* */
-	uint64_t writes;
 };
 
 children *children_new(kube_client *c, metrics *m)
@@ -44,15 +77,9 @@ void children_free(children *ch)
 	free(ch);
 }
 
-static const char *mstr(json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
-}
-
 static const char *digest_of(json_t *obj)
 {
-	return json_string_value(json_object_get(json_object_get(json_object_get(obj, "metadata"), "annotations"),
-						 MEMSHACK_DIGEST_ANNOTATION));
+	return object_meta_annotation(obj, MEMSHACK_DIGEST_ANNOTATION);
 }
 
 static long long generation_of(json_t *obj)
@@ -75,8 +102,8 @@ static void memo_set(children *ch, const char *key, const char *digest, json_t *
 			mm->reverts = 0; /* a new desired state: earlier contests are moot */
 		snprintf(mm->digest, sizeof mm->digest, "%s", digest ? digest : "");
 		mm->generation = generation_of(after);
-		snprintf(mm->rv, sizeof mm->rv, "%s", mstr(after, "resourceVersion") ?: "");
-		snprintf(mm->rv_before, sizeof mm->rv_before, "%s", before ? mstr(before, "resourceVersion") ?: "" : "");
+		snprintf(mm->rv, sizeof mm->rv, "%s", object_meta_str(after, "resourceVersion") ?: "");
+		snprintf(mm->rv_before, sizeof mm->rv_before, "%s", before ? object_meta_str(before, "resourceVersion") ?: "" : "");
 	}
 	pthread_mutex_unlock(&ch->mu);
 }
@@ -108,7 +135,7 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 	*ret_applied = false;
 	*ret_defer_us = 0;
 	const char *kind = json_string_value(json_object_get(desired, "kind"));
-	const char *ns = mstr(desired, "namespace"), *name = mstr(desired, "name");
+	const char *ns = object_meta_str(desired, "namespace"), *name = object_meta_str(desired, "name");
 	const char *want = digest_of(desired);
 	if (!kind || !name || !want)
 		return kube_error_set(err, KUBE_ERR_INVALID, "child object lacks kind, name or digest");
@@ -121,7 +148,7 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 	child_memo mm;
 	memset(&mm, 0, sizeof mm);
 	bool have_memo = memo_get(ch, key, &mm);
-	child_seen seen = { digest_of(cached), generation_of(cached), mstr(cached, "resourceVersion") };
+	child_seen seen = { digest_of(cached), generation_of(cached), object_meta_str(cached, "resourceVersion") };
 	int64_t now_us = clock_mono_us();
 	child_verdict v = child_decide(have_memo ? &mm : NULL, cached ? &seen : NULL, want,
 				       child_kind_has_generation(kind), now_us);
@@ -158,7 +185,6 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 	if (v.action == CHILD_REVERT)
 		memo_note_revert(ch, key, v.reverts + 1, now_us);
 	json_decref(after);
-	children_count_writes(ch, 1);
 	if (ch->metrics)
 		metrics_add(ch->metrics, "memshack_child_applies_total", NULL, 1);
 	*ret_applied = true;
@@ -195,21 +221,6 @@ void children_forget_owner(children *ch, const char *key, const char *suffix)
 	forget_under(ch, want);
 }
 
-uint64_t children_writes(children *ch)
-{
-	pthread_mutex_lock(&ch->mu);
-	uint64_t n = ch->writes;
-	pthread_mutex_unlock(&ch->mu);
-	return n;
-}
-
-void children_count_writes(children *ch, uint64_t n)
-{
-	pthread_mutex_lock(&ch->mu);
-	ch->writes += n;
-	pthread_mutex_unlock(&ch->mu);
-}
-
 void children_note_contested(events *ev, json_t *owner, json_t *child, int64_t defer_us, int64_t *shortest_defer_us)
 {
 	if (defer_us <= 0)
@@ -218,7 +229,7 @@ void children_note_contested(events *ev, json_t *owner, json_t *child, int64_t d
 		*shortest_defer_us = defer_us;
 	events_record(ev, owner, "Warning", "ChildContested", "Reconcile",
 		      "%s %s keeps being changed by someone else; reverting it with a growing delay",
-		      json_string_value(json_object_get(child, "kind")), mstr(child, "name"));
+		      json_string_value(json_object_get(child, "kind")), object_meta_str(child, "name"));
 }
 
 int children_report_undecodable(kube_client *c, events *ev, informer *inf, const kube_resource *res,

@@ -18,15 +18,41 @@
 #include <stdint.h>
 
 #include "kube/kube_client.h"
+#include "kube/kube_path.h"
 #include "runtime/events.h"
 #include "runtime/informer.h"
 #include "runtime/metrics.h"
+#include "runtime/projection.h"
 #include "util/must_use.h"
 
 /* The field manager of every write memshack makes (server-side apply owns fields by it). */
 #define MEMSHACK_FIELD_MANAGER "memshack"
 
 typedef struct children children;
+
+/*
+ * The kinds of child object the controllers own, one informer per kind and
+ * controller (a controller leaves the slots of kinds it never makes NULL).
+ */
+typedef enum child_kind {
+	CHILD_SERVICE,
+	CHILD_STATEFULSET,
+	CHILD_PDB,
+	CHILD_CONFIGMAP,
+	CHILD_DEPLOYMENT,
+	CHILD_KINDS /* the number of kinds; also "no child kind" */
+} child_kind;
+
+/* The API resource of a child kind. Static. */
+const kube_resource *child_kind_resource(child_kind k);
+/* The child kind whose objects have kind `kind` ("StatefulSet"), or CHILD_KINDS. */
+child_kind child_kind_named(const char *kind);
+/*
+ * What the child caches keep of a child of kind k (a project_owned_child
+ * argument): the applied-digest annotation and the status fields readiness
+ * is read from. Static.
+ */
+const projection_fields *child_kind_projection(child_kind k);
 
 children *children_new(kube_client *c, metrics *m);
 void children_free(children *ch);
@@ -52,9 +78,6 @@ void children_forget(children *ch, const char *ns, const char *prefix);
 /* The same for the owner `key` ("namespace/name"): its children are named <name><suffix>... */
 void children_forget_owner(children *ch, const char *key, const char *suffix);
 
-/* Writes made through children_apply (and counted by children_count_writes). */
-uint64_t children_writes(children *ch);
-void children_count_writes(children *ch, uint64_t n);
 
 /*
  * Reports key's object if inf set it aside as undecodable: Ready=False with

@@ -15,17 +15,14 @@
 #include "operator/gateway_probe.h"
 #include "runtime/apply.h"
 #include "runtime/projection.h"
+#include "util/conditions.h"
 #include "util/log.h"
 #include "util/sbuf.h"
 #include "util/strmap.h"
 #include "util/timefmt.h"
+#include "util/object_meta.h"
 
 const kube_resource MEMSHACK_RES = { MEMSHACK_GROUP, MEMSHACK_VERSION_NAME, "memshacks", "Memshack", true };
-
-enum { K_SERVICE, K_STATEFULSET, K_PDB, K_CONFIGMAP, K_DEPLOYMENT, K_N };
-static const kube_resource *const child_res[K_N] = { &KUBE_RES_SERVICES, &KUBE_RES_STATEFULSETS,
-						     &KUBE_RES_PODDISRUPTIONBUDGETS, &KUBE_RES_CONFIGMAPS,
-						     &KUBE_RES_DEPLOYMENTS };
 
 /* Per Memshack: when its config last changed, and which config its gateways were last seen to confirm. */
 typedef struct config_memo {
@@ -39,7 +36,7 @@ typedef struct config_memo {
 struct memshack_controller {
 	manager *m;
 	informer *ms;
-	informer *children_inf[K_N];
+	informer *children_inf[CHILD_KINDS];
 	informer *gateway_pods; /* projected: name, namespace, the Memshack label, podIP, Ready, deletionTimestamp */
 	char *domain;
 	int64_t removal_delay_us;
@@ -50,14 +47,8 @@ struct memshack_controller {
 	metrics *metrics;
 };
 
-
-static const char *mstr(json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
-}
-
 /* store_lookup of a child: 1 (*ret set), 0 (not cached) or -1 (no memory). */
-static int cached_child(memshack_controller *ctl, int kind, const char *ns, const char *name, json_t **ret)
+static int cached_child(memshack_controller *ctl, child_kind kind, const char *ns, const char *name, json_t **ret)
 {
 	char key[400];
 	snprintf(key, sizeof key, "%s/%s", ns, name);
@@ -113,8 +104,7 @@ static json_t *project_gateway_pod(void *ud, json_t *pod)
 static void map_gateway_pod(void *ud, controller *c, informer_event ev, const char *key, json_t *obj)
 {
 	(void)ud, (void)ev;
-	const char *owner = json_string_value(
-		json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), MEMSHACK_LABEL));
+	const char *owner = object_meta_label(obj, MEMSHACK_LABEL);
 	const char *slash = strchr(key, '/');
 	if (!owner || !slash)
 		return;
@@ -125,8 +115,7 @@ static void map_gateway_pod(void *ud, controller *c, informer_event ev, const ch
 
 static bool gateway_pod_of(void *ud, json_t *pod)
 {
-	const char *owner = json_string_value(
-		json_object_get(json_object_get(json_object_get(pod, "metadata"), "labels"), MEMSHACK_LABEL));
+	const char *owner = object_meta_label(pod, MEMSHACK_LABEL);
 	return owner && !strcmp(owner, ud) && !json_object_get(json_object_get(pod, "metadata"), "deletionTimestamp");
 }
 
@@ -152,7 +141,7 @@ static void probe_gateways(memshack_controller *ctl, const memshack_spec *s, con
 	{
 		json_t *st = json_object_get(pod, "status");
 		const char *ip = json_string_value(json_object_get(st, "podIP"));
-		const char *name = json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
+		const char *name = object_meta_str(pod, "name");
 		if (!reqs || !names || !ip || !name || strcmp(json_string_value(json_object_get(st, "ready")) ?: "", "True"))
 			continue;
 		reqs[n] = (gateway_probe_req){ .ip = ip, .port = s->mcrouter_port };
@@ -187,17 +176,15 @@ static void probe_gateways(memshack_controller *ctl, const memshack_spec *s, con
 
 static bool owned_by_filter(void *ud, json_t *obj)
 {
-	return is_controlled_by(obj, ud);
+	return apply_is_controlled_by(obj, ud);
 }
 
 static int write_status(memshack_controller *ctl, json_t *ms, json_t *status, kube_error *err)
 {
-	if (!memshack_status_differs(json_object_get(ms, "status"), status))
+	if (!conditions_status_differs(json_object_get(ms, "status"), status))
 		return 0;
-	int rc = apply_status(manager_client(ctl->m), MEMSHACK_FIELD_MANAGER, &MEMSHACK_RES, mstr(ms, "namespace"), mstr(ms, "name"), status, err);
-	if (!rc)
-		children_count_writes(ctl->children, 1);
-	return rc;
+	return apply_status(manager_client(ctl->m), MEMSHACK_FIELD_MANAGER, &MEMSHACK_RES, object_meta_str(ms, "namespace"),
+			    object_meta_str(ms, "name"), status, err);
 }
 
 /* What the caches say of s's pools and gateway. 0, or -1 when a cached child could not be read (decide nothing). */
@@ -208,9 +195,9 @@ static int observe(memshack_controller *ctl, const memshack_spec *s, memshack_ob
 		char name[128];
 		memshack_pool_name(s, k, name, sizeof name);
 		json_t *sts = NULL;
-		if (cached_child(ctl, K_STATEFULSET, s->namespace, name, &sts) < 0)
+		if (cached_child(ctl, CHILD_STATEFULSET, s->namespace, name, &sts) < 0)
 			return -1;
-		if (sts && is_controlled_by(sts, s->uid)) {
+		if (sts && apply_is_controlled_by(sts, s->uid)) {
 			json_t *st = json_object_get(sts, "status");
 			json_t *gen = json_object_get(json_object_get(sts, "metadata"), "generation");
 			o->pools[k].exists = true;
@@ -222,9 +209,9 @@ static int observe(memshack_controller *ctl, const memshack_spec *s, memshack_ob
 	char name[128];
 	memshack_gateway_name(s, name, sizeof name);
 	json_t *dep = NULL;
-	if (cached_child(ctl, K_DEPLOYMENT, s->namespace, name, &dep) < 0)
+	if (cached_child(ctl, CHILD_DEPLOYMENT, s->namespace, name, &dep) < 0)
 		return -1;
-	if (dep && is_controlled_by(dep, s->uid)) {
+	if (dep && apply_is_controlled_by(dep, s->uid)) {
 		json_t *st = json_object_get(dep, "status");
 		json_t *gen = json_object_get(json_object_get(dep, "metadata"), "generation");
 		o->gateway_exists = true;
@@ -243,9 +230,9 @@ static int pool_pods_now(memshack_controller *ctl, const memshack_spec *s)
 		char name[128];
 		memshack_pool_name(s, k, name, sizeof name);
 		json_t *sts = NULL;
-		if (cached_child(ctl, K_STATEFULSET, s->namespace, name, &sts) < 0)
+		if (cached_child(ctl, CHILD_STATEFULSET, s->namespace, name, &sts) < 0)
 			return -1;
-		if (sts && is_controlled_by(sts, s->uid)) {
+		if (sts && apply_is_controlled_by(sts, s->uid)) {
 			int n = (int)json_integer_value(json_object_get(json_object_get(sts, "status"), "replicas"));
 			most = n > most ? n : most;
 		}
@@ -259,7 +246,7 @@ static bool children_unreadable(memshack_controller *ctl, const memshack_spec *s
 {
 	char prefix[400];
 	snprintf(prefix, sizeof prefix, "%s/%s-memshack", s->namespace, s->name);
-	for (int k = 0; k < K_N; k++)
+	for (child_kind k = 0; k < CHILD_KINDS; k++)
 		if (informer_quarantined_prefix(ctl->children_inf[k], prefix))
 			return true;
 	return informer_quarantined_prefix(ctl->gateway_pods, prefix);
@@ -294,8 +281,8 @@ static const reconcile_result RECONCILE_FAILED = { RECONCILE_ERROR, 0 };
 static void report_invalid_spec(pass *p)
 {
 	json_t *gen = json_object_get(json_object_get(p->ms, "metadata"), "generation");
-	json_t *st = memshack_status_invalid(json_object_get(p->ms, "status"), json_integer_value(gen), p->err, p->now);
-	if (memshack_status_differs(json_object_get(p->ms, "status"), st)) {
+	json_t *st = conditions_invalid_spec_status(json_object_get(p->ms, "status"), json_integer_value(gen), p->err, p->now);
+	if (conditions_status_differs(json_object_get(p->ms, "status"), st)) {
 		log_write(LOG_WARN, "memshack", p->key, "invalid spec: %s", p->err);
 		events_record(manager_events(p->ctl->m), p->ms, "Warning", "InvalidSpec", "Validate", "%s", p->err);
 	}
@@ -377,25 +364,23 @@ static void apply_children(pass *p)
 	json_array_foreach(p->d.objects, i, obj)
 	{
 		const char *kind = json_string_value(json_object_get(obj, "kind"));
-		int k = 0;
-		while (k < K_N && strcmp(child_res[k]->kind, kind))
-			k++;
+		child_kind k = child_kind_named(kind);
 		bool applied = false;
 		int64_t defer = 0;
-		if (k == K_N || children_apply(ctl->children, ctl->children_inf[k], obj, &applied, &defer, &p->kerr)) {
-			snprintf(p->err, sizeof p->err, "applying %s %s: %s", kind, mstr(obj, "name"), kube_strerror(&p->kerr));
+		if (k == CHILD_KINDS || children_apply(ctl->children, ctl->children_inf[k], obj, &applied, &defer, &p->kerr)) {
+			snprintf(p->err, sizeof p->err, "applying %s %s: %s", kind, object_meta_str(obj, "name"), kube_strerror(&p->kerr));
 			log_write(LOG_WARN, "memshack", p->key, "%s", p->err);
 			p->apply_error = p->err;
 			kube_error_release(&p->kerr);
 			break;
 		}
 		children_note_contested(manager_events(ctl->m), p->ms, obj, defer, &p->defer_us);
-		if (k == K_CONFIGMAP)
+		if (k == CHILD_CONFIGMAP)
 			config_current = true; /* written now, or already so */
 		if (!applied)
 			continue;
-		sbuf_addf(&p->changed, "%s%s %s", p->changed.len ? ", " : "", kind, mstr(obj, "name"));
-		if (k == K_CONFIGMAP)
+		sbuf_addf(&p->changed, "%s%s %s", p->changed.len ? ", " : "", kind, object_meta_str(obj, "name"));
+		if (k == CHILD_CONFIGMAP)
 			config_changed = true;
 	}
 	pthread_mutex_lock(&ctl->mu);
@@ -453,7 +438,7 @@ static void prune_removed_pools(pass *p)
 	/* Pools are named <name>-memshack-pool-<k>: only those keys are parsed (O(own pools), not O(all)). */
 	char pool_prefix[400];
 	snprintf(pool_prefix, sizeof pool_prefix, "%s/%s-memshack-pool-", s->namespace, s->name);
-	json_t *owned = store_list_prefix(informer_store(ctl->children_inf[K_STATEFULSET]), pool_prefix, owned_by_filter,
+	json_t *owned = store_list_prefix(informer_store(ctl->children_inf[CHILD_STATEFULSET]), pool_prefix, owned_by_filter,
 					  s->uid);
 	if (!owned) {
 		/* Fail closed: which pools exist could not be read. */
@@ -465,7 +450,7 @@ static void prune_removed_pools(pass *p)
 	size_t i;
 	json_t *obj;
 	json_array_foreach(owned, i, obj)
-		extra |= !memshack_pool_wanted(s, mstr(obj, "name"));
+		extra |= !memshack_pool_wanted(s, object_meta_str(obj, "name"));
 	/* The spec's pool names, to keep (on the stack: numReplicas is at most MEMSHACK_MAX_POOLS). */
 	char names[MEMSHACK_MAX_POOLS][128];
 	const char *keep[MEMSHACK_MAX_POOLS + 1] = { NULL };
@@ -488,13 +473,12 @@ static void prune_removed_pools(pass *p)
 				      "removing pools after %.0f s: %d of %d gateways confirmed config %.12s",
 				      (double)p->config_age / 1e6, pr->probe.loaded, pr->probe.pods, p->d.config_md5);
 		}
-		int n = prune_owned(manager_client(ctl->m), &KUBE_RES_STATEFULSETS, owned, s->uid, keep, &p->kerr);
+		int n = apply_prune_owned(manager_client(ctl->m), &KUBE_RES_STATEFULSETS, owned, s->uid, keep, &p->kerr);
 		if (n < 0) {
 			snprintf(p->err, sizeof p->err, "pruning removed pools: %s", kube_strerror(&p->kerr));
 			p->apply_error = p->err;
 			kube_error_release(&p->kerr);
 		} else if (n > 0) {
-			children_count_writes(ctl->children, (uint64_t)n);
 			sbuf_addf(&p->changed, "%sremoved %d pool(s)", p->changed.len ? ", " : "", n);
 		}
 	}
@@ -597,7 +581,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 		if (reported)
 			return reported < 0 ? RECONCILE_FAILED : done;
 	}
-	if (!ms || mstr(ms, "deletionTimestamp")) {
+	if (!ms || object_meta_str(ms, "deletionTimestamp")) {
 		json_decref(ms);
 		forget(ctl, key);
 		return done;
@@ -624,10 +608,8 @@ store *memshack_controller_cache(memshack_controller *ctl, const char *kind)
 		return informer_store(ctl->ms);
 	if (!strcmp(kind, "Pod"))
 		return informer_store(ctl->gateway_pods);
-	for (int k = 0; k < K_N; k++)
-		if (!strcmp(kind, child_res[k]->kind))
-			return informer_store(ctl->children_inf[k]);
-	return NULL;
+	child_kind k = child_kind_named(kind);
+	return k < CHILD_KINDS ? informer_store(ctl->children_inf[k]) : NULL;
 }
 
 void memshack_controller_free(memshack_controller *ctl)
@@ -646,7 +628,7 @@ static void setup_failed(memshack_controller *ctl, controller *c)
 {
 	controller_free(c);
 	informer_free(ctl->ms);
-	for (int k = 0; k < K_N; k++)
+	for (child_kind k = 0; k < CHILD_KINDS; k++)
 		informer_free(ctl->children_inf[k]);
 	informer_free(ctl->gateway_pods);
 	memshack_controller_free(ctl);
@@ -674,18 +656,12 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 	kube_error err = KUBE_ERROR_INIT;
 	informer_options mo = { .res = &MEMSHACK_RES, .namespace = manager_namespace(m), .metrics = ctl->metrics };
 	ctl->ms = informer_new(manager_client(m), &mo, &err);
-	static const char *const sts_status[] = { "replicas", "readyReplicas", "updatedReplicas", "observedGeneration", NULL };
-	static const char *const dep_status[] = { "replicas", "readyReplicas", "updatedReplicas", "availableReplicas",
-						  "observedGeneration", NULL };
-	static const projection_fields sts_keep = { MEMSHACK_DIGEST_ANNOTATION, sts_status },
-				       dep_keep = { MEMSHACK_DIGEST_ANNOTATION, dep_status },
-				       other_keep = { MEMSHACK_DIGEST_ANNOTATION, NULL };
-	for (int k = 0; k < K_N; k++) {
-		informer_options co = { .res = child_res[k], .namespace = manager_namespace(m), .label_selector = MEMSHACK_LABEL,
+	for (child_kind k = 0; k < CHILD_KINDS; k++) {
+		informer_options co = { .res = child_kind_resource(k), .namespace = manager_namespace(m), .label_selector = MEMSHACK_LABEL,
 					.project = project_owned_child, .metrics = ctl->metrics };
-		co.project_ud = (void *)(k == K_STATEFULSET ? &sts_keep : k == K_DEPLOYMENT ? &dep_keep : &other_keep);
+		co.project_ud = (void *)child_kind_projection(k);
 		/* Kinds with a generation: spec edits change the projection; status noise outside it wakes nobody. */
-		co.notify_kept_changes_only = k == K_STATEFULSET || k == K_DEPLOYMENT || k == K_PDB;
+		co.notify_kept_changes_only = k == CHILD_STATEFULSET || k == CHILD_DEPLOYMENT || k == CHILD_PDB;
 		ctl->children_inf[k] = informer_new(manager_client(m), &co, &err);
 	}
 	informer_options po = { .res = &KUBE_RES_PODS, .namespace = manager_namespace(m),
@@ -696,7 +672,7 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 				   .metrics = ctl->metrics };
 	controller *c = controller_new(&cop);
 	bool ok = ctl->domain && ctl->children && ctl->ms && c && !controller_watch_primary(c, ctl->ms);
-	for (int k = 0; ok && k < K_N; k++)
+	for (child_kind k = 0; ok && k < CHILD_KINDS; k++)
 		ok = ctl->children_inf[k] && !controller_watch_owned(c, ctl->children_inf[k], "Memshack");
 	ok = ok && ctl->gateway_pods && !controller_watch_mapped(c, ctl->gateway_pods, map_gateway_pod, NULL);
 	if (!ok) {
@@ -707,7 +683,7 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 	}
 	/* The manager owns them from here (it holds 32 of each; both controllers together add 14 informers and 2 controllers). */
 	manager_add_informer(m, ctl->ms);
-	for (int k = 0; k < K_N; k++)
+	for (child_kind k = 0; k < CHILD_KINDS; k++)
 		manager_add_informer(m, ctl->children_inf[k]);
 	manager_add_informer(m, ctl->gateway_pods);
 	manager_add_controller(m, c);

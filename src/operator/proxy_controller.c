@@ -15,6 +15,7 @@
 #include "util/log.h"
 #include "util/sbuf.h"
 #include "util/timefmt.h"
+#include "util/object_meta.h"
 
 const kube_resource PROXY_RES = { MEMSHACK_GROUP, MEMSHACK_VERSION_NAME, "memcachedproxies", "MemcachedProxy", true };
 
@@ -23,25 +24,20 @@ struct proxy_controller {
 	informer *proxies;
 	informer *services;  /* every Service in scope (projected: name and ports) */
 	informer *slices;    /* EndpointSlices with a service-name label */
-	informer *deployments, *owned_services, *configmaps, *pdbs;
+	informer *children_inf[CHILD_KINDS]; /* the kinds it makes: Deployment, Service, ConfigMap, PDB */
 	children *children;
 	char *domain;
 };
 
-static const char *mstr(json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
-}
+/* The kinds of child a MemcachedProxy has. */
+static const child_kind proxy_child_kinds[] = { CHILD_DEPLOYMENT, CHILD_SERVICE, CHILD_CONFIGMAP, CHILD_PDB };
+#define PROXY_CHILD_KINDS (sizeof proxy_child_kinds / sizeof proxy_child_kinds[0])
 
+/* The cache of the child kind named kind, or NULL when proxies make no such child. */
 static informer *cache_for(proxy_controller *pc, const char *kind)
 {
-	if (!strcmp(kind, "Deployment"))
-		return pc->deployments;
-	if (!strcmp(kind, "Service"))
-		return pc->owned_services;
-	if (!strcmp(kind, "ConfigMap"))
-		return pc->configmaps;
-	return pc->pdbs;
+	child_kind k = child_kind_named(kind);
+	return k < CHILD_KINDS ? pc->children_inf[k] : NULL;
 }
 
 typedef struct slice_filter {
@@ -51,9 +47,8 @@ typedef struct slice_filter {
 static bool slice_of(void *ud, json_t *obj)
 {
 	slice_filter *f = ud;
-	const char *svc = json_string_value(
-		json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), "kubernetes.io/service-name"));
-	const char *ns = mstr(obj, "namespace");
+	const char *svc = object_meta_label(obj, "kubernetes.io/service-name");
+	const char *ns = object_meta_str(obj, "namespace");
 	return svc && ns && !strcmp(svc, f->svc) && !strcmp(ns, f->ns);
 }
 
@@ -74,7 +69,7 @@ static const char *apply_children(proxy_controller *pc, json_t *owner, proxy_des
 		kube_error kerr = KUBE_ERROR_INIT;
 		const char *kind = json_string_value(json_object_get(child, "kind"));
 		if (children_apply(pc->children, cache_for(pc, kind), child, &applied, &defer, &kerr)) {
-			snprintf(err, errlen, "applying %s %s: %s", kind, mstr(child, "name"), kube_strerror(&kerr));
+			snprintf(err, errlen, "applying %s %s: %s", kind, object_meta_str(child, "name"), kube_strerror(&kerr));
 			kube_error_release(&kerr);
 			return err;
 		}
@@ -87,16 +82,15 @@ static const char *apply_children(proxy_controller *pc, json_t *owner, proxy_des
 /* Writes status (borrowed; NULL: nothing to write) when it differs from obj's. 0, or -1 (logged). */
 static int write_status(proxy_controller *pc, json_t *obj, json_t *status, const char *key)
 {
-	if (!status || !memshack_status_differs(json_object_get(obj, "status"), status))
+	if (!status || !conditions_status_differs(json_object_get(obj, "status"), status))
 		return 0;
 	kube_error kerr = KUBE_ERROR_INIT;
-	if (apply_status(manager_client(pc->m), MEMSHACK_FIELD_MANAGER, &PROXY_RES, mstr(obj, "namespace"), mstr(obj, "name"),
+	if (apply_status(manager_client(pc->m), MEMSHACK_FIELD_MANAGER, &PROXY_RES, object_meta_str(obj, "namespace"), object_meta_str(obj, "name"),
 			 status, &kerr)) {
 		log_write(LOG_WARN, "memcachedproxy", key, "writing status: %s", kube_strerror(&kerr));
 		kube_error_release(&kerr);
 		return -1;
 	}
-	children_count_writes(pc->children, 1);
 	return 0;
 }
 
@@ -147,7 +141,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 		if (reported)
 			return reported < 0 ? failed : done;
 	}
-	if (!obj || mstr(obj, "deletionTimestamp")) {
+	if (!obj || object_meta_str(obj, "deletionTimestamp")) {
 		children_forget_owner(pc->children, key, "-proxy"); /* its children go through their owner references */
 		json_decref(obj);
 		return done;
@@ -161,9 +155,9 @@ static reconcile_result reconcile(void *ud, const char *key)
 	long long gen = json_integer_value(json_object_get(json_object_get(obj, "metadata"), "generation"));
 	json_t *old = json_object_get(obj, "status");
 	if (proxy_spec_parse(obj, &p, err, sizeof err)) {
-		status = memshack_status_invalid(old, gen, err, now);
+		status = conditions_invalid_spec_status(old, gen, err, now);
 		/* Told once (log, Event), not again on every resync: zero writes when nothing changed. */
-		if (memshack_status_differs(old, status)) {
+		if (conditions_status_differs(old, status)) {
 			log_write(LOG_WARN, "memcachedproxy", key, "invalid spec: %s", err);
 			events_record(manager_events(pc->m), obj, "Warning", "InvalidSpec", "Validate", "%s", err);
 		}
@@ -196,13 +190,13 @@ static reconcile_result reconcile(void *ud, const char *key)
 	char gname[128];
 	snprintf(skey, sizeof skey, "%s/%s", p->namespace, proxy_gateway_name(p, gname, sizeof gname));
 	json_t *dep = NULL;
-	if (store_lookup(informer_store(pc->deployments), skey, &dep) < 0) {
+	if (store_lookup(informer_store(pc->children_inf[CHILD_DEPLOYMENT]), skey, &dep) < 0) {
 		log_write(LOG_ERROR, "memcachedproxy", key, "reading the gateway Deployment: out of memory");
 		proxy_desired_release(&d);
 		res = failed;
 		goto out;
 	}
-	int ready = dep && is_controlled_by(dep, p->uid)
+	int ready = dep && apply_is_controlled_by(dep, p->uid)
 			    ? (int)json_integer_value(json_object_get(json_object_get(dep, "status"), "readyReplicas"))
 			    : 0;
 	json_decref(dep);
@@ -212,7 +206,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 		res = failed;
 	proxy_desired_release(&d);
 	/* Told once per status change, not again on every resync. */
-	if (!apply_error && reason && memshack_status_differs(old, status))
+	if (!apply_error && reason && conditions_status_differs(old, status))
 		events_record(manager_events(pc->m), obj, "Warning", reason, "Reconcile", "%s", why);
 write_status:
 	if (write_status(pc, obj, status, key))
@@ -232,11 +226,10 @@ static void map_to_proxies(void *ud, controller *c, informer_event ev, const cha
 	proxy_controller *pc = ud;
 	(void)ev;
 	(void)key;
-	const char *ns = mstr(obj, "namespace");
-	const char *svc = json_string_value(
-		json_object_get(json_object_get(json_object_get(obj, "metadata"), "labels"), "kubernetes.io/service-name"));
+	const char *ns = object_meta_str(obj, "namespace");
+	const char *svc = object_meta_label(obj, "kubernetes.io/service-name");
 	if (!svc)
-		svc = mstr(obj, "name"); /* a Service (slices carry the service-name label) */
+		svc = object_meta_str(obj, "name"); /* a Service (slices carry the service-name label) */
 	if (!ns || !svc)
 		return;
 	json_t *all = store_list(informer_store(pc->proxies), NULL, NULL);
@@ -245,10 +238,10 @@ static void map_to_proxies(void *ud, controller *c, informer_event ev, const cha
 	json_array_foreach(all, i, p)
 	{
 		const char *target = json_string_value(json_object_get(json_object_get(p, "spec"), "serviceName"));
-		const char *pns = mstr(p, "namespace");
+		const char *pns = object_meta_str(p, "namespace");
 		if (target && pns && !strcmp(target, svc) && !strcmp(pns, ns)) {
 			char k[512];
-			snprintf(k, sizeof k, "%s/%s", pns, mstr(p, "name"));
+			snprintf(k, sizeof k, "%s/%s", pns, object_meta_str(p, "name"));
 			controller_enqueue(c, k);
 		}
 	}
@@ -271,14 +264,10 @@ reconcile_result proxy_controller_reconcile(proxy_controller *pc, const char *ke
 
 store *proxy_controller_cache(proxy_controller *pc, const char *kind)
 {
-	informer *inf = !strcmp(kind, "MemcachedProxy")	 ? pc->proxies
-			: !strcmp(kind, "Backend")	 ? pc->services
+	informer *inf = !strcmp(kind, "MemcachedProxy")  ? pc->proxies
+			: !strcmp(kind, "Backend")	  ? pc->services
 			: !strcmp(kind, "EndpointSlice") ? pc->slices
-			: !strcmp(kind, "Deployment")	 ? pc->deployments
-			: !strcmp(kind, "Service")	 ? pc->owned_services
-			: !strcmp(kind, "ConfigMap")	 ? pc->configmaps
-			: !strcmp(kind, "PodDisruptionBudget") ? pc->pdbs
-							       : NULL;
+							  : cache_for(pc, kind);
 	return inf ? informer_store(inf) : NULL;
 }
 
@@ -308,28 +297,26 @@ proxy_controller *proxy_controller_new(manager *m, const char *domain)
 	informer_options so = { .res = &KUBE_RES_SERVICES, .namespace = ns, .project = project_service, .metrics = mx };
 	informer_options eo = { .res = &KUBE_RES_ENDPOINTSLICES, .namespace = ns, .label_selector = "kubernetes.io/service-name",
 				.metrics = mx };
-	static const char *const dep_status[] = { "replicas", "readyReplicas", "observedGeneration", NULL };
-	static const projection_fields dep_keep = { MEMSHACK_DIGEST_ANNOTATION, dep_status },
-				       other_keep = { MEMSHACK_DIGEST_ANNOTATION, NULL };
-	informer_options co = { .namespace = ns, .label_selector = PROXY_LABEL, .project = project_owned_child,
-				.project_ud = (void *)&other_keep, .metrics = mx };
 	pc->proxies = informer_new(manager_client(m), &po, &err);
 	pc->services = informer_new(manager_client(m), &so, &err);
 	pc->slices = informer_new(manager_client(m), &eo, &err);
-	co.res = &KUBE_RES_DEPLOYMENTS;
-	co.project_ud = (void *)&dep_keep;
-	pc->deployments = informer_new(manager_client(m), &co, &err);
-	co.project_ud = (void *)&other_keep;
-	co.res = &KUBE_RES_SERVICES;
-	pc->owned_services = informer_new(manager_client(m), &co, &err);
-	co.res = &KUBE_RES_CONFIGMAPS;
-	pc->configmaps = informer_new(manager_client(m), &co, &err);
-	co.res = &KUBE_RES_PODDISRUPTIONBUDGETS;
-	pc->pdbs = informer_new(manager_client(m), &co, &err);
+	for (size_t i = 0; i < PROXY_CHILD_KINDS; i++) {
+		child_kind k = proxy_child_kinds[i];
+		informer_options co = { .res = child_kind_resource(k), .namespace = ns, .label_selector = PROXY_LABEL,
+					.project = project_owned_child, .project_ud = (void *)child_kind_projection(k),
+					.metrics = mx };
+		pc->children_inf[k] = informer_new(manager_client(m), &co, &err);
+	}
 	controller_options cop = { .name = "memcachedproxy", .workers = manager_workers(m), .reconcile = reconcile, .ud = pc,
 				   .metrics = mx };
 	controller *c = controller_new(&cop);
-	informer *all[] = { pc->proxies, pc->services, pc->slices, pc->deployments, pc->owned_services, pc->configmaps, pc->pdbs };
+	informer *all[] = { pc->proxies,
+			    pc->services,
+			    pc->slices,
+			    pc->children_inf[CHILD_DEPLOYMENT],
+			    pc->children_inf[CHILD_SERVICE],
+			    pc->children_inf[CHILD_CONFIGMAP],
+			    pc->children_inf[CHILD_PDB] };
 	bool ok = pc->domain && pc->children && pc->proxies && pc->services && pc->slices && c &&
 		  !controller_watch_primary(c, pc->proxies) && !controller_watch_mapped(c, pc->services, map_to_proxies, pc) &&
 		  !controller_watch_mapped(c, pc->slices, map_to_proxies, pc);

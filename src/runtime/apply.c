@@ -1,19 +1,15 @@
 #include "runtime/apply.h"
 
 #include "util/conditions.h"
+#include "util/object_meta.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static const char *meta_str(json_t *obj, const char *key)
-{
-	return json_string_value(json_object_get(json_object_get(obj, "metadata"), key));
-}
-
 int apply_object(kube_client *c, const char *field_manager, const kube_resource *res, json_t *desired, json_t **ret,
 		 kube_error *err)
 {
-	char *path = kube_path(res, meta_str(desired, "namespace"), meta_str(desired, "name"), NULL, err);
+	char *path = kube_path(res, object_meta_str(desired, "namespace"), object_meta_str(desired, "name"), NULL, err);
 	if (!path)
 		return -1;
 	int rc = kube_apply(c, path, desired, field_manager, true, ret, err);
@@ -57,7 +53,7 @@ int apply_status(kube_client *c, const char *field_manager, const kube_resource 
 int apply_status_undecodable(kube_client *c, const kube_resource *res, json_t *identity, const char *message,
 			     const char *now, kube_error *err)
 {
-	char *path = kube_path(res, meta_str(identity, "namespace"), meta_str(identity, "name"), "status", err);
+	char *path = kube_path(res, object_meta_str(identity, "namespace"), object_meta_str(identity, "name"), "status", err);
 	if (!path)
 		return -1;
 	json_t *conds = json_array();
@@ -76,18 +72,18 @@ int apply_status_undecodable(kube_client *c, const kube_resource *res, json_t *i
 	return rc;
 }
 
-json_t *owner_reference(json_t *owner)
+json_t *apply_owner_reference(json_t *owner)
 {
 	const char *api = json_string_value(json_object_get(owner, "apiVersion"));
 	const char *kind = json_string_value(json_object_get(owner, "kind"));
-	const char *name = meta_str(owner, "name"), *uid = meta_str(owner, "uid");
+	const char *name = object_meta_str(owner, "name"), *uid = object_meta_str(owner, "uid");
 	if (!api || !kind || !name || !uid)
 		return NULL;
 	return json_pack("{s:s, s:s, s:s, s:s, s:b, s:b}", "apiVersion", api, "kind", kind, "name", name, "uid", uid,
 			 "controller", 1, "blockOwnerDeletion", 1);
 }
 
-bool is_controlled_by(json_t *obj, const char *owner_uid)
+bool apply_is_controlled_by(json_t *obj, const char *owner_uid)
 {
 	size_t i;
 	json_t *ref;
@@ -100,7 +96,7 @@ bool is_controlled_by(json_t *obj, const char *owner_uid)
 	return false;
 }
 
-int prune_owned(kube_client *c, const kube_resource *res, json_t *existing, const char *owner_uid,
+int apply_prune_owned(kube_client *c, const kube_resource *res, json_t *existing, const char *owner_uid,
 		const char *const *keep, kube_error *err)
 {
 	int deleted = 0;
@@ -108,18 +104,18 @@ int prune_owned(kube_client *c, const kube_resource *res, json_t *existing, cons
 	json_t *obj;
 	json_array_foreach(existing, i, obj)
 	{
-		if (!is_controlled_by(obj, owner_uid))
+		if (!apply_is_controlled_by(obj, owner_uid))
 			continue;
-		const char *name = meta_str(obj, "name");
+		const char *name = object_meta_str(obj, "name");
 		bool wanted = false;
 		for (size_t k = 0; keep && keep[k] && !wanted; k++)
 			wanted = name && !strcmp(keep[k], name);
-		if (wanted || !name || meta_str(obj, "deletionTimestamp"))
+		if (wanted || !name || object_meta_str(obj, "deletionTimestamp"))
 			continue;
-		char *path = kube_path(res, meta_str(obj, "namespace"), name, NULL, err);
+		char *path = kube_path(res, object_meta_str(obj, "namespace"), name, NULL, err);
 		if (!path)
 			return -1;
-		int rc = kube_delete_uid(c, path, "Background", meta_str(obj, "uid"), NULL, err);
+		int rc = kube_delete_uid(c, path, "Background", object_meta_str(obj, "uid"), NULL, err);
 		free(path);
 		if (rc && !kube_error_is_not_found(err) && !kube_error_is_conflict(err))
 			return -1;

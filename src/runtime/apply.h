@@ -36,10 +36,10 @@ MEMSHACK_MUST_USE int apply_status_undecodable(kube_client *c, const kube_resour
 			     const char *now, kube_error *err);
 
 /* A controller ownerReference to `owner` (borrowed). New reference, or NULL if owner lacks identity. */
-json_t *owner_reference(json_t *owner);
+json_t *apply_owner_reference(json_t *owner);
 
 /* Whether obj's controller ownerReference has this UID. */
-bool is_controlled_by(json_t *obj, const char *owner_uid);
+bool apply_is_controlled_by(json_t *obj, const char *owner_uid);
 
 /*
  * Deletes every object of `existing` (a JSON array, borrowed) that is
@@ -48,7 +48,7 @@ bool is_controlled_by(json_t *obj, const char *owner_uid);
  * counts as done. Returns how many were deleted, or -1 (err set) on the
  * first failure.
  */
-MEMSHACK_MUST_USE int prune_owned(kube_client *c, const kube_resource *res, json_t *existing, const char *owner_uid,
+MEMSHACK_MUST_USE int apply_prune_owned(kube_client *c, const kube_resource *res, json_t *existing, const char *owner_uid,
 		const char *const *keep, kube_error *err);
 
 #endif

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/log.h"
+#include "util/object_meta.h"
 
 #define MAX_SOURCES 16
 #define MAX_WORKERS 64
@@ -35,13 +37,6 @@ struct controller {
 	pthread_mutex_t mu;
 	bool stopping;
 };
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 controller *controller_new(const controller_options *o)
 {
@@ -155,7 +150,7 @@ static void on_event(void *ud, informer_event ev, const char *key, json_t *obj)
 	case 1: {
 		const char *owner = obj ? controller_owner(obj, s->owner_kind) : NULL;
 		if (owner) {
-			const char *ns = json_string_value(json_object_get(json_object_get(obj, "metadata"), "namespace"));
+			const char *ns = object_meta_str(obj, "namespace");
 			char k[512];
 			snprintf(k, sizeof k, "%s%s%s", ns ? ns : "", ns ? "/" : "", owner);
 			controller_enqueue(s->c, k);
@@ -202,9 +197,9 @@ static void *worker(void *p)
 	char *key;
 	while ((key = workqueue_get(c->queue))) {
 		update_queue_metrics(c);
-		double t0 = mono_s();
+		double t0 = clock_mono_seconds();
 		reconcile_result r = c->reconcile(c->ud, key);
-		double dt = mono_s() - t0;
+		double dt = clock_mono_seconds() - t0;
 		const char *result = "success";
 		switch (r.outcome) {
 		case RECONCILE_DONE:

@@ -12,6 +12,7 @@
 #include "runtime/watch.h"
 #include "util/log.h"
 #include "util/strmap.h"
+#include "util/object_meta.h"
 
 #define MAX_HANDLERS 8
 #define IDLE_MARGIN_S 30
@@ -46,7 +47,7 @@ struct informer {
 	/* per watch stream */
 	watch_lines lines;
 	bool restart;
-	_Atomic uint64_t relists, restarts; /* written by the informer thread, read by any */
+	uint64_t relists_counted, restarts_counted; /* the part of sm's counts already added to the metrics */
 
 	/* Objects set aside as undecodable, under mu: key -> quarantined*. */
 	strmap quarantine;
@@ -71,7 +72,6 @@ static void quarantined_free(void *p)
 		json_decref(q->identity);
 	free(q);
 }
-
 
 static double rand01(informer *inf)
 {
@@ -104,17 +104,13 @@ informer *informer_new(kube_client *c, const informer_options *o, kube_error *er
 	inf->store = store_new(o->project, o->project_ud);
 	inf->quarantine = (strmap)STRMAP_INIT;
 	pthread_mutex_init(&inf->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&inf->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	bool cond_ok = !clock_cond_init(&inf->cond);
 	watch_sm_init(&inf->sm, inf->min_timeout_s);
 	watch_lines_init(&inf->lines, 0);
 	inf->rng = (uint64_t)clock_mono_us() ^ (uint64_t)(uintptr_t)inf ^ 0x9E3779B97F4A7C15ULL;
 	if (!inf->rng)
 		inf->rng = 1;
-	if (!inf->store || (o->namespace && *o->namespace && !inf->namespace) ||
+	if (!cond_ok || !inf->store || (o->namespace && *o->namespace && !inf->namespace) ||
 	    (o->label_selector && *o->label_selector && !inf->label_selector)) {
 		informer_free(inf);
 		kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
@@ -178,7 +174,7 @@ static void publish_quarantine_len(informer *inf)
 
 static const char *identity_rv(json_t *id)
 {
-	return json_string_value(json_object_get(json_object_get(id, "metadata"), "resourceVersion"));
+	return object_meta_str(id, "resourceVersion");
 }
 
 /*
@@ -298,24 +294,23 @@ static bool should_stop(informer *inf)
 static void wait_us(informer *inf, int64_t us)
 {
 	pthread_mutex_lock(&inf->mu);
-	if (!inf->stopping) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		int64_t ns = ts.tv_nsec + (us % 1000000) * 1000;
-		ts.tv_sec += us / 1000000 + ns / 1000000000;
-		ts.tv_nsec = ns % 1000000000;
-		pthread_cond_timedwait(&inf->cond, &inf->mu, &ts);
-	}
+	if (!inf->stopping)
+		clock_cond_wait_until(&inf->cond, &inf->mu, clock_mono_us() + us);
 	pthread_mutex_unlock(&inf->mu);
 }
 
-static void count(informer *inf, const char *name)
+/* Adds what the state machine counted since the last call to the metrics (informers of one resource share a series). */
+static void publish_counts(informer *inf)
 {
-	if (!inf->metrics)
-		return;
-	char labels[128];
-	snprintf(labels, sizeof labels, "resource=\"%s\"", inf->res.plural);
-	metrics_add(inf->metrics, name, labels, 1);
+	uint64_t relists = inf->sm.relists, restarts = inf->sm.restarts;
+	if (inf->metrics && (relists != inf->relists_counted || restarts != inf->restarts_counted)) {
+		char labels[128];
+		snprintf(labels, sizeof labels, "resource=\"%s\"", inf->res.plural);
+		metrics_add(inf->metrics, "memshack_watch_relists_total", labels, (double)(relists - inf->relists_counted));
+		metrics_add(inf->metrics, "memshack_watch_restarts_total", labels, (double)(restarts - inf->restarts_counted));
+	}
+	inf->relists_counted = relists;
+	inf->restarts_counted = restarts;
 }
 
 static char *collection_path(informer *inf, kube_error *err)
@@ -337,7 +332,7 @@ static void do_list(informer *inf)
 		watch_sm_list_failed(&inf->sm, clock_mono_us(), rand01(inf));
 		return;
 	}
-	const char *rv = json_string_value(json_object_get(json_object_get(list, "metadata"), "resourceVersion"));
+	const char *rv = object_meta_str(list, "resourceVersion");
 	json_t *news = json_object();
 	if (news)
 		quarantine_from_list(inf, list, news);
@@ -346,8 +341,7 @@ static void do_list(informer *inf)
 		watch_sm_list_failed(&inf->sm, clock_mono_us(), rand01(inf));
 	} else {
 		watch_sm_list_ok(&inf->sm, rv, clock_mono_us());
-		inf->relists++;
-		count(inf, "memshack_watch_relists_total");
+		publish_counts(inf);
 		pthread_mutex_lock(&inf->mu);
 		inf->synced = true;
 		pthread_cond_broadcast(&inf->cond);
@@ -450,6 +444,7 @@ static void do_watch(informer *inf, long timeout_s)
 	if (!path) {
 		kube_error_release(&err);
 		watch_sm_stream_ended(&inf->sm, clock_mono_us(), 0, true, rand01(inf));
+		publish_counts(inf);
 		return;
 	}
 	watch_lines_reset(&inf->lines);
@@ -457,8 +452,6 @@ static void do_watch(informer *inf, long timeout_s)
 	watch_sm_watch_started(&inf->sm, clock_mono_us());
 	int rc = kube_stream(inf->client, path, on_stream, inf, timeout_s + IDLE_MARGIN_S, timeout_s + IDLE_MARGIN_S, &err);
 	free(path);
-	inf->restarts++;
-	count(inf, "memshack_watch_restarts_total");
 	if (!inf->restart && !should_stop(inf)) {
 		long code = rc && err.kind == KUBE_ERR_API ? err.http_code : 200;
 		if (rc && !kube_error_is_gone(&err))
@@ -467,6 +460,7 @@ static void do_watch(informer *inf, long timeout_s)
 			log_write(LOG_INFO, "informer", inf->res.plural, "watch expired (410), relisting");
 		watch_sm_stream_ended(&inf->sm, clock_mono_us(), code, rc != 0, rand01(inf));
 	}
+	publish_counts(inf);
 	kube_error_release(&err);
 }
 
@@ -560,13 +554,7 @@ bool informer_wait_synced(informer *inf, int64_t timeout_us)
 		int64_t left = deadline - clock_mono_us();
 		if (left <= 0)
 			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		int64_t step = left < 100000 ? left : 100000;
-		int64_t ns = ts.tv_nsec + step * 1000;
-		ts.tv_sec += ns / 1000000000;
-		ts.tv_nsec = ns % 1000000000;
-		pthread_cond_timedwait(&inf->cond, &inf->mu, &ts);
+		clock_cond_wait_until(&inf->cond, &inf->mu, clock_mono_us() + (left < 100000 ? left : 100000));
 	}
 	bool s = inf->synced;
 	pthread_mutex_unlock(&inf->mu);
@@ -653,10 +641,10 @@ size_t informer_quarantine_len(informer *inf)
 
 uint64_t informer_relists(informer *inf)
 {
-	return inf->relists;
+	return inf->sm.relists;
 }
 
 uint64_t informer_restarts(informer *inf)
 {
-	return inf->restarts;
+	return inf->sm.restarts;
 }

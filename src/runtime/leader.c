@@ -14,6 +14,7 @@
 #include "util/log.h"
 #include "util/sbuf.h"
 #include "util/timefmt.h"
+#include "util/object_meta.h"
 
 leader_decision leader_decide(leader_observed *obs, const char *identity, const char *holder, const char *renew_time,
 			      const char *rv, long duration_s, int64_t now_us)
@@ -61,8 +62,6 @@ struct leader {
 	leader_observed obs;
 };
 
-
-
 /*
  * The Lease client's deadline: while leading, every request ends by the
  * fence (a renewal that hangs never outlives the leadership it renews).
@@ -107,12 +106,8 @@ leader *leader_new(kube_client *c, const leader_options *o, kube_error *err)
 		l->identity = sbuf_detach(&sb);
 	}
 	pthread_mutex_init(&l->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&l->cond, &ca);
-	pthread_condattr_destroy(&ca);
-	if (!l->namespace || !l->name || !l->identity) {
+	bool cond_ok = !clock_cond_init(&l->cond);
+	if (!cond_ok || !l->namespace || !l->name || !l->identity) {
 		leader_free(l);
 		kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
 		return NULL;
@@ -229,7 +224,7 @@ static bool try_round(leader *l)
 	json_t *spec = json_object_get(cur, "spec");
 	const char *holder = holder_of(spec);
 	const char *renew = json_string_value(json_object_get(spec, "renewTime"));
-	const char *rv = json_string_value(json_object_get(json_object_get(cur, "metadata"), "resourceVersion"));
+	const char *rv = object_meta_str(cur, "resourceVersion");
 	json_t *dur = json_object_get(spec, "leaseDurationSeconds");
 	if (l->leading && (!holder || strcmp(holder, l->identity))) {
 		/* Somebody else holds it now: we lost it, whatever the deadline says. */
@@ -299,14 +294,8 @@ static void *run(void *p)
 		pthread_mutex_lock(&l->mu);
 		if (l->leading && l->valid_until_us < wake)
 			wake = l->valid_until_us;
-		if (!l->stopping && wake > clock_mono_us()) {
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			int64_t ns = (int64_t)ts.tv_nsec + (wake - clock_mono_us()) * 1000;
-			ts.tv_sec += (time_t)(ns / 1000000000);
-			ts.tv_nsec = (long)(ns % 1000000000);
-			pthread_cond_timedwait(&l->cond, &l->mu, &ts);
-		}
+		if (!l->stopping)
+			clock_cond_wait_until(&l->cond, &l->mu, wake);
 		pthread_mutex_unlock(&l->mu);
 	}
 	return NULL;
@@ -397,7 +386,6 @@ bool leader_is_leading(leader *l)
 	pthread_mutex_unlock(&l->mu);
 	return b;
 }
-
 
 int64_t leader_valid_until(leader *l)
 {

@@ -233,6 +233,35 @@ static void observe_request(void *ud, const char *method, long code, double seco
 	metrics_add(m->metrics, "memshack_api_requests_total", l, 1);
 }
 
+/*
+ * Loads the kubeconfig and creates the API client, the Lease's own client
+ * (leader election) and m->lease_ns. 0, or -1 (logged; m left for manager_free).
+ */
+static int connect_clients(manager *m, const manager_options *o)
+{
+	kube_config_options co = { 0 };
+	kube_config_options_from_env(&co);
+	co.kubeconfig = o->kubeconfig;
+	co.context = o->context;
+	kube_config *cfg = NULL;
+	kube_error err = KUBE_ERROR_INIT;
+	int rc = kube_config_load(&co, &cfg, &err) || kube_client_new(cfg, NULL, &m->client, &err) ? -1 : 0;
+	if (!rc && o->leader_elect) {
+		long deadline_s = o->renew_deadline_s > 0 ? o->renew_deadline_s : 10;
+		kube_client_options lo = { .timeout_ms = deadline_s * 500, .max_retries = -1 };
+		rc = kube_client_new(cfg, &lo, &m->lease_client, &err);
+	}
+	if (rc) {
+		log_error("%s", kube_strerror(&err));
+		kube_error_release(&err);
+		kube_config_free(cfg);
+		return -1;
+	}
+	m->lease_ns = strdup(o->lease_namespace && *o->lease_namespace ? o->lease_namespace : cfg->namespace);
+	kube_config_free(cfg);
+	return 0;
+}
+
 manager *manager_new(const manager_options *o, const char *name, const char *reporting_controller)
 {
 #ifdef __GLIBC__
@@ -253,7 +282,11 @@ manager *manager_new(const manager_options *o, const char *name, const char *rep
 		return NULL;
 	m->o = *o;
 	pthread_mutex_init(&m->mu, NULL);
-	pthread_cond_init(&m->cond, NULL);
+	if (clock_cond_init(&m->cond)) {
+		pthread_mutex_destroy(&m->mu);
+		free(m);
+		return NULL;
+	}
 	m->name = strdup(name);
 	/* A peer closing a socket must be an error return, never a process-killing SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
@@ -264,32 +297,10 @@ manager *manager_new(const manager_options *o, const char *name, const char *rep
 	sigaddset(&m->sigs, SIGUSR2); /* manager_free's way to end the signal thread */
 	pthread_sigmask(SIG_BLOCK, &m->sigs, NULL);
 
-	kube_config_options co = { 0 };
-	kube_config_options_from_env(&co);
-	co.kubeconfig = o->kubeconfig;
-	co.context = o->context;
-	kube_config *cfg = NULL;
-	kube_error err = KUBE_ERROR_INIT;
-	if (kube_config_load(&co, &cfg, &err) || kube_client_new(cfg, NULL, &m->client, &err)) {
-		log_error("%s", kube_strerror(&err));
-		kube_error_release(&err);
-		kube_config_free(cfg);
+	if (connect_clients(m, o)) {
 		manager_free(m);
 		return NULL;
 	}
-	if (o->leader_elect) {
-		long deadline_s = o->renew_deadline_s > 0 ? o->renew_deadline_s : 10;
-		kube_client_options lo = { .timeout_ms = deadline_s * 500, .max_retries = -1 };
-		if (kube_client_new(cfg, &lo, &m->lease_client, &err)) {
-			log_error("%s", kube_strerror(&err));
-			kube_error_release(&err);
-			kube_config_free(cfg);
-			manager_free(m);
-			return NULL;
-		}
-	}
-	m->lease_ns = strdup(o->lease_namespace && *o->lease_namespace ? o->lease_namespace : cfg->namespace);
-	kube_config_free(cfg);
 	sbuf ln = SBUF_INIT;
 	if (o->lease_name && *o->lease_name)
 		sbuf_adds(&ln, o->lease_name);
@@ -578,15 +589,8 @@ static void exit_lost(manager *m)
 static void wait_and_run_timers(manager *m, int64_t *next_trim, int64_t *next_sync)
 {
 	int64_t now_us = clock_mono_us(), wake = *next_trim < *next_sync ? *next_trim : *next_sync;
-	if (now_us < wake) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		int64_t ns = ts.tv_nsec + ((wake - now_us) % 1000000) * 1000;
-		ts.tv_sec += (time_t)((wake - now_us) / 1000000 + ns / 1000000000);
-		ts.tv_nsec = ns % 1000000000;
-		if (pthread_cond_timedwait(&m->cond, &m->mu, &ts) != ETIMEDOUT)
-			return;
-	}
+	if (now_us < wake && clock_cond_wait_until(&m->cond, &m->mu, wake) != ETIMEDOUT)
+		return;
 	pthread_mutex_unlock(&m->mu);
 	now_us = clock_mono_us();
 	if (now_us >= *next_trim) {

@@ -32,7 +32,7 @@ json_t *project_owned_child(void *ud, json_t *obj)
 	{
 		if (!json_is_true(json_object_get(ref, "controller")))
 			continue;
-		/* Enough for is_controlled_by(); events map to owners from the full object, not the cache. */
+		/* Enough for apply_is_controlled_by(); events map to owners from the full object, not the cache. */
 		json_t *r = json_object();
 		copy_key(r, ref, "uid");
 		json_object_set_new(r, "controller", json_true());

@@ -6,7 +6,7 @@
  *
  * Kept: metadata.name, namespace, uid, generation, deletionTimestamp, the
  * controller ownerReference (uid and controller: enough for
- * is_controlled_by(); handlers map events to owners from the full object),
+ * apply_is_controlled_by(); handlers map events to owners from the full object),
  * the one annotation the controller names (the digest of what it applied);
  * and from status only the fields it names (e.g. readyReplicas,
  * observedGeneration). What to keep is the caller's: the runtime knows no

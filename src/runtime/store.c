@@ -8,6 +8,7 @@
 
 #include "util/strmap.h"
 #include "util/json_encode.h"
+#include "util/object_meta.h"
 
 /* One allocation per object: the map key, the resourceVersion, then the projection's compact JSON. */
 typedef struct entry {
@@ -92,7 +93,7 @@ static entry *make_entry(store *s, json_t *obj, const char *key)
 	json_t *kept = s->project(s->ud, obj);
 	if (!kept)
 		return NULL;
-	const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+	const char *rv = object_meta_str(obj, "resourceVersion");
 	size_t rv_len = rv ? strlen(rv) : 0;
 	char *text = json_encode(kept, JSON_COMPACT);
 	json_decref(kept);
@@ -261,7 +262,7 @@ int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_re
 		if (!on_changed || !store_key_of(obj, k, sizeof k))
 			continue;
 		entry *prev = strmap_get(&old, k, NULL);
-		const char *rv = json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+		const char *rv = object_meta_str(obj, "resourceVersion");
 		if (!prev || !prev->rv_len || !rv || strcmp(ENTRY_RVP(prev), rv))
 			on_changed(ud, k, obj);
 	}

@@ -120,8 +120,13 @@ typedef struct watch_sm {
 	int64_t watch_started_us;
 	bool healthy;           /* this watch delivered something */
 	long min_timeout_s;     /* default 300: timeouts are drawn from [min, 2*min) */
-	uint64_t relists;       /* counters for metrics */
-	uint64_t restarts;
+	/*
+	 * The counts of successful lists and of watch streams ended (by the
+	 * server, an error, a 410 or a garbage line): the one record of them.
+	 * Written by the owner's thread; atomic so that any thread may read.
+	 */
+	_Atomic uint64_t relists;
+	_Atomic uint64_t restarts;
 } watch_sm;
 
 #define WATCH_BACKOFF_INITIAL_US 800000

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/clock.h"
 #include "util/strmap.h"
 
 typedef struct delayed {
@@ -36,9 +37,7 @@ struct workqueue {
 static int64_t default_clock(void *ud)
 {
 	(void)ud;
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	return clock_mono_us();
 }
 
 static int64_t now(workqueue *q)
@@ -64,11 +63,11 @@ workqueue *workqueue_new(const workqueue_options *opts)
 	if (!q->o.clock)
 		q->o.clock = default_clock;
 	pthread_mutex_init(&q->mu, NULL);
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&q->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	if (clock_cond_init(&q->cond)) {
+		pthread_mutex_destroy(&q->mu);
+		free(q);
+		return NULL;
+	}
 	q->tokens = q->o.burst;
 	q->bucket_last = now(q);
 	return q;
@@ -361,12 +360,7 @@ char *workqueue_get(workqueue *q)
 				wait = 1000000;
 			if (wait < 1000)
 				wait = 1000;
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			int64_t ns = ts.tv_nsec + (wait % 1000000) * 1000;
-			ts.tv_sec += wait / 1000000 + ns / 1000000000;
-			ts.tv_nsec = ns % 1000000000;
-			pthread_cond_timedwait(&q->cond, &q->mu, &ts);
+			clock_cond_wait_until(&q->cond, &q->mu, clock_mono_us() + wait);
 		}
 	}
 	pthread_mutex_unlock(&q->mu);

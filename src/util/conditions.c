@@ -61,3 +61,41 @@ bool conditions_is_true(json_t *conditions, const char *type)
 {
 	return str_eq(conditions_find(conditions, type), "status", "True");
 }
+
+json_t *conditions_copy_of(json_t *status)
+{
+	json_t *c = json_object_get(status, "conditions");
+	return json_is_array(c) ? json_deep_copy(c) : json_array();
+}
+
+json_t *conditions_invalid_spec_status(json_t *old, long long generation, const char *message, const char *now)
+{
+	json_t *st = json_is_object(old) ? json_deep_copy(old) : json_object();
+	json_t *conds = conditions_copy_of(old);
+	conditions_set(conds, "Ready", "False", "InvalidSpec", message, generation, now);
+	conditions_set(conds, "Progressing", "False", "InvalidSpec", message, generation, now);
+	conditions_set(conds, "Degraded", "True", "InvalidSpec", message, generation, now);
+	json_object_set_new(st, "conditions", conds);
+	json_object_set_new(st, "observedGeneration", json_integer(generation));
+	return st;
+}
+
+static json_t *without_times(json_t *st)
+{
+	json_t *c = json_deep_copy(st);
+	size_t i;
+	json_t *x;
+	json_array_foreach(json_object_get(c, "conditions"), i, x) json_object_del(x, "lastTransitionTime");
+	return c;
+}
+
+bool conditions_status_differs(json_t *a, json_t *b)
+{
+	if (!a || !b)
+		return a != b;
+	json_t *x = without_times(a), *y = without_times(b);
+	bool d = !json_equal(x, y);
+	json_decref(x);
+	json_decref(y);
+	return d;
+}

@@ -26,4 +26,18 @@ bool conditions_set(json_t *conditions, const char *type, const char *status, co
 /* Whether condition `type` has status "True". */
 bool conditions_is_true(json_t *conditions, const char *type);
 
+/* A copy of the conditions of `status` (a status object, borrowed, may be NULL), or a new empty array. New reference, NULL when out of memory. */
+json_t *conditions_copy_of(json_t *status);
+
+/*
+ * The status of an object whose spec cannot be used (any kind): `old`
+ * (borrowed, may be NULL) with Ready False, Progressing False and Degraded
+ * True, reason InvalidSpec and `message`, and observedGeneration. `now` is
+ * RFC 3339. New reference.
+ */
+json_t *conditions_invalid_spec_status(json_t *old, long long generation, const char *message, const char *now);
+
+/* Whether two status objects differ in anything but their conditions' transition times (a write is due). */
+bool conditions_status_differs(json_t *a, json_t *b);
+
 #endif

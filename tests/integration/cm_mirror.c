@@ -33,7 +33,7 @@ static json_t *desired_mirror(mirror *mr, json_t *src)
 	const char *ns = json_string_value(json_object_get(meta, "namespace"));
 	char mname[300];
 	snprintf(mname, sizeof mname, "%s-mirror", name);
-	json_t *ref = owner_reference(src);
+	json_t *ref = apply_owner_reference(src);
 	json_t *data = json_object_get(src, "data");
 	return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:s}, s:[o]}, s:O}", "apiVersion", "v1", "kind", "ConfigMap",
 			 "metadata", "name", mname, "namespace", ns, "labels", "memshack.io/mirror-of", name,

@@ -214,7 +214,7 @@ static void check_semantics(int shards, int replicas, const char *read, const ch
 	json_t *o;
 	json_array_foreach(d.objects, i, o)
 	{
-		assert_true(is_controlled_by(o, "u-1"));
+		assert_true(apply_is_controlled_by(o, "u-1"));
 		assert_string_equal(s_at(json_object_get(o, "metadata"), "labels", "app.kubernetes.io/managed-by"), "memshack");
 		json_t *tpl = json_object_get(json_object_get(o, "spec"), "template");
 		if (!tpl)
@@ -307,10 +307,10 @@ static void test_status(void **state)
 	assert_false(conditions_is_true(conds, "Progressing"));
 	assert_string_equal(json_string_value(json_object_get(conditions_find(conds, "Degraded"), "lastTransitionTime")),
 			    "2026-01-01T00:00:00Z"); /* unchanged status: time kept */
-	assert_true(memshack_status_differs(st, st2));
+	assert_true(conditions_status_differs(st, st2));
 	json_t *st3 = memshack_status_build(s, &o, st2, "ep", "sel", "md5", "2026-01-01T00:02:00Z");
-	assert_false(memshack_status_differs(st2, st3)); /* nothing new: no write */
-	json_t *bad = memshack_status_invalid(st3, 5, "spec.numShards: must be between 1 and 256 (got 0)", "2026-01-01T00:03:00Z");
+	assert_false(conditions_status_differs(st2, st3)); /* nothing new: no write */
+	json_t *bad = conditions_invalid_spec_status(st3, 5, "spec.numShards: must be between 1 and 256 (got 0)", "2026-01-01T00:03:00Z");
 	assert_string_equal(json_string_value(json_object_get(conditions_find(json_object_get(bad, "conditions"), "Ready"), "reason")),
 			    "InvalidSpec");
 	json_decref(st);

@@ -142,8 +142,8 @@ static void test_owned_child_projection(void **state)
 				  0, NULL);
 	assert_true(json_equal(p, want));
 	/* What the cache keeps still answers "is this ours?". */
-	assert_true(is_controlled_by(p, "owner"));
-	assert_false(is_controlled_by(p, "u0"));
+	assert_true(apply_is_controlled_by(p, "owner"));
+	assert_false(apply_is_controlled_by(p, "u0"));
 	json_decref(p);
 	json_decref(want);
 	json_decref(sts);
