@@ -159,7 +159,7 @@ static int cmd_run(int argc, char **argv)
 				mo.cluster_domain = val;
 		} else if (flag_value(argc, argv, &i, "--pool-removal-delay", &val)) {
 			if (!(bad = val && flag_number(val, 0, 3600, &num) ? NULL : "--pool-removal-delay takes seconds (0..3600)"))
-				mo.pool_removal_delay_us = (int64_t)(num * 1e6) + 1;
+				mo.pool_removal_delay_us = (int64_t)(num * 1e6);
 		} else if (flag_value(argc, argv, &i, "--gateway-probe-timeout-ms", &val)) {
 			if (!(bad = val && flag_number(val, 0, 10000, &num) ? NULL
 								     : "--gateway-probe-timeout-ms takes milliseconds (0..10000)"))
@@ -179,7 +179,8 @@ static int cmd_run(int argc, char **argv)
 				     "Runs the operator.\n"
 				     "  --cluster-domain D        cluster DNS domain for memcached FQDNs (default cluster.local)\n"
 				     "  --pool-removal-delay S    at most this many seconds a removed pool waits for every gateway\n"
-				     "                            to confirm the new config (default 60)\n"
+				     "                            to confirm the new config (default 60; 0: none, it goes once\n"
+				     "                            the config no longer naming it is written)\n"
 				     "  --gateway-probe-timeout-ms MS  how long to wait for a gateway's config digest (default 500;\n"
 				     "                            0: gateways are not asked, pools wait the full delay)");
 	if (rc) {

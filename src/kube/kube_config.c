@@ -61,7 +61,7 @@ void kube_config_free(kube_config *cfg)
 	free(cfg);
 }
 
-int kube_read_file(const char *path, size_t max, kube_blob *ret, kube_error *err)
+int kube_config_read_file(const char *path, size_t max, kube_blob *ret, kube_error *err)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f)
@@ -166,7 +166,7 @@ static int load_pem(const where *w, json_t *obj, const char *file_key, kube_blob
 	}
 	if (file) {
 		kube_error e = KUBE_ERROR_INIT;
-		if (kube_read_file(file, MAX_PEM_BYTES, out, &e)) {
+		if (kube_config_read_file(file, MAX_PEM_BYTES, out, &e)) {
 			kube_error_set(w->err, KUBE_ERR_CONFIG, "%s: %s '%s': %s: %s", w->origin, w->what, w->name,
 				       file_key, e.message ? e.message : "unreadable");
 			kube_error_release(&e);
@@ -572,7 +572,7 @@ static int load_files(const char *list, const char *context, bool is_list, kube_
 		if (is_list && access(p, F_OK) != 0)
 			continue;
 		kube_blob b = { 0 };
-		if (kube_read_file(p, MAX_KUBECONFIG_BYTES, &b, err))
+		if (kube_config_read_file(p, MAX_KUBECONFIG_BYTES, &b, err))
 			goto out;
 		char *dir = dir_of(p);
 		json_t *doc = NULL;
@@ -639,13 +639,13 @@ int kube_config_in_cluster(const kube_config_options *opts, kube_config **ret, k
 		return -1;
 	}
 	sbuf_addf(&sb, "%s/ca.crt", dir);
-	rc = kube_read_file(sb.buf, MAX_PEM_BYTES, &cfg->ca, err);
+	rc = kube_config_read_file(sb.buf, MAX_PEM_BYTES, &cfg->ca, err);
 	sbuf_reset(&sb);
 	if (!rc) {
 		kube_blob ns = { 0 };
 		sbuf_addf(&sb, "%s/namespace", dir);
 		kube_error ignore = KUBE_ERROR_INIT;
-		if (kube_read_file(sb.buf, 256, &ns, &ignore) == 0) {
+		if (kube_config_read_file(sb.buf, 256, &ns, &ignore) == 0) {
 			size_t n = strcspn((const char *)ns.data, " \t\r\n");
 			cfg->namespace = n ? strndup((const char *)ns.data, n) : NULL;
 			blob_release(&ns);

@@ -99,6 +99,6 @@ int kube_config_in_cluster(const kube_config_options *opts, kube_config **ret, k
 void kube_config_free(kube_config *cfg);
 
 /* Reads a whole file (at most max bytes) into *ret (NUL-terminated; caller frees). */
-int kube_read_file(const char *path, size_t max, kube_blob *ret, kube_error *err);
+int kube_config_read_file(const char *path, size_t max, kube_blob *ret, kube_error *err);
 
 #endif

@@ -165,7 +165,7 @@ static int read_token_file(const char *path, kube_auth *out, kube_error *err)
 {
 	kube_blob b = { 0 };
 	kube_error e = KUBE_ERROR_INIT;
-	if (kube_read_file(path, MAX_TOKEN_BYTES, &b, &e)) {
+	if (kube_config_read_file(path, MAX_TOKEN_BYTES, &b, &e)) {
 		kube_error_set(err, KUBE_ERR_AUTH, "token file: %s", e.message ? e.message : path);
 		kube_error_release(&e);
 		return -1;

@@ -645,7 +645,7 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 	ctl->metrics = manager_metrics(m);
 	ctl->config_changed = (strmap)STRMAP_INIT;
 	ctl->domain = strdup(o && o->cluster_domain ? o->cluster_domain : "cluster.local");
-	ctl->removal_delay_us = o && o->pool_removal_delay_us > 0 ? o->pool_removal_delay_us : 60LL * 1000000;
+	ctl->removal_delay_us = o && o->pool_removal_delay_us >= 0 ? o->pool_removal_delay_us : 60LL * 1000000;
 	ctl->probe_timeout_ms = o ? o->gateway_probe_timeout_ms : 0;
 	metrics_declare(ctl->metrics, "memshack_gateway_config_loaded", METRIC_GAUGE,
 			"Ready gateway pods of a Memshack that answered the md5 of its current mcrouter config", NULL, 0);

@@ -39,7 +39,7 @@ extern const kube_resource MEMSHACK_RES;
 
 typedef struct memshack_controller_options {
 	const char *cluster_domain;     /* default "cluster.local" */
-	int64_t pool_removal_delay_us;  /* upper bound; default 60 s */
+	int64_t pool_removal_delay_us;  /* upper bound; 0: none (pools go once the config dropped them); < 0 or no options: 60 s */
 	int gateway_probe_timeout_ms;   /* per gateway; 0 = do not ask gateways (time bound only) */
 } memshack_controller_options;
 

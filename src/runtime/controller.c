@@ -13,10 +13,17 @@
 #define MAX_SOURCES 16
 #define MAX_WORKERS 64
 
+/* How a source's events become keys. */
+typedef enum source_mode {
+	SOURCE_PRIMARY, /* the object's own key */
+	SOURCE_OWNED,   /* the key of its controller owner of owner_kind */
+	SOURCE_MAPPED,  /* whatever map enqueues */
+} source_mode;
+
 typedef struct source {
 	controller *c;
 	informer *inf;
-	int mode; /* 0 primary, 1 owned, 2 mapped */
+	source_mode mode;
 	char *owner_kind;
 	controller_map_fn map;
 	void *ud;
@@ -107,7 +114,7 @@ size_t controller_resync(controller *c)
 {
 	size_t n = 0;
 	for (int i = 0; i < c->n_sources; i++) {
-		if (c->sources[i].mode != 0)
+		if (c->sources[i].mode != SOURCE_PRIMARY)
 			continue;
 		json_t *all = store_list(informer_store(c->sources[i].inf), NULL, NULL);
 		size_t k;
@@ -144,10 +151,10 @@ static void on_event(void *ud, informer_event ev, const char *key, json_t *obj)
 {
 	source *s = ud;
 	switch (s->mode) {
-	case 0:
+	case SOURCE_PRIMARY:
 		controller_enqueue(s->c, key);
 		break;
-	case 1: {
+	case SOURCE_OWNED: {
 		const char *owner = obj ? controller_owner(obj, s->owner_kind) : NULL;
 		if (owner) {
 			const char *ns = object_meta_str(obj, "namespace");
@@ -157,12 +164,12 @@ static void on_event(void *ud, informer_event ev, const char *key, json_t *obj)
 		}
 		break;
 	}
-	default:
+	case SOURCE_MAPPED:
 		s->map(s->ud, s->c, ev, key, obj);
 	}
 }
 
-static int add_source(controller *c, informer *inf, int mode, const char *kind, controller_map_fn map, void *ud)
+static int add_source(controller *c, informer *inf, source_mode mode, const char *kind, controller_map_fn map, void *ud)
 {
 	if (c->n_sources == MAX_SOURCES)
 		return -1;
@@ -178,17 +185,17 @@ static int add_source(controller *c, informer *inf, int mode, const char *kind, 
 
 int controller_watch_primary(controller *c, informer *inf)
 {
-	return add_source(c, inf, 0, NULL, NULL, NULL);
+	return add_source(c, inf, SOURCE_PRIMARY, NULL, NULL, NULL);
 }
 
 int controller_watch_owned(controller *c, informer *inf, const char *owner_kind)
 {
-	return add_source(c, inf, 1, owner_kind, NULL, NULL);
+	return add_source(c, inf, SOURCE_OWNED, owner_kind, NULL, NULL);
 }
 
 int controller_watch_mapped(controller *c, informer *inf, controller_map_fn map, void *ud)
 {
-	return add_source(c, inf, 2, NULL, map, ud);
+	return add_source(c, inf, SOURCE_MAPPED, NULL, map, ud);
 }
 
 static void *worker(void *p)

@@ -408,7 +408,7 @@ static char *admin_token(void)
 	snprintf(path, sizeof path, "%s/admin.token", dir);
 	kube_blob b = { 0 };
 	kube_error err = KUBE_ERROR_INIT;
-	assert_int_equal(kube_read_file(path, 4096, &b, &err), 0);
+	assert_int_equal(kube_config_read_file(path, 4096, &b, &err), 0);
 	return (char *)b.data;
 }
 

@@ -781,7 +781,7 @@ static int setup(void **state)
 	assert_non_null(mgr_prune);
 	assert_non_null(mgr_hold);
 	/* Prune as soon as the config is written (--pool-removal-delay 0) in one; hold shrinking pools for a minute in the other. */
-	memshack_controller_options prune = { .pool_removal_delay_us = 1, .gateway_probe_timeout_ms = 0 };
+	memshack_controller_options prune = { .pool_removal_delay_us = 0, .gateway_probe_timeout_ms = 0 };
 	memshack_controller_options hold = { .pool_removal_delay_us = 60000000, .gateway_probe_timeout_ms = 0 };
 	ms_prune = memshack_controller_new(mgr_prune, &prune);
 	ms_hold = memshack_controller_new(mgr_hold, &hold);

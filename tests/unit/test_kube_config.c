@@ -337,7 +337,7 @@ static void test_exec_plugin_runs(void **state)
 	char runs[256];
 	snprintf(runs, sizeof runs, "%s/runs", tmpdir);
 	kube_blob b = { 0 };
-	assert_int_equal(kube_read_file(runs, 1024, &b, &err), 0);
+	assert_int_equal(kube_config_read_file(runs, 1024, &b, &err), 0);
 	assert_string_equal((char *)b.data, "run\nrun\n");
 	free(b.data);
 

@@ -416,6 +416,11 @@ static void test_prune_decision(void **state)
 			fail_msg("%s: now %d unconfirmed %d wait %lld", rows[i].name, p.remove_now, p.unconfirmed,
 				 (long long)p.wait_us);
 	}
+	/* --pool-removal-delay 0: no delay, even for a config written this instant. */
+	memshack_prune_plan none = memshack_prune_decide(true, false, false, 0, 0);
+	assert_true(none.remove_now);
+	assert_false(none.unconfirmed);
+	assert_int_equal(none.wait_us, 0);
 	memshack_spec *s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: pw, namespace: n}\n"
 				    "spec: {numShards: 2, numReplicas: 2, mcrouterPoolSize: 1}\n");
 	assert_true(memshack_pool_wanted(s, "pw-memshack-pool-0"));
