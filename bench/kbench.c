@@ -51,7 +51,10 @@ static int threads = 2, count = 1, seconds = 20, timeout_s = 1800;
 static double rate = 10;
 static kube_client *client;
 
-static double now_s(void) { return (double)clock_mono_us() / 1e6; }
+static double now_s(void)
+{
+	return (double)clock_mono_us() / 1e6;
+}
 
 static void die(const char *what, kube_error *err)
 {
@@ -66,9 +69,9 @@ static const char *str_at(json_t *o, const char *a, const char *b)
 
 static json_t *memshack_object(const char *name, int shards)
 {
-	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:i, s:i, s:i}}", "apiVersion", MEMSHACK_GROUP "/" MEMSHACK_VERSION_NAME,
-			 "kind", "Memshack", "metadata", "name", name, "namespace", ns, "spec", "numShards", shards,
-			 "numReplicas", 2, "mcrouterPoolSize", 2);
+	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:i, s:i, s:i}}", "apiVersion",
+			 MEMSHACK_GROUP "/" MEMSHACK_VERSION_NAME, "kind", "Memshack", "metadata", "name", name,
+			 "namespace", ns, "spec", "numShards", shards, "numReplicas", 2, "mcrouterPoolSize", 2);
 }
 
 /* ---- ceiling ------------------------------------------------------------------------------------ */
@@ -96,14 +99,14 @@ static void *ceiling_worker(void *arg)
 				    json_string("00000000-0000-4000-8000-000000000000"));
 		memshack_spec *s = NULL;
 		memshack_desired d;
-		if (memshack_spec_parse(ms, &s, err, sizeof err) || memshack_desired_build(s, "cluster.local", &d, err, sizeof err)) {
+		if (memshack_spec_parse(ms, &s, err, sizeof err) ||
+		    memshack_desired_build(s, "cluster.local", &d, err, sizeof err)) {
 			fprintf(stderr, "kbench: %s\n", err);
 			exit(1);
 		}
 		size_t i;
 		json_t *obj;
-		json_array_foreach(d.objects, i, obj)
-		{
+		json_array_foreach (d.objects, i, obj) {
 			json_t *meta = json_object_get(obj, "metadata");
 			json_object_del(meta, "ownerReferences");
 			json_t *spec = json_object_get(obj, "spec");
@@ -159,8 +162,7 @@ static bool memshack_ready(json_t *ms)
 	if (json_integer_value(json_object_get(st, "observedGeneration")) != gen)
 		return false;
 	size_t i;
-	json_array_foreach(json_object_get(st, "conditions"), i, c)
-	{
+	json_array_foreach (json_object_get(st, "conditions"), i, c) {
 		const char *type = json_string_value(json_object_get(c, "type"));
 		const char *status = json_string_value(json_object_get(c, "status"));
 		if (type && status && !strcmp(type, "Ready"))
@@ -376,7 +378,7 @@ static int run_latency(void)
 	int *shards = calloc(n, sizeof *shards);
 	size_t i;
 	json_t *ms;
-	json_array_foreach(all, i, ms)
+	json_array_foreach (all, i, ms)
 		shards[i] = (int)json_integer_value(json_object_get(json_object_get(ms, "spec"), "numShards"));
 	int sent = 0, skipped = 0, errors = 0;
 	double start = now_s();

@@ -19,8 +19,8 @@ int main(int argc, char **argv)
 	int shards = argc > 2 ? atoi(argv[1]) : 256, replicas = argc > 2 ? atoi(argv[2]) : 4;
 	json_t *ms = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:i, s:i, s:i}}", "apiVersion", "memshack.io/v1alpha1",
 			       "kind", "Memshack", "metadata", "name", "big", "namespace", "default", "uid",
-			       "00000000-0000-4000-8000-000000000000", "spec", "numShards", shards, "numReplicas", replicas,
-			       "mcrouterPoolSize", 4);
+			       "00000000-0000-4000-8000-000000000000", "spec", "numShards", shards, "numReplicas",
+			       replicas, "mcrouterPoolSize", 4);
 	char err[512];
 	size_t bytes = 0, objects = 0;
 	long n = 0;
@@ -28,7 +28,8 @@ int main(int argc, char **argv)
 	do {
 		memshack_spec *s = NULL;
 		memshack_desired d;
-		if (memshack_spec_parse(ms, &s, err, sizeof err) || memshack_desired_build(s, "cluster.local", &d, err, sizeof err)) {
+		if (memshack_spec_parse(ms, &s, err, sizeof err) ||
+		    memshack_desired_build(s, "cluster.local", &d, err, sizeof err)) {
 			fprintf(stderr, "bench_render: %s\n", err);
 			return 1;
 		}

@@ -44,25 +44,22 @@ static json_t *make_object(int i)
 		"    s:{s:{s:{s:s, s:s}}, s:{s:[{s:s, s:s, s:[s, s, s, s, s], s:[{s:i, s:s}],"
 		"        s:{s:{s:s, s:s}, s:{s:s, s:s}}, s:{s:{s:s}, s:i, s:i}}]}}},"
 		" s:{s:i, s:i, s:i, s:i, s:i, s:s, s:s}}",
-		"apiVersion", "apps/v1", "kind", "StatefulSet",
-		"metadata", "name", name, "namespace", "team-cache", "uid", uid, "resourceVersion", rv, "generation", 3,
-		"creationTimestamp", "2026-11-21T10:00:00Z",
+		"apiVersion", "apps/v1", "kind", "StatefulSet", "metadata", "name", name, "namespace", "team-cache",
+		"uid", uid, "resourceVersion", rv, "generation", 3, "creationTimestamp", "2026-11-21T10:00:00Z",
 		"labels", "app.kubernetes.io/name", "memcached", "app.kubernetes.io/instance", name,
-		"app.kubernetes.io/component", "pool", "app.kubernetes.io/managed-by", "memshack", "memshack.io/pool", "0",
-		"annotations", "memshack.io/applied-digest", "3b5d5c3712955042212316173ccf37be", "note",
-		"a longer annotation that users sometimes add to their objects",
-		"ownerReferences", "apiVersion", "memshack.io/v1alpha1", "kind", "Memshack", "name", name, "uid", uid,
-		"controller", 1, "blockOwnerDeletion", 1,
-		"managedFields", "manager", "memshack", "operation", "Apply", "apiVersion", "apps/v1", "time",
-		"2026-11-21T10:00:00Z", "fieldsType", "FieldsV1", "fieldsV1", "f:metadata", "f:labels", "f:annotations",
-		"f:ownerReferences",
-		"spec", "replicas", 3, "serviceName", "cache-memshack-memcached", "podManagementPolicy", "Parallel",
-		"selector", "matchLabels", "app.kubernetes.io/instance", name,
-		"template", "metadata", "labels", "app.kubernetes.io/instance", name, "memshack.io/pool", "0",
-		"spec", "containers", "name", "memcached", "image", "memcached:1.6-alpine", "args", "-m", "64", "-c",
-		"1024", "-v", "ports", "containerPort", 11211, "name", "memcached",
-		"resources", "requests", "cpu", "100m", "memory", "96Mi", "limits", "cpu", "1", "memory", "128Mi",
-		"readinessProbe", "tcpSocket", "port", "memcached", "periodSeconds", 5, "failureThreshold", 3,
+		"app.kubernetes.io/component", "pool", "app.kubernetes.io/managed-by", "memshack", "memshack.io/pool",
+		"0", "annotations", "memshack.io/applied-digest", "3b5d5c3712955042212316173ccf37be", "note",
+		"a longer annotation that users sometimes add to their objects", "ownerReferences", "apiVersion",
+		"memshack.io/v1alpha1", "kind", "Memshack", "name", name, "uid", uid, "controller", 1,
+		"blockOwnerDeletion", 1, "managedFields", "manager", "memshack", "operation", "Apply", "apiVersion",
+		"apps/v1", "time", "2026-11-21T10:00:00Z", "fieldsType", "FieldsV1", "fieldsV1", "f:metadata",
+		"f:labels", "f:annotations", "f:ownerReferences", "spec", "replicas", 3, "serviceName",
+		"cache-memshack-memcached", "podManagementPolicy", "Parallel", "selector", "matchLabels",
+		"app.kubernetes.io/instance", name, "template", "metadata", "labels", "app.kubernetes.io/instance",
+		name, "memshack.io/pool", "0", "spec", "containers", "name", "memcached", "image",
+		"memcached:1.6-alpine", "args", "-m", "64", "-c", "1024", "-v", "ports", "containerPort", 11211, "name",
+		"memcached", "resources", "requests", "cpu", "100m", "memory", "96Mi", "limits", "cpu", "1", "memory",
+		"128Mi", "readinessProbe", "tcpSocket", "port", "memcached", "periodSeconds", 5, "failureThreshold", 3,
 		"status", "replicas", 3, "readyReplicas", 3, "currentReplicas", 3, "updatedReplicas", 3,
 		"observedGeneration", 3, "currentRevision", "cache-memshack-pool-0-5d8f7c9b7", "updateRevision",
 		"cache-memshack-pool-0-5d8f7c9b7");
@@ -88,8 +85,9 @@ static void run(const char *label, store_project_fn project, void *ud, int n)
 		json_decref(o);
 	}
 	long after = rss_bytes();
-	printf("%-10s objects=%d source_json=%zuB store_bytes=%zu (%.0f B/object) rss_growth=%ld (%.0f B/object)\n", label, n,
-	       text, store_bytes(s), (double)store_bytes(s) / n, after - before, (double)(after - before) / n);
+	printf("%-10s objects=%d source_json=%zuB store_bytes=%zu (%.0f B/object) rss_growth=%ld (%.0f B/object)\n",
+	       label, n, text, store_bytes(s), (double)store_bytes(s) / n, after - before,
+	       (double)(after - before) / n);
 	store_free(s);
 }
 

@@ -26,13 +26,15 @@ static void walk(json_t *v)
 	size_t i;
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
-		json_object_foreach(v, k, x)
-		{
+		json_object_foreach (v, k, x) {
 			check_string(k);
 			walk(x);
 		}
 		break;
-	case JSON_ARRAY: json_array_foreach(v, i, x) walk(x); break;
+	case JSON_ARRAY:
+		json_array_foreach (v, i, x)
+			walk(x);
+		break;
 	case JSON_STRING: check_string(json_string_value(v)); break;
 	default: break;
 	}
@@ -53,13 +55,11 @@ size_t fuzz_check_mcrouter_config(const char *text, size_t want_servers)
 	size_t n = 0, i;
 	const char *name;
 	json_t *pool, *server;
-	json_object_foreach(pools, name, pool)
-	{
+	json_object_foreach (pools, name, pool) {
 		json_t *servers = json_object_get(pool, "servers");
 		if (!json_is_array(servers) || !json_array_size(servers))
 			fail("a pool without servers", name);
-		json_array_foreach(servers, i, server)
-		{
+		json_array_foreach (servers, i, server) {
 			const char *s = json_string_value(server);
 			if (!s || !mcrouter_server_valid(s))
 				fail("invalid server string", s);

@@ -64,11 +64,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *spec = json_pack("{s:i, s:i, s:i, s:{s:i}}", "numShards", shards, "numReplicas", replicas,
 				 "mcrouterPoolSize", 2, "mcrouter", "serverTimeoutMs", (int)timeout);
 	if (rp < 4)
-		json_object_set_new(json_object_get(spec, "mcrouter"), "readPolicy", json_string(mc_read_policy_names[rp]));
+		json_object_set_new(json_object_get(spec, "mcrouter"), "readPolicy",
+				    json_string(mc_read_policy_names[rp]));
 	if (wp < 5)
-		json_object_set_new(json_object_get(spec, "mcrouter"), "writePolicy", json_string(mc_write_policy_names[wp]));
-	json_t *obj = json_pack("{s:s, s:s, s:{s:s?, s:s?}, s:o}", "apiVersion", MEMSHACK_API_VERSION, "kind", "Memshack",
-				"metadata", "name", utf8_ok(name) ? name : NULL, "namespace",
+		json_object_set_new(json_object_get(spec, "mcrouter"), "writePolicy",
+				    json_string(mc_write_policy_names[wp]));
+	json_t *obj = json_pack("{s:s, s:s, s:{s:s?, s:s?}, s:o}", "apiVersion", MEMSHACK_API_VERSION, "kind",
+				"Memshack", "metadata", "name", utf8_ok(name) ? name : NULL, "namespace",
 				utf8_ok(ns) ? ns : NULL, "spec", spec);
 	char err[512];
 	memshack_spec *s = NULL;

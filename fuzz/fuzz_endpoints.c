@@ -27,23 +27,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json_t *proxy = json_object_get(doc, "proxy");
 	json_t *fallback = NULL;
 	if (!proxy)
-		proxy = fallback = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}}", "apiVersion", "memshack.io/v1alpha1",
-					     "kind", "MemcachedProxy", "metadata", "name", "p", "namespace", "ns", "spec",
-					     "serviceName", "memcached", "servicePort", "memcache");
+		proxy = fallback =
+			json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s}}", "apiVersion", "memshack.io/v1alpha1",
+				  "kind", "MemcachedProxy", "metadata", "name", "p", "namespace", "ns", "spec",
+				  "serviceName", "memcached", "servicePort", "memcache");
 	char err[512], why[512];
 	proxy_spec *p = NULL;
 	if (proxy_spec_parse(proxy, &p, err, sizeof err) == 0) {
 		json_t *slices = json_object_get(doc, "slices");
 		json_t *servers = NULL;
 		why[0] = '\0';
-		proxy_servers_result r = proxy_servers(p, json_object_get(doc, "service"), json_is_array(slices) ? slices : NULL,
-						       "cluster.local", &servers, why, sizeof why);
+		proxy_servers_result r =
+			proxy_servers(p, json_object_get(doc, "service"), json_is_array(slices) ? slices : NULL,
+				      "cluster.local", &servers, why, sizeof why);
 		if ((r == PROXY_SERVERS_OK || r == PROXY_NO_ENDPOINTS) != (servers != NULL))
 			abort();
 		size_t i, j;
 		json_t *s;
-		json_array_foreach(servers, i, s)
-		{
+		json_array_foreach (servers, i, s) {
 			const char *str = json_string_value(s);
 			if (!str || !mcrouter_server_valid(str))
 				abort();

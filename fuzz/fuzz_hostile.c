@@ -62,8 +62,8 @@ void fuzz_hostile_value(const uint8_t *data, size_t size, sbuf *out)
 			char u[8];
 			static const char hex[] = "0123456789abcdef";
 			unsigned v = (unsigned)p[i] << 8 | p[i + 1];
-			u[0] = '\\', u[1] = 'u', u[2] = hex[v >> 12], u[3] = hex[(v >> 8) & 15], u[4] = hex[(v >> 4) & 15],
-			u[5] = hex[v & 15];
+			u[0] = '\\', u[1] = 'u', u[2] = hex[v >> 12], u[3] = hex[(v >> 8) & 15],
+			u[4] = hex[(v >> 4) & 15], u[5] = hex[v & 15];
 			add(out, u, 6);
 		}
 		add(out, "\"", 1);

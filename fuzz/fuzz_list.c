@@ -37,10 +37,10 @@ static void raw(const uint8_t *data, size_t size)
 	}
 	size_t i;
 	json_t *x;
-	json_array_foreach(p.items, i, x)
+	json_array_foreach (p.items, i, x)
 		if (!json_is_object(x) || !name_of(x))
 			abort();
-	json_array_foreach(p.undecodable, i, x)
+	json_array_foreach (p.undecodable, i, x)
 		if (!name_of(json_object_get(x, "object")) || !json_string_value(json_object_get(x, "reason")))
 			abort();
 	kube_list_page_release(&p);

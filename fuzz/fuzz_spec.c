@@ -40,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	proxy_spec *p = NULL;
 	err[0] = '\0';
 	if (proxy_spec_parse(obj, &p, err, sizeof err) == 0) {
-		json_t *servers = json_pack("[s, s]", "10.0.0.1:11211", "memcached-0.memcached.ns.svc.cluster.local:11211");
+		json_t *servers =
+			json_pack("[s, s]", "10.0.0.1:11211", "memcached-0.memcached.ns.svc.cluster.local:11211");
 		proxy_desired d;
 		if (proxy_desired_build(p, servers, &d, err, sizeof err))
 			abort();

@@ -35,7 +35,8 @@ static int on_line(void *ud, const char *line, size_t len)
 	     ev.type == WATCH_UNDECODABLE) &&
 	    !json_is_object(ev.object))
 		abort();
-	if (ev.type == WATCH_UNDECODABLE && (!ev.rv || !json_string_value(json_object_get(json_object_get(ev.object, "metadata"), "name"))))
+	if (ev.type == WATCH_UNDECODABLE &&
+	    (!ev.rv || !json_string_value(json_object_get(json_object_get(ev.object, "metadata"), "name"))))
 		abort(); /* set aside means named */
 	if (!memchr(ev.detail, '\0', sizeof ev.detail))
 		abort();
@@ -74,8 +75,10 @@ static void per_object(const uint8_t *data, size_t size)
 			  "\"spec\":{\"v\":7}}}\n{\"type\":\"MODIFIED\",\"object\":"))
 		abort();
 	fuzz_hostile_object("hostile", "2", data, size, &s);
-	if (sbuf_adds(&s, "}\n{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"good2\",\"resourceVersion\":\"3\"},"
-			  "\"spec\":{\"v\":7}}}\n"))
+	if (sbuf_adds(
+		    &s,
+		    "}\n{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"name\":\"good2\",\"resourceVersion\":\"3\"},"
+		    "\"spec\":{\"v\":7}}}\n"))
 		abort();
 	replay r = { .n = 0 };
 	watch_sm_init(&r.sm, 300);

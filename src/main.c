@@ -102,8 +102,8 @@ static int cmd_check(int argc, char **argv)
 		goto failed;
 	if (kube_create(c, path, review, &resp, &err))
 		goto failed;
-	const char *user =
-		json_string_value(json_object_get(json_object_get(json_object_get(resp, "status"), "userInfo"), "username"));
+	const char *user = json_string_value(
+		json_object_get(json_object_get(json_object_get(resp, "status"), "userInfo"), "username"));
 	const char *version = json_string_value(json_object_get(ver, "gitVersion"));
 	printf("server %s: Kubernetes %s, authenticated as %s, namespace %s\n", kube_client_server(c),
 	       version ? version : "(unknown version)", user ? user : "(anonymous)", kube_client_namespace(c));
@@ -147,7 +147,8 @@ static bool flag_number(const char *val, double lo, double hi, double *out)
 static int cmd_run(int argc, char **argv)
 {
 	/* Our own flags first; the rest are the manager's. */
-	memshack_controller_options mo = { .cluster_domain = "cluster.local", .pool_removal_delay_us = 60LL * 1000000,
+	memshack_controller_options mo = { .cluster_domain = "cluster.local",
+					   .pool_removal_delay_us = 60LL * 1000000,
 					   .gateway_probe_timeout_ms = 500 };
 	char **rest = calloc((size_t)argc + 1, sizeof *rest);
 	int n = 0;
@@ -158,11 +159,14 @@ static int cmd_run(int argc, char **argv)
 			if (!(bad = val ? NULL : "--cluster-domain needs a value"))
 				mo.cluster_domain = val;
 		} else if (flag_value(argc, argv, &i, "--pool-removal-delay", &val)) {
-			if (!(bad = val && flag_number(val, 0, 3600, &num) ? NULL : "--pool-removal-delay takes seconds (0..3600)"))
+			if (!(bad = val && flag_number(val, 0, 3600, &num)
+					    ? NULL
+					    : "--pool-removal-delay takes seconds (0..3600)"))
 				mo.pool_removal_delay_us = (int64_t)(num * 1e6);
 		} else if (flag_value(argc, argv, &i, "--gateway-probe-timeout-ms", &val)) {
-			if (!(bad = val && flag_number(val, 0, 10000, &num) ? NULL
-								     : "--gateway-probe-timeout-ms takes milliseconds (0..10000)"))
+			if (!(bad = val && flag_number(val, 0, 10000, &num)
+					    ? NULL
+					    : "--gateway-probe-timeout-ms takes milliseconds (0..10000)"))
 				mo.gateway_probe_timeout_ms = (int)num;
 		} else {
 			rest[n++] = argv[i];
@@ -175,14 +179,15 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 	manager_options o = { 0 };
-	int rc = manager_parse_flags(&o, n, rest, "memshack run",
-				     "Runs the operator.\n"
-				     "  --cluster-domain D        cluster DNS domain for memcached FQDNs (default cluster.local)\n"
-				     "  --pool-removal-delay S    at most this many seconds a removed pool waits for every gateway\n"
-				     "                            to confirm the new config (default 60; 0: none, it goes once\n"
-				     "                            the config no longer naming it is written)\n"
-				     "  --gateway-probe-timeout-ms MS  how long to wait for a gateway's config digest (default 500;\n"
-				     "                            0: gateways are not asked, pools wait the full delay)");
+	int rc = manager_parse_flags(
+		&o, n, rest, "memshack run",
+		"Runs the operator.\n"
+		"  --cluster-domain D        cluster DNS domain for memcached FQDNs (default cluster.local)\n"
+		"  --pool-removal-delay S    at most this many seconds a removed pool waits for every gateway\n"
+		"                            to confirm the new config (default 60; 0: none, it goes once\n"
+		"                            the config no longer naming it is written)\n"
+		"  --gateway-probe-timeout-ms MS  how long to wait for a gateway's config digest (default 500;\n"
+		"                            0: gateways are not asked, pools wait the full delay)");
 	if (rc) {
 		free(rest);
 		return rc == 1 ? 0 : 2;
@@ -248,16 +253,19 @@ static void find_service(json_t *docs, const char *ns, const char *name, json_t 
 	size_t i;
 	json_t *d;
 	*svc = NULL;
-	json_array_foreach(docs, i, d)
-	{
+	json_array_foreach (docs, i, d) {
 		const char *kind = json_string_value(json_object_get(d, "kind"));
 		json_t *meta = json_object_get(d, "metadata");
 		const char *dns = json_string_value(json_object_get(meta, "namespace"));
 		if (!kind || strcmp(dns ? dns : "default", ns))
 			continue;
-		if (!strcmp(kind, "Service") && !strcmp((json_string_value(json_object_get(meta, "name")) ? json_string_value(json_object_get(meta, "name")) : ""), name))
+		if (!strcmp(kind, "Service") && !strcmp((json_string_value(json_object_get(meta, "name"))
+								 ? json_string_value(json_object_get(meta, "name"))
+								 : ""),
+							name))
 			*svc = d;
-		const char *owner = json_string_value(json_object_get(json_object_get(meta, "labels"), "kubernetes.io/service-name"));
+		const char *owner = json_string_value(
+			json_object_get(json_object_get(meta, "labels"), "kubernetes.io/service-name"));
 		if (!strcmp(kind, "EndpointSlice") && owner && !strcmp(owner, name))
 			json_array_append(slices, d);
 	}
@@ -276,7 +284,8 @@ static int render_proxy(json_t *doc, json_t *docs, const char *domain, bool conf
 	find_service(docs, p->namespace, p->service_name, &svc, slices);
 	proxy_servers_result r = proxy_servers(p, svc, slices, domain, &servers, why, sizeof why);
 	if (r != PROXY_SERVERS_OK)
-		fprintf(stderr, "memshack: warning: MemcachedProxy '%s': %s (the config answers errors until servers appear)\n",
+		fprintf(stderr,
+			"memshack: warning: MemcachedProxy '%s': %s (the config answers errors until servers appear)\n",
 			p->name, why);
 	if (!servers)
 		servers = json_array();
@@ -321,7 +330,8 @@ static int render_memshack(json_t *doc, const char *domain, bool config_only, js
 	char err[512];
 	memshack_spec *spec = NULL;
 	memshack_desired d;
-	if (memshack_spec_parse(doc, &spec, err, sizeof err) || memshack_desired_build(spec, domain, &d, err, sizeof err)) {
+	if (memshack_spec_parse(doc, &spec, err, sizeof err) ||
+	    memshack_desired_build(spec, domain, &d, err, sizeof err)) {
 		const char *name = object_meta_str(doc, "name");
 		fprintf(stderr, "memshack: error: %s: Memshack '%s': %s\n", path, name ? name : "?", err);
 		memshack_spec_free(spec);
@@ -382,7 +392,8 @@ static int cmd_render(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || (strcmp(format, "yaml") && strcmp(format, "json"))) {
-		fprintf(stderr, "usage: memshack render [-o yaml|json] [--config-only] [--cluster-domain D] [--endpoints F] FILE|-\n");
+		fprintf(stderr,
+			"usage: memshack render [-o yaml|json] [--config-only] [--cluster-domain D] [--endpoints F] FILE|-\n");
 		return 2;
 	}
 	const char *path = argv[optind];
@@ -398,8 +409,7 @@ static int cmd_render(int argc, char **argv)
 	int rc = 0;
 	size_t i;
 	json_t *doc;
-	json_array_foreach(docs, i, doc)
-	{
+	json_array_foreach (docs, i, doc) {
 		const char *kind = json_string_value(json_object_get(doc, "kind"));
 		const char *api = json_string_value(json_object_get(doc, "apiVersion"));
 		if (!kind || !api || strcmp(api, MEMSHACK_API_VERSION))
@@ -417,7 +427,8 @@ static int cmd_render(int argc, char **argv)
 		if (print_rendered(out, format))
 			rc = 1;
 	} else if (!config_only && !rc) {
-		fprintf(stderr, "memshack: error: %s: no memshack.io/v1alpha1 Memshack or MemcachedProxy objects\n", path);
+		fprintf(stderr, "memshack: error: %s: no memshack.io/v1alpha1 Memshack or MemcachedProxy objects\n",
+			path);
 		rc = 1;
 	}
 	json_decref(out);

@@ -144,7 +144,8 @@ static void expect_value(ctx *x, const char *what, const char *key, got *g, int 
 		int at = 0;
 		while (hit->data && at < len && at < hit->len && hit->data[at] == want[at])
 			at++;
-		report(x, "MISMATCH %s %s: got %d bytes, want %d (first difference at byte %d)", what, key, hit->len, len, at);
+		report(x, "MISMATCH %s %s: got %d bytes, want %d (first difference at byte %d)", what, key, hit->len,
+		       len, at);
 	}
 }
 
@@ -244,8 +245,8 @@ int cachetest_run(const cachetest_options *o, cachetest_result *r)
 	free(val);
 	free(val2);
 	mcconn_close(&x.c);
-	fprintf(o->report, "cachetest %s:%s: %d keys, %ld operations, %ld mismatches, %ld errors\n", o->host, o->port, keys,
-		r->operations, r->mismatches, r->errors);
+	fprintf(o->report, "cachetest %s:%s: %d keys, %ld operations, %ld mismatches, %ld errors\n", o->host, o->port,
+		keys, r->operations, r->mismatches, r->errors);
 	return r->mismatches || r->errors ? 1 : 0;
 }
 
@@ -283,12 +284,12 @@ int cachetest_main(int argc, char **argv)
 		case 'h':
 			printf("usage: memshack cachetest [--keys N] [--sizes 1,100,...] [--timeout-ms MS] HOST:PORT\n");
 			return 0;
-		default:
-			return 2;
+		default: return 2;
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, "usage: memshack cachetest [--keys N] [--sizes 1,100,...] [--timeout-ms MS] HOST:PORT\n");
+		fprintf(stderr,
+			"usage: memshack cachetest [--keys N] [--sizes 1,100,...] [--timeout-ms MS] HOST:PORT\n");
 		return 2;
 	}
 	char *target = strdup(argv[optind]);

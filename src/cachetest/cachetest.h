@@ -17,12 +17,12 @@
 typedef struct cachetest_options {
 	const char *host;
 	const char *port;
-	int keys;            /* default 100 */
-	const int *sizes;    /* value sizes in bytes; NULL = 1, 100, 1000, 10000, 100000 */
+	int keys;         /* default 100 */
+	const int *sizes; /* value sizes in bytes; NULL = 1, 100, 1000, 10000, 100000 */
 	int n_sizes;
-	int timeout_ms;      /* per operation, default 2000 */
-	const char *prefix;  /* key prefix, default "memshack-cachetest-<pid>-" */
-	FILE *report;        /* where mismatches and the summary go */
+	int timeout_ms;     /* per operation, default 2000 */
+	const char *prefix; /* key prefix, default "memshack-cachetest-<pid>-" */
+	FILE *report;       /* where mismatches and the summary go */
 } cachetest_options;
 
 typedef struct cachetest_result {

@@ -4,7 +4,8 @@
 
 bool child_kind_has_generation(const char *kind)
 {
-	return kind && (!strcmp(kind, "StatefulSet") || !strcmp(kind, "Deployment") || !strcmp(kind, "PodDisruptionBudget"));
+	return kind &&
+	       (!strcmp(kind, "StatefulSet") || !strcmp(kind, "Deployment") || !strcmp(kind, "PodDisruptionBudget"));
 }
 
 /* Whether the cached child is a version other than the one our write produced: somebody edited it since. */

@@ -25,16 +25,16 @@
 /* What we remember of our last write of a child. */
 typedef struct child_memo {
 	char digest[33];
-	long long generation;   /* after our write (kinds with a generation) */
-	char rv[64];            /* resourceVersion after our write (others) */
-	char rv_before[64];     /* resourceVersion the cache held when we wrote */
-	int reverts;            /* hand edits reverted within the contest window of each other */
+	long long generation; /* after our write (kinds with a generation) */
+	char rv[64];          /* resourceVersion after our write (others) */
+	char rv_before[64];   /* resourceVersion the cache held when we wrote */
+	int reverts;          /* hand edits reverted within the contest window of each other */
 	int64_t last_revert_us;
 } child_memo;
 
 /* The cached child as the decision needs it; NULL strings when absent. */
 typedef struct child_seen {
-	const char *digest;     /* its applied-digest annotation */
+	const char *digest; /* its applied-digest annotation */
 	long long generation;
 	const char *rv;
 } child_seen;

@@ -18,7 +18,7 @@
 #define MEMSHACK_MCROUTER_UID 65534
 
 typedef struct gateway_params {
-	const char *name;       /* Deployment, Service and PDB name */
+	const char *name; /* Deployment, Service and PDB name */
 	const char *namespace;
 	const char *config_map; /* ConfigMap name */
 	json_t *metadata;       /* borrowed: labels + ownerReferences to copy onto every object */
@@ -26,12 +26,12 @@ typedef struct gateway_params {
 	const char *image;
 	int port;
 	int replicas;
-	json_t *extra_args;     /* borrowed array, may be NULL */
-	json_t *resources;      /* borrowed, NULL for defaults */
-	json_t *node_selector;  /* borrowed, may be NULL */
-	json_t *tolerations;    /* borrowed, may be NULL */
+	json_t *extra_args;    /* borrowed array, may be NULL */
+	json_t *resources;     /* borrowed, NULL for defaults */
+	json_t *node_selector; /* borrowed, may be NULL */
+	json_t *tolerations;   /* borrowed, may be NULL */
 	const char *priority_class;
-	bool spread;            /* prefer one gateway per node */
+	bool spread; /* prefer one gateway per node */
 } gateway_params;
 
 /* New references. */

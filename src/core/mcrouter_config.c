@@ -20,7 +20,8 @@ bool mcrouter_server_valid(const char *s)
 		if (!close || close == s + 1 || close[1] != ':')
 			return false;
 		for (const char *p = s + 1; p < close; p++)
-			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.'))
+			if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F') ||
+			      *p == ':' || *p == '.'))
 				return false;
 		colon = close + 1;
 	} else {
@@ -28,7 +29,8 @@ bool mcrouter_server_valid(const char *s)
 		if (!colon || colon == s)
 			return false;
 		for (const char *p = s; p < colon; p++)
-			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			      *p == '.' || *p == '-'))
 				return false;
 		if (s[0] == '-' || s[0] == '.')
 			return false;
@@ -89,8 +91,8 @@ char *mcrouter_config_render(const mcrouter_pool *pools, size_t n_pools, const m
 			goto fail;
 		}
 		if (json_object_set_new(jpools, p->name,
-					json_pack("{s:o, s:s, s:i}", "servers", servers, "protocol", "ascii", "server_timeout",
-						  o->server_timeout_ms)) ||
+					json_pack("{s:o, s:s, s:i}", "servers", servers, "protocol", "ascii",
+						  "server_timeout", o->server_timeout_ms)) ||
 		    json_array_append_new(children, json_string(route))) {
 			snprintf(err, errlen, "out of memory");
 			goto fail;
@@ -102,21 +104,23 @@ char *mcrouter_config_render(const mcrouter_pool *pools, size_t n_pools, const m
 		config = json_pack("{s:o, s:{s:s, s:O}}", "pools", jpools, "route", "type", "OperationSelectorRoute",
 				   "default_policy", json_array_get(children, 0));
 	} else {
-		json_t *reads = json_pack("{s:s, s:s, s:O}", "type", read_routes[o->read], "name", "reads", "children", children);
+		json_t *reads = json_pack("{s:s, s:s, s:O}", "type", read_routes[o->read], "name", "reads", "children",
+					  children);
 		if (reads && o->read == MC_READ_LATEST &&
 		    (json_object_set_new(reads, "failover_count", json_integer((json_int_t)n_pools)) ||
 		     json_object_set_new(reads, "thread_local_failover", json_true()) ||
-		     json_object_set_new(reads, "failover_errors",
-					 json_pack("[s, s, s, s]", "connect_timeout", "timeout", "connect_error", "tko")))) {
+		     json_object_set_new(
+			     reads, "failover_errors",
+			     json_pack("[s, s, s, s]", "connect_timeout", "timeout", "connect_error", "tko")))) {
 			json_decref(reads);
 			reads = NULL; /* the config below fails to build: never one without its failover */
 		}
-		json_t *writes = json_pack("{s:s, s:s, s:O}", "type", write_routes[o->write], "name", "writes", "children",
-					   children);
+		json_t *writes = json_pack("{s:s, s:s, s:O}", "type", write_routes[o->write], "name", "writes",
+					   "children", children);
 		config = json_pack("{s:o, s:[o, o], s:{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s}}}", "pools", jpools,
-				   "named_handles", reads, writes, "route", "type", "OperationSelectorRoute", "default_policy",
-				   "writes", "operation_policies", "get", "reads", "gets", "reads", "lease-get", "reads",
-				   "metaget", "reads", "cas", "reads");
+				   "named_handles", reads, writes, "route", "type", "OperationSelectorRoute",
+				   "default_policy", "writes", "operation_policies", "get", "reads", "gets", "reads",
+				   "lease-get", "reads", "metaget", "reads", "cas", "reads");
 	}
 	json_decref(children);
 	char *text = config ? json_encode(config, JSON_SORT_KEYS | JSON_INDENT(2)) : NULL;

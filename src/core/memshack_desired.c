@@ -58,8 +58,7 @@ int memshack_desired_hold_shards(memshack_desired *d, int replicas)
 {
 	size_t i;
 	json_t *obj;
-	json_array_foreach(d->objects, i, obj)
-	{
+	json_array_foreach (d->objects, i, obj) {
 		json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
 		json_t *spec = json_object_get(obj, "spec");
 		if (strcmp(json_string_value(json_object_get(obj, "kind")) ?: "", "StatefulSet") ||
@@ -101,10 +100,10 @@ static json_t *meta(const memshack_spec *s, const char *name, json_t *labels)
 
 static json_t *labels(const memshack_spec *s, const char *app, const char *component, int pool)
 {
-	json_t *l = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "app.kubernetes.io/name", app,
-			      "app.kubernetes.io/instance", s->name, "app.kubernetes.io/component", component,
-			      "app.kubernetes.io/managed-by", "memshack", "app.kubernetes.io/part-of", "memshack",
-			      MEMSHACK_LABEL, s->name);
+	json_t *l =
+		json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "app.kubernetes.io/name", app, "app.kubernetes.io/instance",
+			  s->name, "app.kubernetes.io/component", component, "app.kubernetes.io/managed-by", "memshack",
+			  "app.kubernetes.io/part-of", "memshack", MEMSHACK_LABEL, s->name);
 	if (l && pool >= 0) {
 		char p[16];
 		snprintf(p, sizeof p, "%d", pool);
@@ -155,7 +154,8 @@ static json_t *resources_or(json_t *given, const char *req_cpu, const char *req_
 {
 	if (given)
 		return json_deep_copy(given);
-	return json_pack("{s:{s:s, s:s}, s:{s:s}}", "requests", "cpu", req_cpu, "memory", req_mem, "limits", "memory", lim_mem);
+	return json_pack("{s:{s:s, s:s}, s:{s:s}}", "requests", "cpu", req_cpu, "memory", req_mem, "limits", "memory",
+			 lim_mem);
 }
 
 static json_t *statefulset(const memshack_spec *s, int k)
@@ -174,21 +174,22 @@ static json_t *statefulset(const memshack_spec *s, int k)
 	json_t *container = json_pack(
 		"{s:s, s:s, s:[s], s:o, s:[{s:s, s:i, s:s}], s:{s:{s:s}, s:i, s:i}, s:{s:{s:s}, s:i, s:i, s:i}, s:o, s:o}",
 		"name", "memcached", "image", s->memcached_image, "command", "memcached", "args",
-		args_list(fixed, s->memcached_args), "ports", "name", "memcached", "containerPort", MEMSHACK_MEMCACHED_PORT,
-		"protocol", "TCP", "readinessProbe", "tcpSocket", "port", "memcached", "periodSeconds", 5, "failureThreshold", 2,
-		"livenessProbe", "tcpSocket", "port", "memcached", "initialDelaySeconds", 10, "periodSeconds", 10,
-		"failureThreshold", 3, "resources", resources_or(s->memcached_resources, "50m", req, lim), "securityContext",
-		gateway_container_security());
+		args_list(fixed, s->memcached_args), "ports", "name", "memcached", "containerPort",
+		MEMSHACK_MEMCACHED_PORT, "protocol", "TCP", "readinessProbe", "tcpSocket", "port", "memcached",
+		"periodSeconds", 5, "failureThreshold", 2, "livenessProbe", "tcpSocket", "port", "memcached",
+		"initialDelaySeconds", 10, "periodSeconds", 10, "failureThreshold", 3, "resources",
+		resources_or(s->memcached_resources, "50m", req, lim), "securityContext", gateway_container_security());
 	json_t *podspec = json_pack("{s:[o], s:o, s:b, s:i}", "containers", container, "securityContext",
-				    gateway_pod_security(MEMSHACK_MEMCACHED_UID), "automountServiceAccountToken", 0, "terminationGracePeriodSeconds", 30);
+				    gateway_pod_security(MEMSHACK_MEMCACHED_UID), "automountServiceAccountToken", 0,
+				    "terminationGracePeriodSeconds", 30);
 	json_t *anti = NULL;
 	if (s->spread != MC_SPREAD_NONE)
 		/* The same shard (pod index) of different replica pools lands on different nodes/zones. */
 		anti = json_pack("{s:i, s:{s:{s:o}, s:[s], s:s}}", "weight", 100, "podAffinityTerm", "labelSelector",
-				 "matchLabels", selector(s, "pool", -1), "matchLabelKeys", "apps.kubernetes.io/pod-index",
-				 "topologyKey", topology_key(s));
-	podspec = gateway_schedule(podspec, s->node_selector, s->tolerations, s->priority_class, s->spread != MC_SPREAD_NONE,
-				   anti);
+				 "matchLabels", selector(s, "pool", -1), "matchLabelKeys",
+				 "apps.kubernetes.io/pod-index", "topologyKey", topology_key(s));
+	podspec = gateway_schedule(podspec, s->node_selector, s->tolerations, s->priority_class,
+				   s->spread != MC_SPREAD_NONE, anti);
 	return json_pack("{s:s, s:s, s:o, s:{s:i, s:s, s:s, s:{s:o}, s:{s:{s:o}, s:o}, s:{s:s}, s:i}}", "apiVersion",
 			 "apps/v1", "kind", "StatefulSet", "metadata", meta(s, name, labels(s, "memcached", "pool", k)),
 			 "spec", "replicas", s->num_shards, "serviceName", headless, "podManagementPolicy", "Parallel",
@@ -210,18 +211,26 @@ static json_t *headless_service(const memshack_spec *s)
 static json_t *pdb(const memshack_spec *s, const char *name, const char *app, const char *component)
 {
 	return json_pack("{s:s, s:s, s:o, s:{s:i, s:{s:o}}}", "apiVersion", "policy/v1", "kind", "PodDisruptionBudget",
-			 "metadata", meta(s, name, labels(s, app, component, -1)), "spec", "maxUnavailable", 1, "selector",
-			 "matchLabels", selector(s, component, -1));
+			 "metadata", meta(s, name, labels(s, app, component, -1)), "spec", "maxUnavailable", 1,
+			 "selector", "matchLabels", selector(s, component, -1));
 }
 
 static gateway_params gateway_of(const memshack_spec *s, char *name, char *cfg, json_t *base, json_t *sel)
 {
-	gateway_params p = { .name = memshack_gateway_name(s, name, 128), .namespace = s->namespace,
-			     .config_map = memshack_config_name(s, cfg, 128), .metadata = base, .selector = sel,
-			     .image = s->mcrouter_image, .port = s->mcrouter_port, .replicas = s->mcrouter_pool_size,
-			     .extra_args = s->mcrouter_args, .resources = s->mcrouter_resources,
-			     .node_selector = s->node_selector, .tolerations = s->tolerations,
-			     .priority_class = s->priority_class, .spread = s->spread != MC_SPREAD_NONE };
+	gateway_params p = { .name = memshack_gateway_name(s, name, 128),
+			     .namespace = s->namespace,
+			     .config_map = memshack_config_name(s, cfg, 128),
+			     .metadata = base,
+			     .selector = sel,
+			     .image = s->mcrouter_image,
+			     .port = s->mcrouter_port,
+			     .replicas = s->mcrouter_pool_size,
+			     .extra_args = s->mcrouter_args,
+			     .resources = s->mcrouter_resources,
+			     .node_selector = s->node_selector,
+			     .tolerations = s->tolerations,
+			     .priority_class = s->priority_class,
+			     .spread = s->spread != MC_SPREAD_NONE };
 	return p;
 }
 
@@ -264,7 +273,7 @@ int memshack_desired_build_routed(const memshack_spec *s, const char *domain, me
 	memshack_headless_name(s, headless, sizeof headless);
 	/* Servers: pod K-I of pool K is shard I; FQDNs through the headless Service. */
 	char **names = calloc((size_t)n * (size_t)shards, sizeof *names);
-	char (*pool_names)[32] = calloc((size_t)n, sizeof *pool_names);
+	char(*pool_names)[32] = calloc((size_t)n, sizeof *pool_names);
 	mcrouter_pool *pools = calloc((size_t)n, sizeof *pools);
 	int rc = -1;
 	if (!names || !pool_names || !pools) {
@@ -323,8 +332,7 @@ int memshack_desired_build_routed(const memshack_spec *s, const char *domain, me
 	}
 	size_t i;
 	json_t *o;
-	json_array_foreach(out->objects, i, o)
-	{
+	json_array_foreach (out->objects, i, o) {
 		if (memshack_stamp_digest(o)) {
 			snprintf(err, errlen, "out of memory");
 			goto out;

@@ -35,8 +35,8 @@ typedef struct memshack_desired {
 } memshack_desired;
 
 /* cluster_domain: e.g. "cluster.local". Returns 0, or -1 with a message in err. */
-MEMSHACK_MUST_USE int memshack_desired_build(const memshack_spec *s, const char *cluster_domain, memshack_desired *out, char *err,
-			   size_t errlen);
+MEMSHACK_MUST_USE int memshack_desired_build(const memshack_spec *s, const char *cluster_domain, memshack_desired *out,
+					     char *err, size_t errlen);
 
 /*
  * What the mcrouter config routes to: the first `pools` replica pools, each
@@ -63,8 +63,9 @@ typedef struct memshack_layout {
 memshack_layout memshack_route_layout(const memshack_spec *s, memshack_layout last, const int *ready, int n_ready);
 
 /* memshack_desired_build with the config routed to `route` (within the spec's size) instead of the spec. */
-MEMSHACK_MUST_USE int memshack_desired_build_routed(const memshack_spec *s, const char *cluster_domain, memshack_layout route,
-				  memshack_desired *out, char *err, size_t errlen);
+MEMSHACK_MUST_USE int memshack_desired_build_routed(const memshack_spec *s, const char *cluster_domain,
+						    memshack_layout route, memshack_desired *out, char *err,
+						    size_t errlen);
 void memshack_desired_release(memshack_desired *d);
 
 /* Names (into buf; returns buf). */
@@ -82,7 +83,8 @@ char *memshack_endpoint(const memshack_spec *s, const char *cluster_domain, char
  * spec.replicas of every pool StatefulSet in d and re-stamps its digest; a
  * no-op when replicas <= numShards. The config in d is unchanged.
  */
-MEMSHACK_MUST_USE int memshack_desired_hold_shards(memshack_desired *d, int replicas); /* 0, or -1 (no memory: d unusable) */
+MEMSHACK_MUST_USE int memshack_desired_hold_shards(memshack_desired *d,
+						   int replicas); /* 0, or -1 (no memory: d unusable) */
 
 /* Sets metadata.annotations[memshack.io/applied-digest] to the md5 of obj without it. 0, or -1 (no memory). */
 MEMSHACK_MUST_USE int memshack_stamp_digest(json_t *obj);

@@ -15,30 +15,42 @@ const char *const mc_spread_names[] = { "Node", "Zone", "None", NULL };
 
 #define FIELD(member) offsetof(memshack_spec, member)
 const spec_int_field memshack_int_fields[] = {
-	{ "mcrouterPoolSize", 0, 100, 2, "Number of mcrouter gateway pods (the scale subresource points here).", FIELD(mcrouter_pool_size) },
-	{ "numShards", 1, 256, 3, "Number of shards: memcached pods per replica pool; keys are hashed across them.", FIELD(num_shards) },
+	{ "mcrouterPoolSize", 0, 100, 2, "Number of mcrouter gateway pods (the scale subresource points here).",
+	  FIELD(mcrouter_pool_size) },
+	{ "numShards", 1, 256, 3, "Number of shards: memcached pods per replica pool; keys are hashed across them.",
+	  FIELD(num_shards) },
 	{ "numReplicas", 1, 8, 2, "Copies of every key: one replica pool (StatefulSet) each.", FIELD(num_replicas) },
 	{ "mcrouterPort", 1, 65535, 5000, "Port of the gateway Service and of mcrouter.", FIELD(mcrouter_port) },
-	{ "memcached.memoryMiB", 16, 1048576, 64, "Memory for items per memcached pod, in MiB (memcached -m).", FIELD(memory_mib) },
-	{ "memcached.maxConnections", 16, 1000000, 1024, "Simultaneous connections per memcached pod (memcached -c).", FIELD(max_connections) },
+	{ "memcached.memoryMiB", 16, 1048576, 64, "Memory for items per memcached pod, in MiB (memcached -m).",
+	  FIELD(memory_mib) },
+	{ "memcached.maxConnections", 16, 1000000, 1024, "Simultaneous connections per memcached pod (memcached -c).",
+	  FIELD(max_connections) },
 	{ "memcached.threads", 1, 256, 4, "Worker threads per memcached pod (memcached -t).", FIELD(threads) },
-	{ "mcrouter.serverTimeoutMs", 10, 600000, 1000, "How long mcrouter waits for a memcached reply, in ms.", FIELD(server_timeout_ms) },
+	{ "mcrouter.serverTimeoutMs", 10, 600000, 1000, "How long mcrouter waits for a memcached reply, in ms.",
+	  FIELD(server_timeout_ms) },
 };
 const size_t memshack_n_int_fields = sizeof memshack_int_fields / sizeof *memshack_int_fields;
 
 const spec_str_field memshack_str_fields[] = {
-	{ "memcachedImage", "memcached:1.6-alpine", NULL, SPEC_STR_IMAGE, "Container image of memcached.", FIELD(memcached_image) },
+	{ "memcachedImage", "memcached:1.6-alpine", NULL, SPEC_STR_IMAGE, "Container image of memcached.",
+	  FIELD(memcached_image) },
 	{ "mcrouterImage", DEFAULT_MCROUTER_IMAGE, NULL, SPEC_STR_IMAGE,
-	  "Container image of mcrouter (no official image exists; see the README to build one).", FIELD(mcrouter_image) },
+	  "Container image of mcrouter (no official image exists; see the README to build one).",
+	  FIELD(mcrouter_image) },
 	{ "memcached.maxItemSize", "1m", NULL, SPEC_STR_SIZE,
-	  "Largest item memcached stores (memcached -I), e.g. 1m or 512k; between 1k and 1024m.", FIELD(max_item_size) },
+	  "Largest item memcached stores (memcached -I), e.g. 1m or 512k; between 1k and 1024m.",
+	  FIELD(max_item_size) },
 	{ "mcrouter.readPolicy", "Latest", mc_read_policy_names, SPEC_STR_ENUM,
-	  "How reads pick a replica: Latest (one replica, failover on error), Failover (in order), AllFastest, Random.", FIELD(read_policy) },
+	  "How reads pick a replica: Latest (one replica, failover on error), Failover (in order), AllFastest, Random.",
+	  FIELD(read_policy) },
 	{ "mcrouter.writePolicy", "AllSync", mc_write_policy_names, SPEC_STR_ENUM,
-	  "How writes reach replicas: AllSync (all, worst reply), AllMajority, AllInitial, AllFastest, AllAsync.", FIELD(write_policy) },
+	  "How writes reach replicas: AllSync (all, worst reply), AllMajority, AllInitial, AllFastest, AllAsync.",
+	  FIELD(write_policy) },
 	{ "scheduling.spreadAcross", "Node", mc_spread_names, SPEC_STR_ENUM,
-	  "Keep the replicas of a shard apart: on different nodes (Node), zones (Zone), or not at all (None).", FIELD(spread) },
-	{ "scheduling.priorityClassName", NULL, NULL, SPEC_STR_NAME, "PriorityClass of every pod.", FIELD(priority_class) },
+	  "Keep the replicas of a shard apart: on different nodes (Node), zones (Zone), or not at all (None).",
+	  FIELD(spread) },
+	{ "scheduling.priorityClassName", NULL, NULL, SPEC_STR_NAME, "PriorityClass of every pod.",
+	  FIELD(priority_class) },
 };
 const size_t memshack_n_str_fields = sizeof memshack_str_fields / sizeof *memshack_str_fields;
 #undef FIELD
@@ -56,7 +68,11 @@ static void message_sanitize(char *m)
 {
 	unsigned char *p = (unsigned char *)m;
 	while (*p) {
-		size_t n = *p < 0x80 ? 1 : (*p & 0xE0) == 0xC0 ? 2 : (*p & 0xF0) == 0xE0 ? 3 : (*p & 0xF8) == 0xF0 ? 4 : 0;
+		size_t n = *p < 0x80             ? 1
+			   : (*p & 0xE0) == 0xC0 ? 2
+			   : (*p & 0xF0) == 0xE0 ? 3
+			   : (*p & 0xF8) == 0xF0 ? 4
+						 : 0;
 		bool ok = n > 0 && !(n == 2 && *p < 0xC2) && !(n == 4 && *p > 0xF4);
 		for (size_t i = 1; ok && i < n; i++)
 			ok = (p[i] & 0xC0) == 0x80;
@@ -136,7 +152,8 @@ bool spec_image_valid(const char *s)
 	if (n == 0 || n > 512)
 		return false;
 	for (const char *p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("._-/:@", *p)))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      strchr("._-/:@", *p)))
 			return false;
 	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= '0' && s[0] <= '9')) ||
 	    s[n - 1] == ':' || s[n - 1] == '/')
@@ -195,8 +212,8 @@ bool spec_quantity_valid(const char *s)
 	}
 	if (!digits)
 		return false;
-	static const char *const suffixes[] = { "", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u", "m", "k", "M", "G",
-						"T", "P", "E", NULL };
+	static const char *const suffixes[] = { "",  "Ki", "Mi", "Gi", "Ti", "Pi", "Ei", "n", "u",
+						"m", "k",  "M",  "G",  "T",  "P",  "E",  NULL };
 	for (size_t i = 0; suffixes[i]; i++)
 		if (!strcmp(p, suffixes[i]))
 			return true;
@@ -236,16 +253,14 @@ int spec_check_resources(json_t *r, const char *path, char *err, size_t errlen)
 		return spec_fail(err, errlen, "%s: must be an object with limits and requests", path);
 	const char *k;
 	json_t *v;
-	json_object_foreach(r, k, v)
-	{
+	json_object_foreach (r, k, v) {
 		if (strcmp(k, "limits") && strcmp(k, "requests"))
 			return spec_fail(err, errlen, "%s: unknown key '%.40s' (want limits, requests)", path, k);
 		if (!json_is_object(v))
 			return spec_fail(err, errlen, "%s.%s: must be a map of quantities", path, k);
 		const char *rk;
 		json_t *q;
-		json_object_foreach(v, rk, q)
-		{
+		json_object_foreach (v, rk, q) {
 			if (!spec_dns_subdomain_valid(rk) && !strchr(rk, '/'))
 				return spec_fail(err, errlen, "%s.%s: bad resource name '%.60s'", path, k, rk);
 			const char *qs = json_string_value(q);
@@ -255,16 +270,16 @@ int spec_check_resources(json_t *r, const char *path, char *err, size_t errlen)
 				qs = json_integer_value(q) >= 0 ? num : NULL;
 			}
 			if (!qs || !spec_quantity_valid(qs))
-				return spec_fail(err, errlen, "%s.%s.%s: '%.40s' is not a quantity (e.g. 100m, 128Mi)", path, k, rk,
-					    qs ? qs : "?");
+				return spec_fail(err, errlen, "%s.%s.%s: '%.40s' is not a quantity (e.g. 100m, 128Mi)",
+						 path, k, rk, qs ? qs : "?");
 		}
 	}
 	return 0;
 }
 
-const char *const memcached_reserved_flags[] = { "-p", "--port", "-U", "--udp-port", "-l", "--listen", "-s",
-						 "--unix-socket", "-d", "--daemon", NULL };
-const char *const mcrouter_reserved_flags[] = { "-p", "--port", "-f", "--config-file", "--config", "--config-str",
+const char *const memcached_reserved_flags[] = { "-p", "--port",        "-U", "--udp-port", "-l", "--listen",
+						 "-s", "--unix-socket", "-d", "--daemon",   NULL };
+const char *const mcrouter_reserved_flags[] = { "-p", "--port",     "-f", "--config-file", "--config", "--config-str",
 						"-s", "--ssl-port", NULL };
 
 /*
@@ -307,14 +322,14 @@ int spec_check_args(json_t *a, const char *path, const char *const *reserved, ch
 		return spec_fail(err, errlen, "%s: at most 64 arguments", path);
 	size_t i;
 	json_t *v;
-	json_array_foreach(a, i, v)
-	{
+	json_array_foreach (a, i, v) {
 		if (!json_is_string(v) || json_string_length(v) > 1024 ||
 		    strlen(json_string_value(v)) != json_string_length(v))
 			return spec_fail(err, errlen, "%s[%zu]: must be a string of at most 1024 characters", path, i);
 		const char *r = reserved_flag(json_string_value(v), reserved);
 		if (r)
-			return spec_fail(err, errlen, "%s[%zu]: %s is set by memshack and cannot be overridden", path, i, r);
+			return spec_fail(err, errlen, "%s[%zu]: %s is set by memshack and cannot be overridden", path,
+					 i, r);
 	}
 	return 0;
 }
@@ -344,8 +359,7 @@ int spec_check_text(json_t *v, const char *path, char *err, size_t errlen)
 	if (json_is_array(v)) {
 		size_t i;
 		json_t *x;
-		json_array_foreach(v, i, x)
-		{
+		json_array_foreach (v, i, x) {
 			snprintf(sub, sizeof sub, "%.200s[%zu]", path, i);
 			if (spec_check_text(x, sub, err, errlen))
 				return -1;
@@ -355,8 +369,7 @@ int spec_check_text(json_t *v, const char *path, char *err, size_t errlen)
 	if (json_is_object(v)) {
 		const char *k;
 		json_t *x;
-		json_object_foreach(v, k, x)
-		{
+		json_object_foreach (v, k, x) {
 			snprintf(sub, sizeof sub, "%.200s.%.40s", path, k);
 			if ((c = control_char(k, strlen(k))) >= 0)
 				return text_fail(sub, c, err, errlen);
@@ -400,8 +413,7 @@ static int check_keys(json_t *obj, const char *path, const char *const *known, c
 {
 	const char *k;
 	json_t *v;
-	json_object_foreach(obj, k, v)
-	{
+	json_object_foreach (obj, k, v) {
 		bool ok = false;
 		for (size_t i = 0; known[i] && !ok; i++)
 			ok = !strcmp(known[i], k);
@@ -422,8 +434,8 @@ int spec_read_int_fields(json_t *spec, const spec_int_field *fields, size_t n, v
 				return spec_fail(err, errlen, "spec.%s: must be an integer", f->path);
 			x = json_integer_value(v);
 			if (x < f->min || x > f->max)
-				return spec_fail(err, errlen, "spec.%s: must be between %lld and %lld (got %lld)", f->path, f->min,
-						 f->max, x);
+				return spec_fail(err, errlen, "spec.%s: must be between %lld and %lld (got %lld)",
+						 f->path, f->min, f->max, x);
 		}
 		*(int *)((char *)target + f->offset) = (int)x;
 	}
@@ -448,7 +460,8 @@ int spec_read_str_fields(json_t *spec, const spec_str_field *fields, size_t n, v
 			case SPEC_STR_NAME: ok = spec_dns_subdomain_valid(x); break;
 			}
 			if (!ok && f->kind == SPEC_STR_ENUM)
-				return spec_fail(err, errlen, "spec.%s: '%.60s' is not one of the allowed values", f->path, x);
+				return spec_fail(err, errlen, "spec.%s: '%.60s' is not one of the allowed values",
+						 f->path, x);
 			if (!ok)
 				return spec_fail(err, errlen, "spec.%s: '%.80s' is not a valid %s", f->path, x,
 						 f->kind == SPEC_STR_IMAGE  ? "image reference"
@@ -477,11 +490,11 @@ static int read_scheduling(memshack_spec *s, json_t *sch, char *err, size_t errl
 		json_t *x;
 		if (!json_is_object(nsel))
 			return spec_fail(err, errlen, "spec.scheduling.nodeSelector: must be a map of strings");
-		json_object_foreach(nsel, k, x)
-		{
+		json_object_foreach (nsel, k, x) {
 			if (!json_is_string(x) || !label_key_valid(k) ||
 			    !label_name_valid(json_string_value(x), json_string_length(x), true))
-				return spec_fail(err, errlen, "spec.scheduling.nodeSelector.%.60s: must be a label value", k);
+				return spec_fail(err, errlen,
+						 "spec.scheduling.nodeSelector.%.60s: must be a label value", k);
 		}
 		if (!(s->node_selector = json_deep_copy(nsel)))
 			return spec_fail(err, errlen, "out of memory");
@@ -499,11 +512,15 @@ static int read_scheduling(memshack_spec *s, json_t *sch, char *err, size_t errl
 /* spec is an object (or absent) holding only known keys, and its sections are objects holding only known keys. */
 static int check_spec_shape(json_t *spec, char *err, size_t errlen)
 {
-	static const char *const top[] = { "mcrouterPoolSize", "numShards", "numReplicas", "memcachedImage",
-					   "mcrouterImage", "mcrouterPort", "memcached", "mcrouter", "scheduling", NULL };
+	static const char *const top[] = {
+		"mcrouterPoolSize", "numShards", "numReplicas", "memcachedImage", "mcrouterImage",
+		"mcrouterPort",     "memcached", "mcrouter",    "scheduling",     NULL
+	};
 	static const char *const mc[] = { "memoryMiB", "maxItemSize", "maxConnections", "threads", "extraArgs",
 					  "resources", NULL };
-	static const char *const mr[] = { "readPolicy", "writePolicy", "serverTimeoutMs", "extraArgs", "resources", NULL };
+	static const char *const mr[] = {
+		"readPolicy", "writePolicy", "serverTimeoutMs", "extraArgs", "resources", NULL
+	};
 	static const char *const sc[] = { "nodeSelector", "tolerations", "priorityClassName", "spreadAcross", NULL };
 	if (!json_is_object(spec))
 		return 0;
@@ -536,8 +553,9 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 	json_t *gen = json_object_get(meta, "generation");
 	/* Child names append up to "-memshack-memcached" (19) and a pool suffix; StatefulSet pods need ≤ 63 for DNS. */
 	if (!name || !spec_dns_label_valid(name) || strlen(name) > 30)
-		return spec_fail(err, errlen, "metadata.name: must be a DNS label of at most 30 characters (got '%.80s')",
-			    name ? name : "");
+		return spec_fail(err, errlen,
+				 "metadata.name: must be a DNS label of at most 30 characters (got '%.80s')",
+				 name ? name : "");
 	if (ns && !spec_dns_label_valid(ns))
 		return spec_fail(err, errlen, "metadata.namespace: '%.80s' is not a DNS label", ns);
 	json_t *spec = json_object_get(obj, "spec");
@@ -561,7 +579,8 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 	if (s->num_shards * s->num_replicas > MEMSHACK_MAX_MEMBERS) {
 		int n = s->num_shards * s->num_replicas;
 		memshack_spec_free(s);
-		return spec_fail(err, errlen, "spec: numShards × numReplicas must be at most %d (got %d)", MEMSHACK_MAX_MEMBERS, n);
+		return spec_fail(err, errlen, "spec: numShards × numReplicas must be at most %d (got %d)",
+				 MEMSHACK_MAX_MEMBERS, n);
 	}
 	if (spec_read_str_fields(spec, memshack_str_fields, memshack_n_str_fields, s, err, errlen)) {
 		memshack_spec_free(s);
@@ -569,8 +588,8 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 	}
 	json_t *mcd = json_object_get(spec, "memcached"), *mcr = json_object_get(spec, "mcrouter"),
 	       *sch = json_object_get(spec, "scheduling");
-	if (spec_check_args(json_object_get(mcd, "extraArgs"), "spec.memcached.extraArgs", memcached_reserved_flags, err,
-			    errlen) ||
+	if (spec_check_args(json_object_get(mcd, "extraArgs"), "spec.memcached.extraArgs", memcached_reserved_flags,
+			    err, errlen) ||
 	    spec_check_args(json_object_get(mcr, "extraArgs"), "spec.mcrouter.extraArgs", mcrouter_reserved_flags, err,
 			    errlen) ||
 	    spec_check_resources(json_object_get(mcd, "resources"), "spec.memcached.resources", err, errlen) ||
@@ -579,9 +598,12 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 		return -1;
 	}
 	json_t *v;
-	s->memcached_args = (v = json_object_get(mcd, "extraArgs")) && json_is_array(v) ? json_deep_copy(v) : json_array();
-	s->mcrouter_args = (v = json_object_get(mcr, "extraArgs")) && json_is_array(v) ? json_deep_copy(v) : json_array();
-	s->memcached_resources = (v = json_object_get(mcd, "resources")) && json_is_object(v) ? json_deep_copy(v) : NULL;
+	s->memcached_args =
+		(v = json_object_get(mcd, "extraArgs")) && json_is_array(v) ? json_deep_copy(v) : json_array();
+	s->mcrouter_args =
+		(v = json_object_get(mcr, "extraArgs")) && json_is_array(v) ? json_deep_copy(v) : json_array();
+	s->memcached_resources =
+		(v = json_object_get(mcd, "resources")) && json_is_object(v) ? json_deep_copy(v) : NULL;
 	s->mcrouter_resources = (v = json_object_get(mcr, "resources")) && json_is_object(v) ? json_deep_copy(v) : NULL;
 	if (read_scheduling(s, sch, err, errlen)) {
 		memshack_spec_free(s);

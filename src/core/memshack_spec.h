@@ -69,7 +69,7 @@ extern const size_t memshack_n_str_fields;
 typedef struct memshack_spec {
 	char *name;
 	char *namespace;
-	char *uid;        /* may be NULL (render without a cluster) */
+	char *uid; /* may be NULL (render without a cluster) */
 	long long generation;
 	int mcrouter_pool_size;
 	int num_shards;
@@ -88,9 +88,9 @@ typedef struct memshack_spec {
 	int server_timeout_ms;
 	json_t *mcrouter_args;
 	json_t *mcrouter_resources;
-	json_t *node_selector;  /* object or NULL */
-	json_t *tolerations;    /* array or NULL */
-	char *priority_class;   /* or NULL */
+	json_t *node_selector; /* object or NULL */
+	json_t *tolerations;   /* array or NULL */
+	char *priority_class;  /* or NULL */
 	mc_spread spread;
 } memshack_spec;
 
@@ -115,8 +115,10 @@ int spec_enum_index(const char *const *names, const char *v);
  * free function releases. 0, or -1 with err naming the field (or "out of
  * memory"); on failure what was copied stays in target for its free.
  */
-MEMSHACK_MUST_USE int spec_read_int_fields(json_t *spec, const spec_int_field *fields, size_t n, void *target, char *err, size_t errlen);
-MEMSHACK_MUST_USE int spec_read_str_fields(json_t *spec, const spec_str_field *fields, size_t n, void *target, char *err, size_t errlen);
+MEMSHACK_MUST_USE int spec_read_int_fields(json_t *spec, const spec_int_field *fields, size_t n, void *target,
+					   char *err, size_t errlen);
+MEMSHACK_MUST_USE int spec_read_str_fields(json_t *spec, const spec_str_field *fields, size_t n, void *target,
+					   char *err, size_t errlen);
 
 /* Validators shared with MemcachedProxy (true when valid). */
 bool spec_image_valid(const char *s);

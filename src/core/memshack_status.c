@@ -7,8 +7,8 @@
 #include "core/memshack_desired.h"
 #include "util/conditions.h"
 
-static void config_loaded_condition(const memshack_spec *s, const memshack_observed *o, json_t *conds,
-				    const char *md5, long long gen, const char *now)
+static void config_loaded_condition(const memshack_spec *s, const memshack_observed *o, json_t *conds, const char *md5,
+				    long long gen, const char *now)
 {
 	char msg[512];
 	const char *status = "False", *reason;
@@ -22,7 +22,8 @@ static void config_loaded_condition(const memshack_spec *s, const memshack_obser
 			reason = "NoReadyGateways";
 		snprintf(msg, sizeof msg, "no ready gateway pod to ask");
 	} else {
-		int n = snprintf(msg, sizeof msg, "%d of %d gateways loaded config %.12s", o->probe.loaded, o->probe.pods, md5);
+		int n = snprintf(msg, sizeof msg, "%d of %d gateways loaded config %.12s", o->probe.loaded,
+				 o->probe.pods, md5);
 		if (o->probe.unreachable) {
 			reason = "GatewayUnreachable";
 			snprintf(msg + n, sizeof msg - (size_t)n, "; %d did not answer (%.100s)", o->probe.unreachable,
@@ -52,34 +53,39 @@ json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o
 			ready = s->num_shards;
 		ready_pods += ready;
 		pools_current &= o->pools[k].exists && o->pools[k].current;
-		json_array_append_new(pools, json_pack("{s:s, s:i, s:i}", "name", name, "desired", s->num_shards, "ready", ready));
+		json_array_append_new(
+			pools, json_pack("{s:s, s:i, s:i}", "name", name, "desired", s->num_shards, "ready", ready));
 	}
 	int gw_ready = o->gateway_exists ? o->gateway_ready : 0;
 	if (gw_ready > s->mcrouter_pool_size)
 		gw_ready = s->mcrouter_pool_size;
 	json_t *conds = conditions_copy_of(old);
 	char msg[256];
-	snprintf(msg, sizeof msg, "%d of %d memcached pods and %d of %d gateways ready", ready_pods, want_pods, gw_ready,
-		 s->mcrouter_pool_size);
+	snprintf(msg, sizeof msg, "%d of %d memcached pods and %d of %d gateways ready", ready_pods, want_pods,
+		 gw_ready, s->mcrouter_pool_size);
 	bool all_ready = ready_pods == want_pods && gw_ready == s->mcrouter_pool_size;
 	long long gen = s->generation;
 	if (o->apply_error) {
-		conditions_set(conds, "Ready", all_ready ? "True" : "False", all_ready ? "Ready" : "PodsNotReady", msg, gen, now);
+		conditions_set(conds, "Ready", all_ready ? "True" : "False", all_ready ? "Ready" : "PodsNotReady", msg,
+			       gen, now);
 		conditions_set(conds, "Progressing", "False", "ApplyFailed", o->apply_error, gen, now);
 		conditions_set(conds, "Degraded", "True", "ApplyFailed", o->apply_error, gen, now);
 	} else if (s->mcrouter_pool_size == 0) {
-		conditions_set(conds, "Ready", "False", "NoGateways", "mcrouterPoolSize is 0: nothing serves clients", gen, now);
+		conditions_set(conds, "Ready", "False", "NoGateways", "mcrouterPoolSize is 0: nothing serves clients",
+			       gen, now);
 		conditions_set(conds, "Progressing", ready_pods == want_pods && pools_current ? "False" : "True",
 			       ready_pods == want_pods && pools_current ? "Stable" : "Scaling", msg, gen, now);
 		conditions_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
 	} else {
-		int rs = o->routed_shards ? o->routed_shards : s->num_shards, rp = o->routed_pools ? o->routed_pools : s->num_replicas;
+		int rs = o->routed_shards ? o->routed_shards : s->num_shards,
+		    rp = o->routed_pools ? o->routed_pools : s->num_replicas;
 		bool routed_all = rs == s->num_shards && rp == s->num_replicas;
 		if (!routed_all)
 			snprintf(msg + strlen(msg), sizeof msg - strlen(msg),
 				 "; the config routes to %d shards x %d pools until the new pods are ready", rs, rp);
 		bool settled = all_ready && pools_current && o->gateway_current && routed_all;
-		conditions_set(conds, "Ready", all_ready ? "True" : "False", all_ready ? "Ready" : "PodsNotReady", msg, gen, now);
+		conditions_set(conds, "Ready", all_ready ? "True" : "False", all_ready ? "Ready" : "PodsNotReady", msg,
+			       gen, now);
 		conditions_set(conds, "Progressing", settled ? "False" : "True", settled ? "Stable" : "Scaling",
 			       settled ? "all pools and gateways are at the desired size" : msg, gen, now);
 		conditions_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
@@ -89,9 +95,9 @@ json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o
 				    "replicaPools", o->routed_pools ? o->routed_pools : s->num_replicas);
 	return json_pack("{s:I, s:o, s:o, s:{s:s, s:i, s:i, s:i}, s:i, s:s, s:s, s:s, s:o}", "observedGeneration",
 			 (json_int_t)gen, "conditions", conds, "pools", pools, "gateway", "name", "gateway", "desired",
-			 s->mcrouter_pool_size, "ready", gw_ready, "configLoaded", o->probe.probed ? o->probe.loaded : 0,
-			 "replicas", gw_ready, "selector", selector, "endpoint", endpoint, "configDigest", config_md5,
-			 "routing", routing);
+			 s->mcrouter_pool_size, "ready", gw_ready, "configLoaded",
+			 o->probe.probed ? o->probe.loaded : 0, "replicas", gw_ready, "selector", selector, "endpoint",
+			 endpoint, "configDigest", config_md5, "routing", routing);
 }
 
 bool memshack_gateways_confirmed(const memshack_spec *s, const memshack_observed *o)
@@ -102,7 +108,7 @@ bool memshack_gateways_confirmed(const memshack_spec *s, const memshack_observed
 }
 
 memshack_prune_plan memshack_prune_decide(bool extra, bool confirmed, bool probed, int64_t config_age_us,
-					   int64_t removal_delay_us)
+					  int64_t removal_delay_us)
 {
 	memshack_prune_plan plan = { false, false, 0 };
 	if (!extra)

@@ -38,16 +38,16 @@ typedef struct memshack_observed {
 	bool gateway_exists;
 	int gateway_ready;
 	bool gateway_current;
-	const char *apply_error; /* NULL, or why applying failed */
+	const char *apply_error;         /* NULL, or why applying failed */
 	int routed_shards, routed_pools; /* what the config written routes to (0: the spec) */
 	/* What the ready gateway pods said when asked for the config they loaded. */
 	struct {
-		bool probed;      /* false: the operator does not ask (probing off) */
-		int pods;         /* ready gateway pods asked */
-		int loaded;       /* answered the current config's md5 */
-		int unreachable;  /* did not answer (connect error, timeout, bad reply) */
-		char stale_pod[128];   /* a pod on another config, or "" */
-		char stale_digest[40]; /* what it reported */
+		bool probed;               /* false: the operator does not ask (probing off) */
+		int pods;                  /* ready gateway pods asked */
+		int loaded;                /* answered the current config's md5 */
+		int unreachable;           /* did not answer (connect error, timeout, bad reply) */
+		char stale_pod[128];       /* a pod on another config, or "" */
+		char stale_digest[40];     /* what it reported */
 		char unreachable_pod[128]; /* a pod that did not answer, or "" */
 	} probe;
 } memshack_observed;
@@ -77,7 +77,7 @@ typedef struct memshack_prune_plan {
  * 1 s so they are asked again soon. Pure.
  */
 memshack_prune_plan memshack_prune_decide(bool extra, bool confirmed, bool probed, int64_t config_age_us,
-					   int64_t removal_delay_us);
+					  int64_t removal_delay_us);
 
 /* Whether `name` is one of the spec's pools (<name>-memshack-pool-<k>, 0 <= k < numReplicas). Pure. */
 bool memshack_pool_wanted(const memshack_spec *s, const char *name);
@@ -89,6 +89,5 @@ bool memshack_pool_wanted(const memshack_spec *s, const char *name);
  */
 json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o, json_t *old, const char *endpoint,
 			      const char *selector, const char *config_md5, const char *now);
-
 
 #endif

@@ -60,19 +60,19 @@ int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen)
 	const char *ns = json_string_value(json_object_get(meta, "namespace"));
 	const char *uid = json_string_value(json_object_get(meta, "uid"));
 	if (!name || !spec_dns_label_valid(name) || strlen(name) > 40)
-		return spec_fail(err, errlen, "metadata.name: must be a DNS label of at most 40 characters (got '%.80s')",
-			    name ? name : "");
+		return spec_fail(err, errlen,
+				 "metadata.name: must be a DNS label of at most 40 characters (got '%.80s')",
+				 name ? name : "");
 	json_t *spec = json_object_get(obj, "spec");
 	if (!json_is_object(spec))
 		return spec_fail(err, errlen, "spec: must be an object with serviceName and servicePort");
 	if (spec_check_text(spec, "spec", err, errlen))
 		return -1;
-	static const char *const known[] = { "serviceName", "servicePort", "pool", "replicas", "port", "mcrouterImage",
-					     "mcrouter", NULL };
+	static const char *const known[] = { "serviceName", "servicePort",   "pool",     "replicas",
+					     "port",        "mcrouterImage", "mcrouter", NULL };
 	const char *k;
 	json_t *v;
-	json_object_foreach(spec, k, v)
-	{
+	json_object_foreach (spec, k, v) {
 		bool ok = false;
 		for (size_t i = 0; known[i] && !ok; i++)
 			ok = !strcmp(known[i], k);
@@ -81,14 +81,15 @@ int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen)
 	}
 	const char *svc = json_string_value(json_object_get(spec, "serviceName"));
 	if (!svc || !spec_dns_label_valid(svc))
-		return spec_fail(err, errlen, "spec.serviceName: must name a Service (a DNS label), got '%.80s'", svc ? svc : "");
+		return spec_fail(err, errlen, "spec.serviceName: must name a Service (a DNS label), got '%.80s'",
+				 svc ? svc : "");
 	json_t *sp = json_object_get(spec, "servicePort");
 	char portbuf[32];
 	bool is_num = false;
 	if (json_is_integer(sp)) {
 		if (json_integer_value(sp) < 1 || json_integer_value(sp) > 65535)
 			return spec_fail(err, errlen, "spec.servicePort: must be between 1 and 65535 (got %lld)",
-				    (long long)json_integer_value(sp));
+					 (long long)json_integer_value(sp));
 		snprintf(portbuf, sizeof portbuf, "%lld", (long long)json_integer_value(sp));
 		is_num = true;
 	} else if (json_is_string(sp) && spec_dns_label_valid(json_string_value(sp)) && json_string_length(sp) <= 15) {
@@ -121,8 +122,8 @@ int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen)
 	json_t *a = json_object_get(mcr, "extraArgs"), *r = json_object_get(mcr, "resources");
 	p->mcrouter_args = json_is_array(a) ? json_deep_copy(a) : json_array();
 	p->mcrouter_resources = json_is_object(r) ? json_deep_copy(r) : NULL;
-	if (!p->name || !p->namespace || !p->service_name || !p->service_port || !p->mcrouter_image || !p->mcrouter_args ||
-	    (uid && !p->uid) || (json_is_object(r) && !p->mcrouter_resources)) {
+	if (!p->name || !p->namespace || !p->service_name || !p->service_port || !p->mcrouter_image ||
+	    !p->mcrouter_args || (uid && !p->uid) || (json_is_object(r) && !p->mcrouter_resources)) {
 		proxy_spec_free(p);
 		return spec_fail(err, errlen, "out of memory");
 	}
@@ -182,8 +183,7 @@ static long slice_port(json_t *slice, const char *port_name)
 {
 	size_t i;
 	json_t *p;
-	json_array_foreach(json_object_get(slice, "ports"), i, p)
-	{
+	json_array_foreach (json_object_get(slice, "ports"), i, p) {
 		const char *n = json_string_value(json_object_get(p, "name"));
 		if (!strcmp(n ? n : "", port_name) && json_is_integer(json_object_get(p, "port")))
 			return (long)json_integer_value(json_object_get(p, "port"));
@@ -196,8 +196,7 @@ static const char *service_port_name(const proxy_spec *p, json_t *service)
 {
 	size_t i;
 	json_t *sp;
-	json_array_foreach(json_object_get(json_object_get(service, "spec"), "ports"), i, sp)
-	{
+	json_array_foreach (json_object_get(json_object_get(service, "spec"), "ports"), i, sp) {
 		const char *n = json_string_value(json_object_get(sp, "name"));
 		if (p->port_is_number ? json_integer_value(json_object_get(sp, "port")) == atol(p->service_port)
 				      : (n && !strcmp(n, p->service_port)))
@@ -247,16 +246,14 @@ proxy_servers_result proxy_servers(const proxy_spec *p, json_t *service, json_t 
 	}
 	bool have_v4 = false;
 	json_t *slice;
-	json_array_foreach(slices, i, slice)
-	{
+	json_array_foreach (slices, i, slice) {
 		const char *t = json_string_value(json_object_get(slice, "addressType"));
 		have_v4 |= t && !strcmp(t, "IPv4");
 	}
 	size_t cap = 16, n = 0;
 	member *ms = calloc(cap, sizeof *ms);
 	bool nomem = !ms;
-	json_array_foreach(slices, i, slice)
-	{
+	json_array_foreach (slices, i, slice) {
 		if (nomem)
 			break;
 		const char *type = json_string_value(json_object_get(slice, "addressType"));
@@ -268,8 +265,7 @@ proxy_servers_result proxy_servers(const proxy_spec *p, json_t *service, json_t 
 			continue;
 		size_t j;
 		json_t *ep;
-		json_array_foreach(json_object_get(slice, "endpoints"), j, ep)
-		{
+		json_array_foreach (json_object_get(slice, "endpoints"), j, ep) {
 			char server[400];
 			if (!endpoint_server(p, ep, port, domain, server, sizeof server))
 				continue;
@@ -316,7 +312,8 @@ proxy_servers_result proxy_servers(const proxy_spec *p, json_t *service, json_t 
 	free(ms);
 	if (!out) {
 		/* Fail closed: a list missing a server would move its keys elsewhere. */
-		snprintf(why, whylen, "out of memory listing the servers of Service %s/%s", p->namespace, p->service_name);
+		snprintf(why, whylen, "out of memory listing the servers of Service %s/%s", p->namespace,
+			 p->service_name);
 		return PROXY_SERVERS_NOMEM;
 	}
 	*ret_servers = out;
@@ -344,8 +341,9 @@ static char *config_for(const proxy_spec *p, json_t *servers, char *err, size_t 
 	size_t n = json_array_size(servers);
 	if (!n) {
 		/* No servers yet: a valid config that answers every request with an error, until they appear. */
-		json_t *c = json_pack("{s:{s:s, s:{s:s, s:s}}}", "route", "type", "OperationSelectorRoute", "default_policy",
-				      "type", "ErrorRoute", "response", "memshack: no memcached servers behind the Service yet");
+		json_t *c = json_pack("{s:{s:s, s:{s:s, s:s}}}", "route", "type", "OperationSelectorRoute",
+				      "default_policy", "type", "ErrorRoute", "response",
+				      "memshack: no memcached servers behind the Service yet");
 		char *t = c ? json_encode(c, JSON_SORT_KEYS | JSON_INDENT(2)) : NULL;
 		json_decref(c);
 		if (!t)
@@ -398,9 +396,17 @@ int proxy_desired_build(const proxy_spec *p, json_t *servers, proxy_desired *out
 		base = NULL; /* gateway_meta fails without it: no child without its owner */
 	}
 	json_t *sel = json_pack("{s:s, s:s}", PROXY_LABEL, p->name, "app.kubernetes.io/component", "proxy");
-	gateway_params gp = { .name = name, .namespace = p->namespace, .config_map = cfg, .metadata = base, .selector = sel,
-			      .image = p->mcrouter_image, .port = p->port, .replicas = p->replicas,
-			      .extra_args = p->mcrouter_args, .resources = p->mcrouter_resources, .spread = true };
+	gateway_params gp = { .name = name,
+			      .namespace = p->namespace,
+			      .config_map = cfg,
+			      .metadata = base,
+			      .selector = sel,
+			      .image = p->mcrouter_image,
+			      .port = p->port,
+			      .replicas = p->replicas,
+			      .extra_args = p->mcrouter_args,
+			      .resources = p->mcrouter_resources,
+			      .spread = true };
 	out->objects = json_pack("[o, o, o, o]", gateway_config_map(&gp, out->config_text, out->config_md5),
 				 gateway_deployment(&gp), gateway_service(&gp), gateway_pdb(&gp));
 	json_decref(base);
@@ -408,7 +414,8 @@ int proxy_desired_build(const proxy_spec *p, json_t *servers, proxy_desired *out
 	size_t i;
 	json_t *o;
 	bool ok = out->objects != NULL;
-	json_array_foreach(out->objects, i, o) ok = ok && !memshack_stamp_digest(o);
+	json_array_foreach (out->objects, i, o)
+		ok = ok && !memshack_stamp_digest(o);
 	if (!ok) {
 		snprintf(err, errlen, "out of memory");
 		proxy_desired_release(out);
@@ -467,7 +474,8 @@ json_t *proxy_status_build(const proxy_spec *p, proxy_servers_result pr, const c
 	snprintf(endpoint, sizeof endpoint, "%s.%s.svc.%s:%d", gname, p->namespace, domain, p->port);
 	snprintf(selector, sizeof selector, "%s=%s,app.kubernetes.io/component=proxy", PROXY_LABEL, p->name);
 	return json_pack("{s:I, s:o, s:O, s:i, s:{s:s, s:i, s:i}, s:i, s:s, s:s, s:s}", "observedGeneration",
-			 (json_int_t)gen, "conditions", conds, "servers", servers, "serverCount", (int)json_array_size(servers),
-			 "gateway", "name", "gateway", "desired", p->replicas, "ready", ready, "replicas", ready, "selector",
-			 selector, "endpoint", endpoint, "configDigest", config_md5);
+			 (json_int_t)gen, "conditions", conds, "servers", servers, "serverCount",
+			 (int)json_array_size(servers), "gateway", "name", "gateway", "desired", p->replicas, "ready",
+			 ready, "replicas", ready, "selector", selector, "endpoint", endpoint, "configDigest",
+			 config_md5);
 }

@@ -41,7 +41,7 @@ typedef struct proxy_spec {
 	char *name, *namespace, *uid;
 	long long generation;
 	char *service_name;
-	char *service_port;  /* a number or a port name, as text */
+	char *service_port; /* a number or a port name, as text */
 	bool port_is_number;
 	proxy_pool pool;
 	int replicas;
@@ -95,7 +95,8 @@ typedef struct proxy_desired {
 } proxy_desired;
 
 /* Objects for the proxy: ConfigMap <name>-proxy-config, Deployment/Service/PDB <name>-proxy. */
-MEMSHACK_MUST_USE int proxy_desired_build(const proxy_spec *p, json_t *servers, proxy_desired *out, char *err, size_t errlen);
+MEMSHACK_MUST_USE int proxy_desired_build(const proxy_spec *p, json_t *servers, proxy_desired *out, char *err,
+					  size_t errlen);
 void proxy_desired_release(proxy_desired *d);
 char *proxy_gateway_name(const proxy_spec *p, char *buf, size_t len);
 

@@ -26,9 +26,9 @@
 #define POOL_MAX 16
 
 struct kube_client {
-	char *base_url;     /* URL prefix requests are sent to */
-	char *server;       /* as configured, for messages */
-	char *connect_to;   /* CURLOPT_CONNECT_TO entry for tls-server-name, or NULL */
+	char *base_url;   /* URL prefix requests are sent to */
+	char *server;     /* as configured, for messages */
+	char *connect_to; /* CURLOPT_CONNECT_TO entry for tls-server-name, or NULL */
 	char *namespace;
 	kube_blob ca, cert, key;
 	bool insecure;
@@ -149,7 +149,8 @@ int kube_client_new(const kube_config *cfg, const kube_client_options *opts, kub
 	if (c->opts.user_agent)
 		sbuf_adds(&ua, c->opts.user_agent);
 	else
-		sbuf_addf(&ua, "memshack/%s (linux) libcurl/%s", MEMSHACK_VERSION, curl_version_info(CURLVERSION_NOW)->version);
+		sbuf_addf(&ua, "memshack/%s (linux) libcurl/%s", MEMSHACK_VERSION,
+			  curl_version_info(CURLVERSION_NOW)->version);
 	c->user_agent = sbuf_detach(&ua);
 	c->opts.user_agent = NULL;
 	c->insecure = cfg->insecure_skip_tls_verify;
@@ -263,7 +264,10 @@ static int trace_redacted(CURL *h, curl_infotype type, char *data, size_t size, 
 {
 	(void)h;
 	(void)ud;
-	const char *mark = type == CURLINFO_TEXT ? "* " : type == CURLINFO_HEADER_IN ? "< " : type == CURLINFO_HEADER_OUT ? "> " : NULL;
+	const char *mark = type == CURLINFO_TEXT         ? "* "
+			   : type == CURLINFO_HEADER_IN  ? "< "
+			   : type == CURLINFO_HEADER_OUT ? "> "
+							 : NULL;
 	if (!mark)
 		return 0;
 	for (size_t off = 0; off < size;) {
@@ -506,8 +510,8 @@ static CURLcode perform(kube_client *c, const request *rq, long timeout_ms, cons
 
 static bool reset_like(CURLcode rc)
 {
-	return rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING ||
-	       rc == CURLE_HTTP2 || rc == CURLE_HTTP2_STREAM || rc == CURLE_PARTIAL_FILE;
+	return rc == CURLE_SEND_ERROR || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING || rc == CURLE_HTTP2 ||
+	       rc == CURLE_HTTP2_STREAM || rc == CURLE_PARTIAL_FILE;
 }
 
 /* The request's deadline (clock_mono_us), INT64_MAX for none. */
@@ -535,8 +539,10 @@ static void error_from_answer(exchange *x, kube_error *err)
 		/* The server says only "Unauthorized": name the likely cause. */
 		char *m = err->message;
 		err->message = NULL;
-		kube_error_set(err, KUBE_ERR_API, "%s: the server rejected the credential (invalid or expired "
-			       "token, or a certificate it does not trust)", m ? m : "Unauthorized");
+		kube_error_set(err, KUBE_ERR_API,
+			       "%s: the server rejected the credential (invalid or expired "
+			       "token, or a certificate it does not trust)",
+			       m ? m : "Unauthorized");
 		free(m);
 		err->http_code = 401;
 		err->reason = strdup("Unauthorized");
@@ -575,8 +581,8 @@ static int do_request(kube_client *c, const request *rq, long *ret_status, char 
 		if (dl != INT64_MAX) {
 			int64_t left_ms = (dl - clock_mono_us()) / 1000;
 			if (left_ms <= 0)
-				return kube_error_set(err, KUBE_ERR_DEADLINE, "%s %s: not sent: its deadline has passed",
-						      rq->method, rq->path);
+				return kube_error_set(err, KUBE_ERR_DEADLINE,
+						      "%s %s: not sent: its deadline has passed", rq->method, rq->path);
 			if (left_ms < timeout_ms) {
 				timeout_ms = (long)left_ms;
 				cut = true;
@@ -664,8 +670,8 @@ int kube_request(kube_client *c, const char *method, const char *path, const cha
 	return do_request(c, &rq, ret_status, ret_body, ret_len, err);
 }
 
-int kube_stream(kube_client *c, const char *path, kube_stream_fn on_data, void *ud, long timeout_s,
-		long idle_timeout_s, kube_error *err)
+int kube_stream(kube_client *c, const char *path, kube_stream_fn on_data, void *ud, long timeout_s, long idle_timeout_s,
+		kube_error *err)
 {
 	if (!path || path[0] != '/')
 		return kube_error_set(err, KUBE_ERR_INVALID, "request path must start with '/'");
@@ -682,7 +688,8 @@ static int json_exchange(kube_client *c, const char *method, const char *path, c
 	if (obj) {
 		body = json_encode(obj, JSON_COMPACT);
 		if (!body)
-			return kube_error_set(err, KUBE_ERR_INVALID, "%s %s: body cannot be encoded as JSON", method, path);
+			return kube_error_set(err, KUBE_ERR_INVALID, "%s %s: body cannot be encoded as JSON", method,
+					      path);
 	}
 	char *resp = NULL;
 	size_t len = 0;
@@ -715,8 +722,7 @@ int kube_replace(kube_client *c, const char *path, json_t *obj, json_t **ret, ku
 	return json_exchange(c, "PUT", path, "application/json", obj, ret, err);
 }
 
-int kube_patch(kube_client *c, const char *path, kube_patch_type type, json_t *patch, json_t **ret,
-	       kube_error *err)
+int kube_patch(kube_client *c, const char *path, kube_patch_type type, json_t *patch, json_t **ret, kube_error *err)
 {
 	static const char *const ctypes[] = { "application/merge-patch+json", "application/json-patch+json",
 					      "application/strategic-merge-patch+json" };
@@ -746,8 +752,9 @@ int kube_delete_uid(kube_client *c, const char *path, const char *propagation, c
 	if (propagation || uid) {
 		opts = json_pack("{s:s, s:s}", "apiVersion", "v1", "kind", "DeleteOptions");
 		/* Never a DELETE without the options asked for: without its uid precondition it could delete a re-created object. */
-		if (opts && ((propagation && json_object_set_new(opts, "propagationPolicy", json_string(propagation))) ||
-			     (uid && json_object_set_new(opts, "preconditions", json_pack("{s:s}", "uid", uid))))) {
+		if (opts &&
+		    ((propagation && json_object_set_new(opts, "propagationPolicy", json_string(propagation))) ||
+		     (uid && json_object_set_new(opts, "preconditions", json_pack("{s:s}", "uid", uid))))) {
 			json_decref(opts);
 			opts = NULL;
 		}
@@ -795,11 +802,19 @@ int kube_list(kube_client *c, const char *path, const kube_list_options *opts, j
 			return kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
 		}
 		do {
-			const char *kv[] = { "labelSelector", opts ? opts->label_selector : NULL, "fieldSelector",
-					     opts ? opts->field_selector : NULL, "limit", limit, "continue", cont, NULL };
+			const char *kv[] = { "labelSelector",
+					     opts ? opts->label_selector : NULL,
+					     "fieldSelector",
+					     opts ? opts->field_selector : NULL,
+					     "limit",
+					     limit,
+					     "continue",
+					     cont,
+					     NULL };
 			char *full = kube_path_query(path, kv);
 			kube_list_page page;
-			rc = full ? list_page(c, full, &page, err) : kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
+			rc = full ? list_page(c, full, &page, err)
+				  : kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
 			free(full);
 			free(cont);
 			cont = NULL;

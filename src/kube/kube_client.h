@@ -45,7 +45,8 @@ typedef struct kube_client_options {
 typedef void (*kube_request_observer)(void *ud, const char *method, long code, double seconds);
 
 /* opts may be NULL. Copies what it needs from cfg. Free with kube_client_free(). */
-MEMSHACK_MUST_USE int kube_client_new(const kube_config *cfg, const kube_client_options *opts, kube_client **ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_client_new(const kube_config *cfg, const kube_client_options *opts, kube_client **ret,
+				      kube_error *err);
 void kube_client_free(kube_client *c);
 void kube_client_set_observer(kube_client *c, kube_request_observer fn, void *ud);
 /*
@@ -70,8 +71,9 @@ const char *kube_client_server(const kube_client *c);
  * the body (NUL-terminated, caller frees) in *ret_body / *ret_len. A non-2xx
  * answer returns -1 with a KUBE_ERR_API error.
  */
-MEMSHACK_MUST_USE int kube_request(kube_client *c, const char *method, const char *path, const char *content_type, const char *body,
-		 size_t body_len, long *ret_status, char **ret_body, size_t *ret_len, kube_error *err);
+MEMSHACK_MUST_USE int kube_request(kube_client *c, const char *method, const char *path, const char *content_type,
+				   const char *body, size_t body_len, long *ret_status, char **ret_body,
+				   size_t *ret_len, kube_error *err);
 
 /*
  * A streaming GET (watch): `on_data` receives the body as it arrives, in
@@ -84,7 +86,7 @@ MEMSHACK_MUST_USE int kube_request(kube_client *c, const char *method, const cha
  */
 typedef int (*kube_stream_fn)(void *ud, const char *data, size_t len);
 MEMSHACK_MUST_USE int kube_stream(kube_client *c, const char *path, kube_stream_fn on_data, void *ud, long timeout_s,
-		long idle_timeout_s, kube_error *err);
+				  long idle_timeout_s, kube_error *err);
 
 /* ---- JSON conveniences; `ret` may be NULL; returned objects are new references ---- */
 
@@ -99,17 +101,18 @@ typedef enum kube_patch_type {
 	KUBE_PATCH_STRATEGIC, /* built-in types only */
 } kube_patch_type;
 MEMSHACK_MUST_USE int kube_patch(kube_client *c, const char *path, kube_patch_type type, json_t *patch, json_t **ret,
-	       kube_error *err);
+				 kube_error *err);
 
 /* Server-side apply of `obj` (must carry apiVersion, kind, metadata.name) as `field_manager`. */
-MEMSHACK_MUST_USE int kube_apply(kube_client *c, const char *path, json_t *obj, const char *field_manager, bool force, json_t **ret,
-	       kube_error *err);
+MEMSHACK_MUST_USE int kube_apply(kube_client *c, const char *path, json_t *obj, const char *field_manager, bool force,
+				 json_t **ret, kube_error *err);
 
 /* propagation: "Foreground", "Background", "Orphan" or NULL (server default). */
-MEMSHACK_MUST_USE int kube_delete(kube_client *c, const char *path, const char *propagation, json_t **ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_delete(kube_client *c, const char *path, const char *propagation, json_t **ret,
+				  kube_error *err);
 /* The same, only if the object still has this UID (preconditions.uid): never deletes a re-created object. */
-MEMSHACK_MUST_USE int kube_delete_uid(kube_client *c, const char *path, const char *propagation, const char *uid, json_t **ret,
-		    kube_error *err);
+MEMSHACK_MUST_USE int kube_delete_uid(kube_client *c, const char *path, const char *propagation, const char *uid,
+				      json_t **ret, kube_error *err);
 
 typedef struct kube_list_options {
 	const char *label_selector; /* or NULL */
@@ -127,6 +130,7 @@ typedef struct kube_list_options {
  * token expires (410) mid-way, the list starts again (at most 3 times).
  * opts may be NULL.
  */
-MEMSHACK_MUST_USE int kube_list(kube_client *c, const char *path, const kube_list_options *opts, json_t **ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_list(kube_client *c, const char *path, const kube_list_options *opts, json_t **ret,
+				kube_error *err);
 
 #endif

@@ -108,8 +108,8 @@ static int get_str(const where *w, json_t *obj, const char *key, const char **ou
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return kube_error_set(w->err, KUBE_ERR_CONFIG, "%s: %s '%s': %s must be a string", w->origin,
-				      w->what, w->name, key);
+		return kube_error_set(w->err, KUBE_ERR_CONFIG, "%s: %s '%s': %s must be a string", w->origin, w->what,
+				      w->name, key);
 	*out = json_string_value(v);
 	if (!**out)
 		*out = NULL;
@@ -155,8 +155,8 @@ static int load_pem(const where *w, json_t *obj, const char *file_key, kube_blob
 		return -1;
 	if (data) {
 		if (base64_decode(data, strlen(data), &out->data, &out->len))
-			return kube_error_set(w->err, KUBE_ERR_CONFIG, "%s: %s '%s': %s is not valid base64",
-					      w->origin, w->what, w->name, data_key);
+			return kube_error_set(w->err, KUBE_ERR_CONFIG, "%s: %s '%s': %s is not valid base64", w->origin,
+					      w->what, w->name, data_key);
 		if (!looks_like_pem(out)) {
 			blob_release(out);
 			return kube_error_set(w->err, KUBE_ERR_CONFIG, "%s: %s '%s': %s does not hold PEM data",
@@ -187,8 +187,7 @@ static json_t *find_named(json_t *doc, const char *list_key, const char *inner_k
 	json_t *list = json_object_get(doc, list_key);
 	size_t i;
 	json_t *e;
-	json_array_foreach(list, i, e)
-	{
+	json_array_foreach (list, i, e) {
 		const char *n = json_string_value(json_object_get(e, "name"));
 		if (n && !strcmp(n, name)) {
 			json_t *inner = json_object_get(e, inner_key);
@@ -234,8 +233,7 @@ static int parse_exec(const where *w, json_t *ex, kube_config *cfg)
 			return kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
 		size_t i;
 		json_t *a;
-		json_array_foreach(args, i, a)
-		{
+		json_array_foreach (args, i, a) {
 			if (!json_is_string(a))
 				return kube_error_set(err, KUBE_ERR_CONFIG,
 						      "%s: user '%s': exec args[%zu] must be a string", w->origin,
@@ -248,21 +246,20 @@ static int parse_exec(const where *w, json_t *ex, kube_config *cfg)
 	json_t *env = json_object_get(ex, "env");
 	if (env && !json_is_null(env)) {
 		if (!json_is_array(env))
-			return kube_error_set(err, KUBE_ERR_CONFIG, "%s: user '%s': exec env must be a list",
-					      w->origin, w->name);
+			return kube_error_set(err, KUBE_ERR_CONFIG, "%s: user '%s': exec env must be a list", w->origin,
+					      w->name);
 		x->env = calloc(json_array_size(env) + 1, sizeof *x->env);
 		if (!x->env)
 			return kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
 		size_t i;
 		json_t *e;
-		json_array_foreach(env, i, e)
-		{
+		json_array_foreach (env, i, e) {
 			const char *n = json_string_value(json_object_get(e, "name"));
 			const char *v = json_string_value(json_object_get(e, "value"));
 			if (!n || !*n || strchr(n, '=') || !v)
 				return kube_error_set(err, KUBE_ERR_CONFIG,
-						      "%s: user '%s': exec env[%zu] needs a name and a value", w->origin,
-						      w->name, i);
+						      "%s: user '%s': exec env[%zu] needs a name and a value",
+						      w->origin, w->name, i);
 			sbuf sb = SBUF_INIT;
 			if (sbuf_addf(&sb, "%s=%s", n, v))
 				return kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
@@ -337,8 +334,7 @@ static int parse_cluster(const where *w, json_t *cl, kube_config *cfg)
 	return 0;
 }
 
-int kube_config_from_json(json_t *doc, const char *origin, const char *context, kube_config **ret,
-			  kube_error *err)
+int kube_config_from_json(json_t *doc, const char *origin, const char *context, kube_config **ret, kube_error *err)
 {
 	if (!json_is_object(doc))
 		return kube_error_set(err, KUBE_ERR_CONFIG, "%s: not a kubeconfig (expected a mapping)", origin);
@@ -364,8 +360,9 @@ int kube_config_from_json(json_t *doc, const char *origin, const char *context, 
 		return kube_error_set(err, KUBE_ERR_CONFIG, "%s: context '%s' names no cluster", origin, ctx_name);
 	json_t *cl = find_named(doc, "clusters", "cluster", cluster_name);
 	if (!cl)
-		return kube_error_set(err, KUBE_ERR_CONFIG, "%s: context '%s' refers to cluster '%s', which is not defined",
-				      origin, ctx_name, cluster_name);
+		return kube_error_set(err, KUBE_ERR_CONFIG,
+				      "%s: context '%s' refers to cluster '%s', which is not defined", origin, ctx_name,
+				      cluster_name);
 	json_t *user = NULL;
 	if (user_name) {
 		user = find_named(doc, "users", "user", user_name);
@@ -432,14 +429,12 @@ static int resolve_paths(json_t *doc, const char *dir)
 	size_t i;
 	json_t *e;
 	int r = 0;
-	json_array_foreach(json_object_get(doc, "clusters"), i, e)
-	{
+	json_array_foreach (json_object_get(doc, "clusters"), i, e) {
 		json_t *c = json_object_get(e, "cluster");
 		if (json_is_object(c))
 			r |= resolve_key(c, "certificate-authority", dir, false);
 	}
-	json_array_foreach(json_object_get(doc, "users"), i, e)
-	{
+	json_array_foreach (json_object_get(doc, "users"), i, e) {
 		json_t *u = json_object_get(e, "user");
 		if (!json_is_object(u))
 			continue;
@@ -466,11 +461,10 @@ static int check_lists(json_t *doc, const char *origin, kube_error *err)
 			return kube_error_set(err, KUBE_ERR_CONFIG, "%s: %s must be a list", origin, lists[k]);
 		size_t i;
 		json_t *e;
-		json_array_foreach(l, i, e)
-		{
+		json_array_foreach (l, i, e) {
 			if (!json_is_object(e) || !json_is_string(json_object_get(e, "name")))
-				return kube_error_set(err, KUBE_ERR_CONFIG, "%s: %s[%zu] has no name", origin,
-						      lists[k], i);
+				return kube_error_set(err, KUBE_ERR_CONFIG, "%s: %s[%zu] has no name", origin, lists[k],
+						      i);
 		}
 	}
 	return 0;
@@ -513,8 +507,8 @@ static int load_doc(const char *text, size_t len, const char *origin, const char
 	return 0;
 }
 
-int kube_config_parse(const char *text, size_t len, const char *origin, const char *base_dir,
-		      const char *context, kube_config **ret, kube_error *err)
+int kube_config_parse(const char *text, size_t len, const char *origin, const char *base_dir, const char *context,
+		      kube_config **ret, kube_error *err)
 {
 	json_t *doc;
 	if (load_doc(text, len, origin, base_dir, &doc, err))
@@ -538,12 +532,10 @@ static int merge_list(json_t *dst, json_t *src, const char *key)
 	}
 	size_t i, j;
 	json_t *e, *have;
-	json_array_foreach(from, i, e)
-	{
+	json_array_foreach (from, i, e) {
 		const char *name = json_string_value(json_object_get(e, "name"));
 		bool dup = false;
-		json_array_foreach(to, j, have)
-		{
+		json_array_foreach (to, j, have) {
 			if (!strcmp(json_string_value(json_object_get(have, "name")), name))
 				dup = true;
 		}
@@ -611,8 +603,9 @@ int kube_config_in_cluster(const kube_config_options *opts, kube_config **ret, k
 {
 	const char *host = opts->service_host, *port = opts->service_port;
 	if (!host || !*host || !port || !*port)
-		return kube_error_set(err, KUBE_ERR_CONFIG,
-				      "not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are unset");
+		return kube_error_set(
+			err, KUBE_ERR_CONFIG,
+			"not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are unset");
 	const char *dir = opts->sa_dir ? opts->sa_dir : DEFAULT_SA_DIR;
 	kube_config *cfg = calloc(1, sizeof *cfg);
 	if (!cfg)

@@ -61,13 +61,13 @@ typedef struct kube_config {
 } kube_config;
 
 typedef struct kube_config_options {
-	const char *kubeconfig;   /* --kubeconfig, or NULL */
-	const char *context;      /* --context, or NULL for current-context */
+	const char *kubeconfig;     /* --kubeconfig, or NULL */
+	const char *context;        /* --context, or NULL for current-context */
 	const char *kubeconfig_env; /* the value of KUBECONFIG, or NULL */
-	const char *home;         /* $HOME, or NULL */
-	const char *service_host; /* KUBERNETES_SERVICE_HOST, or NULL */
-	const char *service_port; /* KUBERNETES_SERVICE_PORT, or NULL */
-	const char *sa_dir;       /* NULL = /var/run/secrets/kubernetes.io/serviceaccount */
+	const char *home;           /* $HOME, or NULL */
+	const char *service_host;   /* KUBERNETES_SERVICE_HOST, or NULL */
+	const char *service_port;   /* KUBERNETES_SERVICE_PORT, or NULL */
+	const char *sa_dir;         /* NULL = /var/run/secrets/kubernetes.io/serviceaccount */
 } kube_config_options;
 
 /* Fills the environment-derived fields of opts from getenv(). */
@@ -83,15 +83,14 @@ int kube_config_load(const kube_config_options *opts, kube_config **ret, kube_er
  * Parses one kubeconfig document. `origin` names it in messages; relative
  * paths resolve against base_dir (NULL: the current directory).
  */
-int kube_config_parse(const char *text, size_t len, const char *origin, const char *base_dir,
-		      const char *context, kube_config **ret, kube_error *err);
+int kube_config_parse(const char *text, size_t len, const char *origin, const char *base_dir, const char *context,
+		      kube_config **ret, kube_error *err);
 
 /*
  * Builds the configuration from an already merged kubeconfig JSON tree whose
  * file paths are absolute. Borrowed `doc`.
  */
-int kube_config_from_json(json_t *doc, const char *origin, const char *context, kube_config **ret,
-			  kube_error *err);
+int kube_config_from_json(json_t *doc, const char *origin, const char *context, kube_config **ret, kube_error *err);
 
 /* In-cluster configuration only. */
 int kube_config_in_cluster(const kube_config_options *opts, kube_config **ret, kube_error *err);

@@ -39,7 +39,6 @@ struct kube_credential {
 	int64_t expires_at_us;      /* exec: wall-clock expiry, 0 = none */
 };
 
-
 void kube_auth_release(kube_auth *a)
 {
 	if (!a)
@@ -212,10 +211,12 @@ int kube_exec_credential_parse(const char *text, size_t len, const char *api_ver
 	} else if (!json_is_object(st)) {
 		kube_error_set(err, KUBE_ERR_AUTH, "exec plugin output has no status");
 	} else if ((token && *token) == ((cert && *cert) || (key && *key))) {
-		kube_error_set(err, KUBE_ERR_AUTH,
-			       "exec plugin status must hold either a token or clientCertificateData and clientKeyData");
+		kube_error_set(
+			err, KUBE_ERR_AUTH,
+			"exec plugin status must hold either a token or clientCertificateData and clientKeyData");
 	} else if (!token && (!cert || !*cert || !key || !*key)) {
-		kube_error_set(err, KUBE_ERR_AUTH, "exec plugin status has only one of clientCertificateData and clientKeyData");
+		kube_error_set(err, KUBE_ERR_AUTH,
+			       "exec plugin status has only one of clientCertificateData and clientKeyData");
 	} else if (exp && timefmt_parse_rfc3339(exp, &expiry)) {
 		kube_error_set(err, KUBE_ERR_AUTH, "exec plugin expirationTimestamp '%s' is not RFC 3339", exp);
 	} else {
@@ -223,7 +224,8 @@ int kube_exec_credential_parse(const char *text, size_t len, const char *api_ver
 		if (token)
 			ok = (a.token = strdup(token)) != NULL;
 		else {
-			ok = (a.cert.data = (unsigned char *)strdup(cert)) && (a.key.data = (unsigned char *)strdup(key));
+			ok = (a.cert.data = (unsigned char *)strdup(cert)) &&
+			     (a.key.data = (unsigned char *)strdup(key));
 			a.cert.len = strlen(cert);
 			a.key.len = strlen(key);
 		}
@@ -275,8 +277,8 @@ static int read_plugin_output(pid_t pid, const char *command, int out_fd, int er
 		int64_t left = deadline - clock_mono_us();
 		if (left <= 0) {
 			kill(pid, SIGKILL);
-			return kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' did not finish within %d s", command,
-					      KUBE_EXEC_TIMEOUT_S);
+			return kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' did not finish within %d s",
+					      command, KUBE_EXEC_TIMEOUT_S);
 		}
 		struct pollfd pf[2] = { { out_open ? out_fd : -1, POLLIN, 0 }, { err_open ? err_fd : -1, POLLIN, 0 } };
 		int pr = poll(pf, 2, (int)(left / 1000) + 1);
@@ -310,7 +312,8 @@ static int read_plugin_output(pid_t pid, const char *command, int out_fd, int er
 	}
 	if (overflow) {
 		kill(pid, SIGKILL);
-		return kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' wrote more than %u bytes", command, MAX_EXEC_OUTPUT);
+		return kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' wrote more than %u bytes", command,
+				      MAX_EXEC_OUTPUT);
 	}
 	return 0;
 }
@@ -331,7 +334,8 @@ static int reap_plugin(pid_t pid, const char *command, bool ran_ok, const sbuf *
 	if (WIFEXITED(status))
 		return kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' exited with status %d%s%.*s", command,
 				      WEXITSTATUS(status), n ? ": " : "", (int)(n > 300 ? 300 : n), errtext->buf);
-	return kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' was killed by signal %d", command, WTERMSIG(status));
+	return kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' was killed by signal %d", command,
+			      WTERMSIG(status));
 }
 
 static int run_plugin(const kube_credential *c, sbuf *out, sbuf *errtext, kube_error *err)
@@ -376,7 +380,8 @@ static int run_plugin(const kube_credential *c, sbuf *out, sbuf *errtext, kube_e
 	pid_t pid = -1;
 	int e = posix_spawnp(&pid, x->command, &fa, NULL, argv, envp);
 	if (e) {
-		kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' could not be started: %s", x->command, strerror(e));
+		kube_error_set(err, KUBE_ERR_AUTH, "exec plugin '%s' could not be started: %s", x->command,
+			       strerror(e));
 		goto out;
 	}
 	close(outp[1]);
@@ -409,7 +414,8 @@ static int refresh_locked(kube_credential *c, kube_error *err)
 		long long expiry = 0;
 		int rc = run_plugin(c, &out, &errtext, err);
 		if (!rc)
-			rc = kube_exec_credential_parse(out.buf, out.len, c->exec->api_version, &c->cached, &expiry, err);
+			rc = kube_exec_credential_parse(out.buf, out.len, c->exec->api_version, &c->cached, &expiry,
+							err);
 		sbuf_release(&out);
 		sbuf_release(&errtext);
 		if (rc)
@@ -433,8 +439,7 @@ int kube_credential_get(kube_credential *c, kube_auth *ret, kube_error *err)
 	bool stale = !c->have_cached;
 	if (!stale && c->exec && c->expires_at_us && clock_wall_us() >= c->expires_at_us)
 		stale = true;
-	if (!stale && c->token_file && !c->static_token && !c->exec &&
-	    clock_mono_us() >= c->refresh_at_mono_us)
+	if (!stale && c->token_file && !c->static_token && !c->exec && clock_mono_us() >= c->refresh_at_mono_us)
 		stale = true;
 	int rc = 0;
 	if (stale)

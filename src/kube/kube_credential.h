@@ -21,9 +21,9 @@
 #include "kube/kube_error.h"
 
 typedef struct kube_auth {
-	char *token;      /* bearer token, or NULL */
-	kube_blob cert;   /* PEM client certificate from an exec plugin, or empty */
-	kube_blob key;    /* PEM key for it */
+	char *token;    /* bearer token, or NULL */
+	kube_blob cert; /* PEM client certificate from an exec plugin, or empty */
+	kube_blob key;  /* PEM key for it */
 } kube_auth;
 
 typedef struct kube_credential kube_credential;

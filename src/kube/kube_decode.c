@@ -101,8 +101,7 @@ static int from_tree(kube_list_page *page, json_t *doc, char *why, size_t whylen
 	read_meta(page, json_object_get(doc, "metadata"));
 	size_t i;
 	json_t *item;
-	json_array_foreach(items, i, item)
-	{
+	json_array_foreach (items, i, item) {
 		if (usable(item)) {
 			if (json_array_append(page->items, item))
 				return snprintf(why, whylen, "out of memory"), -1;
@@ -110,10 +109,10 @@ static int from_tree(kube_list_page *page, json_t *doc, char *why, size_t whylen
 		}
 		json_t *md = json_object_get(item, "metadata");
 		if (json_is_object(item) && json_string_clean(json_object_get(md, "name"))) {
-			json_t *id = json_pack("{s:O*, s:O*, s:O}", "apiVersion", json_object_get(item, "apiVersion"), "kind",
-					       json_object_get(item, "kind"), "metadata", md);
-			if (json_array_append_new(page->undecodable,
-						  json_pack("{s:o, s:s}", "object", id, "reason", "not a usable object")))
+			json_t *id = json_pack("{s:O*, s:O*, s:O}", "apiVersion", json_object_get(item, "apiVersion"),
+					       "kind", json_object_get(item, "kind"), "metadata", md);
+			if (json_array_append_new(page->undecodable, json_pack("{s:o, s:s}", "object", id, "reason",
+									       "not a usable object")))
 				return snprintf(why, whylen, "out of memory"), -1;
 		} else {
 			page->unnamed++;

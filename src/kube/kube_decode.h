@@ -25,9 +25,9 @@ json_t *kube_identity_scan(const char *buf, size_t start, size_t end);
 
 /* One LIST page, decoded per item. Release with kube_list_page_release. */
 typedef struct kube_list_page {
-	json_t *items;       /* array of decoded objects (owned) */
-	json_t *undecodable; /* array of {"object": identity, "reason": "..."} (owned) */
-	size_t unnamed;      /* items that could be neither decoded nor named */
+	json_t *items;          /* array of decoded objects (owned) */
+	json_t *undecodable;    /* array of {"object": identity, "reason": "..."} (owned) */
+	size_t unnamed;         /* items that could be neither decoded nor named */
 	char *resource_version; /* metadata.resourceVersion (owned) or NULL */
 	char *continue_token;   /* metadata.continue (owned) or NULL when this is the last page */
 } kube_list_page;

@@ -174,9 +174,18 @@ static bool has_code(const kube_error *err, long code)
 	return err && err->kind == KUBE_ERR_API && err->http_code == code;
 }
 
-bool kube_error_is_not_found(const kube_error *err) { return has_code(err, 404); }
-bool kube_error_is_gone(const kube_error *err) { return has_code(err, 410); }
-bool kube_error_is_unauthorized(const kube_error *err) { return has_code(err, 401); }
+bool kube_error_is_not_found(const kube_error *err)
+{
+	return has_code(err, 404);
+}
+bool kube_error_is_gone(const kube_error *err)
+{
+	return has_code(err, 410);
+}
+bool kube_error_is_unauthorized(const kube_error *err)
+{
+	return has_code(err, 401);
+}
 
 bool kube_error_is_conflict(const kube_error *err)
 {

@@ -22,7 +22,7 @@ typedef enum kube_error_kind {
 	KUBE_ERR_DECODE,    /* the response body was not what the API promises */
 	KUBE_ERR_INVALID,   /* a bad argument from the caller (e.g. a name with '/') */
 	KUBE_ERR_NOMEM,
-	KUBE_ERR_DEADLINE,  /* the request's deadline (kube_client_set_deadline) passed: not sent, or cut off */
+	KUBE_ERR_DEADLINE, /* the request's deadline (kube_client_set_deadline) passed: not sent, or cut off */
 } kube_error_kind;
 
 typedef struct kube_error_cause {
@@ -33,22 +33,24 @@ typedef struct kube_error_cause {
 
 typedef struct kube_error {
 	kube_error_kind kind;
-	long http_code;        /* HTTP status for KUBE_ERR_API, else 0 */
-	char *reason;          /* Status.reason (e.g. "NotFound"), or NULL */
-	char *message;         /* one line, never NULL once set */
+	long http_code; /* HTTP status for KUBE_ERR_API, else 0 */
+	char *reason;   /* Status.reason (e.g. "NotFound"), or NULL */
+	char *message;  /* one line, never NULL once set */
 	kube_error_cause *causes;
 	size_t n_causes;
-	long retry_after_s;    /* Retry-After / Status.details.retryAfterSeconds, or 0 */
-	char *text_;           /* kube_strerror()'s cache */
+	long retry_after_s; /* Retry-After / Status.details.retryAfterSeconds, or 0 */
+	char *text_;        /* kube_strerror()'s cache */
 } kube_error;
 
-#define KUBE_ERROR_INIT { KUBE_OK, 0, NULL, NULL, NULL, 0, 0, NULL }
+#define KUBE_ERROR_INIT                                  \
+	{                                                \
+		KUBE_OK, 0, NULL, NULL, NULL, 0, 0, NULL \
+	}
 
 void kube_error_release(kube_error *err);
 
 /* Sets kind and a printf-formatted message, replacing any earlier error. Returns -1. */
-int kube_error_set(kube_error *err, kube_error_kind kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+int kube_error_set(kube_error *err, kube_error_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Sets an API error from an HTTP status and a response body that should be a
@@ -68,9 +70,9 @@ const char *kube_strerror(kube_error *err);
 const char *kube_reason_for_code(long http_code);
 
 bool kube_error_is_not_found(const kube_error *err);
-bool kube_error_is_conflict(const kube_error *err);     /* 409 Conflict (stale resourceVersion) */
+bool kube_error_is_conflict(const kube_error *err); /* 409 Conflict (stale resourceVersion) */
 bool kube_error_is_already_exists(const kube_error *err);
-bool kube_error_is_gone(const kube_error *err);         /* 410 Expired/Gone */
+bool kube_error_is_gone(const kube_error *err); /* 410 Expired/Gone */
 bool kube_error_is_unauthorized(const kube_error *err);
 
 #endif

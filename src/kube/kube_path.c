@@ -43,8 +43,7 @@ static bool segment_valid(const char *s, bool may_be_empty)
 	return strlen(s) <= 253;
 }
 
-char *kube_path(const kube_resource *res, const char *ns, const char *name, const char *subresource,
-		kube_error *err)
+char *kube_path(const kube_resource *res, const char *ns, const char *name, const char *subresource, kube_error *err)
 {
 	if (!res || !segment_valid(res->group, true) || !segment_valid(res->version, false) ||
 	    !segment_valid(res->plural, false)) {
@@ -61,8 +60,8 @@ char *kube_path(const kube_resource *res, const char *ns, const char *name, cons
 		return NULL;
 	}
 	if (name && all_ns) {
-		kube_error_set(err, KUBE_ERR_INVALID, "%s '%.80s': a namespaced object needs a namespace",
-			       res->plural, name);
+		kube_error_set(err, KUBE_ERR_INVALID, "%s '%.80s': a namespaced object needs a namespace", res->plural,
+			       name);
 		return NULL;
 	}
 	if (subresource && (!name || !segment_valid(subresource, false))) {

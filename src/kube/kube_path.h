@@ -48,8 +48,7 @@ bool kube_name_valid(const char *s);
  * subresource ("status", "scale"). Returns a new string (caller frees), or
  * NULL with *err set (KUBE_ERR_INVALID) when an argument is not valid.
  */
-char *kube_path(const kube_resource *res, const char *ns, const char *name, const char *subresource,
-		kube_error *err);
+char *kube_path(const kube_resource *res, const char *ns, const char *name, const char *subresource, kube_error *err);
 
 /* "apps/v1" or "v1". Returns a new string (caller frees), NULL on no memory. */
 char *kube_api_version(const kube_resource *res);

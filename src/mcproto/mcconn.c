@@ -32,7 +32,8 @@ int mcconn_dial(mcconn *c, const char *host, const char *port, char *err, size_t
 		int soerr = 0;
 		socklen_t sl = sizeof soerr;
 		if (poll(&p, 1, c->timeout_ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) || soerr) {
-			snprintf(err, errlen, "cannot connect to %s:%s: %s", host, port, soerr ? strerror(soerr) : "timed out");
+			snprintf(err, errlen, "cannot connect to %s:%s: %s", host, port,
+				 soerr ? strerror(soerr) : "timed out");
 			close(fd);
 			fd = -1;
 		}
@@ -110,7 +111,8 @@ int mcconn_get(mcconn *c, const char *key, char *out, size_t outlen, bool *found
 	*found = false;
 	char req[300], line[512];
 	int n = snprintf(req, sizeof req, "get %s\r\n", key);
-	if (n < 0 || (size_t)n >= sizeof req || mcconn_send(c, req, (size_t)n) || mcconn_read_line(c, line, sizeof line))
+	if (n < 0 || (size_t)n >= sizeof req || mcconn_send(c, req, (size_t)n) ||
+	    mcconn_read_line(c, line, sizeof line))
 		return -1;
 	if (!strcmp(line, "END"))
 		return 0;

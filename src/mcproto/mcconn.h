@@ -21,7 +21,10 @@ typedef struct mcconn {
 	sbuf in;        /* bytes received and not yet consumed */
 } mcconn;
 
-#define MCCONN_INIT(timeout) { -1, (timeout), SBUF_INIT }
+#define MCCONN_INIT(timeout)             \
+	{                                \
+		-1, (timeout), SBUF_INIT \
+	}
 
 /* Resolves host (getaddrinfo: name or address) and connects, waiting at most
  * c->timeout_ms. Returns 0, or -1 with a one-line reason in err. */

@@ -15,10 +15,8 @@
 #include "util/object_meta.h"
 
 static const kube_resource *const child_resources[CHILD_KINDS] = {
-	[CHILD_SERVICE] = &KUBE_RES_SERVICES,
-	[CHILD_STATEFULSET] = &KUBE_RES_STATEFULSETS,
-	[CHILD_PDB] = &KUBE_RES_PODDISRUPTIONBUDGETS,
-	[CHILD_CONFIGMAP] = &KUBE_RES_CONFIGMAPS,
+	[CHILD_SERVICE] = &KUBE_RES_SERVICES,         [CHILD_STATEFULSET] = &KUBE_RES_STATEFULSETS,
+	[CHILD_PDB] = &KUBE_RES_PODDISRUPTIONBUDGETS, [CHILD_CONFIGMAP] = &KUBE_RES_CONFIGMAPS,
 	[CHILD_DEPLOYMENT] = &KUBE_RES_DEPLOYMENTS,
 };
 
@@ -39,7 +37,7 @@ const projection_fields *child_kind_projection(child_kind k)
 {
 	static const char *const sts_status[] = { "replicas", "readyReplicas", "updatedReplicas", "observedGeneration",
 						  NULL };
-	static const char *const dep_status[] = { "replicas",		"readyReplicas",      "updatedReplicas",
+	static const char *const dep_status[] = { "replicas",          "readyReplicas",      "updatedReplicas",
 						  "availableReplicas", "observedGeneration", NULL };
 	static const projection_fields sts_keep = { MEMSHACK_DIGEST_ANNOTATION, sts_status },
 				       dep_keep = { MEMSHACK_DIGEST_ANNOTATION, dep_status },
@@ -103,7 +101,8 @@ static void memo_set(children *ch, const char *key, const char *digest, json_t *
 		snprintf(mm->digest, sizeof mm->digest, "%s", digest ? digest : "");
 		mm->generation = generation_of(after);
 		snprintf(mm->rv, sizeof mm->rv, "%s", object_meta_str(after, "resourceVersion") ?: "");
-		snprintf(mm->rv_before, sizeof mm->rv_before, "%s", before ? object_meta_str(before, "resourceVersion") ?: "" : "");
+		snprintf(mm->rv_before, sizeof mm->rv_before, "%s",
+			 before ? object_meta_str(before, "resourceVersion") ?: "" : "");
 	}
 	pthread_mutex_unlock(&ch->mu);
 }
@@ -153,9 +152,7 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 	child_verdict v = child_decide(have_memo ? &mm : NULL, cached ? &seen : NULL, want,
 				       child_kind_has_generation(kind), now_us);
 	switch (v.action) {
-	case CHILD_UP_TO_DATE:
-		json_decref(cached);
-		return 0;
+	case CHILD_UP_TO_DATE: json_decref(cached); return 0;
 	case CHILD_ADOPT:
 		memo_set(ch, key, want, cached, NULL);
 		json_decref(cached);
@@ -165,8 +162,7 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 		json_decref(cached);
 		return 0;
 	case CHILD_APPLY:
-	case CHILD_REVERT:
-		break;
+	case CHILD_REVERT: break;
 	}
 	const kube_resource *res = NULL;
 	static const kube_resource *const known[] = { &KUBE_RES_SERVICES, &KUBE_RES_STATEFULSETS,
@@ -194,7 +190,7 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 static bool memo_under(void *ud, const char *key, void *value)
 {
 	(void)value;
-	const char *want = ud;           /* "<ns>/<prefix>" */
+	const char *want = ud;               /* "<ns>/<prefix>" */
 	const char *rest = strchr(key, '/'); /* after "Kind" */
 	return rest && !strncmp(rest + 1, want, strlen(want));
 }

@@ -63,8 +63,8 @@ void children_free(children *ch);
  * contested child's revert is held back that long (reconcile again then).
  * 0, or -1 with err set.
  */
-MEMSHACK_MUST_USE int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_applied, int64_t *ret_defer_us,
-		   kube_error *err);
+MEMSHACK_MUST_USE int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_applied,
+				     int64_t *ret_defer_us, kube_error *err);
 
 /*
  * After children_apply reported defer_us > 0 for `child` of `owner` (both
@@ -78,7 +78,6 @@ void children_forget(children *ch, const char *ns, const char *prefix);
 /* The same for the owner `key` ("namespace/name"): its children are named <name><suffix>... */
 void children_forget_owner(children *ch, const char *key, const char *suffix);
 
-
 /*
  * Reports key's object if inf set it aside as undecodable: Ready=False with
  * reason Undecodable on its /status (a merge patch: nothing of it needs to
@@ -89,6 +88,6 @@ void children_forget_owner(children *ch, const char *key, const char *suffix);
  * failed (reconcile again with backoff).
  */
 MEMSHACK_MUST_USE int children_report_undecodable(kube_client *c, events *ev, informer *inf, const kube_resource *res,
-				const char *log_name, const char *key);
+						  const char *log_name, const char *key);
 
 #endif

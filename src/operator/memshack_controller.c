@@ -26,11 +26,12 @@ const kube_resource MEMSHACK_RES = { MEMSHACK_GROUP, MEMSHACK_VERSION_NAME, "mem
 
 /* Per Memshack: when its config last changed, and which config its gateways were last seen to confirm. */
 typedef struct config_memo {
-	int64_t since;         /* monotonic µs of the last config change */
-	char md5[33];          /* the config last written */
-	char confirmed[33];    /* md5 all gateways reported, "" until they do */
+	int64_t since;          /* monotonic µs of the last config change */
+	char md5[33];           /* the config last written */
+	char confirmed[33];     /* md5 all gateways reported, "" until they do */
 	memshack_layout routed; /* what that config routes to */
-	memshack_layout prev_routed; /* what the config before it routed to (gateways may serve it until they confirm) */
+	memshack_layout
+		prev_routed; /* what the config before it routed to (gateways may serve it until they confirm) */
 } config_memo;
 
 struct memshack_controller {
@@ -76,7 +77,8 @@ static void forget(memshack_controller *ctl, const char *key)
 	pthread_mutex_unlock(&ctl->mu);
 	char ns[256], labels[700];
 	snprintf(ns, sizeof ns, "%.*s", (int)(slash - key), key);
-	metrics_remove(ctl->metrics, "memshack_gateway_config_loaded", object_labels(ns, slash + 1, labels, sizeof labels));
+	metrics_remove(ctl->metrics, "memshack_gateway_config_loaded",
+		       object_labels(ns, slash + 1, labels, sizeof labels));
 }
 
 /* What the gateway pod cache keeps (new reference). */
@@ -87,8 +89,7 @@ static json_t *project_gateway_pod(void *ud, json_t *pod)
 	const char *ready = "False";
 	size_t i;
 	json_t *c;
-	json_array_foreach(json_object_get(st, "conditions"), i, c)
-	{
+	json_array_foreach (json_object_get(st, "conditions"), i, c) {
 		if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "", "Ready"))
 			ready = json_string_value(json_object_get(c, "status")) ?: "False";
 	}
@@ -137,12 +138,12 @@ static void probe_gateways(memshack_controller *ctl, const memshack_spec *s, con
 	const char **names = calloc(json_array_size(pods) + 1, sizeof *names);
 	size_t n = 0, i;
 	json_t *pod;
-	json_array_foreach(pods, i, pod)
-	{
+	json_array_foreach (pods, i, pod) {
 		json_t *st = json_object_get(pod, "status");
 		const char *ip = json_string_value(json_object_get(st, "podIP"));
 		const char *name = object_meta_str(pod, "name");
-		if (!reqs || !names || !ip || !name || strcmp(json_string_value(json_object_get(st, "ready")) ?: "", "True"))
+		if (!reqs || !names || !ip || !name ||
+		    strcmp(json_string_value(json_object_get(st, "ready")) ?: "", "True"))
 			continue;
 		reqs[n] = (gateway_probe_req){ .ip = ip, .port = s->mcrouter_port };
 		names[n++] = name;
@@ -183,8 +184,8 @@ static int write_status(memshack_controller *ctl, json_t *ms, json_t *status, ku
 {
 	if (!conditions_status_differs(json_object_get(ms, "status"), status))
 		return 0;
-	return apply_status(manager_client(ctl->m), MEMSHACK_FIELD_MANAGER, &MEMSHACK_RES, object_meta_str(ms, "namespace"),
-			    object_meta_str(ms, "name"), status, err);
+	return apply_status(manager_client(ctl->m), MEMSHACK_FIELD_MANAGER, &MEMSHACK_RES,
+			    object_meta_str(ms, "namespace"), object_meta_str(ms, "name"), status, err);
 }
 
 /* What the caches say of s's pools and gateway. 0, or -1 when a cached child could not be read (decide nothing). */
@@ -202,7 +203,8 @@ static int observe(memshack_controller *ctl, const memshack_spec *s, memshack_ob
 			json_t *gen = json_object_get(json_object_get(sts, "metadata"), "generation");
 			o->pools[k].exists = true;
 			o->pools[k].ready = (int)json_integer_value(json_object_get(st, "readyReplicas"));
-			o->pools[k].current = json_integer_value(json_object_get(st, "observedGeneration")) >= json_integer_value(gen);
+			o->pools[k].current = json_integer_value(json_object_get(st, "observedGeneration")) >=
+					      json_integer_value(gen);
 		}
 		json_decref(sts);
 	}
@@ -216,7 +218,8 @@ static int observe(memshack_controller *ctl, const memshack_spec *s, memshack_ob
 		json_t *gen = json_object_get(json_object_get(dep, "metadata"), "generation");
 		o->gateway_exists = true;
 		o->gateway_ready = (int)json_integer_value(json_object_get(st, "readyReplicas"));
-		o->gateway_current = json_integer_value(json_object_get(st, "observedGeneration")) >= json_integer_value(gen);
+		o->gateway_current =
+			json_integer_value(json_object_get(st, "observedGeneration")) >= json_integer_value(gen);
 	}
 	json_decref(dep);
 	return 0;
@@ -271,7 +274,7 @@ typedef struct pass {
 	int64_t config_age; /* since the config being written was written (0: now, or not known) */
 	int64_t defer_us;   /* the shortest hold-back of a contested child */
 	int64_t now_us;
-	sbuf changed;       /* what was applied, for the log and the Event */
+	sbuf changed; /* what was applied, for the log and the Event */
 	reconcile_result res;
 } pass;
 
@@ -281,7 +284,8 @@ static const reconcile_result RECONCILE_FAILED = { RECONCILE_ERROR, 0 };
 static void report_invalid_spec(pass *p)
 {
 	json_t *gen = json_object_get(json_object_get(p->ms, "metadata"), "generation");
-	json_t *st = conditions_invalid_spec_status(json_object_get(p->ms, "status"), json_integer_value(gen), p->err, p->now);
+	json_t *st = conditions_invalid_spec_status(json_object_get(p->ms, "status"), json_integer_value(gen), p->err,
+						    p->now);
 	if (conditions_status_differs(json_object_get(p->ms, "status"), st)) {
 		log_write(LOG_WARN, "memshack", p->key, "invalid spec: %s", p->err);
 		events_record(manager_events(p->ctl->m), p->ms, "Warning", "InvalidSpec", "Validate", "%s", p->err);
@@ -349,8 +353,8 @@ static int probe_and_hold(pass *p)
 		log_write(LOG_ERROR, "memshack", p->key, "cannot build children: out of memory");
 		return -1;
 	}
-	log_write(LOG_INFO, "memshack", p->key, "pools keep %d pods until every gateway loaded the config with %d shards",
-		  hold_pods, s->num_shards);
+	log_write(LOG_INFO, "memshack", p->key,
+		  "pools keep %d pods until every gateway loaded the config with %d shards", hold_pods, s->num_shards);
 	return 0;
 }
 
@@ -361,14 +365,15 @@ static void apply_children(pass *p)
 	bool config_changed = false, config_current = false;
 	size_t i;
 	json_t *obj;
-	json_array_foreach(p->d.objects, i, obj)
-	{
+	json_array_foreach (p->d.objects, i, obj) {
 		const char *kind = json_string_value(json_object_get(obj, "kind"));
 		child_kind k = child_kind_named(kind);
 		bool applied = false;
 		int64_t defer = 0;
-		if (k == CHILD_KINDS || children_apply(ctl->children, ctl->children_inf[k], obj, &applied, &defer, &p->kerr)) {
-			snprintf(p->err, sizeof p->err, "applying %s %s: %s", kind, object_meta_str(obj, "name"), kube_strerror(&p->kerr));
+		if (k == CHILD_KINDS ||
+		    children_apply(ctl->children, ctl->children_inf[k], obj, &applied, &defer, &p->kerr)) {
+			snprintf(p->err, sizeof p->err, "applying %s %s: %s", kind, object_meta_str(obj, "name"),
+				 kube_strerror(&p->kerr));
 			log_write(LOG_WARN, "memshack", p->key, "%s", p->err);
 			p->apply_error = p->err;
 			kube_error_release(&p->kerr);
@@ -390,7 +395,8 @@ static void apply_children(pass *p)
 	 * failed (or was not reached) is not the one the gateways may have.
 	 */
 	if (config_current && (config_changed || !memo || strcmp(memo->md5, p->d.config_md5))) {
-		if (!memo && (memo = calloc(1, sizeof *memo)) && strmap_put(&ctl->config_changed, p->key, memo, NULL, NULL)) {
+		if (!memo && (memo = calloc(1, sizeof *memo)) &&
+		    strmap_put(&ctl->config_changed, p->key, memo, NULL, NULL)) {
 			free(memo);
 			memo = NULL;
 		}
@@ -424,8 +430,9 @@ static void announce_config_loaded(pass *p)
 		return;
 	log_write(LOG_INFO, "memshack", p->key, "%d of %d gateways loaded config %s (%.1f s after it was written)",
 		  p->probed.probe.loaded, p->probed.probe.pods, p->d.config_md5, (double)p->config_age / 1e6);
-	events_record(manager_events(ctl->m), p->ms, "Normal", "ConfigLoaded", "Reconcile", "%d of %d gateways loaded config %.12s",
-		      p->probed.probe.loaded, p->probed.probe.pods, p->d.config_md5);
+	events_record(manager_events(ctl->m), p->ms, "Normal", "ConfigLoaded", "Reconcile",
+		      "%d of %d gateways loaded config %.12s", p->probed.probe.loaded, p->probed.probe.pods,
+		      p->d.config_md5);
 }
 
 /* Prunes StatefulSets of removed pools, once the gateways have had time to load the new config (memshack_prune_decide). */
@@ -438,8 +445,8 @@ static void prune_removed_pools(pass *p)
 	/* Pools are named <name>-memshack-pool-<k>: only those keys are parsed (O(own pools), not O(all)). */
 	char pool_prefix[400];
 	snprintf(pool_prefix, sizeof pool_prefix, "%s/%s-memshack-pool-", s->namespace, s->name);
-	json_t *owned = store_list_prefix(informer_store(ctl->children_inf[CHILD_STATEFULSET]), pool_prefix, owned_by_filter,
-					  s->uid);
+	json_t *owned = store_list_prefix(informer_store(ctl->children_inf[CHILD_STATEFULSET]), pool_prefix,
+					  owned_by_filter, s->uid);
 	if (!owned) {
 		/* Fail closed: which pools exist could not be read. */
 		snprintf(p->err, sizeof p->err, "pruning removed pools: out of memory");
@@ -449,7 +456,7 @@ static void prune_removed_pools(pass *p)
 	bool extra = false;
 	size_t i;
 	json_t *obj;
-	json_array_foreach(owned, i, obj)
+	json_array_foreach (owned, i, obj)
 		extra |= !memshack_pool_wanted(s, object_meta_str(obj, "name"));
 	/* The spec's pool names, to keep (on the stack: numReplicas is at most MEMSHACK_MAX_POOLS). */
 	char names[MEMSHACK_MAX_POOLS][128];
@@ -457,23 +464,26 @@ static void prune_removed_pools(pass *p)
 	for (int k = 0; k < s->num_replicas && k < MEMSHACK_MAX_POOLS; k++)
 		keep[k] = memshack_pool_name(s, k, names[k], sizeof names[k]);
 	const memshack_observed *pr = &p->probed;
-	memshack_prune_plan plan = memshack_prune_decide(extra, p->confirmed, pr->probe.probed, p->config_age,
-							 ctl->removal_delay_us);
+	memshack_prune_plan plan =
+		memshack_prune_decide(extra, p->confirmed, pr->probe.probed, p->config_age, ctl->removal_delay_us);
 	if (plan.wait_us > 0) {
 		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, plan.wait_us };
-		log_write(LOG_INFO, "memshack", p->key,
-			  "removed pools wait for gateways to load the new config (%d of %d confirmed; at most %.1f s more)",
-			  pr->probe.loaded, pr->probe.pods, (double)(ctl->removal_delay_us - p->config_age) / 1e6);
+		log_write(
+			LOG_INFO, "memshack", p->key,
+			"removed pools wait for gateways to load the new config (%d of %d confirmed; at most %.1f s more)",
+			pr->probe.loaded, pr->probe.pods, (double)(ctl->removal_delay_us - p->config_age) / 1e6);
 	} else if (plan.remove_now) {
 		if (plan.unconfirmed) {
-			log_write(LOG_WARN, "memshack", p->key,
-				  "removing pools after %.0f s although gateways did not confirm the new config (%d of %d)",
-				  (double)p->config_age / 1e6, pr->probe.loaded, pr->probe.pods);
+			log_write(
+				LOG_WARN, "memshack", p->key,
+				"removing pools after %.0f s although gateways did not confirm the new config (%d of %d)",
+				(double)p->config_age / 1e6, pr->probe.loaded, pr->probe.pods);
 			events_record(manager_events(ctl->m), p->ms, "Warning", "GatewayNotConfirmed", "Reconcile",
 				      "removing pools after %.0f s: %d of %d gateways confirmed config %.12s",
 				      (double)p->config_age / 1e6, pr->probe.loaded, pr->probe.pods, p->d.config_md5);
 		}
-		int n = apply_prune_owned(manager_client(ctl->m), &KUBE_RES_STATEFULSETS, owned, s->uid, keep, &p->kerr);
+		int n = apply_prune_owned(manager_client(ctl->m), &KUBE_RES_STATEFULSETS, owned, s->uid, keep,
+					  &p->kerr);
 		if (n < 0) {
 			snprintf(p->err, sizeof p->err, "pruning removed pools: %s", kube_strerror(&p->kerr));
 			p->apply_error = p->err;
@@ -500,9 +510,9 @@ static void schedule_next(pass *p)
 		return;
 	}
 	if (p->probed.probe.probed && !p->confirmed && p->res.outcome == RECONCILE_DONE)
-		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, p->config_age < bound ? 1000000
-								: p->probed.probe.unreachable ? 60000000
-											       : 5000000 };
+		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, p->config_age < bound         ? 1000000
+								      : p->probed.probe.unreachable ? 60000000
+												    : 5000000 };
 	if (p->held && p->res.outcome == RECONCILE_DONE)
 		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, bound - p->config_age + 100000 };
 	if (p->defer_us > 0 && (p->res.outcome != RECONCILE_REQUEUE_AFTER || p->res.after_us > p->defer_us + 100000))
@@ -515,10 +525,12 @@ static void report(pass *p)
 	memshack_controller *ctl = p->ctl;
 	if (p->changed.len) {
 		log_write(LOG_INFO, "memshack", p->key, "applied: %s", p->changed.buf);
-		events_record(manager_events(ctl->m), p->ms, "Normal", "Applied", "Reconcile", "applied %s", p->changed.buf);
+		events_record(manager_events(ctl->m), p->ms, "Normal", "Applied", "Reconcile", "applied %s",
+			      p->changed.buf);
 	}
 	if (p->apply_error)
-		events_record(manager_events(ctl->m), p->ms, "Warning", "ApplyFailed", "Reconcile", "%s", p->apply_error);
+		events_record(manager_events(ctl->m), p->ms, "Warning", "ApplyFailed", "Reconcile", "%s",
+			      p->apply_error);
 	p->o.apply_error = p->apply_error;
 	p->o.probe = p->probed.probe;
 	p->o.routed_shards = p->route.shards, p->o.routed_pools = p->route.pools;
@@ -576,8 +588,8 @@ static reconcile_result reconcile(void *ud, const char *key)
 	if (store_lookup(informer_store(ctl->ms), key, &ms) < 0)
 		return RECONCILE_FAILED; /* cached but unreadable for now: not gone */
 	if (!ms) {
-		int reported = children_report_undecodable(manager_client(ctl->m), manager_events(ctl->m), ctl->ms, &MEMSHACK_RES,
-							   "memshack", key);
+		int reported = children_report_undecodable(manager_client(ctl->m), manager_events(ctl->m), ctl->ms,
+							   &MEMSHACK_RES, "memshack", key);
 		if (reported)
 			return reported < 0 ? RECONCILE_FAILED : done;
 	}
@@ -648,7 +660,8 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 	ctl->removal_delay_us = o && o->pool_removal_delay_us >= 0 ? o->pool_removal_delay_us : 60LL * 1000000;
 	ctl->probe_timeout_ms = o ? o->gateway_probe_timeout_ms : 0;
 	metrics_declare(ctl->metrics, "memshack_gateway_config_loaded", METRIC_GAUGE,
-			"Ready gateway pods of a Memshack that answered the md5 of its current mcrouter config", NULL, 0);
+			"Ready gateway pods of a Memshack that answered the md5 of its current mcrouter config", NULL,
+			0);
 	metrics_declare(ctl->metrics, "memshack_gateway_probes_total", METRIC_COUNTER,
 			"Gateway pods asked for their loaded config, by answer (current, other, unreachable)", NULL, 0);
 	pthread_mutex_init(&ctl->mu, NULL);
@@ -657,18 +670,27 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 	informer_options mo = { .res = &MEMSHACK_RES, .namespace = manager_namespace(m), .metrics = ctl->metrics };
 	ctl->ms = informer_new(manager_client(m), &mo, &err);
 	for (child_kind k = 0; k < CHILD_KINDS; k++) {
-		informer_options co = { .res = child_kind_resource(k), .namespace = manager_namespace(m), .label_selector = MEMSHACK_LABEL,
-					.project = project_owned_child, .metrics = ctl->metrics };
+		informer_options co = { .res = child_kind_resource(k),
+					.namespace = manager_namespace(m),
+					.label_selector = MEMSHACK_LABEL,
+					.project = project_owned_child,
+					.metrics = ctl->metrics };
 		co.project_ud = (void *)child_kind_projection(k);
 		/* Kinds with a generation: spec edits change the projection; status noise outside it wakes nobody. */
 		co.notify_kept_changes_only = k == CHILD_STATEFULSET || k == CHILD_DEPLOYMENT || k == CHILD_PDB;
 		ctl->children_inf[k] = informer_new(manager_client(m), &co, &err);
 	}
-	informer_options po = { .res = &KUBE_RES_PODS, .namespace = manager_namespace(m),
+	informer_options po = { .res = &KUBE_RES_PODS,
+				.namespace = manager_namespace(m),
 				.label_selector = "app.kubernetes.io/component=gateway," MEMSHACK_LABEL,
-				.project = project_gateway_pod, .notify_kept_changes_only = true, .metrics = ctl->metrics };
+				.project = project_gateway_pod,
+				.notify_kept_changes_only = true,
+				.metrics = ctl->metrics };
 	ctl->gateway_pods = informer_new(manager_client(m), &po, &err);
-	controller_options cop = { .name = "memshack", .workers = manager_workers(m), .reconcile = reconcile, .ud = ctl,
+	controller_options cop = { .name = "memshack",
+				   .workers = manager_workers(m),
+				   .reconcile = reconcile,
+				   .ud = ctl,
 				   .metrics = ctl->metrics };
 	controller *c = controller_new(&cop);
 	bool ok = ctl->domain && ctl->children && ctl->ms && c && !controller_watch_primary(c, ctl->ms);
@@ -676,7 +698,8 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 		ok = ctl->children_inf[k] && !controller_watch_owned(c, ctl->children_inf[k], "Memshack");
 	ok = ok && ctl->gateway_pods && !controller_watch_mapped(c, ctl->gateway_pods, map_gateway_pod, NULL);
 	if (!ok) {
-		log_error("memshack controller setup failed: %s", err.kind != KUBE_OK ? kube_strerror(&err) : "out of memory");
+		log_error("memshack controller setup failed: %s",
+			  err.kind != KUBE_OK ? kube_strerror(&err) : "out of memory");
 		kube_error_release(&err);
 		setup_failed(ctl, c);
 		return NULL;

@@ -38,9 +38,9 @@
 extern const kube_resource MEMSHACK_RES;
 
 typedef struct memshack_controller_options {
-	const char *cluster_domain;     /* default "cluster.local" */
-	int64_t pool_removal_delay_us;  /* upper bound; 0: none (pools go once the config dropped them); < 0 or no options: 60 s */
-	int gateway_probe_timeout_ms;   /* per gateway; 0 = do not ask gateways (time bound only) */
+	const char *cluster_domain; /* default "cluster.local" */
+	int64_t pool_removal_delay_us; /* upper bound; 0: none (pools go once the config dropped them); < 0 or no options: 60 s */
+	int gateway_probe_timeout_ms; /* per gateway; 0 = do not ask gateways (time bound only) */
 } memshack_controller_options;
 
 /* The controller's context: what its reconciles share (caches, memos, options). Passed to reconcile as its user data. */

@@ -22,8 +22,8 @@ const kube_resource PROXY_RES = { MEMSHACK_GROUP, MEMSHACK_VERSION_NAME, "memcac
 struct proxy_controller {
 	manager *m;
 	informer *proxies;
-	informer *services;  /* every Service in scope (projected: name and ports) */
-	informer *slices;    /* EndpointSlices with a service-name label */
+	informer *services;                  /* every Service in scope (projected: name and ports) */
+	informer *slices;                    /* EndpointSlices with a service-name label */
 	informer *children_inf[CHILD_KINDS]; /* the kinds it makes: Deployment, Service, ConfigMap, PDB */
 	children *children;
 	char *domain;
@@ -62,14 +62,14 @@ static const char *apply_children(proxy_controller *pc, json_t *owner, proxy_des
 {
 	size_t i;
 	json_t *child;
-	json_array_foreach(d->objects, i, child)
-	{
+	json_array_foreach (d->objects, i, child) {
 		bool applied = false;
 		int64_t defer = 0;
 		kube_error kerr = KUBE_ERROR_INIT;
 		const char *kind = json_string_value(json_object_get(child, "kind"));
 		if (children_apply(pc->children, cache_for(pc, kind), child, &applied, &defer, &kerr)) {
-			snprintf(err, errlen, "applying %s %s: %s", kind, object_meta_str(child, "name"), kube_strerror(&kerr));
+			snprintf(err, errlen, "applying %s %s: %s", kind, object_meta_str(child, "name"),
+				 kube_strerror(&kerr));
 			kube_error_release(&kerr);
 			return err;
 		}
@@ -85,8 +85,8 @@ static int write_status(proxy_controller *pc, json_t *obj, json_t *status, const
 	if (!status || !conditions_status_differs(json_object_get(obj, "status"), status))
 		return 0;
 	kube_error kerr = KUBE_ERROR_INIT;
-	if (apply_status(manager_client(pc->m), MEMSHACK_FIELD_MANAGER, &PROXY_RES, object_meta_str(obj, "namespace"), object_meta_str(obj, "name"),
-			 status, &kerr)) {
+	if (apply_status(manager_client(pc->m), MEMSHACK_FIELD_MANAGER, &PROXY_RES, object_meta_str(obj, "namespace"),
+			 object_meta_str(obj, "name"), status, &kerr)) {
 		log_write(LOG_WARN, "memcachedproxy", key, "writing status: %s", kube_strerror(&kerr));
 		kube_error_release(&kerr);
 		return -1;
@@ -107,7 +107,8 @@ static int read_servers(proxy_controller *pc, const proxy_spec *p, const char *k
 	snprintf(skey, sizeof skey, "%s/%s", p->namespace, p->service_name);
 	snprintf(slices_prefix, sizeof slices_prefix, "%s-", skey); /* its EndpointSlices: <service>-<suffix> */
 	if (informer_is_quarantined(pc->services, skey) || informer_quarantined_prefix(pc->slices, slices_prefix)) {
-		log_write(LOG_WARN, "memcachedproxy", key, "its Service or a slice cannot be decoded: nothing written until it can be");
+		log_write(LOG_WARN, "memcachedproxy", key,
+			  "its Service or a slice cannot be decoded: nothing written until it can be");
 		return 0;
 	}
 	slice_filter sf = { p->namespace, p->service_name };
@@ -136,8 +137,8 @@ static reconcile_result reconcile(void *ud, const char *key)
 	if (store_lookup(informer_store(pc->proxies), key, &obj) < 0)
 		return failed; /* cached but unreadable for now: not gone */
 	if (!obj) {
-		int reported = children_report_undecodable(manager_client(pc->m), manager_events(pc->m), pc->proxies, &PROXY_RES,
-							   "memcachedproxy", key);
+		int reported = children_report_undecodable(manager_client(pc->m), manager_events(pc->m), pc->proxies,
+							   &PROXY_RES, "memcachedproxy", key);
 		if (reported)
 			return reported < 0 ? failed : done;
 	}
@@ -235,8 +236,7 @@ static void map_to_proxies(void *ud, controller *c, informer_event ev, const cha
 	json_t *all = store_list(informer_store(pc->proxies), NULL, NULL);
 	size_t i;
 	json_t *p;
-	json_array_foreach(all, i, p)
-	{
+	json_array_foreach (all, i, p) {
 		const char *target = json_string_value(json_object_get(json_object_get(p, "spec"), "serviceName"));
 		const char *pns = object_meta_str(p, "namespace");
 		if (target && pns && !strcmp(target, svc) && !strcmp(pns, ns)) {
@@ -265,9 +265,9 @@ reconcile_result proxy_controller_reconcile(proxy_controller *pc, const char *ke
 store *proxy_controller_cache(proxy_controller *pc, const char *kind)
 {
 	informer *inf = !strcmp(kind, "MemcachedProxy")  ? pc->proxies
-			: !strcmp(kind, "Backend")	  ? pc->services
+			: !strcmp(kind, "Backend")       ? pc->services
 			: !strcmp(kind, "EndpointSlice") ? pc->slices
-							  : cache_for(pc, kind);
+							 : cache_for(pc, kind);
 	return inf ? informer_store(inf) : NULL;
 }
 
@@ -295,20 +295,26 @@ proxy_controller *proxy_controller_new(manager *m, const char *domain)
 	metrics *mx = manager_metrics(m);
 	informer_options po = { .res = &PROXY_RES, .namespace = ns, .metrics = mx };
 	informer_options so = { .res = &KUBE_RES_SERVICES, .namespace = ns, .project = project_service, .metrics = mx };
-	informer_options eo = { .res = &KUBE_RES_ENDPOINTSLICES, .namespace = ns, .label_selector = "kubernetes.io/service-name",
+	informer_options eo = { .res = &KUBE_RES_ENDPOINTSLICES,
+				.namespace = ns,
+				.label_selector = "kubernetes.io/service-name",
 				.metrics = mx };
 	pc->proxies = informer_new(manager_client(m), &po, &err);
 	pc->services = informer_new(manager_client(m), &so, &err);
 	pc->slices = informer_new(manager_client(m), &eo, &err);
 	for (size_t i = 0; i < PROXY_CHILD_KINDS; i++) {
 		child_kind k = proxy_child_kinds[i];
-		informer_options co = { .res = child_kind_resource(k), .namespace = ns, .label_selector = PROXY_LABEL,
-					.project = project_owned_child, .project_ud = (void *)child_kind_projection(k),
+		informer_options co = { .res = child_kind_resource(k),
+					.namespace = ns,
+					.label_selector = PROXY_LABEL,
+					.project = project_owned_child,
+					.project_ud = (void *)child_kind_projection(k),
 					.metrics = mx };
 		pc->children_inf[k] = informer_new(manager_client(m), &co, &err);
 	}
-	controller_options cop = { .name = "memcachedproxy", .workers = manager_workers(m), .reconcile = reconcile, .ud = pc,
-				   .metrics = mx };
+	controller_options cop = {
+		.name = "memcachedproxy", .workers = manager_workers(m), .reconcile = reconcile, .ud = pc, .metrics = mx
+	};
 	controller *c = controller_new(&cop);
 	informer *all[] = { pc->proxies,
 			    pc->services,
@@ -318,12 +324,14 @@ proxy_controller *proxy_controller_new(manager *m, const char *domain)
 			    pc->children_inf[CHILD_CONFIGMAP],
 			    pc->children_inf[CHILD_PDB] };
 	bool ok = pc->domain && pc->children && pc->proxies && pc->services && pc->slices && c &&
-		  !controller_watch_primary(c, pc->proxies) && !controller_watch_mapped(c, pc->services, map_to_proxies, pc) &&
+		  !controller_watch_primary(c, pc->proxies) &&
+		  !controller_watch_mapped(c, pc->services, map_to_proxies, pc) &&
 		  !controller_watch_mapped(c, pc->slices, map_to_proxies, pc);
 	for (size_t i = 3; ok && i < 7; i++)
 		ok = all[i] && !controller_watch_owned(c, all[i], "MemcachedProxy");
 	if (!ok) {
-		log_error("memcachedproxy controller setup failed: %s", err.kind != KUBE_OK ? kube_strerror(&err) : "out of memory");
+		log_error("memcachedproxy controller setup failed: %s",
+			  err.kind != KUBE_OK ? kube_strerror(&err) : "out of memory");
 		kube_error_release(&err);
 		controller_free(c);
 		for (size_t i = 0; i < 7; i++)

@@ -53,7 +53,8 @@ int apply_status(kube_client *c, const char *field_manager, const kube_resource 
 int apply_status_undecodable(kube_client *c, const kube_resource *res, json_t *identity, const char *message,
 			     const char *now, kube_error *err)
 {
-	char *path = kube_path(res, object_meta_str(identity, "namespace"), object_meta_str(identity, "name"), "status", err);
+	char *path = kube_path(res, object_meta_str(identity, "namespace"), object_meta_str(identity, "name"), "status",
+			       err);
 	if (!path)
 		return -1;
 	json_t *conds = json_array();
@@ -61,7 +62,8 @@ int apply_status_undecodable(kube_client *c, const kube_resource *res, json_t *i
 	int rc = -1;
 	if (patch) {
 		conditions_set(conds, "Ready", "False", "Undecodable", message, 0, now);
-		json_object_del(json_array_get(conds, 0), "observedGeneration"); /* unknown: the object cannot be read */
+		json_object_del(json_array_get(conds, 0),
+				"observedGeneration"); /* unknown: the object cannot be read */
 		rc = kube_patch(c, path, KUBE_PATCH_MERGE, patch, NULL, err);
 	} else {
 		kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
@@ -87,8 +89,7 @@ bool apply_is_controlled_by(json_t *obj, const char *owner_uid)
 {
 	size_t i;
 	json_t *ref;
-	json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref)
-	{
+	json_array_foreach (json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref) {
 		const char *uid = json_string_value(json_object_get(ref, "uid"));
 		if (json_is_true(json_object_get(ref, "controller")) && uid && owner_uid && !strcmp(uid, owner_uid))
 			return true;
@@ -97,13 +98,12 @@ bool apply_is_controlled_by(json_t *obj, const char *owner_uid)
 }
 
 int apply_prune_owned(kube_client *c, const kube_resource *res, json_t *existing, const char *owner_uid,
-		const char *const *keep, kube_error *err)
+		      const char *const *keep, kube_error *err)
 {
 	int deleted = 0;
 	size_t i;
 	json_t *obj;
-	json_array_foreach(existing, i, obj)
-	{
+	json_array_foreach (existing, i, obj) {
 		if (!apply_is_controlled_by(obj, owner_uid))
 			continue;
 		const char *name = object_meta_str(obj, "name");

@@ -18,12 +18,12 @@
  * field_manager (the controller's name: the fields it owns), with force.
  * *ret (may be NULL): the object after.
  */
-MEMSHACK_MUST_USE int apply_object(kube_client *c, const char *field_manager, const kube_resource *res, json_t *desired, json_t **ret,
-		 kube_error *err);
+MEMSHACK_MUST_USE int apply_object(kube_client *c, const char *field_manager, const kube_resource *res, json_t *desired,
+				   json_t **ret, kube_error *err);
 
 /* Server-side apply of `status` (borrowed) through the /status subresource of ns/name, as field_manager. */
-MEMSHACK_MUST_USE int apply_status(kube_client *c, const char *field_manager, const kube_resource *res, const char *ns, const char *name,
-		 json_t *status, kube_error *err);
+MEMSHACK_MUST_USE int apply_status(kube_client *c, const char *field_manager, const kube_resource *res, const char *ns,
+				   const char *name, json_t *status, kube_error *err);
 
 /*
  * Reports an object we cannot decode (identity: apiVersion, kind,
@@ -32,8 +32,8 @@ MEMSHACK_MUST_USE int apply_status(kube_client *c, const char *field_manager, co
  * and message. A merge patch needs nothing read from the object, and
  * leaves the status fields it does not name as they were.
  */
-MEMSHACK_MUST_USE int apply_status_undecodable(kube_client *c, const kube_resource *res, json_t *identity, const char *message,
-			     const char *now, kube_error *err);
+MEMSHACK_MUST_USE int apply_status_undecodable(kube_client *c, const kube_resource *res, json_t *identity,
+					       const char *message, const char *now, kube_error *err);
 
 /* A controller ownerReference to `owner` (borrowed). New reference, or NULL if owner lacks identity. */
 json_t *apply_owner_reference(json_t *owner);
@@ -48,7 +48,7 @@ bool apply_is_controlled_by(json_t *obj, const char *owner_uid);
  * counts as done. Returns how many were deleted, or -1 (err set) on the
  * first failure.
  */
-MEMSHACK_MUST_USE int apply_prune_owned(kube_client *c, const kube_resource *res, json_t *existing, const char *owner_uid,
-		const char *const *keep, kube_error *err);
+MEMSHACK_MUST_USE int apply_prune_owned(kube_client *c, const kube_resource *res, json_t *existing,
+					const char *owner_uid, const char *const *keep, kube_error *err);
 
 #endif

@@ -64,13 +64,14 @@ controller *controller_new(const controller_options *o)
 	snprintf(c->labels, sizeof c->labels, "controller=\"%s\"", c->name);
 	if (c->metrics) {
 		static const double buckets[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
-		metrics_declare(c->metrics, "memshack_reconcile_total", METRIC_COUNTER, "Reconciles by controller and result.",
-				NULL, 0);
+		metrics_declare(c->metrics, "memshack_reconcile_total", METRIC_COUNTER,
+				"Reconciles by controller and result.", NULL, 0);
 		metrics_declare(c->metrics, "memshack_reconcile_duration_seconds", METRIC_HISTOGRAM,
 				"Time spent in one reconcile.", buckets, sizeof buckets / sizeof *buckets);
-		metrics_declare(c->metrics, "memshack_workqueue_depth", METRIC_GAUGE, "Keys ready in the work queue.", NULL, 0);
-		metrics_declare(c->metrics, "memshack_workqueue_adds_total", METRIC_COUNTER, "Keys added to the work queue.",
+		metrics_declare(c->metrics, "memshack_workqueue_depth", METRIC_GAUGE, "Keys ready in the work queue.",
 				NULL, 0);
+		metrics_declare(c->metrics, "memshack_workqueue_adds_total", METRIC_COUNTER,
+				"Keys added to the work queue.", NULL, 0);
 		metrics_declare(c->metrics, "memshack_workqueue_retries_total", METRIC_COUNTER,
 				"Keys re-added with backoff after an error.", NULL, 0);
 	}
@@ -119,8 +120,7 @@ size_t controller_resync(controller *c)
 		json_t *all = store_list(informer_store(c->sources[i].inf), NULL, NULL);
 		size_t k;
 		json_t *obj;
-		json_array_foreach(all, k, obj)
-		{
+		json_array_foreach (all, k, obj) {
 			char key[512];
 			if (store_key_of(obj, key, sizeof key)) {
 				controller_enqueue(c, key);
@@ -137,8 +137,7 @@ static const char *controller_owner(json_t *obj, const char *kind)
 {
 	size_t i;
 	json_t *ref;
-	json_array_foreach(json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref)
-	{
+	json_array_foreach (json_object_get(json_object_get(obj, "metadata"), "ownerReferences"), i, ref) {
 		if (json_is_true(json_object_get(ref, "controller"))) {
 			const char *k = json_string_value(json_object_get(ref, "kind"));
 			return k && !strcmp(k, kind) ? json_string_value(json_object_get(ref, "name")) : NULL;
@@ -151,9 +150,7 @@ static void on_event(void *ud, informer_event ev, const char *key, json_t *obj)
 {
 	source *s = ud;
 	switch (s->mode) {
-	case SOURCE_PRIMARY:
-		controller_enqueue(s->c, key);
-		break;
+	case SOURCE_PRIMARY: controller_enqueue(s->c, key); break;
 	case SOURCE_OWNED: {
 		const char *owner = obj ? controller_owner(obj, s->owner_kind) : NULL;
 		if (owner) {
@@ -164,8 +161,7 @@ static void on_event(void *ud, informer_event ev, const char *key, json_t *obj)
 		}
 		break;
 	}
-	case SOURCE_MAPPED:
-		s->map(s->ud, s->c, ev, key, obj);
+	case SOURCE_MAPPED: s->map(s->ud, s->c, ev, key, obj);
 	}
 }
 
@@ -209,9 +205,7 @@ static void *worker(void *p)
 		double dt = clock_mono_seconds() - t0;
 		const char *result = "success";
 		switch (r.outcome) {
-		case RECONCILE_DONE:
-			workqueue_forget(c->queue, key);
-			break;
+		case RECONCILE_DONE: workqueue_forget(c->queue, key); break;
 		case RECONCILE_REQUEUE_AFTER:
 			workqueue_forget(c->queue, key);
 			workqueue_add_after(c->queue, key, r.after_us);

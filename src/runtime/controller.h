@@ -31,11 +31,11 @@ typedef struct reconcile_result {
 typedef reconcile_result (*reconcile_fn)(void *ud, const char *key);
 
 typedef struct controller_options {
-	const char *name;        /* for logs and metrics */
-	int workers;             /* default 2 */
+	const char *name; /* for logs and metrics */
+	int workers;      /* default 2 */
 	reconcile_fn reconcile;
 	void *ud;
-	metrics *metrics;        /* optional */
+	metrics *metrics;               /* optional */
 	const workqueue_options *queue; /* optional */
 } controller_options;
 

@@ -44,8 +44,6 @@ struct events {
 	int64_t last_sweep_us;
 };
 
-
-
 static void series_free(void *p)
 {
 	series *s = p;
@@ -231,13 +229,15 @@ void events_record(events *e, json_t *regarding, const char *type, const char *r
 	char when[40];
 	timefmt_rfc3339_micro(clock_wall_us(), when, sizeof when);
 	sbuf ename = SBUF_INIT;
-	sbuf_addf(&ename, "%.200s.%llx%04llx", name, (unsigned long long)clock_wall_us(), (unsigned long long)(e->seq++ & 0xffff));
-	json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s?, s:s?, s:s, s:s, s:s}}",
-			       "apiVersion", "events.k8s.io/v1", "kind", "Event", "metadata", "name", ename.buf, "namespace", ns,
-			       "eventTime", when, "reportingController", e->controller, "reportingInstance", e->instance,
-			       "action", action, "reason", reason, "note", note.buf, "type", type, "regarding", "apiVersion",
-			       json_string_value(json_object_get(regarding, "apiVersion")), "kind",
-			       json_string_value(json_object_get(regarding, "kind")), "name", name, "namespace", ns, "uid", uid);
+	sbuf_addf(&ename, "%.200s.%llx%04llx", name, (unsigned long long)clock_wall_us(),
+		  (unsigned long long)(e->seq++ & 0xffff));
+	json_t *ev = json_pack(
+		"{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s?, s:s?, s:s, s:s, s:s}}",
+		"apiVersion", "events.k8s.io/v1", "kind", "Event", "metadata", "name", ename.buf, "namespace", ns,
+		"eventTime", when, "reportingController", e->controller, "reportingInstance", e->instance, "action",
+		action, "reason", reason, "note", note.buf, "type", type, "regarding", "apiVersion",
+		json_string_value(json_object_get(regarding, "apiVersion")), "kind",
+		json_string_value(json_object_get(regarding, "kind")), "name", name, "namespace", ns, "uid", uid);
 	kube_error err = KUBE_ERROR_INIT;
 	char *path = kube_path(&KUBE_RES_EVENTS, ns, NULL, NULL, &err);
 	if (ev && path && kube_create(e->client, path, ev, NULL, &err) == 0) {

@@ -209,8 +209,8 @@ static bool quarantine_put(informer *inf, const char *key, json_t *identity, con
 	quarantined_free(was);
 	if (news) {
 		const char *rv = identity_rv(identity);
-		log_write(LOG_WARN, "informer", inf->res.plural, "%s (resourceVersion %s) set aside: %s", key, rv ? rv : "?",
-			  reason);
+		log_write(LOG_WARN, "informer", inf->res.plural, "%s (resourceVersion %s) set aside: %s", key,
+			  rv ? rv : "?", reason);
 	}
 	return news;
 }
@@ -233,8 +233,7 @@ static void quarantine_from_list(informer *inf, json_t *list, json_t *news)
 	size_t i;
 	json_t *u;
 	json_t *kept = json_object();
-	json_array_foreach(und, i, u)
-	{
+	json_array_foreach (und, i, u) {
 		char key[512];
 		json_t *id = json_object_get(u, "object");
 		if (!store_key_of(id, key, sizeof key))
@@ -255,13 +254,13 @@ static void quarantine_from_list(informer *inf, json_t *list, json_t *news)
 	for (size_t it = 0; kept && strmap_next(&inf->quarantine, &it, &k, &v);) {
 		json_t *id = ((quarantined *)v)->identity;
 		if (!json_object_get(kept, k) && !strmap_put(&gone, k, id, NULL, NULL))
-			json_incref(id); /* gone holds a reference; without memory it stays set aside until the next list */
+			json_incref(
+				id); /* gone holds a reference; without memory it stays set aside until the next list */
 	}
 	inf->unnamed = (size_t)json_integer_value(json_object_get(list, "unnamed"));
 	pthread_mutex_unlock(&inf->mu);
 	json_t *listed = gone.len ? json_object() : NULL; /* keys of the listed items, built once */
-	json_array_foreach(json_object_get(list, "items"), i, u)
-	{
+	json_array_foreach (json_object_get(list, "items"), i, u) {
 		char ik[512];
 		if (listed && store_key_of(u, ik, sizeof ik))
 			json_object_set_new(listed, ik, json_true());
@@ -306,8 +305,10 @@ static void publish_counts(informer *inf)
 	if (inf->metrics && (relists != inf->relists_counted || restarts != inf->restarts_counted)) {
 		char labels[128];
 		snprintf(labels, sizeof labels, "resource=\"%s\"", inf->res.plural);
-		metrics_add(inf->metrics, "memshack_watch_relists_total", labels, (double)(relists - inf->relists_counted));
-		metrics_add(inf->metrics, "memshack_watch_restarts_total", labels, (double)(restarts - inf->restarts_counted));
+		metrics_add(inf->metrics, "memshack_watch_relists_total", labels,
+			    (double)(relists - inf->relists_counted));
+		metrics_add(inf->metrics, "memshack_watch_restarts_total", labels,
+			    (double)(restarts - inf->restarts_counted));
 	}
 	inf->relists_counted = relists;
 	inf->restarts_counted = restarts;
@@ -336,7 +337,8 @@ static void do_list(informer *inf)
 	json_t *news = json_object();
 	if (news)
 		quarantine_from_list(inf, list, news);
-	if (!news || store_replace(inf->store, json_object_get(list, "items"), on_relist_changed, on_relist_vanished, inf)) {
+	if (!news ||
+	    store_replace(inf->store, json_object_get(list, "items"), on_relist_changed, on_relist_vanished, inf)) {
 		log_write(LOG_ERROR, "informer", inf->res.plural, "out of memory filling the cache");
 		watch_sm_list_failed(&inf->sm, clock_mono_us(), rand01(inf));
 	} else {
@@ -350,7 +352,7 @@ static void do_list(informer *inf)
 			  json_array_size(json_object_get(list, "items")), rv ? rv : "?");
 		const char *k;
 		json_t *id;
-		json_object_foreach(news, k, id)
+		json_object_foreach (news, k, id)
 			notify(inf, INFORMER_QUARANTINE, k, id);
 	}
 	publish_quarantine_len(inf);
@@ -391,7 +393,8 @@ static int on_line(void *ud, const char *line, size_t len)
 		break;
 	case WATCH_APPLY_QUARANTINE:
 		if (store_key_of(ev.object, key, sizeof key)) {
-			store_delete(inf->store, key, NULL); /* nothing may act on a copy older than what the server holds */
+			store_delete(inf->store, key,
+				     NULL); /* nothing may act on a copy older than what the server holds */
 			json_t *id = json_incref(ev.object);
 			bool news = quarantine_put(inf, key, id, ev.detail);
 			publish_quarantine_len(inf);
@@ -404,11 +407,11 @@ static int on_line(void *ud, const char *line, size_t len)
 			log_write(ev.code == 410 ? LOG_INFO : LOG_WARN, "informer", inf->res.plural,
 				  "watch error %ld: %s%s", ev.code, ev.detail, ev.code == 410 ? " (relisting)" : "");
 		else
-			log_write(LOG_WARN, "informer", inf->res.plural, "watch event names no object, relisting: %s", ev.detail);
+			log_write(LOG_WARN, "informer", inf->res.plural, "watch event names no object, relisting: %s",
+				  ev.detail);
 		inf->restart = true;
 		break;
-	case WATCH_APPLY_NONE:
-		break;
+	case WATCH_APPLY_NONE: break;
 	}
 	watch_event_release(&ev);
 	return inf->restart ? 1 : 0;
@@ -437,8 +440,17 @@ static void do_watch(informer *inf, long timeout_s)
 	char *coll = collection_path(inf, &err);
 	char tbuf[24];
 	snprintf(tbuf, sizeof tbuf, "%ld", timeout_s);
-	const char *kv[] = { "watch", "1", "allowWatchBookmarks", "true", "resourceVersion", inf->sm.rv,
-			     "timeoutSeconds", tbuf, "labelSelector", inf->label_selector, NULL };
+	const char *kv[] = { "watch",
+			     "1",
+			     "allowWatchBookmarks",
+			     "true",
+			     "resourceVersion",
+			     inf->sm.rv,
+			     "timeoutSeconds",
+			     tbuf,
+			     "labelSelector",
+			     inf->label_selector,
+			     NULL };
 	char *path = coll ? kube_path_query(coll, kv) : NULL;
 	free(coll);
 	if (!path) {
@@ -450,7 +462,8 @@ static void do_watch(informer *inf, long timeout_s)
 	watch_lines_reset(&inf->lines);
 	inf->restart = false;
 	watch_sm_watch_started(&inf->sm, clock_mono_us());
-	int rc = kube_stream(inf->client, path, on_stream, inf, timeout_s + IDLE_MARGIN_S, timeout_s + IDLE_MARGIN_S, &err);
+	int rc = kube_stream(inf->client, path, on_stream, inf, timeout_s + IDLE_MARGIN_S, timeout_s + IDLE_MARGIN_S,
+			     &err);
 	free(path);
 	if (!inf->restart && !should_stop(inf)) {
 		long code = rc && err.kind == KUBE_ERR_API ? err.http_code : 200;
@@ -481,15 +494,9 @@ static void *run(void *p)
 			break;
 		watch_action a = watch_sm_next(&inf->sm, clock_mono_us(), rand01(inf));
 		switch (a.what) {
-		case WATCH_DO_LIST:
-			do_list(inf);
-			break;
-		case WATCH_DO_WATCH:
-			do_watch(inf, a.timeout_s);
-			break;
-		case WATCH_DO_WAIT:
-			wait_us(inf, a.wait_us);
-			break;
+		case WATCH_DO_LIST: do_list(inf); break;
+		case WATCH_DO_WATCH: do_watch(inf, a.timeout_s); break;
+		case WATCH_DO_WAIT: wait_us(inf, a.wait_us); break;
 		}
 	}
 	return NULL;

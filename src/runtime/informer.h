@@ -41,9 +41,9 @@ typedef struct informer_options {
 	const char *label_selector; /* or NULL */
 	store_project_fn project;   /* NULL = drop managedFields */
 	void *project_ud;
-	long min_watch_timeout_s;   /* timeouts drawn from [min, 2*min); default 300 */
-	unsigned page_size;         /* default 500 */
-	metrics *metrics;           /* optional */
+	long min_watch_timeout_s; /* timeouts drawn from [min, 2*min); default 300 */
+	unsigned page_size;       /* default 500 */
+	metrics *metrics;         /* optional */
 	/*
 	 * Handlers hear of an update only when what the store keeps changed
 	 * (its projection; resourceVersion aside): a StatefulSet status update

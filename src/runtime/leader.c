@@ -58,7 +58,7 @@ struct leader {
 	bool stopping;
 	bool leading;
 	int64_t valid_until_us; /* leading: start of the last successful renewal + renew deadline */
-	bool taken; /* the Lease names another holder while we lead */
+	bool taken;             /* the Lease names another holder while we lead */
 	leader_observed obs;
 };
 
@@ -102,7 +102,8 @@ leader *leader_new(kube_client *c, const leader_options *o, kube_error *err)
 		gethostname(host, sizeof host - 1);
 		host[sizeof host - 1] = '\0';
 		sbuf sb = SBUF_INIT;
-		sbuf_addf(&sb, "%s_%08lx", host, (unsigned long)((uint64_t)clock_wall_us() * 2654435761u ^ (uint64_t)getpid()));
+		sbuf_addf(&sb, "%s_%08lx", host,
+			  (unsigned long)((uint64_t)clock_wall_us() * 2654435761u ^ (uint64_t)getpid()));
 		l->identity = sbuf_detach(&sb);
 	}
 	pthread_mutex_init(&l->mu, NULL);
@@ -127,9 +128,10 @@ static json_t *lease_body(leader *l, json_t *current, const char *holder, long d
 	char now[40];
 	timefmt_rfc3339_micro(clock_wall_us(), now, sizeof now);
 	json_t *spec = json_object_get(current, "spec");
-	json_t *body = current ? json_deep_copy(current)
-			       : json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}}", "apiVersion", "coordination.k8s.io/v1", "kind",
-					   "Lease", "metadata", "name", l->name, "namespace", l->namespace, "spec");
+	json_t *body =
+		current ? json_deep_copy(current)
+			: json_pack("{s:s, s:s, s:{s:s, s:s}, s:{}}", "apiVersion", "coordination.k8s.io/v1", "kind",
+				    "Lease", "metadata", "name", l->name, "namespace", l->namespace, "spec");
 	if (!body)
 		return NULL;
 	json_t *s = json_object_get(body, "spec");
@@ -231,15 +233,17 @@ static bool try_round(leader *l)
 		l->taken = true;
 		goto out;
 	}
-	leader_decision d = leader_decide(&l->obs, l->identity, holder, renew, rv,
-					  json_is_integer(dur) ? (long)json_integer_value(dur) : l->duration_s, clock_mono_us());
+	leader_decision d =
+		leader_decide(&l->obs, l->identity, holder, renew, rv,
+			      json_is_integer(dur) ? (long)json_integer_value(dur) : l->duration_s, clock_mono_us());
 	if (d == LEADER_WAIT)
 		goto out;
 	body = lease_body(l, cur, l->identity, l->duration_s, d == LEADER_ACQUIRE);
 	if (body && write_lease(l, path, body, &err) == 0)
 		leading = true;
 	else if (kube_error_is_conflict(&err))
-		log_write(LOG_INFO, "leader-election", NULL, "lease %s/%s was written by someone else", l->namespace, l->name);
+		log_write(LOG_INFO, "leader-election", NULL, "lease %s/%s was written by someone else", l->namespace,
+			  l->name);
 	else
 		log_write(LOG_WARN, "leader-election", NULL, "writing lease: %s", kube_strerror(&err));
 out:
@@ -269,8 +273,8 @@ static void *run(void *p)
 			l->valid_until_us = round_start + (int64_t)l->deadline_s * 1000000;
 			pthread_mutex_unlock(&l->mu);
 			if (!was) {
-				log_write(LOG_INFO, "leader-election", NULL, "became leader of lease %s/%s as %s", l->namespace,
-					  l->name, l->identity);
+				log_write(LOG_INFO, "leader-election", NULL, "became leader of lease %s/%s as %s",
+					  l->namespace, l->name, l->identity);
 				if (l->on_started)
 					l->on_started(l->ud);
 			}
@@ -319,9 +323,11 @@ static void release(leader *l)
 		if (holder && !strcmp(holder, l->identity)) {
 			body = lease_body(l, cur, "", 1, false);
 			if (body && kube_replace(l->client, path, body, NULL, &err) == 0)
-				log_write(LOG_INFO, "leader-election", NULL, "released lease %s/%s", l->namespace, l->name);
+				log_write(LOG_INFO, "leader-election", NULL, "released lease %s/%s", l->namespace,
+					  l->name);
 			else
-				log_write(LOG_WARN, "leader-election", NULL, "releasing lease: %s", kube_strerror(&err));
+				log_write(LOG_WARN, "leader-election", NULL, "releasing lease: %s",
+					  kube_strerror(&err));
 		}
 	}
 	json_decref(cur);

@@ -53,12 +53,12 @@ leader_decision leader_decide(leader_observed *obs, const char *identity, const 
 void leader_observed_release(leader_observed *obs);
 
 typedef struct leader_options {
-	const char *namespace;  /* Lease namespace */
-	const char *name;       /* Lease name */
-	const char *identity;   /* NULL: hostname + random suffix */
-	long lease_duration_s;  /* default 15 */
-	long renew_deadline_s;  /* default 10 */
-	long retry_period_s;    /* default 2 */
+	const char *namespace; /* Lease namespace */
+	const char *name;      /* Lease name */
+	const char *identity;  /* NULL: hostname + random suffix */
+	long lease_duration_s; /* default 15 */
+	long renew_deadline_s; /* default 10 */
+	long retry_period_s;   /* default 2 */
 	void (*on_started)(void *ud);
 	void (*on_lost)(void *ud);
 	void *ud;

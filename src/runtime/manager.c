@@ -94,8 +94,26 @@ static int parse_long(const char *s, long min, long max, long *out)
 }
 
 /* The manager's flags (getopt_long values). */
-enum manager_flag { F_KC = 256, F_CTX, F_NS, F_WORKERS, F_LE, F_LNS, F_LNAME, F_LDUR, F_LREN, F_LRET, F_ID, F_MET, F_HEALTH,
-	F_LFMT, F_LLVL, F_EVSI, F_SYNC, F_HELP };
+enum manager_flag {
+	F_KC = 256,
+	F_CTX,
+	F_NS,
+	F_WORKERS,
+	F_LE,
+	F_LNS,
+	F_LNAME,
+	F_LDUR,
+	F_LREN,
+	F_LRET,
+	F_ID,
+	F_MET,
+	F_HEALTH,
+	F_LFMT,
+	F_LLVL,
+	F_EVSI,
+	F_SYNC,
+	F_HELP
+};
 
 /* Sets the value flag ch from arg: 0, -1 for a bad value, 1 when ch is not a value flag. */
 static int set_flag(manager_options *o, int ch, const char *arg)
@@ -153,8 +171,7 @@ static int set_flag(manager_options *o, int ch, const char *arg)
 			return -1;
 		o->sync_period_s = v ? v : -1;
 		break;
-	default:
-		return 1;
+	default: return 1;
 	}
 	return 0;
 }
@@ -196,16 +213,14 @@ int manager_parse_flags(manager_options *o, int argc, char **argv, const char *p
 		if (set < 0)
 			goto bad_value;
 		switch (ch) {
-		case F_HELP:
-			usage(stdout, prog, about);
-			return 1;
+		case F_HELP: usage(stdout, prog, about); return 1;
 		default:
 			fprintf(stderr, "%s: unknown or incomplete flag '%s'\n", prog, argv[optind - 1]);
 			usage(stderr, prog, about);
 			return 2;
 		}
 		continue;
-bad_value:
+	bad_value:
 		fprintf(stderr, "%s: bad value '%s' for --%s\n", prog, optarg ? optarg : "",
 			longindex >= 0 ? opts[longindex].name : "?");
 		return 2;
@@ -221,7 +236,8 @@ static unsigned long random_suffix(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return ((unsigned long)ts.tv_nsec * 2654435761ul ^ (unsigned long)getpid() ^ (unsigned long)ts.tv_sec) & 0xffffffful;
+	return ((unsigned long)ts.tv_nsec * 2654435761ul ^ (unsigned long)getpid() ^ (unsigned long)ts.tv_sec) &
+	       0xffffffful;
 }
 
 static void observe_request(void *ud, const char *method, long code, double seconds)
@@ -317,12 +333,16 @@ manager *manager_new(const manager_options *o, const char *name, const char *rep
 	metrics_declare(m->metrics, "memshack_api_requests_total", METRIC_COUNTER,
 			"Requests to the Kubernetes API by method and HTTP code (0: no response).", NULL, 0);
 	metrics_declare(m->metrics, "memshack_leader", METRIC_GAUGE, "1 while this process leads.", NULL, 0);
-	metrics_declare(m->metrics, "memshack_process_resident_memory_bytes", METRIC_GAUGE, "Resident set size.", NULL, 0);
+	metrics_declare(m->metrics, "memshack_process_resident_memory_bytes", METRIC_GAUGE, "Resident set size.", NULL,
+			0);
 #ifdef __GLIBC__
-	metrics_declare(m->metrics, "memshack_process_heap_inuse_bytes", METRIC_GAUGE,
-			"Bytes the C allocator counts as in use: all arenas and mmapped blocks, including freed chunks parked in per-thread caches (tcache).", NULL, 0);
+	metrics_declare(
+		m->metrics, "memshack_process_heap_inuse_bytes", METRIC_GAUGE,
+		"Bytes the C allocator counts as in use: all arenas and mmapped blocks, including freed chunks parked in per-thread caches (tcache).",
+		NULL, 0);
 	metrics_declare(m->metrics, "memshack_process_heap_free_bytes", METRIC_GAUGE,
-			"Free bytes the C allocator holds (fragmentation and caches: RSS growth here is not a leak).", NULL, 0);
+			"Free bytes the C allocator holds (fragmentation and caches: RSS growth here is not a leak).",
+			NULL, 0);
 #endif
 	kube_client_set_observer(m->client, observe_request, m);
 	if (m->lease_client)
@@ -377,11 +397,26 @@ void manager_free(manager *m)
 	free(m);
 }
 
-kube_client *manager_client(manager *m) { return m->client; }
-metrics *manager_metrics(manager *m) { return m->metrics; }
-events *manager_events(manager *m) { return m->events; }
-const char *manager_namespace(manager *m) { return m->watch_ns; }
-int manager_workers(manager *m) { return m->o.workers > 0 ? m->o.workers : 2; }
+kube_client *manager_client(manager *m)
+{
+	return m->client;
+}
+metrics *manager_metrics(manager *m)
+{
+	return m->metrics;
+}
+events *manager_events(manager *m)
+{
+	return m->events;
+}
+const char *manager_namespace(manager *m)
+{
+	return m->watch_ns;
+}
+int manager_workers(manager *m)
+{
+	return m->o.workers > 0 ? m->o.workers : 2;
+}
 
 const char *manager_identity(manager *m)
 {
@@ -433,7 +468,8 @@ static char *render_metrics(void *ud)
 			rss = 0;
 		fclose(f);
 	}
-	metrics_set(m->metrics, "memshack_process_resident_memory_bytes", NULL, (double)rss * (double)sysconf(_SC_PAGESIZE));
+	metrics_set(m->metrics, "memshack_process_resident_memory_bytes", NULL,
+		    (double)rss * (double)sysconf(_SC_PAGESIZE));
 #ifdef __GLIBC__
 	struct mallinfo2 mi = mallinfo2();
 	metrics_set(m->metrics, "memshack_process_heap_inuse_bytes", NULL, (double)(mi.uordblks + mi.hblkhd));
@@ -467,7 +503,8 @@ static void *signal_thread(void *p)
 		pthread_cond_broadcast(&m->cond);
 		pthread_mutex_unlock(&m->mu);
 		if (n == 1) {
-			log_info("received %s: finishing in-flight work (again to exit at once)", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+			log_info("received %s: finishing in-flight work (again to exit at once)",
+				 sig == SIGTERM ? "SIGTERM" : "SIGINT");
 			for (int i = 0; i < m->n_controllers; i++)
 				controller_halt(m->controllers[i]);
 		} else {
@@ -556,10 +593,15 @@ static int prepare_leader_election(manager *m)
 	if (!m->o.leader_elect)
 		return 0;
 	kube_error err = KUBE_ERROR_INIT;
-	leader_options lo = { .namespace = m->lease_ns, .name = m->lease_name, .identity = m->identity,
-			      .lease_duration_s = m->o.lease_duration_s, .renew_deadline_s = m->o.renew_deadline_s,
-			      .retry_period_s = m->o.retry_period_s, .on_started = on_started_leading,
-			      .on_lost = on_lost, .ud = m };
+	leader_options lo = { .namespace = m->lease_ns,
+			      .name = m->lease_name,
+			      .identity = m->identity,
+			      .lease_duration_s = m->o.lease_duration_s,
+			      .renew_deadline_s = m->o.renew_deadline_s,
+			      .retry_period_s = m->o.retry_period_s,
+			      .on_started = on_started_leading,
+			      .on_lost = on_lost,
+			      .ud = m };
 	m->leader = leader_new(m->lease_client, &lo, &err);
 	if (!m->leader) {
 		log_error("%s", kube_strerror(&err));

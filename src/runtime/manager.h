@@ -28,19 +28,19 @@
 typedef struct manager_options {
 	const char *kubeconfig;
 	const char *context;
-	const char *namespace;        /* watch scope; NULL or "" = all namespaces */
+	const char *namespace; /* watch scope; NULL or "" = all namespaces */
 	bool leader_elect;
-	const char *lease_namespace;  /* default: the kubeconfig / in-cluster namespace */
-	const char *lease_name;       /* default: "<name>-leader" */
-	const char *identity;         /* default: hostname + random suffix */
+	const char *lease_namespace;                             /* default: the kubeconfig / in-cluster namespace */
+	const char *lease_name;                                  /* default: "<name>-leader" */
+	const char *identity;                                    /* default: hostname + random suffix */
 	long lease_duration_s, renew_deadline_s, retry_period_s; /* 15, 10, 2 */
-	int workers;                  /* default 2 */
-	const char *metrics_addr;     /* default ":8080"; "0" disables */
-	const char *health_addr;      /* default ":8081"; "0" disables */
+	int workers;                                             /* default 2 */
+	const char *metrics_addr;                                /* default ":8080"; "0" disables */
+	const char *health_addr;                                 /* default ":8081"; "0" disables */
 	long event_series_interval_s; /* default 30: a repeated Event's count is patched at most this often */
-	long sync_period_s;           /* every object reconciled again this often, ±10 %; default 36000 (10 h); -1: never */
+	long sync_period_s; /* every object reconciled again this often, ±10 %; default 36000 (10 h); -1: never */
 	bool log_json;
-	const char *log_level;        /* default "info" */
+	const char *log_level; /* default "info" */
 } manager_options;
 
 /*
@@ -74,6 +74,5 @@ int manager_add_controller(manager *m, controller *c);
 
 /* Runs until a signal or a lost lease; returns the process exit code. */
 int manager_run(manager *m);
-
 
 #endif

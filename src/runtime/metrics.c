@@ -10,8 +10,8 @@
 #include "util/strmap.h"
 
 typedef struct series {
-	double value;    /* counter / gauge */
-	double sum;      /* histogram */
+	double value; /* counter / gauge */
+	double sum;   /* histogram */
 	uint64_t count;
 	uint64_t *bucket_counts; /* cumulative at render time; raw per bucket here */
 } series;
@@ -163,9 +163,18 @@ static void update(metrics *m, const char *name, const char *labels, double v, m
 	pthread_mutex_unlock(&m->mu);
 }
 
-void metrics_add(metrics *m, const char *name, const char *labels, double v) { update(m, name, labels, v, METRIC_COUNTER); }
-void metrics_set(metrics *m, const char *name, const char *labels, double v) { update(m, name, labels, v, METRIC_GAUGE); }
-void metrics_observe(metrics *m, const char *name, const char *labels, double v) { update(m, name, labels, v, METRIC_HISTOGRAM); }
+void metrics_add(metrics *m, const char *name, const char *labels, double v)
+{
+	update(m, name, labels, v, METRIC_COUNTER);
+}
+void metrics_set(metrics *m, const char *name, const char *labels, double v)
+{
+	update(m, name, labels, v, METRIC_GAUGE);
+}
+void metrics_observe(metrics *m, const char *name, const char *labels, double v)
+{
+	update(m, name, labels, v, METRIC_HISTOGRAM);
+}
 
 void metrics_remove(metrics *m, const char *name, const char *labels)
 {

@@ -28,8 +28,7 @@ json_t *project_owned_child(void *ud, json_t *obj)
 		copy_key(m, meta, meta_keys[i]);
 	size_t i;
 	json_t *ref;
-	json_array_foreach(json_object_get(meta, "ownerReferences"), i, ref)
-	{
+	json_array_foreach (json_object_get(meta, "ownerReferences"), i, ref) {
 		if (!json_is_true(json_object_get(ref, "controller")))
 			continue;
 		/* Enough for apply_is_controlled_by(); events map to owners from the full object, not the cache. */

@@ -19,8 +19,8 @@
 
 /* What project_owned_child keeps beside identity and the controller owner. */
 typedef struct projection_fields {
-	const char *annotation;             /* one metadata.annotations key, or NULL */
-	const char *const *status;          /* NULL-terminated status fields, or NULL */
+	const char *annotation;    /* one metadata.annotations key, or NULL */
+	const char *const *status; /* NULL-terminated status fields, or NULL */
 } projection_fields;
 
 /* A store_project_fn: ud is a `const projection_fields *` (or NULL: identity only). New reference. */

@@ -12,10 +12,10 @@
 
 /* One allocation per object: the map key, the resourceVersion, then the projection's compact JSON. */
 typedef struct entry {
-	uint32_t len;     /* of the JSON text */
+	uint32_t len; /* of the JSON text */
 	uint16_t key_len;
-	uint16_t rv_len;  /* 0: none */
-	char data[];      /* key '\0' rv '\0' text '\0' */
+	uint16_t rv_len; /* 0: none */
+	char data[];     /* key '\0' rv '\0' text '\0' */
 } entry;
 
 #define ENTRY_KEY(e) ((e)->data)
@@ -179,8 +179,7 @@ int store_upsert_diff(store *s, json_t *obj, bool *ret_changed, bool *ret_kept_c
 		if (ret_changed) {
 			*ret_changed = !replaced || !same_rv(old, e);
 		}
-		if (ret_kept_changed)
-		{
+		if (ret_kept_changed) {
 			const entry *o = old;
 			*ret_kept_changed = !replaced || o->len != e->len || strcmp(ENTRY_TEXT(o), ENTRY_TEXT(e));
 		}
@@ -215,8 +214,7 @@ int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_re
 	size_t bytes = 0;
 	size_t i;
 	json_t *obj;
-	json_array_foreach(items, i, obj)
-	{
+	json_array_foreach (items, i, obj) {
 		char key[512];
 		if (!store_key_of(obj, key, sizeof key))
 			continue;
@@ -256,8 +254,7 @@ int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_re
 			json_decref(gone);
 		}
 	}
-	json_array_foreach(items, i, obj)
-	{
+	json_array_foreach (items, i, obj) {
 		char k[512];
 		if (!on_changed || !store_key_of(obj, k, sizeof k))
 			continue;

@@ -44,7 +44,8 @@ typedef void (*store_replace_fn)(void *ud, const char *key, json_t *obj);
  * on_vanished(key, last cached copy) for every key that is gone (a synthesised delete)
  * and on_changed(key, obj) for every object added or changed. Marks synced.
  */
-MEMSHACK_MUST_USE int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_replace_fn on_vanished, void *ud);
+MEMSHACK_MUST_USE int store_replace(store *s, json_t *items, store_replace_fn on_changed, store_replace_fn on_vanished,
+				    void *ud);
 
 /* A parsed copy (new reference, caller owns) or NULL: when absent, or when no copy could be made (no memory). */
 json_t *store_get(store *s, const char *key);

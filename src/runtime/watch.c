@@ -40,7 +40,8 @@ int watch_lines_feed(watch_lines *wl, const char *data, size_t len, watch_line_f
 			continue;
 		int r;
 		if (wl->partial.len) {
-			if (wl->partial.len + (i - start) > wl->max_line || sbuf_add(&wl->partial, data + start, i - start)) {
+			if (wl->partial.len + (i - start) > wl->max_line ||
+			    sbuf_add(&wl->partial, data + start, i - start)) {
 				sbuf_reset(&wl->partial);
 				return -1;
 			}
@@ -58,7 +59,8 @@ int watch_lines_feed(watch_lines *wl, const char *data, size_t len, watch_line_f
 		}
 	}
 	if (start < len) {
-		if (wl->partial.len + (len - start) > wl->max_line || sbuf_add(&wl->partial, data + start, len - start)) {
+		if (wl->partial.len + (len - start) > wl->max_line ||
+		    sbuf_add(&wl->partial, data + start, len - start)) {
 			sbuf_reset(&wl->partial);
 			return -1;
 		}
@@ -87,8 +89,11 @@ static watch_event_type type_named(const char *type)
 	static const struct {
 		const char *name;
 		watch_event_type t;
-	} types[] = { { "ADDED", WATCH_ADDED },	    { "MODIFIED", WATCH_MODIFIED }, { "DELETED", WATCH_DELETED },
-		      { "BOOKMARK", WATCH_BOOKMARK }, { "ERROR", WATCH_ERROR } };
+	} types[] = { { "ADDED", WATCH_ADDED },
+		      { "MODIFIED", WATCH_MODIFIED },
+		      { "DELETED", WATCH_DELETED },
+		      { "BOOKMARK", WATCH_BOOKMARK },
+		      { "ERROR", WATCH_ERROR } };
 	for (size_t i = 0; type && i < sizeof types / sizeof *types; i++)
 		if (!strcmp(type, types[i].name))
 			return types[i].t;
@@ -166,8 +171,8 @@ void watch_event_decode(const char *line, size_t len, watch_event *ev)
 		invalid(ev, "watch event object has no metadata.resourceVersion");
 	} else if (t != WATCH_BOOKMARK && !json_string_clean(json_object_get(md, "name"))) {
 		/* Decoded, but not an object we can key: named by what can be read, or nothing. */
-		json_t *id = json_pack("{s:O*, s:O*, s:O}", "apiVersion", json_object_get(ev->object, "apiVersion"), "kind",
-				       json_object_get(ev->object, "kind"), "metadata", md);
+		json_t *id = json_pack("{s:O*, s:O*, s:O}", "apiVersion", json_object_get(ev->object, "apiVersion"),
+				       "kind", json_object_get(ev->object, "kind"), "metadata", md);
 		undecodable(ev, t, id, "watch event object has no usable metadata.name");
 	}
 }

@@ -78,9 +78,9 @@ typedef struct watch_event {
 	 */
 	json_t *object;
 	watch_event_type claimed; /* WATCH_UNDECODABLE: the type the line gave (ADDED, MODIFIED, DELETED) */
-	const char *rv;         /* object's metadata.resourceVersion (borrowed), or NULL */
-	long code;              /* WATCH_ERROR: the Status code (410 = expired) */
-	char detail[160];       /* WATCH_INVALID / WATCH_UNDECODABLE / WATCH_ERROR: what was wrong */
+	const char *rv;           /* object's metadata.resourceVersion (borrowed), or NULL */
+	long code;                /* WATCH_ERROR: the Status code (410 = expired) */
+	char detail[160];         /* WATCH_INVALID / WATCH_UNDECODABLE / WATCH_ERROR: what was wrong */
 } watch_event;
 
 /* Decodes one line. Always fills *ev; release with watch_event_release. */
@@ -104,22 +104,22 @@ typedef struct watch_action {
 } watch_action;
 
 typedef enum watch_apply {
-	WATCH_APPLY_NONE,    /* nothing to change in the store */
-	WATCH_APPLY_UPSERT,  /* add or update ev->object */
-	WATCH_APPLY_DELETE,  /* remove ev->object */
-	WATCH_APPLY_RESTART, /* close this stream; next action says what to do */
+	WATCH_APPLY_NONE,       /* nothing to change in the store */
+	WATCH_APPLY_UPSERT,     /* add or update ev->object */
+	WATCH_APPLY_DELETE,     /* remove ev->object */
+	WATCH_APPLY_RESTART,    /* close this stream; next action says what to do */
 	WATCH_APPLY_QUARANTINE, /* ev->object (an identity) cannot be read: drop it from the store, set it aside */
 } watch_apply;
 
 typedef struct watch_sm {
 	watch_state state;
 	watch_state after_backoff;
-	char *rv;               /* owned; resume point */
+	char *rv; /* owned; resume point */
 	unsigned failures;
 	int64_t retry_at_us;
 	int64_t watch_started_us;
-	bool healthy;           /* this watch delivered something */
-	long min_timeout_s;     /* default 300: timeouts are drawn from [min, 2*min) */
+	bool healthy;       /* this watch delivered something */
+	long min_timeout_s; /* default 300: timeouts are drawn from [min, 2*min) */
 	/*
 	 * The counts of successful lists and of watch streams ended (by the
 	 * server, an error, a 410 or a garbage line): the one record of them.

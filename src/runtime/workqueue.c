@@ -27,9 +27,9 @@ struct workqueue {
 	delayed *heap;
 	size_t heap_len, heap_cap;
 	uint64_t seq;
-	strmap failures;   /* key -> (intptr) count */
+	strmap failures; /* key -> (intptr) count */
 	double tokens;
-	int64_t bucket_last;  /* last token refill */
+	int64_t bucket_last; /* last token refill */
 	bool shutdown;
 	uint64_t adds, retries;
 };

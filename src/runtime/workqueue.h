@@ -27,10 +27,10 @@
 typedef int64_t (*workqueue_clock_fn)(void *ud);
 
 typedef struct workqueue_options {
-	int64_t base_delay_us; /* default 5 ms */
-	int64_t max_delay_us;  /* default 1000 s */
-	double qps;            /* overall rate for rate-limited adds; default 10 */
-	int burst;             /* default 100 */
+	int64_t base_delay_us;    /* default 5 ms */
+	int64_t max_delay_us;     /* default 1000 s */
+	double qps;               /* overall rate for rate-limited adds; default 10 */
+	int burst;                /* default 100 */
 	workqueue_clock_fn clock; /* default CLOCK_MONOTONIC */
 	void *clock_ud;
 } workqueue_options;
@@ -58,8 +58,8 @@ char *workqueue_get(workqueue *q);
 char *workqueue_try_get(workqueue *q);
 void workqueue_done(workqueue *q, const char *key);
 
-size_t workqueue_len(workqueue *q);      /* keys ready to be handed out */
-size_t workqueue_delayed(workqueue *q);  /* keys waiting for their time */
+size_t workqueue_len(workqueue *q);     /* keys ready to be handed out */
+size_t workqueue_delayed(workqueue *q); /* keys waiting for their time */
 uint64_t workqueue_adds_total(workqueue *q);
 uint64_t workqueue_retries_total(workqueue *q);
 

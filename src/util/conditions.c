@@ -6,8 +6,7 @@ json_t *conditions_find(json_t *conditions, const char *type)
 {
 	size_t i;
 	json_t *c;
-	json_array_foreach(conditions, i, c)
-	{
+	json_array_foreach (conditions, i, c) {
 		const char *t = json_string_value(json_object_get(c, "type"));
 		if (t && !strcmp(t, type))
 			return c;
@@ -21,8 +20,8 @@ static bool str_eq(json_t *obj, const char *key, const char *want)
 	return v && want && !strcmp(v, want);
 }
 
-bool conditions_set(json_t *conditions, const char *type, const char *status, const char *reason,
-		    const char *message, json_int_t observed_generation, const char *now)
+bool conditions_set(json_t *conditions, const char *type, const char *status, const char *reason, const char *message,
+		    json_int_t observed_generation, const char *now)
 {
 	json_t *c = conditions_find(conditions, type);
 	if (!c) {
@@ -85,7 +84,8 @@ static json_t *without_times(json_t *st)
 	json_t *c = json_deep_copy(st);
 	size_t i;
 	json_t *x;
-	json_array_foreach(json_object_get(c, "conditions"), i, x) json_object_del(x, "lastTransitionTime");
+	json_array_foreach (json_object_get(c, "conditions"), i, x)
+		json_object_del(x, "lastTransitionTime");
 	return c;
 }
 

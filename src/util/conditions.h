@@ -20,8 +20,8 @@ json_t *conditions_find(json_t *conditions, const char *type);
  * or a status flip. Returns true if anything observable changed (status,
  * reason, message or observedGeneration).
  */
-bool conditions_set(json_t *conditions, const char *type, const char *status, const char *reason,
-		    const char *message, json_int_t observed_generation, const char *now);
+bool conditions_set(json_t *conditions, const char *type, const char *status, const char *reason, const char *message,
+		    json_int_t observed_generation, const char *now);
 
 /* Whether condition `type` has status "True". */
 bool conditions_is_true(json_t *conditions, const char *type);

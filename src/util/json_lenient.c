@@ -77,8 +77,9 @@ static int repair_string(sbuf *o, const char *buf, size_t i, size_t end, bool ke
 			} else if (stop - i < 6 || json_scan_hex4(buf + i + 2, &cp)) {
 				rc = sbuf_add(o, replacement, 3);
 				i += 2;
-			} else if (cp >= 0xD800 && cp <= 0xDBFF && stop - i >= 12 && buf[i + 6] == '\\' && buf[i + 7] == 'u' &&
-				   !json_scan_hex4(buf + i + 8, &lo) && lo >= 0xDC00 && lo <= 0xDFFF) {
+			} else if (cp >= 0xD800 && cp <= 0xDBFF && stop - i >= 12 && buf[i + 6] == '\\' &&
+				   buf[i + 7] == 'u' && !json_scan_hex4(buf + i + 8, &lo) && lo >= 0xDC00 &&
+				   lo <= 0xDFFF) {
 				rc = sbuf_add(o, buf + i, 12); /* a valid pair */
 				i += 12;
 			} else if (cp >= 0xD800 && cp <= 0xDFFF) {
@@ -128,7 +129,8 @@ static int repair_number(sbuf *o, const char *buf, size_t i, size_t end)
 	if (isfinite(d) && !(errno == ERANGE && fabs(d) > 1))
 		rc = real ? sbuf_add(o, tok, n) : sbuf_addf(o, "%s.0", tok);
 	else
-		rc = sbuf_addf(o, "\"%s\"", tok); /* beyond a double: the spec parser refuses a string where a number belongs */
+		rc = sbuf_addf(o, "\"%s\"",
+			       tok); /* beyond a double: the spec parser refuses a string where a number belongs */
 out:
 	if (tok != small)
 		free(tok);

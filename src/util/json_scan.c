@@ -202,8 +202,8 @@ int json_scan_string(const char *buf, json_span s, char *out, size_t outlen)
 			i += 4;
 			if (cp >= 0xD800 && cp <= 0xDBFF) {
 				unsigned lo;
-				if (end - i < 7 || buf[i + 1] != '\\' || buf[i + 2] != 'u' || json_scan_hex4(buf + i + 3, &lo) || lo < 0xDC00 ||
-				    lo > 0xDFFF)
+				if (end - i < 7 || buf[i + 1] != '\\' || buf[i + 2] != 'u' ||
+				    json_scan_hex4(buf + i + 3, &lo) || lo < 0xDC00 || lo > 0xDFFF)
 					return -1;
 				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 				i += 6;

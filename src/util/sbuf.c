@@ -104,8 +104,8 @@ int sbuf_add_urlencoded(sbuf *sb, const char *s)
 	size_t old = sb->len;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		int r;
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		    *p == '_' || *p == '.' || *p == '~') {
 			r = sbuf_addch(sb, (char)*p);
 		} else {
 			char enc[3] = { '%', hex[*p >> 4], hex[*p & 15] };

@@ -23,7 +23,10 @@ typedef struct sbuf {
 } sbuf;
 
 extern char sbuf_empty_[1];
-#define SBUF_INIT { sbuf_empty_, 0, 0, 0 }
+#define SBUF_INIT                    \
+	{                            \
+		sbuf_empty_, 0, 0, 0 \
+	}
 
 void sbuf_init(sbuf *sb);
 void sbuf_release(sbuf *sb);

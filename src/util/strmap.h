@@ -21,15 +21,21 @@ typedef struct strmap_entry {
 
 typedef struct strmap {
 	strmap_entry *slots;
-	size_t cap;   /* power of two, or 0 */
-	size_t len;   /* live entries */
-	size_t used;  /* live + tombstones */
+	size_t cap;       /* power of two, or 0 */
+	size_t len;       /* live entries */
+	size_t used;      /* live + tombstones */
 	bool borrow_keys; /* keys are not copied: each value owns its key (see strmap_put) */
 } strmap;
 
-#define STRMAP_INIT { NULL, 0, 0, 0, false }
+#define STRMAP_INIT                  \
+	{                            \
+		NULL, 0, 0, 0, false \
+	}
 /* A map whose keys live inside their values: put() stores the key pointer as given. */
-#define STRMAP_INIT_BORROWED { NULL, 0, 0, 0, true }
+#define STRMAP_INIT_BORROWED        \
+	{                           \
+		NULL, 0, 0, 0, true \
+	}
 
 typedef void (*strmap_free_fn)(void *value);
 

@@ -33,9 +33,9 @@ static bool string_is_plain_safe(const char *s, size_t len)
 {
 	if (len == 0 || strlen(s) != len)
 		return false;
-	static const char *const special[] = { "null", "Null", "NULL", "~", "true", "True", "TRUE", "false", "False",
-					       "FALSE", "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off",
-					       "Off", "OFF", "y", "Y", "n", "N", NULL };
+	static const char *const special[] = { "null",  "Null", "NULL", "~",   "true", "True", "TRUE", "false", "False",
+					       "FALSE", "yes",  "Yes",  "YES", "no",   "No",   "NO",   "on",    "On",
+					       "ON",    "off",  "Off",  "OFF", "y",    "Y",    "n",    "N",     NULL };
 	for (size_t i = 0; special[i]; i++)
 		if (!strcmp(s, special[i]))
 			return false;
@@ -65,11 +65,13 @@ static int emit_value(yaml_emitter_t *em, json_t *v, int sort_keys)
 			return 0;
 		const char *k;
 		json_t *x;
-		json_object_foreach(v, k, x) keys[i++] = k;
+		json_object_foreach (v, k, x)
+			keys[i++] = k;
 		if (sort_keys)
 			qsort(keys, n, sizeof *keys, cmp_keys);
 		for (i = 0; i < n; i++) {
-			if (!emit_scalar(em, keys[i], strlen(keys[i]), string_is_plain_safe(keys[i], strlen(keys[i]))) ||
+			if (!emit_scalar(em, keys[i], strlen(keys[i]),
+					 string_is_plain_safe(keys[i], strlen(keys[i]))) ||
 			    !emit_value(em, json_object_get(v, keys[i]), sort_keys)) {
 				free(keys);
 				return 0;
@@ -85,8 +87,7 @@ static int emit_value(yaml_emitter_t *em, json_t *v, int sort_keys)
 			return 0;
 		size_t i;
 		json_t *x;
-		json_array_foreach(v, i, x)
-		{
+		json_array_foreach (v, i, x) {
 			if (!emit_value(em, x, sort_keys))
 				return 0;
 		}
@@ -102,13 +103,10 @@ static int emit_value(yaml_emitter_t *em, json_t *v, int sort_keys)
 	case JSON_REAL:
 		snprintf(num, sizeof num, "%.17g", json_real_value(v));
 		return emit_scalar(em, num, strlen(num), true);
-	case JSON_TRUE:
-		return emit_scalar(em, "true", 4, true);
-	case JSON_FALSE:
-		return emit_scalar(em, "false", 5, true);
+	case JSON_TRUE: return emit_scalar(em, "true", 4, true);
+	case JSON_FALSE: return emit_scalar(em, "false", 5, true);
 	case JSON_NULL:
-	default:
-		return emit_scalar(em, "null", 4, true);
+	default: return emit_scalar(em, "null", 4, true);
 	}
 }
 
@@ -126,8 +124,7 @@ char *yaml_emit_documents(json_t *docs, int sort_keys)
 	int ok = yaml_stream_start_event_initialize(&ev, YAML_UTF8_ENCODING) && yaml_emitter_emit(&em, &ev);
 	size_t i;
 	json_t *d;
-	json_array_foreach(docs, i, d)
-	{
+	json_array_foreach (docs, i, d) {
 		if (!ok)
 			break;
 		ok = yaml_document_start_event_initialize(&ev, NULL, NULL, NULL, 0) && yaml_emitter_emit(&em, &ev) &&

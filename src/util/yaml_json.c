@@ -35,8 +35,7 @@ typedef struct ctx {
 	size_t errlen;
 } ctx;
 
-static void set_err(ctx *c, const yaml_mark_t *m, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void set_err(ctx *c, const yaml_mark_t *m, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void set_err(ctx *c, const yaml_mark_t *m, const char *fmt, ...)
 {

@@ -35,10 +35,10 @@ static json_t *desired_mirror(mirror *mr, json_t *src)
 	snprintf(mname, sizeof mname, "%s-mirror", name);
 	json_t *ref = apply_owner_reference(src);
 	json_t *data = json_object_get(src, "data");
-	return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:s}, s:[o]}, s:O}", "apiVersion", "v1", "kind", "ConfigMap",
-			 "metadata", "name", mname, "namespace", ns, "labels", "memshack.io/mirror-of", name,
-			 "annotations", "memshack.io/mirrored-by", manager_identity(mr->m), "ownerReferences", ref,
-			 "data", data ? data : json_object());
+	return json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}, s:{s:s}, s:[o]}, s:O}", "apiVersion", "v1", "kind",
+			 "ConfigMap", "metadata", "name", mname, "namespace", ns, "labels", "memshack.io/mirror-of",
+			 name, "annotations", "memshack.io/mirrored-by", manager_identity(mr->m), "ownerReferences",
+			 ref, "data", data ? data : json_object());
 }
 
 static bool same_data(json_t *a, json_t *b)
@@ -63,10 +63,11 @@ static reconcile_result reconcile(void *ud, const char *key)
 	reconcile_result res = ok;
 	if (!src) {
 		if (have) {
-			char *path = kube_path(&KUBE_RES_CONFIGMAPS,
-					       json_string_value(json_object_get(json_object_get(have, "metadata"), "namespace")),
-					       json_string_value(json_object_get(json_object_get(have, "metadata"), "name")), NULL,
-					       &err);
+			char *path = kube_path(
+				&KUBE_RES_CONFIGMAPS,
+				json_string_value(json_object_get(json_object_get(have, "metadata"), "namespace")),
+				json_string_value(json_object_get(json_object_get(have, "metadata"), "name")), NULL,
+				&err);
 			if (!path || (kube_delete(manager_client(mr->m), path, "Background", NULL, &err) &&
 				      !kube_error_is_not_found(&err))) {
 				log_write(LOG_WARN, "cm-mirror", key, "deleting mirror: %s", kube_strerror(&err));
@@ -102,7 +103,8 @@ out:
 int main(int argc, char **argv)
 {
 	manager_options o = { 0 };
-	int rc = manager_parse_flags(&o, argc, argv, "cm_mirror", "Mirrors labelled ConfigMaps (runtime test controller).");
+	int rc = manager_parse_flags(&o, argc, argv, "cm_mirror",
+				     "Mirrors labelled ConfigMaps (runtime test controller).");
 	if (rc)
 		return rc == 1 ? 0 : 2;
 	manager *m = manager_new(&o, "cm-mirror", "memshack.io/operator");
@@ -112,16 +114,23 @@ int main(int argc, char **argv)
 	const char *slow = getenv("MIRROR_SLOW_MS");
 	mr.slow_ms = slow ? atol(slow) : 0;
 	kube_error err = KUBE_ERROR_INIT;
-	informer_options so = { .res = &KUBE_RES_CONFIGMAPS, .namespace = manager_namespace(m),
-				.label_selector = "memshack.io/mirror-source=true", .metrics = manager_metrics(m) };
-	informer_options mo = { .res = &KUBE_RES_CONFIGMAPS, .namespace = manager_namespace(m),
-				.label_selector = "memshack.io/mirror-of", .metrics = manager_metrics(m) };
+	informer_options so = { .res = &KUBE_RES_CONFIGMAPS,
+				.namespace = manager_namespace(m),
+				.label_selector = "memshack.io/mirror-source=true",
+				.metrics = manager_metrics(m) };
+	informer_options mo = { .res = &KUBE_RES_CONFIGMAPS,
+				.namespace = manager_namespace(m),
+				.label_selector = "memshack.io/mirror-of",
+				.metrics = manager_metrics(m) };
 	const char *wt = getenv("MIRROR_WATCH_TIMEOUT_S");
 	if (wt)
 		so.min_watch_timeout_s = mo.min_watch_timeout_s = atol(wt);
 	mr.sources = informer_new(manager_client(m), &so, &err);
 	mr.mirrors = informer_new(manager_client(m), &mo, &err);
-	controller_options co = { .name = "cm-mirror", .workers = manager_workers(m), .reconcile = reconcile, .ud = &mr,
+	controller_options co = { .name = "cm-mirror",
+				  .workers = manager_workers(m),
+				  .reconcile = reconcile,
+				  .ud = &mr,
 				  .metrics = manager_metrics(m) };
 	controller *c = controller_new(&co);
 	if (!mr.sources || !mr.mirrors || !c || controller_watch_primary(c, mr.sources) ||

@@ -51,20 +51,15 @@ int main(int argc, char **argv)
 	strmap granted = STRMAP_INIT, used = STRMAP_INIT;
 	size_t i, j, k, v;
 	json_t *d, *rule, *g, *r, *verb;
-	json_array_foreach(docs, i, d)
-	{
+	json_array_foreach (docs, i, d) {
 		const char *kind = json_string_value(json_object_get(d, "kind"));
 		if (!kind || (strcmp(kind, "ClusterRole") && strcmp(kind, "Role")))
 			continue;
-		json_array_foreach(json_object_get(d, "rules"), j, rule)
-		{
-			json_array_foreach(json_object_get(rule, "apiGroups"), k, g)
-			{
-				json_array_foreach(json_object_get(rule, "resources"), v, r)
-				{
+		json_array_foreach (json_object_get(d, "rules"), j, rule) {
+			json_array_foreach (json_object_get(rule, "apiGroups"), k, g) {
+				json_array_foreach (json_object_get(rule, "resources"), v, r) {
 					size_t w;
-					json_array_foreach(json_object_get(rule, "verbs"), w, verb)
-					{
+					json_array_foreach (json_object_get(rule, "verbs"), w, verb) {
 						char key[256];
 						snprintf(key, sizeof key, "%s %s %s", json_string_value(g),
 							 json_string_value(r), json_string_value(verb));
@@ -95,8 +90,14 @@ int main(int argc, char **argv)
 			json_decref(e);
 			continue;
 		}
-		if (strcmp((json_string_value(json_object_get(e, "stage")) ? json_string_value(json_object_get(e, "stage")) : ""), "ResponseComplete") &&
-		    strcmp((json_string_value(json_object_get(e, "stage")) ? json_string_value(json_object_get(e, "stage")) : ""), "ResponseStarted")) {
+		if (strcmp((json_string_value(json_object_get(e, "stage"))
+				    ? json_string_value(json_object_get(e, "stage"))
+				    : ""),
+			   "ResponseComplete") &&
+		    strcmp((json_string_value(json_object_get(e, "stage"))
+				    ? json_string_value(json_object_get(e, "stage"))
+				    : ""),
+			   "ResponseStarted")) {
 			json_decref(e);
 			continue;
 		}
@@ -106,8 +107,8 @@ int main(int argc, char **argv)
 		const char *vb = json_string_value(json_object_get(e, "verb"));
 		long code = (long)json_integer_value(json_object_get(json_object_get(e, "responseStatus"), "code"));
 		char key[256];
-		snprintf(key, sizeof key, "%s %s%s%s %s", group ? group : "", res ? res : "", sub ? "/" : "", sub ? sub : "",
-			 vb ? vb : "");
+		snprintf(key, sizeof key, "%s %s%s%s %s", group ? group : "", res ? res : "", sub ? "/" : "",
+			 sub ? sub : "", vb ? vb : "");
 		requests++;
 		/* An RBAC denial (not e.g. a namespace being terminated, also a 403). */
 		const char *decision = json_string_value(
@@ -118,8 +119,8 @@ int main(int argc, char **argv)
 		}
 		strmap_put(&used, key, NULL, NULL, NULL);
 		if (vb && !strcmp(vb, "patch") && code == 201) {
-			snprintf(key, sizeof key, "%s %s%s%s create", group ? group : "", res ? res : "", sub ? "/" : "",
-				 sub ? sub : "");
+			snprintf(key, sizeof key, "%s %s%s%s create", group ? group : "", res ? res : "",
+				 sub ? "/" : "", sub ? sub : "");
 			strmap_put(&used, key, NULL, NULL, NULL);
 		}
 		json_decref(e);

@@ -84,8 +84,8 @@ static void test_create_get_delete(void **state)
 	json_t *marked = NULL;
 	assert_int_equal(kube_delete(admin, one, "Foreground", &marked, &err), 0);
 	assert_non_null(it_str(marked, "metadata", "deletionTimestamp", NULL));
-	assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(marked, "metadata"),
-									      "finalizers"), 0)),
+	assert_string_equal(json_string_value(json_array_get(
+				    json_object_get(json_object_get(marked, "metadata"), "finalizers"), 0)),
 			    "foregroundDeletion");
 	json_decref(marked);
 	json_t *release = json_pack("{s:{s:n}}", "metadata", "finalizers");
@@ -160,13 +160,15 @@ static void test_apply_idempotent(void **state)
 	assert_int_equal(kube_apply(admin, one, cm, "memshack", true, &r1, &err), 0);
 	assert_int_equal(kube_apply(admin, one, cm, "memshack", true, &r2, &err), 0);
 	/* The second apply changed nothing: same resourceVersion. */
-	assert_string_equal(it_str(r1, "metadata", "resourceVersion", NULL), it_str(r2, "metadata", "resourceVersion", NULL));
+	assert_string_equal(it_str(r1, "metadata", "resourceVersion", NULL),
+			    it_str(r2, "metadata", "resourceVersion", NULL));
 	json_t *mf = json_object_get(json_object_get(r2, "metadata"), "managedFields");
 	assert_string_equal(it_str(json_array_get(mf, 0), "manager", NULL), "memshack");
 	/* A real change does bump it. */
 	json_object_set_new(json_object_get(cm, "data"), "value", json_string("second"));
 	assert_int_equal(kube_apply(admin, one, cm, "memshack", true, &r3, &err), 0);
-	assert_string_not_equal(it_str(r2, "metadata", "resourceVersion", NULL), it_str(r3, "metadata", "resourceVersion", NULL));
+	assert_string_not_equal(it_str(r2, "metadata", "resourceVersion", NULL),
+				it_str(r3, "metadata", "resourceVersion", NULL));
 	assert_string_equal(it_str(r3, "data", "value", NULL), "second");
 	/* Another manager taking the same field without force: a conflict. */
 	json_object_set_new(json_object_get(cm, "data"), "value", json_string("third"));
@@ -249,9 +251,9 @@ static void ensure_crd(void)
 		assert_int_equal(kube_get(admin, path, &got, &err), 0);
 		size_t k;
 		json_t *c;
-		json_array_foreach(json_object_get(json_object_get(got, "status"), "conditions"), k, c)
-		{
-			if (!strcmp(it_str(c, "type", NULL), "Established") && !strcmp(it_str(c, "status", NULL), "True"))
+		json_array_foreach (json_object_get(json_object_get(got, "status"), "conditions"), k, c) {
+			if (!strcmp(it_str(c, "type", NULL), "Established") &&
+			    !strcmp(it_str(c, "status", NULL), "True"))
 				established = true;
 		}
 		json_decref(got);
@@ -377,8 +379,9 @@ static char *write_variant_kubeconfig(const char *dir, const char *user_yaml)
 	snprintf(path, 512, "%s/kubeconfig", dir);
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
-	fprintf(f, "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-		   "clusters:\n- name: k\n  cluster:\n    server: %s\n    certificate-authority-data: |\n",
+	fprintf(f,
+		"apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+		"clusters:\n- name: k\n  cluster:\n    server: %s\n    certificate-authority-data: |\n",
 		cfg->server);
 	/* Re-encode the CA we loaded (PEM) as base64 for the -data field. */
 	static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -394,7 +397,8 @@ static char *write_variant_kubeconfig(const char *dir, const char *user_yaml)
 		fputc(i + 1 < cfg->ca.len ? tbl[(v >> 6) & 63] : '=', f);
 		fputc(i + 2 < cfg->ca.len ? tbl[v & 63] : '=', f);
 	}
-	fprintf(f, "\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nusers:\n- name: u\n  user:\n%s", user_yaml);
+	fprintf(f, "\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nusers:\n- name: u\n  user:\n%s",
+		user_yaml);
 	fclose(f);
 	kube_config_free(cfg);
 	return path;
@@ -478,9 +482,10 @@ static void test_exec_plugin(void **state)
 	char *tok = admin_token();
 	FILE *f = fopen(script, "w");
 	assert_non_null(f);
-	fprintf(f, "#!/bin/sh\n[ \"$MODE\" = it ] || exit 7\n"
-		   "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\","
-		   "\"status\":{\"token\":\"%s\",\"expirationTimestamp\":\"2999-01-01T00:00:00Z\"}}'\n",
+	fprintf(f,
+		"#!/bin/sh\n[ \"$MODE\" = it ] || exit 7\n"
+		"printf '{\"apiVersion\":\"client.authentication.k8s.io/v1beta1\",\"kind\":\"ExecCredential\","
+		"\"status\":{\"token\":\"%s\",\"expirationTimestamp\":\"2999-01-01T00:00:00Z\"}}'\n",
 		tok);
 	fclose(f);
 	chmod(script, 0700);
@@ -545,14 +550,10 @@ int main(void)
 		return 1;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_get_delete),
-		cmocka_unit_test(test_list_paging),
-		cmocka_unit_test(test_apply_idempotent),
-		cmocka_unit_test(test_update_conflict_and_patches),
-		cmocka_unit_test(test_crd_status_subresource),
-		cmocka_unit_test(test_authentication),
-		cmocka_unit_test(test_token_file_rotation),
-		cmocka_unit_test(test_exec_plugin),
+		cmocka_unit_test(test_create_get_delete),      cmocka_unit_test(test_list_paging),
+		cmocka_unit_test(test_apply_idempotent),       cmocka_unit_test(test_update_conflict_and_patches),
+		cmocka_unit_test(test_crd_status_subresource), cmocka_unit_test(test_authentication),
+		cmocka_unit_test(test_token_file_rotation),    cmocka_unit_test(test_exec_plugin),
 		cmocka_unit_test(test_concurrent_requests),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -74,8 +74,8 @@ static void wait_saw(const char *line)
 static void put_cm(const char *name, const char *v)
 {
 	char *one = it_path(&KUBE_RES_CONFIGMAPS, ns, name, NULL);
-	json_t *cm = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name",
-			       name, "data", "v", v);
+	json_t *cm = json_pack("{s:s, s:s, s:{s:s}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata",
+			       "name", name, "data", "v", v);
 	kube_error err = KUBE_ERROR_INIT;
 	if (kube_apply(admin, one, cm, "it", true, NULL, &err)) {
 		print_message("apply %s: %s\n", name, kube_strerror(&err));
@@ -104,13 +104,13 @@ static void assert_store_matches_api(informer *inf)
 	assert_int_equal(store_len(informer_store(inf)), json_array_size(items));
 	size_t i;
 	json_t *o;
-	json_array_foreach(items, i, o)
-	{
+	json_array_foreach (items, i, o) {
 		char key[256];
 		snprintf(key, sizeof key, "%s/%s", ns, it_str(o, "metadata", "name", NULL));
 		json_t *cached = store_get(informer_store(inf), key);
 		assert_non_null(cached);
-		assert_string_equal(it_str(cached, "metadata", "resourceVersion", NULL), it_str(o, "metadata", "resourceVersion", NULL));
+		assert_string_equal(it_str(cached, "metadata", "resourceVersion", NULL),
+				    it_str(o, "metadata", "resourceVersion", NULL));
 		json_decref(cached);
 	}
 	json_decref(list);
@@ -132,7 +132,8 @@ static informer *start_informer(long min_timeout_s)
 static void testenv(const char *verb, const char *what)
 {
 	char cmd[1024];
-	snprintf(cmd, sizeof cmd, "%s %s %s --dir %s >/dev/null", TESTENV_SH, verb, what, getenv("MEMSHACK_TESTENV_DIR"));
+	snprintf(cmd, sizeof cmd, "%s %s %s --dir %s >/dev/null", TESTENV_SH, verb, what,
+		 getenv("MEMSHACK_TESTENV_DIR"));
 	assert_int_equal(system(cmd), 0);
 }
 
@@ -203,7 +204,8 @@ static void test_apiserver_restart(void **state)
 static long long etcd_revision(void)
 {
 	char cmd[512];
-	snprintf(cmd, sizeof cmd, "curl -s -X POST http://127.0.0.1:$(cat %s/etcd.port)/v3/kv/range -d '{\"key\":\"AA==\"}'",
+	snprintf(cmd, sizeof cmd,
+		 "curl -s -X POST http://127.0.0.1:$(cat %s/etcd.port)/v3/kv/range -d '{\"key\":\"AA==\"}'",
 		 getenv("MEMSHACK_TESTENV_DIR"));
 	FILE *p = popen(cmd, "r");
 	assert_non_null(p);
@@ -235,9 +237,10 @@ static void test_forced_410_relists(void **state)
 	del_cm("gone");
 	/* ...and etcd forgets the history it would resume from. */
 	char cmd[512];
-	snprintf(cmd, sizeof cmd,
-		 "curl -sf -X POST http://127.0.0.1:$(cat %s/etcd.port)/v3/kv/compaction -d '{\"revision\":\"%lld\",\"physical\":true}' >/dev/null",
-		 getenv("MEMSHACK_TESTENV_DIR"), etcd_revision());
+	snprintf(
+		cmd, sizeof cmd,
+		"curl -sf -X POST http://127.0.0.1:$(cat %s/etcd.port)/v3/kv/compaction -d '{\"revision\":\"%lld\",\"physical\":true}' >/dev/null",
+		getenv("MEMSHACK_TESTENV_DIR"), etcd_revision());
 	assert_int_equal(system(cmd), 0);
 	informer_resume(inf);
 	/* 410 -> relist: the vanished object gets a synthesised delete, the rest upserts. */

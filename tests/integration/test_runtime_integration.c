@@ -42,7 +42,8 @@ static json_t *make_cm(const char *name, json_t *owner)
 	json_t *cm = json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s}}, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap",
 			       "metadata", "name", name, "namespace", ns, "labels", "it", "runtime", "data", "k", "v");
 	if (owner)
-		json_object_set_new(json_object_get(cm, "metadata"), "ownerReferences", json_pack("[o]", apply_owner_reference(owner)));
+		json_object_set_new(json_object_get(cm, "metadata"), "ownerReferences",
+				    json_pack("[o]", apply_owner_reference(owner)));
 	return cm;
 }
 
@@ -55,8 +56,7 @@ static size_t count_events(const char *reason, long long *ret_series)
 	size_t n = 0, i;
 	json_t *e;
 	*ret_series = 0;
-	json_array_foreach(json_object_get(list, "items"), i, e)
-	{
+	json_array_foreach (json_object_get(list, "items"), i, e) {
 		if (strcmp(it_str(e, "reason", NULL), reason))
 			continue;
 		n++;
@@ -179,7 +179,7 @@ static void test_prune_owned(void **state)
 	assert_int_equal(kube_list(admin, coll, &lo, &list, &err), 0);
 	const char *keep[] = { "child-a", NULL };
 	int n = apply_prune_owned(admin, &KUBE_RES_CONFIGMAPS, json_object_get(list, "items"),
-			    it_str(owner, "metadata", "uid", NULL), keep, &err);
+				  it_str(owner, "metadata", "uid", NULL), keep, &err);
 	assert_int_equal(n, 2);
 	json_decref(list);
 	assert_int_equal(kube_list(admin, coll, &lo, &list, &err), 0);
@@ -187,8 +187,7 @@ static void test_prune_owned(void **state)
 	size_t i;
 	json_t *o;
 	int found = 0;
-	json_array_foreach(json_object_get(list, "items"), i, o)
-	{
+	json_array_foreach (json_object_get(list, "items"), i, o) {
 		const char *name = it_str(o, "metadata", "name", NULL);
 		assert_true(strcmp(name, "child-b") && strcmp(name, "child-c"));
 		found += !strcmp(name, "child-a") || !strcmp(name, "child-foreign");
@@ -197,7 +196,9 @@ static void test_prune_owned(void **state)
 	/* Pruning again from the stale list: already gone counts as done, nothing fails. */
 	json_t *stale = json_pack("[o]", make_cm("child-b", owner));
 	json_object_set_new(json_object_get(json_array_get(stale, 0), "metadata"), "uid", json_string("0000-gone"));
-	assert_int_equal(apply_prune_owned(admin, &KUBE_RES_CONFIGMAPS, stale, it_str(owner, "metadata", "uid", NULL), keep, &err), 0);
+	assert_int_equal(apply_prune_owned(admin, &KUBE_RES_CONFIGMAPS, stale, it_str(owner, "metadata", "uid", NULL),
+					   keep, &err),
+			 0);
 	json_decref(stale);
 	json_decref(list);
 	json_decref(foreign);

@@ -20,11 +20,14 @@ typedef struct hostile_payload {
 } hostile_payload;
 
 static const hostile_payload hostile_payloads[] = {
-	{ "nul-in-arg", "{\"memcached\":{\"extraArgs\":[\"-v\\u0000--port=1\"]}}", true, "spec.memcached.extraArgs[0]" },
-	{ "nul-in-image", "{\"memcachedImage\":\"memcached:1.6\\u0000evil\"}", true, "spec.memcachedImage: must not contain" },
+	{ "nul-in-arg", "{\"memcached\":{\"extraArgs\":[\"-v\\u0000--port=1\"]}}", true,
+	  "spec.memcached.extraArgs[0]" },
+	{ "nul-in-image", "{\"memcachedImage\":\"memcached:1.6\\u0000evil\"}", true,
+	  "spec.memcachedImage: must not contain" },
 	{ "escaped-control", "{\"mcrouterImage\":\"mcrouter\\u0001\"}", true, "spec.mcrouterImage: must not contain" },
 	{ "escaped-del", "{\"mcrouterImage\":\"mcrouter\\u007f\"}", true, "spec.mcrouterImage: must not contain" },
-	{ "escaped-tab", "{\"memcached\":{\"maxItemSize\":\"1m\\t\"}}", true, "spec.memcached.maxItemSize: must not contain" },
+	{ "escaped-tab", "{\"memcached\":{\"maxItemSize\":\"1m\\t\"}}", true,
+	  "spec.memcached.maxItemSize: must not contain" },
 	{ "raw-control-byte", "{\"memcachedImage\":\"a\x01\"}", true, "spec.memcachedImage: must not contain" },
 	{ "nul-in-key", "{\"memcached\":{\"extra\\u0000Args\":[]}}", true, "spec.memcached" },
 	{ "lone-high-surrogate", "{\"memcachedImage\":\"\\ud800\"}", true, "spec.memcachedImage" },

@@ -217,7 +217,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	pthread_mutex_unlock(&f->mu);
 	if (!strcmp(method, "GET")) {
 		json_decref(obj);
-		return respond(conn, 404, strdup("{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404}"));
+		return respond(
+			conn, 404,
+			strdup("{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404}"));
 	}
 	if (!strcmp(method, "DELETE")) {
 		json_decref(obj);
@@ -225,7 +227,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	if (!json_is_object(obj)) {
 		json_decref(obj);
-		return respond(conn, 400, strdup("{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"BadRequest\",\"code\":400}"));
+		return respond(
+			conn, 400,
+			strdup("{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"BadRequest\",\"code\":400}"));
 	}
 	json_t *answer = json_deep_copy(obj);
 	json_t *md = json_object_get(answer, "metadata");
@@ -307,8 +311,7 @@ static void first_difference(json_t *a, json_t *b, char *buf, size_t len)
 	if (json_is_object(a) && json_is_object(b)) {
 		const char *k;
 		json_t *v;
-		json_object_foreach(a, k, v)
-		{
+		json_object_foreach (a, k, v) {
 			if (!json_equal(v, json_object_get(b, k))) {
 				size_t n = strlen(buf);
 				snprintf(buf + n, len - n, ".%s", k);
@@ -316,8 +319,7 @@ static void first_difference(json_t *a, json_t *b, char *buf, size_t len)
 				return;
 			}
 		}
-		json_object_foreach(b, k, v)
-		{
+		json_object_foreach (b, k, v) {
 			if (!json_object_get(a, k)) {
 				size_t n = strlen(buf);
 				snprintf(buf + n, len - n, ".%s (missing)", k);
@@ -335,7 +337,8 @@ static void first_difference(json_t *a, json_t *b, char *buf, size_t len)
 			}
 		}
 	}
-	char *ta = a ? json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY) : NULL, *tb = b ? json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	char *ta = a ? json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY) : NULL,
+	     *tb = b ? json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 	size_t n = strlen(buf);
 	snprintf(buf + n, len - n, ": %.120s instead of %.120s", ta ? ta : "(none)", tb ? tb : "(none)");
 	free(ta);
@@ -362,10 +365,14 @@ static int unexpected_writes(fake_api *f, json_t *ref, long n, size_t *writes)
 			if (want) {
 				/* Past the digest annotation: what of the object itself differs. */
 				json_t *a = json_deep_copy(r->body), *b = json_deep_copy(want);
-				json_object_del(json_object_get(json_object_get(a, "metadata"), "annotations"), "memshack.io/applied-digest");
-				json_object_del(json_object_get(json_object_get(a, "metadata"), "annotations"), "memshack.io/config-md5");
-				json_object_del(json_object_get(json_object_get(b, "metadata"), "annotations"), "memshack.io/config-md5");
-				json_object_del(json_object_get(json_object_get(b, "metadata"), "annotations"), "memshack.io/applied-digest");
+				json_object_del(json_object_get(json_object_get(a, "metadata"), "annotations"),
+						"memshack.io/applied-digest");
+				json_object_del(json_object_get(json_object_get(a, "metadata"), "annotations"),
+						"memshack.io/config-md5");
+				json_object_del(json_object_get(json_object_get(b, "metadata"), "annotations"),
+						"memshack.io/config-md5");
+				json_object_del(json_object_get(json_object_get(b, "metadata"), "annotations"),
+						"memshack.io/applied-digest");
 				if (json_equal(a, b))
 					first_difference(r->body, want, where, sizeof where);
 				else
@@ -373,8 +380,10 @@ static int unexpected_writes(fake_api *f, json_t *ref, long n, size_t *writes)
 				json_decref(a);
 				json_decref(b);
 			}
-			print_error("failing allocation %ld (called from %p): %s %s: %s%s\n", n, last_site, r->method, r->path,
-				    want ? "differs from the reference run's at body" : "not made by the reference run", where);
+			print_error("failing allocation %ld (called from %p): %s %s: %s%s\n", n, last_site, r->method,
+				    r->path,
+				    want ? "differs from the reference run's at body" : "not made by the reference run",
+				    where);
 		}
 	}
 	pthread_mutex_unlock(&f->mu);
@@ -463,13 +472,14 @@ static json_t *load_seed(void)
 /* Every optional part of a spec set, so that losing any of it to a failed allocation would show. */
 static void set_every_option(json_t *spec)
 {
-	json_t *opts = json_pack(
-		"{s:{s:i, s:[s], s:{s:{s:s, s:s}, s:{s:s}}}, s:{s:s, s:[s], s:{s:{s:s}}},"
-		" s:{s:{s:s}, s:[{s:s, s:s, s:s}], s:s, s:s}}",
-		"memcached", "memoryMiB", 128, "extraArgs", "-R", "resources", "requests", "cpu", "100m", "memory", "160Mi",
-		"limits", "memory", "192Mi", "mcrouter", "readPolicy", "Latest", "extraArgs", "--num-proxies=2", "resources",
-		"requests", "cpu", "20m", "scheduling", "nodeSelector", "pool", "cache", "tolerations", "key", "dedicated",
-		"operator", "Exists", "effect", "NoSchedule", "priorityClassName", "cache-critical", "spreadAcross", "Zone");
+	json_t *opts =
+		json_pack("{s:{s:i, s:[s], s:{s:{s:s, s:s}, s:{s:s}}}, s:{s:s, s:[s], s:{s:{s:s}}},"
+			  " s:{s:{s:s}, s:[{s:s, s:s, s:s}], s:s, s:s}}",
+			  "memcached", "memoryMiB", 128, "extraArgs", "-R", "resources", "requests", "cpu", "100m",
+			  "memory", "160Mi", "limits", "memory", "192Mi", "mcrouter", "readPolicy", "Latest",
+			  "extraArgs", "--num-proxies=2", "resources", "requests", "cpu", "20m", "scheduling",
+			  "nodeSelector", "pool", "cache", "tolerations", "key", "dedicated", "operator", "Exists",
+			  "effect", "NoSchedule", "priorityClassName", "cache-critical", "spreadAcross", "Zone");
 	assert_non_null(opts);
 	assert_int_equal(json_object_update(spec, opts), 0);
 	json_decref(opts);
@@ -513,8 +523,7 @@ static void seed_children(memshack_controller *ctl, int shards, int replicas, bo
 	assert_int_equal(memshack_desired_build(s, "cluster.local", &d, err, sizeof err), 0);
 	size_t i;
 	json_t *obj;
-	json_array_foreach(d.objects, i, obj)
-	{
+	json_array_foreach (d.objects, i, obj) {
 		json_t *o = json_deep_copy(obj);
 		json_t *md = json_object_get(o, "metadata");
 		json_object_set_new(md, "uid", json_sprintf("uid-child-%zu", i));
@@ -523,8 +532,9 @@ static void seed_children(memshack_controller *ctl, int shards, int replicas, bo
 		const char *kind = json_string_value(json_object_get(o, "kind"));
 		if (!strcmp(kind, "StatefulSet") || !strcmp(kind, "Deployment")) {
 			json_t *n = json_object_get(json_object_get(o, "spec"), "replicas");
-			json_object_set_new(o, "status", json_pack("{s:O, s:O, s:i}", "replicas", n, "readyReplicas", n,
-								   "observedGeneration", 1));
+			json_object_set_new(o, "status",
+					    json_pack("{s:O, s:O, s:i}", "replicas", n, "readyReplicas", n,
+						      "observedGeneration", 1));
 		}
 		store *st = memshack_controller_cache(ctl, kind);
 		assert_non_null(st);
@@ -571,14 +581,14 @@ static reconcile_result ms_run_twice(void *ud)
 
 static void clear_caches(memshack_controller *ctl)
 {
-	static const char *const kinds[] = { "Service", "StatefulSet", "PodDisruptionBudget", "ConfigMap", "Deployment" };
+	static const char *const kinds[] = { "Service", "StatefulSet", "PodDisruptionBudget", "ConfigMap",
+					     "Deployment" };
 	for (size_t k = 0; k < 5; k++) {
 		store *st = memshack_controller_cache(ctl, kinds[k]);
 		json_t *all = store_list(st, NULL, NULL);
 		size_t i;
 		json_t *o;
-		json_array_foreach(all, i, o)
-		{
+		json_array_foreach (all, i, o) {
 			char key[400];
 			store_delete(st, store_key_of(o, key, sizeof key), NULL);
 		}
@@ -624,7 +634,8 @@ static void test_replica_scale_down_prunes(void **state)
 	ms_run_twice(&c);
 	bool deleted = false;
 	for (size_t i = 0; i < api->n; i++)
-		deleted |= !strcmp(api->recs[i].method, "DELETE") && strstr(api->recs[i].path, "/statefulsets/test-memshack-pool-2");
+		deleted |= !strcmp(api->recs[i].method, "DELETE") &&
+			   strstr(api->recs[i].path, "/statefulsets/test-memshack-pool-2");
 	assert_true(deleted);
 	run_scenario(api, &sc);
 	json_decref(c.ms);
@@ -658,7 +669,8 @@ static void proxy_reference_has_all_servers(json_t *ref)
 {
 	char k[300];
 	snprintf(k, sizeof k, "PATCH /api/v1/namespaces/%s/configmaps/cache-proxy-config", NS);
-	const char *config = json_string_value(json_object_get(json_object_get(json_object_get(ref, k), "data"), "config.json"));
+	const char *config =
+		json_string_value(json_object_get(json_object_get(json_object_get(ref, k), "data"), "config.json"));
 	assert_non_null(config);
 	assert_non_null(strstr(config, "10.0.0.1:11211"));
 	assert_non_null(strstr(config, "10.0.0.2:11211"));
@@ -671,23 +683,25 @@ static void test_proxy_reconcile(void **state)
 	json_t *svc = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:{s:[{s:s, s:i, s:s}]}}", "apiVersion", "v1", "kind",
 				"Service", "metadata", "name", "backend", "namespace", NS, "uid", "uid-backend", "spec",
 				"ports", "name", "memcache", "port", 11211, "protocol", "TCP");
-	json_t *slice = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:{s:s}}, s:s, s:[{s:s, s:i, s:s}], s:[]}", "apiVersion",
-				  "discovery.k8s.io/v1", "kind", "EndpointSlice", "metadata", "name", "backend-x1",
-				  "namespace", NS, "resourceVersion", "3", "labels", "kubernetes.io/service-name", "backend",
-				  "addressType", "IPv4", "ports", "name", "memcache", "port", 11211, "protocol", "TCP",
-				  "endpoints");
+	json_t *slice =
+		json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:{s:s}}, s:s, s:[{s:s, s:i, s:s}], s:[]}", "apiVersion",
+			  "discovery.k8s.io/v1", "kind", "EndpointSlice", "metadata", "name", "backend-x1", "namespace",
+			  NS, "resourceVersion", "3", "labels", "kubernetes.io/service-name", "backend", "addressType",
+			  "IPv4", "ports", "name", "memcache", "port", 11211, "protocol", "TCP", "endpoints");
 	for (int i = 1; i <= 3; i++)
-		json_array_append_new(json_object_get(slice, "endpoints"),
-				      json_pack("{s:[s], s:{s:b}}", "addresses", i == 1 ? "10.0.0.1" : i == 2 ? "10.0.0.2" : "10.0.0.3",
-						"conditions", "ready", 1));
+		json_array_append_new(json_object_get(slice, "endpoints"), json_pack("{s:[s], s:{s:b}}", "addresses",
+										     i == 1   ? "10.0.0.1"
+										     : i == 2 ? "10.0.0.2"
+											      : "10.0.0.3",
+										     "conditions", "ready", 1));
 	assert_int_equal(store_upsert(proxy_controller_cache(proxies, "Backend"), svc, NULL), 0);
 	assert_int_equal(store_upsert(proxy_controller_cache(proxies, "EndpointSlice"), slice, NULL), 0);
 	json_decref(svc);
 	json_decref(slice);
 	proxy_case c = { json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:i}, s:{s:s, s:s, s:i}}", "apiVersion",
-				   "memshack.io/v1alpha1", "kind", "MemcachedProxy", "metadata", "name", "cache", "namespace", NS,
-				   "uid", "uid-proxy", "resourceVersion", "5", "generation", 1, "spec", "serviceName",
-				   "backend", "servicePort", "memcache", "replicas", 2) };
+				   "memshack.io/v1alpha1", "kind", "MemcachedProxy", "metadata", "name", "cache",
+				   "namespace", NS, "uid", "uid-proxy", "resourceVersion", "5", "generation", 1, "spec",
+				   "serviceName", "backend", "servicePort", "memcache", "replicas", 2) };
 	scenario sc = { "MemcachedProxy reconcile", proxy_reset, proxy_run, &c, proxy_reference_has_all_servers };
 	run_scenario(api, &sc);
 	json_decref(c.proxy);
@@ -774,8 +788,12 @@ static int setup(void **state)
 		"current-context: fake\n",
 		api->port, NS);
 	fclose(fp);
-	manager_options o = { .kubeconfig = kubeconfig, .namespace = NS, .workers = 1, .metrics_addr = "0",
-			      .health_addr = "0", .log_level = "error" };
+	manager_options o = { .kubeconfig = kubeconfig,
+			      .namespace = NS,
+			      .workers = 1,
+			      .metrics_addr = "0",
+			      .health_addr = "0",
+			      .log_level = "error" };
 	mgr_prune = manager_new(&o, "memshack-alloc", "memshack.io/operator");
 	mgr_hold = manager_new(&o, "memshack-alloc", "memshack.io/operator");
 	assert_non_null(mgr_prune);
@@ -815,10 +833,8 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		stride = strtol(argv[1], NULL, 10) > 0 ? strtol(argv[1], NULL, 10) : 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_workqueue),
-		cmocka_unit_test(test_seed_full_reconcile),
-		cmocka_unit_test(test_shard_scale_down),
-		cmocka_unit_test(test_replica_scale_down_prunes),
+		cmocka_unit_test(test_workqueue),        cmocka_unit_test(test_seed_full_reconcile),
+		cmocka_unit_test(test_shard_scale_down), cmocka_unit_test(test_replica_scale_down_prunes),
 		cmocka_unit_test(test_proxy_reconcile),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -23,11 +23,13 @@ static void test_condition_transitions(void **state)
 	assert_false(conditions_set(c, "Ready", "False", "Creating", "creating pods", 1, "2026-01-01T00:01:00Z"));
 	assert_string_equal(field(c, "Ready", "lastTransitionTime"), "2026-01-01T00:00:00Z");
 	/* New reason and message, same status: changed, but the transition time is kept. */
-	assert_true(conditions_set(c, "Ready", "False", "WaitingForPods", "1 of 4 pods ready", 1, "2026-01-01T00:02:00Z"));
+	assert_true(
+		conditions_set(c, "Ready", "False", "WaitingForPods", "1 of 4 pods ready", 1, "2026-01-01T00:02:00Z"));
 	assert_string_equal(field(c, "Ready", "lastTransitionTime"), "2026-01-01T00:00:00Z");
 	assert_string_equal(field(c, "Ready", "reason"), "WaitingForPods");
 	/* A new generation observed: changed, time kept. */
-	assert_true(conditions_set(c, "Ready", "False", "WaitingForPods", "1 of 4 pods ready", 2, "2026-01-01T00:03:00Z"));
+	assert_true(
+		conditions_set(c, "Ready", "False", "WaitingForPods", "1 of 4 pods ready", 2, "2026-01-01T00:03:00Z"));
 	assert_string_equal(field(c, "Ready", "lastTransitionTime"), "2026-01-01T00:00:00Z");
 	/* The status flips: the transition time moves. */
 	assert_true(conditions_set(c, "Ready", "True", "Ready", "all ready", 2, "2026-01-01T00:04:00Z"));

@@ -21,7 +21,8 @@
 static void test_scan(void **state)
 {
 	(void)state;
-	const char *t = " {\"a\": [1, {\"b\": \"}]\\\"\"}], \"c\" : \"x\\u00e9\\ud83d\\ude00\", \"d\":null, \"a\":7} tail";
+	const char *t =
+		" {\"a\": [1, {\"b\": \"}]\\\"\"}], \"c\" : \"x\\u00e9\\ud83d\\ude00\", \"d\":null, \"a\":7} tail";
 	size_t len = strlen(t);
 	json_span top, v;
 	assert_int_equal(json_scan_value(t, len, 0, &top), 0);
@@ -112,7 +113,8 @@ static void test_lenient_payloads(void **state)
 static void test_repair(void **state)
 {
 	(void)state;
-	const char t[] = "{\"k\\u0000x\":\"a\\u0000b\",\"c\":\"\x01\",\"u\":\"\xff\xc3\",\"s\":\"\\udc00\\ud800\",\"n\":1e999}";
+	const char t[] =
+		"{\"k\\u0000x\":\"a\\u0000b\",\"c\":\"\x01\",\"u\":\"\xff\xc3\",\"s\":\"\\udc00\\ud800\",\"n\":1e999}";
 	size_t len = 0;
 	char *fixed = json_repair(t, sizeof t - 1, &len);
 	assert_non_null(fixed);
@@ -168,27 +170,31 @@ static void test_list_page(void **state)
 	char *good2 = hostile_object("good2", "12", "{\"memcached\":{\"extraArgs\":[\"\\u0000\"]}}");
 	size_t cap = strlen(deep) * 2 + 4096;
 	char *page = malloc(cap);
-	snprintf(page, cap,
-		 "{\"kind\":\"MemshackList\",\"metadata\":{\"resourceVersion\":\"99\",\"continue\":\"tok\"},\"items\":[%s,%s,"
-		 "{\"spec\":%s},%s,{\"metadata\":{}}]}",
-		 good1, bad, deep, good2);
+	snprintf(
+		page, cap,
+		"{\"kind\":\"MemshackList\",\"metadata\":{\"resourceVersion\":\"99\",\"continue\":\"tok\"},\"items\":[%s,%s,"
+		"{\"spec\":%s},%s,{\"metadata\":{}}]}",
+		good1, bad, deep, good2);
 	kube_list_page p;
 	char why[200];
 	assert_int_equal(kube_list_page_decode(page, strlen(page), &p, why, sizeof why), 0);
 	assert_int_equal(json_array_size(p.items), 2);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(json_array_get(p.items, 1), "metadata"), "name")),
-			    "good2");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(json_array_get(p.items, 1), "metadata"), "name")),
+		"good2");
 	assert_int_equal(json_array_size(p.undecodable), 1);
 	json_t *u = json_array_get(p.undecodable, 0);
 	assert_string_equal(
-		json_string_value(json_object_get(json_object_get(json_object_get(u, "object"), "metadata"), "name")), "bad");
+		json_string_value(json_object_get(json_object_get(json_object_get(u, "object"), "metadata"), "name")),
+		"bad");
 	assert_non_null(strstr(json_string_value(json_object_get(u, "reason")), "cannot be decoded"));
 	assert_int_equal(p.unnamed, 2);
 	assert_string_equal(p.resource_version, "99");
 	assert_string_equal(p.continue_token, "tok");
 	kube_list_page_release(&p);
 	/* The same page when everything decodes: an unusable item still costs only itself. */
-	snprintf(page, cap, "{\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[%s,{\"metadata\":{\"name\":7}},7]}", good1);
+	snprintf(page, cap, "{\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[%s,{\"metadata\":{\"name\":7}},7]}",
+		 good1);
 	assert_int_equal(kube_list_page_decode(page, strlen(page), &p, why, sizeof why), 0);
 	assert_int_equal(json_array_size(p.items), 1);
 	assert_int_equal(p.unnamed, 2);
@@ -231,9 +237,12 @@ static void test_large_object(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scan),	       cmocka_unit_test(test_elements),
-		cmocka_unit_test(test_lenient_payloads), cmocka_unit_test(test_repair),
-		cmocka_unit_test(test_identity_scan),  cmocka_unit_test(test_list_page),
+		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_elements),
+		cmocka_unit_test(test_lenient_payloads),
+		cmocka_unit_test(test_repair),
+		cmocka_unit_test(test_identity_scan),
+		cmocka_unit_test(test_list_page),
 		cmocka_unit_test(test_large_object),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,12 +45,11 @@ static void test_corpus(void **state)
 	assert_true(json_array_size(docs) >= 40);
 	size_t i, valid = 0;
 	json_t *d;
-	json_array_foreach(docs, i, d)
-	{
+	json_array_foreach (docs, i, d) {
 		json_t *meta = json_object_get(d, "metadata");
 		const char *name = json_string_value(json_object_get(meta, "name"));
-		const char *expect =
-			json_string_value(json_object_get(json_object_get(meta, "annotations"), "test.memshack.io/expect"));
+		const char *expect = json_string_value(
+			json_object_get(json_object_get(meta, "annotations"), "test.memshack.io/expect"));
 		assert_non_null(expect);
 		bool proxy = !strcmp(json_string_value(json_object_get(d, "kind")), "MemcachedProxy");
 		char err[512] = "";
@@ -73,7 +72,8 @@ static void test_corpus(void **state)
 			if (rc == 0) {
 				memshack_desired md;
 				assert_int_equal(memshack_desired_build(s, "cluster.local", &md, err, sizeof err), 0);
-				fuzz_check_mcrouter_config(md.config_text, (size_t)s->num_shards * (size_t)s->num_replicas);
+				fuzz_check_mcrouter_config(md.config_text,
+							   (size_t)s->num_shards * (size_t)s->num_replicas);
 				memshack_desired_release(&md);
 				memshack_spec_free(s);
 			}
@@ -105,9 +105,17 @@ static void test_reserved_flags(void **state)
 	(void)state;
 	char err[256];
 	static const char *const refused[][3] = {
-		{ "--config=file:/x", NULL }, { "--config-file", "/x" }, { "--conf", "x" }, { "--config-f=/x", NULL },
-		{ "-f", "/x" },		      { "-f/x", NULL },		  { "-vf", "/x" },	 { "--port=1", NULL },
-		{ "-p1", NULL },	      { "--po", "1" },		  { "--config-str={}", NULL },
+		{ "--config=file:/x", NULL },
+		{ "--config-file", "/x" },
+		{ "--conf", "x" },
+		{ "--config-f=/x", NULL },
+		{ "-f", "/x" },
+		{ "-f/x", NULL },
+		{ "-vf", "/x" },
+		{ "--port=1", NULL },
+		{ "-p1", NULL },
+		{ "--po", "1" },
+		{ "--config-str={}", NULL },
 	};
 	for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
 		if (args_ok(refused[i], mcrouter_reserved_flags, err, sizeof err) == 0) {
@@ -116,16 +124,21 @@ static void test_reserved_flags(void **state)
 		}
 		assert_non_null(strstr(err, "is set by memshack"));
 	}
-	static const char *const fine[][3] = { { "--stats-root=/x", NULL }, { "-v", NULL }, { "--num-proxies", "2" },
-					       { "--", NULL },		    { "-", NULL },  { "plain", NULL } };
+	static const char *const fine[][3] = { { "--stats-root=/x", NULL },
+					       { "-v", NULL },
+					       { "--num-proxies", "2" },
+					       { "--", NULL },
+					       { "-", NULL },
+					       { "plain", NULL } };
 	for (size_t i = 0; i < sizeof fine / sizeof *fine; i++) {
 		if (args_ok(fine[i], mcrouter_reserved_flags, err, sizeof err)) {
 			print_message("mcrouter args '%s' refused: %s\n", fine[i][0], err);
 			fail();
 		}
 	}
-	static const char *const mcd_refused[][2] = { { "-U0", NULL }, { "-vvU", NULL }, { "--udp-port=1", NULL },
-						      { "-l0.0.0.0", NULL }, { "-s/tmp/s", NULL }, { "--listen", NULL } };
+	static const char *const mcd_refused[][2] = { { "-U0", NULL },          { "-vvU", NULL },
+						      { "--udp-port=1", NULL }, { "-l0.0.0.0", NULL },
+						      { "-s/tmp/s", NULL },     { "--listen", NULL } };
 	for (size_t i = 0; i < sizeof mcd_refused / sizeof *mcd_refused; i++)
 		assert_int_equal(args_ok(mcd_refused[i], memcached_reserved_flags, err, sizeof err), -1);
 	static const char *const mcd_fine[] = { "-vv", "-o", "modern,slab_reassign", "-R", "40", NULL };

@@ -225,7 +225,8 @@ static void test_fence_refuses_writes_only(void **state)
 	kube_client *c = client_for(s, &o);
 	kube_client_set_deadline(c, writes_refused, NULL);
 	kube_error err = KUBE_ERROR_INIT;
-	json_t *obj = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name", "a");
+	json_t *obj =
+		json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name", "a");
 	assert_int_equal(kube_create(c, "/api/v1/namespaces/default/configmaps", obj, NULL, &err), -1);
 	assert_int_equal(err.kind, KUBE_ERR_DEADLINE);
 	kube_error_release(&err);

@@ -132,8 +132,8 @@ static void test_malformed(void **state)
 		     "cluster 'c' has no server");
 	expect_error("clusters:\n- name: c\n  cluster: {server: 'h:1'}\n" CTX "users: [{name: u, user: {}}]\n", NULL,
 		     "must start with https://");
-	expect_error(CL("    certificate-authority-data: '***notbase64***'\n") CTX "users: [{name: u, user: {}}]\n", NULL,
-		     "cluster 'c': certificate-authority-data is not valid base64");
+	expect_error(CL("    certificate-authority-data: '***notbase64***'\n") CTX "users: [{name: u, user: {}}]\n",
+		     NULL, "cluster 'c': certificate-authority-data is not valid base64");
 	expect_error(CL("    certificate-authority-data: aGVsbG8=\n") CTX "users: [{name: u, user: {}}]\n", NULL,
 		     "certificate-authority-data does not hold PEM data");
 	expect_error(CL("    certificate-authority: notpem.txt\n") CTX "users: [{name: u, user: {}}]\n", NULL,
@@ -150,10 +150,12 @@ static void test_malformed(void **state)
 	expect_error(CL("") CTX "users: [{name: u, user: {client-certificate: client.crt}}]\n", NULL,
 		     "user 'u' has a client certificate but no client key");
 	expect_error(CL("") CTX "users: [{name: u, user: {token: 5}}]\n", NULL, "user 'u': token must be a string");
-	expect_error(CL("") CTX "users: [{name: u, user: {exec: {command: x, apiVersion: client.authentication.k8s.io/v1alpha1}}}]\n",
-		     NULL, "is not supported");
-	expect_error(CL("") CTX "users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1}}}]\n", NULL,
-		     "exec has no command");
+	expect_error(
+		CL("") CTX
+		"users: [{name: u, user: {exec: {command: x, apiVersion: client.authentication.k8s.io/v1alpha1}}}]\n",
+		NULL, "is not supported");
+	expect_error(CL("") CTX "users: [{name: u, user: {exec: {apiVersion: client.authentication.k8s.io/v1}}}]\n",
+		     NULL, "exec has no command");
 	expect_error(CL("") CTX "users: [{name: u, user: {username: a, password: b}}]\n", NULL, "basic authentication");
 	expect_error("clusters: 5\n", NULL, "clusters must be a list");
 	expect_error("clusters:\n- cluster: {server: https://h}\n", NULL, "clusters[0] has no name");
@@ -212,7 +214,7 @@ static void test_kubeconfig_list_merge(void **state)
 	kube_config *cfg = NULL;
 	kube_error err = KUBE_ERROR_INIT;
 	assert_int_equal(kube_config_load(&o, &cfg, &err), 0);
-	assert_string_equal(cfg->context, "first");       /* first file to set current-context wins */
+	assert_string_equal(cfg->context, "first");           /* first file to set current-context wins */
 	assert_string_equal(cfg->server, "https://from-a:1"); /* first file to define 'shared' wins */
 	assert_string_equal(cfg->token, "ta");
 	kube_config_free(cfg);
@@ -241,8 +243,9 @@ static void test_in_cluster(void **state)
 	write_file(tmpdir, "token", "sa-token\n");
 	write_file(tmpdir, "ca.crt", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
 	write_file(tmpdir, "namespace", "memshack-system");
-	kube_config_options o = { .service_host = "fd00::1", .service_port = "443", .sa_dir = tmpdir,
-				  .home = "/nonexistent" };
+	kube_config_options o = {
+		.service_host = "fd00::1", .service_port = "443", .sa_dir = tmpdir, .home = "/nonexistent"
+	};
 	kube_config *cfg = NULL;
 	kube_error err = KUBE_ERROR_INIT;
 	assert_int_equal(kube_config_load(&o, &cfg, &err), 0);
@@ -307,14 +310,15 @@ static void test_exec_plugin_runs(void **state)
 	snprintf(script, sizeof script, "%s/plugin.sh", tmpdir);
 	FILE *f = fopen(script, "w");
 	assert_non_null(f);
-	fprintf(f, "#!/bin/sh\n"
-		   "echo run >> %s/runs\n"
-		   "[ \"$1\" = 'arg with space;$(x)' ] || { echo \"bad argv: $1\" >&2; exit 3; }\n"
-		   "[ \"$FOO\" = bar ] || { echo 'no env' >&2; exit 4; }\n"
-		   "case \"$KUBERNETES_EXEC_INFO\" in *ExecCredential*) ;; *) echo 'no exec info' >&2; exit 5;; esac\n"
-		   "printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
-		   "\"status\":{\"token\":\"exec-token\"}}'\n",
-		   tmpdir);
+	fprintf(f,
+		"#!/bin/sh\n"
+		"echo run >> %s/runs\n"
+		"[ \"$1\" = 'arg with space;$(x)' ] || { echo \"bad argv: $1\" >&2; exit 3; }\n"
+		"[ \"$FOO\" = bar ] || { echo 'no env' >&2; exit 4; }\n"
+		"case \"$KUBERNETES_EXEC_INFO\" in *ExecCredential*) ;; *) echo 'no exec info' >&2; exit 5;; esac\n"
+		"printf '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+		"\"status\":{\"token\":\"exec-token\"}}'\n",
+		tmpdir);
 	fclose(f);
 	chmod(script, 0755);
 	char *args[] = { "arg with space;$(x)" };

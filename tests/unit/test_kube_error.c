@@ -11,11 +11,12 @@
 static void test_status_decoding(void **state)
 {
 	(void)state;
-	const char *body = "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
-			   "\"message\":\"Memshack.memshack.io \\\"x\\\" is invalid: spec.numShards: Invalid value: 0\","
-			   "\"reason\":\"Invalid\",\"details\":{\"causes\":[{\"reason\":\"FieldValueInvalid\","
-			   "\"message\":\"Invalid value: 0\",\"field\":\"spec.numShards\"},{\"reason\":\"FieldValueRequired\","
-			   "\"message\":\"Required value\",\"field\":\"spec.mcrouterPort\"}]},\"code\":422}";
+	const char *body =
+		"{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\","
+		"\"message\":\"Memshack.memshack.io \\\"x\\\" is invalid: spec.numShards: Invalid value: 0\","
+		"\"reason\":\"Invalid\",\"details\":{\"causes\":[{\"reason\":\"FieldValueInvalid\","
+		"\"message\":\"Invalid value: 0\",\"field\":\"spec.numShards\"},{\"reason\":\"FieldValueRequired\","
+		"\"message\":\"Required value\",\"field\":\"spec.mcrouterPort\"}]},\"code\":422}";
 	kube_error err = KUBE_ERROR_INIT;
 	assert_int_equal(kube_error_from_response(&err, 422, body, strlen(body)), -1);
 	assert_int_equal(err.kind, KUBE_ERR_API);
@@ -36,7 +37,8 @@ static void test_predicates(void **state)
 {
 	(void)state;
 	kube_error err = KUBE_ERROR_INIT;
-	const char *conflict = "{\"kind\":\"Status\",\"reason\":\"Conflict\",\"message\":\"the object has been modified\",\"code\":409}";
+	const char *conflict =
+		"{\"kind\":\"Status\",\"reason\":\"Conflict\",\"message\":\"the object has been modified\",\"code\":409}";
 	kube_error_from_response(&err, 409, conflict, strlen(conflict));
 	assert_true(kube_error_is_conflict(&err));
 	assert_false(kube_error_is_already_exists(&err));
@@ -48,7 +50,8 @@ static void test_predicates(void **state)
 	assert_true(kube_error_is_not_found(&err));
 	assert_string_equal(err.reason, "NotFound");
 	assert_non_null(strstr(kube_strerror(&err), "empty body"));
-	const char *gone = "{\"kind\":\"Status\",\"reason\":\"Expired\",\"message\":\"too old resource version\",\"code\":410}";
+	const char *gone =
+		"{\"kind\":\"Status\",\"reason\":\"Expired\",\"message\":\"too old resource version\",\"code\":410}";
 	kube_error_from_response(&err, 410, gone, strlen(gone));
 	assert_true(kube_error_is_gone(&err));
 	kube_error_release(&err);
@@ -69,7 +72,8 @@ static void test_non_status_bodies(void **state)
 	kube_error_from_response(&err, 429, throttled, strlen(throttled));
 	assert_int_equal(err.retry_after_s, 3);
 	/* Status bodies that hold what a strict decoder refuses still decode, and never leak a control character. */
-	const char *nul = "{\"kind\":\"Status\",\"reason\":\"Conflict\",\"message\":\"bad\\u0000hidden\\ud800\",\"code\":409}";
+	const char *nul =
+		"{\"kind\":\"Status\",\"reason\":\"Conflict\",\"message\":\"bad\\u0000hidden\\ud800\",\"code\":409}";
 	kube_error_from_response(&err, 409, nul, strlen(nul));
 	assert_string_equal(err.reason, "Conflict");
 	assert_null(strchr(kube_strerror(&err), '\n'));

@@ -36,7 +36,8 @@ static void test_core_and_named(void **state)
 	expect_path(&KUBE_RES_PODS, NULL, NULL, NULL, "/api/v1/pods");
 	expect_path(&KUBE_RES_PODS, "", NULL, NULL, "/api/v1/pods");
 	expect_path(&KUBE_RES_NAMESPACES, "ignored", "kube-system", NULL, "/api/v1/namespaces/kube-system");
-	expect_path(&KUBE_RES_STATEFULSETS, "ns1", "web", "scale", "/apis/apps/v1/namespaces/ns1/statefulsets/web/scale");
+	expect_path(&KUBE_RES_STATEFULSETS, "ns1", "web", "scale",
+		    "/apis/apps/v1/namespaces/ns1/statefulsets/web/scale");
 	expect_path(&KUBE_RES_CRDS, NULL, "memshacks.memshack.io", NULL,
 		    "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/memshacks.memshack.io");
 	kube_resource ms = { "memshack.io", "v1alpha1", "memshacks", "Memshack", true };
@@ -53,7 +54,7 @@ static void test_rejects_hostile_names(void **state)
 	expect_invalid(&KUBE_RES_PODS, "default", "a?b", NULL);
 	expect_invalid(&KUBE_RES_PODS, "default", "a%2Fb", NULL);
 	expect_invalid(&KUBE_RES_PODS, "de/fault", "a", NULL);
-	expect_invalid(&KUBE_RES_PODS, NULL, "a", NULL); /* namespaced object, no namespace */
+	expect_invalid(&KUBE_RES_PODS, NULL, "a", NULL);           /* namespaced object, no namespace */
 	expect_invalid(&KUBE_RES_PODS, "default", NULL, "status"); /* subresource without name */
 	expect_invalid(&KUBE_RES_PODS, "default", "a", "st/atus");
 	kube_resource bad = { "Apps", "v1", "x", "X", true };

@@ -46,7 +46,8 @@ static memshack_spec *parse_ok(const char *yaml)
 static void test_defaults(void **state)
 {
 	(void)state;
-	memshack_spec *s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: d, namespace: n}\n");
+	memshack_spec *s =
+		parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: d, namespace: n}\n");
 	assert_int_equal(s->mcrouter_pool_size, 2);
 	assert_int_equal(s->num_shards, 3);
 	assert_int_equal(s->num_replicas, 2);
@@ -78,8 +79,7 @@ static void test_invalid_table(void **state)
 	assert_true(json_array_size(docs) >= 20);
 	size_t i;
 	json_t *d;
-	json_array_foreach(docs, i, d)
-	{
+	json_array_foreach (docs, i, d) {
 		json_t *ann = json_object_get(json_object_get(d, "metadata"), "annotations");
 		const char *expect = json_string_value(json_object_get(ann, "test.memshack.io/expect"));
 		memshack_spec *s = NULL;
@@ -100,10 +100,10 @@ static json_t *find(json_t *objects, const char *kind, const char *name)
 {
 	size_t i;
 	json_t *o;
-	json_array_foreach(objects, i, o)
-	{
+	json_array_foreach (objects, i, o) {
 		if (!strcmp(json_string_value(json_object_get(o, "kind")), kind) &&
-		    (!name || !strcmp(json_string_value(json_object_get(json_object_get(o, "metadata"), "name")), name)))
+		    (!name ||
+		     !strcmp(json_string_value(json_object_get(json_object_get(o, "metadata"), "name")), name)))
 			return o;
 	}
 	return NULL;
@@ -169,8 +169,7 @@ static void check_semantics(int shards, int replicas, const char *read, const ch
 		json_t *reads = NULL, *writes = NULL;
 		size_t i;
 		json_t *h;
-		json_array_foreach(handles, i, h)
-		{
+		json_array_foreach (handles, i, h) {
 			if (!strcmp(json_string_value(json_object_get(h, "name")), "reads"))
 				reads = h;
 			else
@@ -191,9 +190,10 @@ static void check_semantics(int shards, int replicas, const char *read, const ch
 	assert_string_equal(s_at(cm, "data", "config.json"), d.config_text);
 	char md5[33];
 	digest_md5_hex(d.config_text, strlen(d.config_text), md5);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(cm, "metadata"), "annotations"),
-							     MEMSHACK_CONFIG_MD5_ANNOTATION)),
-			    md5);
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(json_object_get(cm, "metadata"), "annotations"),
+						  MEMSHACK_CONFIG_MD5_ANNOTATION)),
+		md5);
 	/* The gateway mounts it as a directory (never subPath) and reads the file. */
 	json_t *dep = find(d.objects, "Deployment", "sem-memshack");
 	json_t *pod = json_object_get(json_object_get(json_object_get(dep, "spec"), "template"), "spec");
@@ -201,8 +201,7 @@ static void check_semantics(int shards, int replicas, const char *read, const ch
 	size_t i;
 	json_t *vm;
 	bool mounted = false;
-	json_array_foreach(json_object_get(c0, "volumeMounts"), i, vm)
-	{
+	json_array_foreach (json_object_get(c0, "volumeMounts"), i, vm) {
 		assert_null(json_object_get(vm, "subPath"));
 		if (!strcmp(json_string_value(json_object_get(vm, "mountPath")), "/etc/mcrouter"))
 			mounted = true;
@@ -212,20 +211,22 @@ static void check_semantics(int shards, int replicas, const char *read, const ch
 			    "--config=file:/etc/mcrouter/config.json");
 	/* Every object is owned by the Memshack and labelled; every pod is restricted. */
 	json_t *o;
-	json_array_foreach(d.objects, i, o)
-	{
+	json_array_foreach (d.objects, i, o) {
 		assert_true(apply_is_controlled_by(o, "u-1"));
-		assert_string_equal(s_at(json_object_get(o, "metadata"), "labels", "app.kubernetes.io/managed-by"), "memshack");
+		assert_string_equal(s_at(json_object_get(o, "metadata"), "labels", "app.kubernetes.io/managed-by"),
+				    "memshack");
 		json_t *tpl = json_object_get(json_object_get(o, "spec"), "template");
 		if (!tpl)
 			continue;
 		json_t *ps = json_object_get(tpl, "spec");
 		assert_true(json_is_true(json_object_get(json_object_get(ps, "securityContext"), "runAsNonRoot")));
-		assert_string_equal(s_at(json_object_get(ps, "securityContext"), "seccompProfile", "type"), "RuntimeDefault");
+		assert_string_equal(s_at(json_object_get(ps, "securityContext"), "seccompProfile", "type"),
+				    "RuntimeDefault");
 		json_t *csc = json_object_get(json_array_get(json_object_get(ps, "containers"), 0), "securityContext");
 		assert_true(json_is_false(json_object_get(csc, "allowPrivilegeEscalation")));
 		assert_true(json_is_true(json_object_get(csc, "readOnlyRootFilesystem")));
-		assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(csc, "capabilities"), "drop"), 0)),
+		assert_string_equal(json_string_value(json_array_get(
+					    json_object_get(json_object_get(csc, "capabilities"), "drop"), 0)),
 				    "ALL");
 	}
 	json_decref(cfg);
@@ -236,9 +237,9 @@ static void check_semantics(int shards, int replicas, const char *read, const ch
 static void test_config_semantics(void **state)
 {
 	(void)state;
-	check_semantics(2, 2, "Latest", "AllSync");  /* the seed */
-	check_semantics(4, 1, "Latest", "AllSync");  /* sharded only */
-	check_semantics(1, 3, "Latest", "AllSync");  /* replicated only */
+	check_semantics(2, 2, "Latest", "AllSync"); /* the seed */
+	check_semantics(4, 1, "Latest", "AllSync"); /* sharded only */
+	check_semantics(1, 3, "Latest", "AllSync"); /* replicated only */
 	check_semantics(1, 1, "Latest", "AllSync");
 	check_semantics(64, 3, "Latest", "AllSync"); /* large */
 	for (int r = 0; mc_read_policy_names[r]; r++)
@@ -249,7 +250,8 @@ static void test_config_semantics(void **state)
 static void test_digest_stable_and_sensitive(void **state)
 {
 	(void)state;
-	const char *base = "apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: x, namespace: n, uid: u}\n";
+	const char *base =
+		"apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: x, namespace: n, uid: u}\n";
 	char y1[256], y2[256];
 	snprintf(y1, sizeof y1, "%sspec: {mcrouterPoolSize: 2}\n", base);
 	snprintf(y2, sizeof y2, "%sspec: {mcrouterPoolSize: 3}\n", base);
@@ -264,8 +266,7 @@ static void test_digest_stable_and_sensitive(void **state)
 	size_t i;
 	json_t *o;
 	int differ = 0;
-	json_array_foreach(da.objects, i, o)
-	{
+	json_array_foreach (da.objects, i, o) {
 		json_t *other = json_array_get(dc.objects, i);
 		const char *d1 = s_at(json_object_get(o, "metadata"), "annotations", "memshack.io/applied-digest");
 		const char *d2 = s_at(json_object_get(other, "metadata"), "annotations", "memshack.io/applied-digest");
@@ -286,8 +287,9 @@ static void test_digest_stable_and_sensitive(void **state)
 static void test_status(void **state)
 {
 	(void)state;
-	memshack_spec *s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: st, namespace: n, generation: 4}\n"
-				    "spec: {numShards: 2, numReplicas: 2, mcrouterPoolSize: 2}\n");
+	memshack_spec *s = parse_ok(
+		"apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: st, namespace: n, generation: 4}\n"
+		"spec: {numShards: 2, numReplicas: 2, mcrouterPoolSize: 2}\n");
 	memshack_observed o = { 0 };
 	o.pools[0].exists = o.pools[1].exists = true;
 	o.pools[0].ready = 2;
@@ -305,13 +307,16 @@ static void test_status(void **state)
 	conds = json_object_get(st2, "conditions");
 	assert_true(conditions_is_true(conds, "Ready"));
 	assert_false(conditions_is_true(conds, "Progressing"));
-	assert_string_equal(json_string_value(json_object_get(conditions_find(conds, "Degraded"), "lastTransitionTime")),
-			    "2026-01-01T00:00:00Z"); /* unchanged status: time kept */
+	assert_string_equal(
+		json_string_value(json_object_get(conditions_find(conds, "Degraded"), "lastTransitionTime")),
+		"2026-01-01T00:00:00Z"); /* unchanged status: time kept */
 	assert_true(conditions_status_differs(st, st2));
 	json_t *st3 = memshack_status_build(s, &o, st2, "ep", "sel", "md5", "2026-01-01T00:02:00Z");
 	assert_false(conditions_status_differs(st2, st3)); /* nothing new: no write */
-	json_t *bad = conditions_invalid_spec_status(st3, 5, "spec.numShards: must be between 1 and 256 (got 0)", "2026-01-01T00:03:00Z");
-	assert_string_equal(json_string_value(json_object_get(conditions_find(json_object_get(bad, "conditions"), "Ready"), "reason")),
+	json_t *bad = conditions_invalid_spec_status(st3, 5, "spec.numShards: must be between 1 and 256 (got 0)",
+						     "2026-01-01T00:03:00Z");
+	assert_string_equal(json_string_value(json_object_get(
+				    conditions_find(json_object_get(bad, "conditions"), "Ready"), "reason")),
 			    "InvalidSpec");
 	json_decref(st);
 	json_decref(st2);
@@ -329,8 +334,9 @@ static const char *cond_field(json_t *st, const char *type, const char *field)
 static void test_status_config_loaded(void **state)
 {
 	(void)state;
-	memshack_spec *s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: cl, namespace: n, generation: 1}\n"
-				    "spec: {numShards: 1, numReplicas: 1, mcrouterPoolSize: 3}\n");
+	memshack_spec *s = parse_ok(
+		"apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: cl, namespace: n, generation: 1}\n"
+		"spec: {numShards: 1, numReplicas: 1, mcrouterPoolSize: 3}\n");
 	memshack_observed o = { 0 };
 	const char *t = "2026-01-01T00:00:00Z";
 	/* probing off: Unknown, never confirmed (the time bound alone decides) */
@@ -348,8 +354,10 @@ static void test_status_config_loaded(void **state)
 	st = memshack_status_build(s, &o, NULL, "ep", "sel", "0123456789abcdef0123456789abcdef", t);
 	assert_string_equal(cond_field(st, "ConfigLoaded", "status"), "False");
 	assert_string_equal(cond_field(st, "ConfigLoaded", "reason"), "Loading");
-	assert_non_null(strstr(cond_field(st, "ConfigLoaded", "message"), "2 of 3 gateways loaded config 0123456789ab"));
-	assert_non_null(strstr(cond_field(st, "ConfigLoaded", "message"), "cl-memshack-abc-1 serves config ffffffffffff"));
+	assert_non_null(
+		strstr(cond_field(st, "ConfigLoaded", "message"), "2 of 3 gateways loaded config 0123456789ab"));
+	assert_non_null(
+		strstr(cond_field(st, "ConfigLoaded", "message"), "cl-memshack-abc-1 serves config ffffffffffff"));
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "gateway"), "configLoaded")), 2);
 	assert_false(memshack_gateways_confirmed(s, &o));
 	json_decref(st);
@@ -381,8 +389,9 @@ static void test_status_config_loaded(void **state)
 	json_decref(st);
 	memshack_spec_free(s);
 	/* mcrouterPoolSize 0: no gateway can serve an old config */
-	s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: cl, namespace: n, generation: 1}\n"
-		     "spec: {numShards: 1, numReplicas: 1, mcrouterPoolSize: 0}\n");
+	s = parse_ok(
+		"apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: cl, namespace: n, generation: 1}\n"
+		"spec: {numShards: 1, numReplicas: 1, mcrouterPoolSize: 0}\n");
 	assert_true(memshack_gateways_confirmed(s, &o));
 	memshack_spec_free(s);
 }
@@ -403,15 +412,17 @@ static void test_prune_decision(void **state)
 	} rows[] = {
 		{ "no removed pool: nothing", false, false, true, 0, false, false, 0 },
 		{ "confirmed by every gateway: now", true, true, true, 1 * S, true, false, 0 },
-		{ "not confirmed, not asked, just written: wait for the bound", true, false, false, 0, false, false, delay + S / 10 },
+		{ "not confirmed, not asked, just written: wait for the bound", true, false, false, 0, false, false,
+		  delay + S / 10 },
 		{ "not confirmed, asked: ask again within 1 s", true, false, true, 10 * S, false, false, S },
-		{ "not confirmed, asked, 0.5 s before the bound: wait that long", true, false, true, delay - S / 2, false, false,
-		  S / 2 + S / 10 },
+		{ "not confirmed, asked, 0.5 s before the bound: wait that long", true, false, true, delay - S / 2,
+		  false, false, S / 2 + S / 10 },
 		{ "not confirmed, not asked, at the bound: now", true, false, false, delay, true, false, 0 },
 		{ "not confirmed, asked, at the bound: now, and say so", true, false, true, delay + S, true, true, 0 },
 	};
 	for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
-		memshack_prune_plan p = memshack_prune_decide(rows[i].extra, rows[i].confirmed, rows[i].probed, rows[i].age, delay);
+		memshack_prune_plan p =
+			memshack_prune_decide(rows[i].extra, rows[i].confirmed, rows[i].probed, rows[i].age, delay);
 		if (p.remove_now != rows[i].now || p.unconfirmed != rows[i].unconfirmed || p.wait_us != rows[i].wait)
 			fail_msg("%s: now %d unconfirmed %d wait %lld", rows[i].name, p.remove_now, p.unconfirmed,
 				 (long long)p.wait_us);
@@ -421,8 +432,9 @@ static void test_prune_decision(void **state)
 	assert_true(none.remove_now);
 	assert_false(none.unconfirmed);
 	assert_int_equal(none.wait_us, 0);
-	memshack_spec *s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: pw, namespace: n}\n"
-				    "spec: {numShards: 2, numReplicas: 2, mcrouterPoolSize: 1}\n");
+	memshack_spec *s =
+		parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: pw, namespace: n}\n"
+			 "spec: {numShards: 2, numReplicas: 2, mcrouterPoolSize: 1}\n");
 	assert_true(memshack_pool_wanted(s, "pw-memshack-pool-0"));
 	assert_true(memshack_pool_wanted(s, "pw-memshack-pool-1"));
 	assert_false(memshack_pool_wanted(s, "pw-memshack-pool-2"));
@@ -437,8 +449,9 @@ static void test_prune_decision(void **state)
 static void test_route_layout(void **state)
 {
 	(void)state;
-	memshack_spec *s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: rl, namespace: n}\n"
-				    "spec: {numShards: 3, numReplicas: 3, mcrouterPoolSize: 1}\n");
+	memshack_spec *s =
+		parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: rl, namespace: n}\n"
+			 "spec: {numShards: 3, numReplicas: 3, mcrouterPoolSize: 1}\n");
 	memshack_layout none = { 0, 0 }, two = { 2, 2 }, r;
 	int ready[3] = { 2, 2, 0 };
 	r = memshack_route_layout(s, none, ready, 3); /* nothing routed yet: the spec */
@@ -479,36 +492,41 @@ static void test_route_layout(void **state)
 	memshack_spec_free(s);
 	s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: rl, namespace: n}\n"
 		     "spec: {numShards: 3, numReplicas: 2, mcrouterPoolSize: 1}\n");
-	assert_int_equal(memshack_desired_build_routed(s, "cluster.local", (memshack_layout){ 2, 1 }, &d, err, sizeof err), 0);
+	assert_int_equal(
+		memshack_desired_build_routed(s, "cluster.local", (memshack_layout){ 2, 1 }, &d, err, sizeof err), 0);
 	assert_non_null(strstr(d.config_text, "rl-memshack-pool-0-1."));
 	assert_null(strstr(d.config_text, "rl-memshack-pool-0-2."));
 	assert_null(strstr(d.config_text, "rl-memshack-pool-1-"));
 	int sts = 0;
 	size_t i;
 	json_t *o;
-	json_array_foreach(d.objects, i, o)
-	{
+	json_array_foreach (d.objects, i, o) {
 		if (!strcmp(json_string_value(json_object_get(o, "kind")), "StatefulSet")) {
 			sts++;
-			assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "spec"), "replicas")), 3);
+			assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "spec"), "replicas")),
+					 3);
 		}
 	}
 	assert_int_equal(sts, 2);
 	const char *digest_before = json_string_value(json_object_get(
-		json_object_get(json_object_get(json_array_get(d.objects, 1), "metadata"), "annotations"), "memshack.io/applied-digest"));
+		json_object_get(json_object_get(json_array_get(d.objects, 1), "metadata"), "annotations"),
+		"memshack.io/applied-digest"));
 	char before[33];
 	snprintf(before, sizeof before, "%s", digest_before);
 	assert_int_equal(memshack_desired_hold_shards(&d, 5), 0); /* held: 5 pods stay until gateways confirmed */
 	json_t *sts0 = json_array_get(d.objects, 1);
 	assert_string_equal(json_string_value(json_object_get(sts0, "kind")), "StatefulSet");
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(sts0, "spec"), "replicas")), 5);
-	assert_string_not_equal(json_string_value(json_object_get(json_object_get(json_object_get(sts0, "metadata"), "annotations"),
-								  "memshack.io/applied-digest")), before);
+	assert_string_not_equal(
+		json_string_value(json_object_get(json_object_get(json_object_get(sts0, "metadata"), "annotations"),
+						  "memshack.io/applied-digest")),
+		before);
 	assert_int_equal(memshack_desired_hold_shards(&d, 2), 0); /* fewer than the spec: no-op */
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(sts0, "spec"), "replicas")), 5);
 	memshack_desired_release(&d);
 	/* a layout outside the spec is refused */
-	assert_int_equal(memshack_desired_build_routed(s, "cluster.local", (memshack_layout){ 4, 1 }, &d, err, sizeof err), -1);
+	assert_int_equal(
+		memshack_desired_build_routed(s, "cluster.local", (memshack_layout){ 4, 1 }, &d, err, sizeof err), -1);
 	memshack_spec_free(s);
 }
 
@@ -516,8 +534,15 @@ static void test_crd_matches_field_table(void **state)
 {
 	(void)state;
 	json_t *crd = crd_memshack();
-	json_t *props = json_object_get(json_object_get(json_object_get(json_object_get(json_array_get(
-		json_object_get(json_object_get(crd, "spec"), "versions"), 0), "schema"), "openAPIV3Schema"), "properties"), "spec");
+	json_t *props = json_object_get(
+		json_object_get(
+			json_object_get(
+				json_object_get(
+					json_array_get(json_object_get(json_object_get(crd, "spec"), "versions"), 0),
+					"schema"),
+				"openAPIV3Schema"),
+			"properties"),
+		"spec");
 	props = json_object_get(props, "properties");
 	for (size_t i = 0; i < memshack_n_int_fields; i++) {
 		const spec_int_field *f = &memshack_int_fields[i];

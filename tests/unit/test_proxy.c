@@ -39,15 +39,17 @@ static proxy_spec *spec(const char *port, const char *pool)
 	return p;
 }
 
-static const char *SERVICE = "metadata: {name: mc, namespace: ns}\n"
-			     "spec: {ports: [{name: memcache, port: 11211, targetPort: 11311}, {name: metrics, port: 9150}]}\n";
+static const char *SERVICE =
+	"metadata: {name: mc, namespace: ns}\n"
+	"spec: {ports: [{name: memcache, port: 11211, targetPort: 11311}, {name: metrics, port: 9150}]}\n";
 
 /* An endpoint: pod name, address, hostname (or ~), ready, terminating. */
 static void ep(char *buf, size_t len, const char *pod, const char *addr, const char *host, int ready, int term)
 {
-	snprintf(buf + strlen(buf), len - strlen(buf),
-		 "  - {addresses: [\"%s\"], hostname: %s, targetRef: {kind: Pod, name: %s}, conditions: {ready: %s, terminating: %s}}\n",
-		 addr, host, pod, ready ? "true" : "false", term ? "true" : "false");
+	snprintf(
+		buf + strlen(buf), len - strlen(buf),
+		"  - {addresses: [\"%s\"], hostname: %s, targetRef: {kind: Pod, name: %s}, conditions: {ready: %s, terminating: %s}}\n",
+		addr, host, pod, ready ? "true" : "false", term ? "true" : "false");
 }
 
 static json_t *slices_of(const char *const *docs, size_t n)
@@ -97,7 +99,8 @@ static void test_statefulset_hostnames_natural_order(void **state)
 static void test_ports_named_and_numbered(void **state)
 {
 	(void)state;
-	char a[2048] = "addressType: IPv4\nports: [{name: memcache, port: 11311}, {name: metrics, port: 9150}]\nendpoints:\n";
+	char a[2048] =
+		"addressType: IPv4\nports: [{name: memcache, port: 11311}, {name: metrics, port: 9150}]\nendpoints:\n";
 	ep(a, sizeof a, "x", "10.1.0.1", "~", 1, 0);
 	const char *docs[] = { a };
 	json_t *slices = slices_of(docs, 1), *svc = y(SERVICE), *servers = NULL;
@@ -177,8 +180,8 @@ static void test_not_ready_policy(void **state)
 	(void)state;
 	char s[2048] = "addressType: IPv4\nports: [{name: memcache, port: 11311}]\nendpoints:\n";
 	ep(s, sizeof s, "mc-0", "10.0.0.1", "mc-0", 1, 0);
-	ep(s, sizeof s, "mc-1", "10.0.0.2", "mc-1", 0, 0); /* restarting */
-	ep(s, sizeof s, "mc-2", "10.0.0.3", "mc-2", 0, 1); /* going away */
+	ep(s, sizeof s, "mc-1", "10.0.0.2", "mc-1", 0, 0);                             /* restarting */
+	ep(s, sizeof s, "mc-2", "10.0.0.3", "mc-2", 0, 1);                             /* going away */
 	strcat(s, "  - {addresses: [\"1.2.3.4@evil\"], conditions: {ready: true}}\n"); /* never reaches the config */
 	const char *docs[] = { s };
 	json_t *slices = slices_of(docs, 1), *svc = y(SERVICE), *servers = NULL;
@@ -202,7 +205,8 @@ static void test_not_ready_policy(void **state)
 	char err[128];
 	assert_int_equal(proxy_desired_build(p, servers, &d, err, sizeof err), 0);
 	json_t *cfg = json_loads(d.config_text, 0, NULL);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(cfg, "route"), "default_policy"), "type")),
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(cfg, "route"), "default_policy"), "type")),
 			    "ErrorRoute");
 	assert_int_equal(json_array_size(d.objects), 4);
 	json_decref(cfg);
@@ -256,27 +260,29 @@ static void test_status_decision(void **state)
 		{ PROXY_SERVERS_OK, 1, "applying ConfigMap x: boom", "False", "ApplyFailed", "True", "False" },
 	};
 	for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
-		json_t *st = proxy_status_build(p, rows[i].pr, "why", servers, rows[i].ready, rows[i].apply_error, NULL,
-						"cluster.local", "0123456789abcdef0123456789abcdef", "2026-12-02T00:00:00Z");
+		json_t *st =
+			proxy_status_build(p, rows[i].pr, "why", servers, rows[i].ready, rows[i].apply_error, NULL,
+					   "cluster.local", "0123456789abcdef0123456789abcdef", "2026-12-02T00:00:00Z");
 		assert_non_null(st);
-		const char *want[][2] = { { "Ready", rows[i].ready_status }, { "Degraded", rows[i].degraded },
+		const char *want[][2] = { { "Ready", rows[i].ready_status },
+					  { "Degraded", rows[i].degraded },
 					  { "Progressing", rows[i].progressing } };
 		for (size_t k = 0; k < 3; k++) {
 			size_t j;
 			json_t *c;
 			const char *got = NULL, *reason = NULL;
-			json_array_foreach(json_object_get(st, "conditions"), j, c)
-			{
+			json_array_foreach (json_object_get(st, "conditions"), j, c) {
 				if (!strcmp(json_string_value(json_object_get(c, "type")), want[k][0])) {
 					got = json_string_value(json_object_get(c, "status"));
 					reason = json_string_value(json_object_get(c, "reason"));
 				}
 			}
 			if (!got || strcmp(got, want[k][1]) || (k == 0 && strcmp(reason, rows[i].reason)))
-				fail_msg("row %zu: %s=%s (%s), want %s", i, want[k][0], got ? got : "-", reason ? reason : "-",
-					 want[k][1]);
+				fail_msg("row %zu: %s=%s (%s), want %s", i, want[k][0], got ? got : "-",
+					 reason ? reason : "-", want[k][1]);
 		}
-		assert_string_equal(json_string_value(json_object_get(st, "endpoint")), "px-proxy.ns.svc.cluster.local:11211");
+		assert_string_equal(json_string_value(json_object_get(st, "endpoint")),
+				    "px-proxy.ns.svc.cluster.local:11211");
 		assert_int_equal(json_integer_value(json_object_get(st, "serverCount")), 1);
 		json_decref(st);
 	}

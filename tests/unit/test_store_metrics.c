@@ -14,8 +14,9 @@
 
 static json_t *obj(const char *ns, const char *name, const char *rv, const char *value)
 {
-	return json_pack("{s:s, s:{s:s, s:s, s:s, s:[{s:s}]}, s:{s:s}}", "kind", "ConfigMap", "metadata", "namespace", ns,
-			 "name", name, "resourceVersion", rv, "managedFields", "manager", "kubectl", "data", "v", value);
+	return json_pack("{s:s, s:{s:s, s:s, s:s, s:[{s:s}]}, s:{s:s}}", "kind", "ConfigMap", "metadata", "namespace",
+			 ns, "name", name, "resourceVersion", rv, "managedFields", "manager", "kubectl", "data", "v",
+			 value);
 }
 
 typedef struct seen {
@@ -125,21 +126,23 @@ static void test_projection(void **state)
 static void test_owned_child_projection(void **state)
 {
 	(void)state;
-	json_t *sts = json_loads("{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"x-pool-0\","
-				 "\"namespace\":\"ns\",\"uid\":\"u1\",\"resourceVersion\":\"7\",\"generation\":4,"
-				 "\"labels\":{\"a\":\"b\"},\"annotations\":{\"memshack.io/applied-digest\":\"d1\",\"other\":\"x\"},"
-				 "\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"Other\",\"name\":\"o\",\"uid\":\"u0\"},"
-				 "{\"apiVersion\":\"memshack.io/v1alpha1\",\"kind\":\"Memshack\",\"name\":\"x\",\"uid\":\"owner\","
-				 "\"controller\":true}],\"managedFields\":[{}]},\"spec\":{\"replicas\":3},"
-				 "\"status\":{\"replicas\":3,\"readyReplicas\":2,\"currentRevision\":\"r\"}}",
-				 0, NULL);
+	json_t *sts = json_loads(
+		"{\"apiVersion\":\"apps/v1\",\"kind\":\"StatefulSet\",\"metadata\":{\"name\":\"x-pool-0\","
+		"\"namespace\":\"ns\",\"uid\":\"u1\",\"resourceVersion\":\"7\",\"generation\":4,"
+		"\"labels\":{\"a\":\"b\"},\"annotations\":{\"memshack.io/applied-digest\":\"d1\",\"other\":\"x\"},"
+		"\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"Other\",\"name\":\"o\",\"uid\":\"u0\"},"
+		"{\"apiVersion\":\"memshack.io/v1alpha1\",\"kind\":\"Memshack\",\"name\":\"x\",\"uid\":\"owner\","
+		"\"controller\":true}],\"managedFields\":[{}]},\"spec\":{\"replicas\":3},"
+		"\"status\":{\"replicas\":3,\"readyReplicas\":2,\"currentRevision\":\"r\"}}",
+		0, NULL);
 	static const char *const status[] = { "readyReplicas", NULL };
 	static const projection_fields fields = { "memshack.io/applied-digest", status };
 	json_t *p = project_owned_child((void *)&fields, sts);
-	json_t *want = json_loads("{\"metadata\":{\"name\":\"x-pool-0\",\"namespace\":\"ns\",\"uid\":\"u1\",\"generation\":4,"
-				  "\"ownerReferences\":[{\"uid\":\"owner\",\"controller\":true}],"
-				  "\"annotations\":{\"memshack.io/applied-digest\":\"d1\"}},\"status\":{\"readyReplicas\":2}}",
-				  0, NULL);
+	json_t *want =
+		json_loads("{\"metadata\":{\"name\":\"x-pool-0\",\"namespace\":\"ns\",\"uid\":\"u1\",\"generation\":4,"
+			   "\"ownerReferences\":[{\"uid\":\"owner\",\"controller\":true}],"
+			   "\"annotations\":{\"memshack.io/applied-digest\":\"d1\"}},\"status\":{\"readyReplicas\":2}}",
+			   0, NULL);
 	assert_true(json_equal(p, want));
 	/* What the cache keeps still answers "is this ours?". */
 	assert_true(apply_is_controlled_by(p, "owner"));
@@ -156,18 +159,19 @@ static void test_upsert_kept_changes(void **state)
 	static const char *const status[] = { "readyReplicas", NULL };
 	static const projection_fields fields = { "memshack.io/applied-digest", status };
 	store *s = store_new(project_owned_child, (void *)&fields);
-	const char *fmt = "{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"resourceVersion\":\"%d\",\"generation\":%d},"
-			  "\"status\":{\"readyReplicas\":%d,\"currentRevision\":\"%s\"}}";
+	const char *fmt =
+		"{\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\",\"resourceVersion\":\"%d\",\"generation\":%d},"
+		"\"status\":{\"readyReplicas\":%d,\"currentRevision\":\"%s\"}}";
 	struct {
 		int rv, gen, ready;
 		const char *rev;
 		bool changed, kept_changed;
 	} steps[] = {
-		{ 1, 1, 0, "a", true, true },  /* new */
-		{ 2, 1, 0, "b", true, false }, /* status outside the projection */
-		{ 2, 1, 0, "b", false, false },/* the same again (relist) */
-		{ 3, 1, 1, "b", true, true },  /* a projected status field */
-		{ 4, 2, 1, "b", true, true },  /* a spec edit: generation */
+		{ 1, 1, 0, "a", true, true },   /* new */
+		{ 2, 1, 0, "b", true, false },  /* status outside the projection */
+		{ 2, 1, 0, "b", false, false }, /* the same again (relist) */
+		{ 3, 1, 1, "b", true, true },   /* a projected status field */
+		{ 4, 2, 1, "b", true, true },   /* a spec edit: generation */
 	};
 	for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
 		char text[400];
@@ -180,7 +184,8 @@ static void test_upsert_kept_changes(void **state)
 		json_decref(o);
 	}
 	json_t *got = store_get(s, "ns/p");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(got, "metadata"), "resourceVersion")), "4");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(got, "metadata"), "resourceVersion")),
+			    "4");
 	json_decref(got);
 	store_free(s);
 }
@@ -190,9 +195,12 @@ static void test_metrics_render(void **state)
 	(void)state;
 	metrics *m = metrics_new();
 	double buckets[] = { 0.01, 0.1, 1 };
-	assert_int_equal(metrics_declare(m, "memshack_reconcile_total", METRIC_COUNTER, "Reconciles by result.", NULL, 0), 0);
+	assert_int_equal(
+		metrics_declare(m, "memshack_reconcile_total", METRIC_COUNTER, "Reconciles by result.", NULL, 0), 0);
 	assert_int_equal(metrics_declare(m, "memshack_workqueue_depth", METRIC_GAUGE, "Keys waiting.", NULL, 0), 0);
-	assert_int_equal(metrics_declare(m, "memshack_reconcile_duration_seconds", METRIC_HISTOGRAM, "Reconcile time.", buckets, 3), 0);
+	assert_int_equal(metrics_declare(m, "memshack_reconcile_duration_seconds", METRIC_HISTOGRAM, "Reconcile time.",
+					 buckets, 3),
+			 0);
 	double bad[] = { 1, 0.5 };
 	assert_int_equal(metrics_declare(m, "bad", METRIC_HISTOGRAM, "x", bad, 2), -1);
 	metrics_add(m, "memshack_reconcile_total", "result=\"success\"", 2);
@@ -232,12 +240,9 @@ static void test_metrics_render(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_upsert_get_trim),
-		cmocka_unit_test(test_replace_synthesises_deletes),
-		cmocka_unit_test(test_projection),
-		cmocka_unit_test(test_owned_child_projection),
-		cmocka_unit_test(test_upsert_kept_changes),
-		cmocka_unit_test(test_metrics_render),
+		cmocka_unit_test(test_upsert_get_trim),     cmocka_unit_test(test_replace_synthesises_deletes),
+		cmocka_unit_test(test_projection),          cmocka_unit_test(test_owned_child_projection),
+		cmocka_unit_test(test_upsert_kept_changes), cmocka_unit_test(test_metrics_render),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

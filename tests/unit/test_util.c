@@ -83,10 +83,10 @@ static void test_base64(void **state)
 	assert_int_equal(base64_decode("", 0, &out, &n), 0);
 	assert_int_equal(n, 0);
 	free(out);
-	assert_int_equal(base64_decode("aGVsbG8*", 8, &out, &n), -1); /* bad character */
+	assert_int_equal(base64_decode("aGVsbG8*", 8, &out, &n), -1);  /* bad character */
 	assert_int_equal(base64_decode("aGVsbG8=x", 9, &out, &n), -1); /* data after padding */
-	assert_int_equal(base64_decode("a", 1, &out, &n), -1);          /* dangling */
-	assert_int_equal(base64_decode("aGVsbA===", 9, &out, &n), -1);  /* too much padding */
+	assert_int_equal(base64_decode("a", 1, &out, &n), -1);         /* dangling */
+	assert_int_equal(base64_decode("aGVsbA===", 9, &out, &n), -1); /* too much padding */
 }
 
 static void test_sbuf(void **state)
@@ -133,8 +133,9 @@ static void test_rfc3339(void **state)
 static void test_json_lenient(void **state)
 {
 	(void)state;
-	const char *text = "{\"items\":[{\"n\":18446744073709551616,\"s\":\"99999999999999999999\",\"m\":-92233720368547758080,"
-			   "\"ok\":42,\"r\":1.5e400,\"e\":123456789012345678901e2}]}";
+	const char *text =
+		"{\"items\":[{\"n\":18446744073709551616,\"s\":\"99999999999999999999\",\"m\":-92233720368547758080,"
+		"\"ok\":42,\"r\":1.5e400,\"e\":123456789012345678901e2}]}";
 	json_error_t e;
 	json_t *plain = json_loadb(text, strlen(text), 0, &e);
 	assert_null(plain); /* what jansson alone does */
@@ -145,15 +146,17 @@ static void test_json_lenient(void **state)
 	assert_string_equal(json_string_value(r), "1.5e400");
 	assert_true(json_is_real(json_object_get(json_array_get(json_object_get(doc, "items"), 0), "e")));
 	json_decref(doc);
-	const char *text2 = "{\"items\":[{\"n\":18446744073709551616,\"s\":\"99999999999999999999\",\"m\":-92233720368547758080,"
-			    "\"ok\":42,\"q\":\"a\\\"1234567890123456789012\"}]}";
+	const char *text2 =
+		"{\"items\":[{\"n\":18446744073709551616,\"s\":\"99999999999999999999\",\"m\":-92233720368547758080,"
+		"\"ok\":42,\"q\":\"a\\\"1234567890123456789012\"}]}";
 	doc = json_loadb_lenient(text2, strlen(text2), 0, &e);
 	assert_non_null(doc);
 	json_t *item = json_array_get(json_object_get(doc, "items"), 0);
 	assert_true(json_is_real(json_object_get(item, "n")));
 	assert_true(json_real_value(json_object_get(item, "n")) > 1.8e19);
 	assert_true(json_real_value(json_object_get(item, "m")) < -9.2e19);
-	assert_string_equal(json_string_value(json_object_get(item, "s")), "99999999999999999999"); /* strings untouched */
+	assert_string_equal(json_string_value(json_object_get(item, "s")),
+			    "99999999999999999999"); /* strings untouched */
 	assert_string_equal(json_string_value(json_object_get(item, "q")), "a\"1234567890123456789012");
 	assert_int_equal(json_integer_value(json_object_get(item, "ok")), 42);
 	json_decref(doc);
@@ -163,11 +166,8 @@ static void test_json_lenient(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_strmap),
-		cmocka_unit_test(test_base64),
-		cmocka_unit_test(test_sbuf),
-		cmocka_unit_test(test_rfc3339),
-		cmocka_unit_test(test_json_lenient),
+		cmocka_unit_test(test_strmap),  cmocka_unit_test(test_base64),       cmocka_unit_test(test_sbuf),
+		cmocka_unit_test(test_rfc3339), cmocka_unit_test(test_json_lenient),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

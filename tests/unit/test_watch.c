@@ -82,13 +82,17 @@ static void test_decode(void **state)
 	assert_int_equal(ev.type, WATCH_BOOKMARK);
 	assert_string_equal(ev.rv, "9");
 	watch_event_release(&ev);
-	decode("{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\",\"message\":\"too old\"}}", &ev);
+	decode("{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,\"reason\":\"Expired\",\"message\":\"too old\"}}",
+	       &ev);
 	assert_int_equal(ev.type, WATCH_ERROR);
 	assert_int_equal(ev.code, 410);
 	assert_string_equal(ev.detail, "too old");
 	watch_event_release(&ev);
 	const char *garbage[] = {
-		"not json", "[1,2]", "{\"type\":\"ADDED\"}", "{\"object\":{}}",
+		"not json",
+		"[1,2]",
+		"{\"type\":\"ADDED\"}",
+		"{\"object\":{}}",
 		"{\"type\":\"WHAT\",\"object\":{\"metadata\":{\"name\":\"a\",\"resourceVersion\":\"1\"}}}",
 		"{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}",
 		"{\"type\":\"MODIFIED\",\"object\":{\"metadata\":{\"resourceVersion\":\"3\"}}}",
@@ -236,7 +240,9 @@ static void test_decode_hostile(void **state)
 			assert_int_equal(ev.type, WATCH_UNDECODABLE);
 			assert_int_equal(ev.claimed, WATCH_MODIFIED);
 			assert_null(json_object_get(ev.object, "spec"));
-			assert_string_equal(json_string_value(json_object_get(json_object_get(ev.object, "metadata"), "name")), "h");
+			assert_string_equal(
+				json_string_value(json_object_get(json_object_get(ev.object, "metadata"), "name")),
+				"h");
 			assert_non_null(strstr(ev.detail, "cannot be decoded"));
 		}
 		watch_event_release(&ev);
@@ -258,8 +264,11 @@ static int on_replay_line(void *ud, const char *line, size_t len)
 	watch_event_decode(line, len, &ev);
 	watch_apply a = watch_sm_on_event(&r->sm, &ev, 1000, 0.5);
 	const char *name = json_string_value(json_object_get(json_object_get(ev.object, "metadata"), "name"));
-	static const char tag[] = { [WATCH_APPLY_NONE] = 'N', [WATCH_APPLY_UPSERT] = 'U', [WATCH_APPLY_DELETE] = 'D',
-				    [WATCH_APPLY_RESTART] = 'R', [WATCH_APPLY_QUARANTINE] = 'Q' };
+	static const char tag[] = { [WATCH_APPLY_NONE] = 'N',
+				    [WATCH_APPLY_UPSERT] = 'U',
+				    [WATCH_APPLY_DELETE] = 'D',
+				    [WATCH_APPLY_RESTART] = 'R',
+				    [WATCH_APPLY_QUARANTINE] = 'Q' };
 	if (r->n < 64)
 		snprintf(r->seen[r->n++], 24, "%c:%s", tag[a], name ? name : "");
 	watch_event_release(&ev);
@@ -286,7 +295,11 @@ static void test_stream_poison_any_split(void **state)
 		char *good = hostile_object("good", rvs, "{\"numShards\":2}");
 		snprintf(rvs, sizeof rvs, "%d", rv++);
 		char *bad = hostile_object_for(h, name, rvs);
-		assert_int_equal(sbuf_addf(&stream, "{\"type\":\"MODIFIED\",\"object\":%s}\n{\"type\":\"ADDED\",\"object\":%s}\n", good, bad), 0);
+		assert_int_equal(
+			sbuf_addf(&stream,
+				  "{\"type\":\"MODIFIED\",\"object\":%s}\n{\"type\":\"ADDED\",\"object\":%s}\n", good,
+				  bad),
+			0);
 		assert_int_equal(sbuf_addf(&want, "U:good %c:%s ", h->decodes ? 'U' : 'Q', name), 0);
 		free(good);
 		free(bad);
@@ -298,7 +311,10 @@ static void test_stream_poison_any_split(void **state)
 	assert_int_equal(sbuf_adds(&want, "D:gone "), 0);
 	free(gone);
 	snprintf(rvs, sizeof rvs, "%d", rv++);
-	assert_int_equal(sbuf_addf(&stream, "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"%s\"}}}\n", rvs), 0);
+	assert_int_equal(sbuf_addf(&stream,
+				   "{\"type\":\"BOOKMARK\",\"object\":{\"metadata\":{\"resourceVersion\":\"%s\"}}}\n",
+				   rvs),
+			 0);
 	assert_int_equal(sbuf_adds(&want, "N: "), 0);
 	for (size_t split = 0; split <= stream.len; split++) {
 		replay r = { .n = 0 };
@@ -332,7 +348,9 @@ static void test_unnamed_poison_relists(void **state)
 	watch_sm_list_ok(&sm, "5", 0);
 	char *deep = hostile_deep(3000);
 	sbuf line = SBUF_INIT;
-	assert_int_equal(sbuf_addf(&line, "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"x\"},\"spec\":%s}}", deep), 0);
+	assert_int_equal(
+		sbuf_addf(&line, "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"x\"},\"spec\":%s}}", deep),
+		0);
 	watch_event ev;
 	watch_event_decode(line.buf, line.len, &ev);
 	assert_int_equal(ev.type, WATCH_INVALID);
@@ -342,7 +360,8 @@ static void test_unnamed_poison_relists(void **state)
 	assert_int_equal(watch_sm_next(&sm, 10 + a.wait_us, 0.5).what, WATCH_DO_LIST);
 	/* An ERROR whose Status cannot be decoded names nothing either. */
 	sbuf_reset(&line);
-	assert_int_equal(sbuf_addf(&line, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"details\":%s}}", deep), 0);
+	assert_int_equal(sbuf_addf(&line, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"details\":%s}}", deep),
+			 0);
 	watch_event_decode(line.buf, line.len, &ev);
 	assert_int_equal(ev.type, WATCH_INVALID);
 	watch_event_release(&ev);

@@ -46,8 +46,10 @@ static void assert_error(const char *yaml, const char *needle)
 static void test_scalars(void **state)
 {
 	(void)state;
-	assert_json("a: 1\nb: -2\nc: 0x1F\nd: 0o17\ne: 1.5\nf: 2e3\n", "{\"a\":1,\"b\":-2,\"c\":31,\"d\":15,\"e\":1.5,\"f\":2000.0}");
-	assert_json("a: true\nb: False\nc: ~\nd:\ne: null\n", "{\"a\":true,\"b\":false,\"c\":null,\"d\":null,\"e\":null}");
+	assert_json("a: 1\nb: -2\nc: 0x1F\nd: 0o17\ne: 1.5\nf: 2e3\n",
+		    "{\"a\":1,\"b\":-2,\"c\":31,\"d\":15,\"e\":1.5,\"f\":2000.0}");
+	assert_json("a: true\nb: False\nc: ~\nd:\ne: null\n",
+		    "{\"a\":true,\"b\":false,\"c\":null,\"d\":null,\"e\":null}");
 	assert_json("a: '1'\nb: \"true\"\nc: !!str 12\nd: yes\ne: 1.2.3\nf: .inf\n",
 		    "{\"a\":\"1\",\"b\":\"true\",\"c\":\"12\",\"d\":\"yes\",\"e\":\"1.2.3\",\"f\":\".inf\"}");
 	assert_json("big: 99999999999999999999\n", "{\"big\":1e20}");
@@ -117,8 +119,9 @@ static void test_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scalars),     cmocka_unit_test(test_structures), cmocka_unit_test(test_multi_document),
-		cmocka_unit_test(test_errors),      cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_scalars),        cmocka_unit_test(test_structures),
+		cmocka_unit_test(test_multi_document), cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
