@@ -5,7 +5,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config git ca-certificates curl openssl
   libcurl4-openssl-dev libjansson-dev libyaml-dev libmicrohttpd-dev libcmocka-dev libssl-dev
-  valgrind shellcheck memcached clang libclang-rt-14-dev jq socat iproute2 iputils-arping "$@")
+  valgrind shellcheck memcached clang clang-format libclang-rt-14-dev jq socat iproute2 iputils-arping "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
