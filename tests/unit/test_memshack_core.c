@@ -330,6 +330,85 @@ static const char *cond_field(json_t *st, const char *type, const char *field)
 	return json_string_value(json_object_get(conditions_find(json_object_get(st, "conditions"), type), field));
 }
 
+/* Which Ready / Progressing / Degraded a Memshack gets from what was observed (memshack_status_build). */
+static void test_status_choice(void **state)
+{
+	(void)state;
+	const char *two = "apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: sc, namespace: n}\n"
+			  "spec: {numShards: 2, numReplicas: 2, mcrouterPoolSize: 2}\n";
+	const char *none = "apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: sc, namespace: n}\n"
+			   "spec: {numShards: 2, numReplicas: 2, mcrouterPoolSize: 0}\n";
+	/* A row a decision. */
+	/* clang-format off */
+	static const struct {
+		const char *name;
+		bool no_gateways;             /* mcrouterPoolSize 0 */
+		int ready0, ready1, gw_ready; /* ready pods of pool 0, pool 1, gateways */
+		bool exists1, current1, gw_current;
+		int routed_shards; /* 0: the spec */
+		const char *apply_error;
+		const char *ready, *ready_reason, *progressing, *progressing_reason, *degraded, *degraded_reason;
+	} rows[] = {
+		{ "all ready and current: Ready, Stable", false, 2, 2, 2, true, true, true, 0, NULL, "True", "Ready",
+		  "False", "Stable", "False", "AsExpected" },
+		{ "a pod of pool 1 not ready: PodsNotReady, Scaling", false, 2, 1, 2, true, true, true, 0, NULL,
+		  "False", "PodsNotReady", "True", "Scaling", "False", "AsExpected" },
+		{ "a gateway not ready: PodsNotReady", false, 2, 2, 1, true, true, true, 0, NULL, "False",
+		  "PodsNotReady", "True", "Scaling", "False", "AsExpected" },
+		{ "pool 1 missing: its ready count is not believed", false, 2, 2, 2, false, true, true, 0, NULL,
+		  "False", "PodsNotReady", "True", "Scaling", "False", "AsExpected" },
+		{ "a shrinking pool's extra pods do not count", false, 3, 1, 2, true, true, true, 0, NULL, "False",
+		  "PodsNotReady", "True", "Scaling", "False", "AsExpected" },
+		{ "ready, a pool's rollout not observed yet: still Scaling", false, 2, 2, 2, true, false, true, 0, NULL,
+		  "True", "Ready", "True", "Scaling", "False", "AsExpected" },
+		{ "ready, the gateway rollout not observed yet: still Scaling", false, 2, 2, 2, true, true, false, 0,
+		  NULL, "True", "Ready", "True", "Scaling", "False", "AsExpected" },
+		{ "ready, the config still routes to fewer shards: still Scaling", false, 2, 2, 2, true, true, true, 1,
+		  NULL, "True", "Ready", "True", "Scaling", "False", "AsExpected" },
+		{ "an apply failed, pods ready: Degraded ApplyFailed, not Progressing", false, 2, 2, 2, true, true,
+		  true, 0, "applying StatefulSet x: boom", "True", "Ready", "False", "ApplyFailed", "True",
+		  "ApplyFailed" },
+		{ "an apply failed, pods not ready", false, 1, 2, 2, true, true, true, 0,
+		  "applying StatefulSet x: boom", "False", "PodsNotReady", "False", "ApplyFailed", "True",
+		  "ApplyFailed" },
+		{ "no gateways wanted, pools ready: not Ready (nothing serves), Stable", true, 2, 2, 0, true, true,
+		  true, 0, NULL, "False", "NoGateways", "False", "Stable", "False", "AsExpected" },
+		{ "no gateways wanted, pools scaling", true, 2, 0, 0, true, true, true, 0, NULL, "False", "NoGateways",
+		  "True", "Scaling", "False", "AsExpected" },
+	};
+	/* clang-format on */
+	memshack_spec *with = parse_ok(two), *without = parse_ok(none);
+	for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+		memshack_observed o = { 0 };
+		o.pools[0].exists = true;
+		o.pools[0].current = true;
+		o.pools[0].ready = rows[i].ready0;
+		o.pools[1].exists = rows[i].exists1;
+		o.pools[1].current = rows[i].current1;
+		o.pools[1].ready = rows[i].ready1;
+		o.gateway_exists = true;
+		o.gateway_current = rows[i].gw_current;
+		o.gateway_ready = rows[i].gw_ready;
+		o.routed_shards = rows[i].routed_shards;
+		o.apply_error = rows[i].apply_error;
+		json_t *st = memshack_status_build(rows[i].no_gateways ? without : with, &o, NULL, "ep", "sel", "md5",
+						   "2026-12-02T00:00:00Z");
+		const char *want[][3] = { { "Ready", rows[i].ready, rows[i].ready_reason },
+					  { "Progressing", rows[i].progressing, rows[i].progressing_reason },
+					  { "Degraded", rows[i].degraded, rows[i].degraded_reason } };
+		for (size_t k = 0; k < 3; k++) {
+			const char *got = cond_field(st, want[k][0], "status"),
+				   *reason = cond_field(st, want[k][0], "reason");
+			if (!got || !reason || strcmp(got, want[k][1]) || strcmp(reason, want[k][2]))
+				fail_msg("%s: %s=%s (%s), want %s (%s)", rows[i].name, want[k][0], got ? got : "-",
+					 reason ? reason : "-", want[k][1], want[k][2]);
+		}
+		json_decref(st);
+	}
+	memshack_spec_free(with);
+	memshack_spec_free(without);
+}
+
 /* What the gateways answered → ConfigLoaded, status.gateway.configLoaded, and whether removed pools may go. */
 static void test_status_config_loaded(void **state)
 {
@@ -396,7 +475,6 @@ static void test_status_config_loaded(void **state)
 	memshack_spec_free(s);
 }
 
-/* Growth is routed only once the new pods are ready; shrinking at once; never a flap. */
 /* When removed pools go (memshack_prune_decide), and which names are the spec's pools. */
 static void test_prune_decision(void **state)
 {
@@ -446,6 +524,7 @@ static void test_prune_decision(void **state)
 	memshack_spec_free(s);
 }
 
+/* Growth is routed only once the new pods are ready; shrinking at once; never a flap. */
 static void test_route_layout(void **state)
 {
 	(void)state;
@@ -566,15 +645,11 @@ static void test_crd_matches_field_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_invalid_table),
-		cmocka_unit_test(test_config_semantics),
-		cmocka_unit_test(test_digest_stable_and_sensitive),
-		cmocka_unit_test(test_status),
-		cmocka_unit_test(test_status_config_loaded),
-		cmocka_unit_test(test_route_layout),
-		cmocka_unit_test(test_prune_decision),
-		cmocka_unit_test(test_crd_matches_field_table),
+		cmocka_unit_test(test_defaults),         cmocka_unit_test(test_invalid_table),
+		cmocka_unit_test(test_config_semantics), cmocka_unit_test(test_digest_stable_and_sensitive),
+		cmocka_unit_test(test_status),           cmocka_unit_test(test_status_config_loaded),
+		cmocka_unit_test(test_status_choice),    cmocka_unit_test(test_route_layout),
+		cmocka_unit_test(test_prune_decision),   cmocka_unit_test(test_crd_matches_field_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
