@@ -9,10 +9,13 @@
  *       the same core as the operator, owner references removed, workload
  *       replicas 0 so that no pods are made), from T threads applying one
  *       Memshack's children after the other, as the operator's workers do.
- *   kbench converge --namespace NS --count N [--threads T] [--timeout S]
+ *   kbench converge --namespace NS --count N [--threads T] [--timeout S] [--peer]
  *       Creates N Memshacks (3 x 2, 2 gateways) at once and times, from the
  *       first create, until every child exists and until every Memshack is
- *       Ready=True for its current generation.
+ *       Ready=True for its current generation. With --peer: N Memcached
+ *       objects of the benchmark peer (the C5C3 memcached-operator,
+ *       memcached.c5c3.io/v1beta1: 3 replicas with a PodDisruptionBudget, so a
+ *       Deployment, a Service and a PDB each), timed the same way.
  *   kbench latency  --namespace NS [--rate R] [--seconds S]
  *       Changes numShards (3 <-> 4) of the namespace's Memshacks round robin at
  *       R per second for S seconds and times each change from the PATCH to
@@ -46,6 +49,21 @@ static const kube_resource *const CHILD_KINDS[] = { &KUBE_RES_SERVICES, &KUBE_RE
 #define N_CHILD_KINDS (sizeof CHILD_KINDS / sizeof CHILD_KINDS[0])
 #define CHILDREN_PER_MEMSHACK 8 /* headless Service, 2 StatefulSets, PDB, ConfigMap, Deployment, Service, PDB */
 
+/* What converge creates and waits for. */
+typedef struct converge_target {
+	const kube_resource *primary;
+	const kube_resource *const *child_kinds;
+	size_t n_child_kinds;
+	const char *child_label;       /* a child of ours carries this label */
+	const char *child_label_value; /* with this value (NULL: any) */
+	size_t children_per_object;
+	json_t *(*object)(const char *name); /* a new object to create (new reference) */
+} converge_target;
+
+static const kube_resource PEER_MEMCACHEDS = { "memcached.c5c3.io", "v1beta1", "memcacheds", "Memcached", true };
+static const kube_resource *const PEER_CHILD_KINDS[] = { &KUBE_RES_DEPLOYMENTS, &KUBE_RES_SERVICES,
+							 &KUBE_RES_PODDISRUPTIONBUDGETS };
+
 static const char *ns = "default";
 static int threads = 2, count = 1, seconds = 20, timeout_s = 1800;
 static double rate = 10;
@@ -75,6 +93,31 @@ static json_t *memshack_object(const char *name, int shards)
 }
 
 /* ---- ceiling ------------------------------------------------------------------------------------ */
+
+static json_t *memshack_object_3(const char *name)
+{
+	return memshack_object(name, 3);
+}
+
+/* The peer's object of the same size class: 3 memcached pods behind a PodDisruptionBudget. */
+static json_t *peer_object(const char *name)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:i, s:{s:{s:b, s:i}}}}", "apiVersion",
+			 "memcached.c5c3.io/v1beta1", "kind", "Memcached", "metadata", "name", name, "namespace", ns,
+			 "spec", "replicas", 3, "highAvailability", "podDisruptionBudget", "enabled", 1, "minAvailable",
+			 2);
+}
+
+static const converge_target MEMSHACK_TARGET = { &MEMSHACKS, CHILD_KINDS,           N_CHILD_KINDS,    MEMSHACK_LABEL,
+						 NULL,       CHILDREN_PER_MEMSHACK, memshack_object_3 };
+static const converge_target PEER_TARGET = { &PEER_MEMCACHEDS,
+					     PEER_CHILD_KINDS,
+					     sizeof PEER_CHILD_KINDS / sizeof PEER_CHILD_KINDS[0],
+					     "app.kubernetes.io/managed-by",
+					     "memcached-operator",
+					     3,
+					     peer_object };
+static const converge_target *converging = &MEMSHACK_TARGET; /* what converge creates */
 
 static atomic_int next_index;
 static atomic_long ceiling_writes, ceiling_errors;
@@ -174,7 +217,10 @@ static bool memshack_ready(json_t *ms)
 static void on_child(void *ud, informer_event ev, const char *key, json_t *obj)
 {
 	const kube_resource *res = ud;
-	if (ev != INFORMER_UPSERT || !str_at(json_object_get(obj, "metadata"), "labels", MEMSHACK_LABEL))
+	const char *label = ev == INFORMER_UPSERT
+				    ? str_at(json_object_get(obj, "metadata"), "labels", converging->child_label)
+				    : NULL;
+	if (!label || (converging->child_label_value && strcmp(label, converging->child_label_value)))
 		return;
 	char kind_key[512];
 	snprintf(kind_key, sizeof kind_key, "%s/%s", res->kind, key); /* a Service and a Deployment share names */
@@ -182,7 +228,7 @@ static void on_child(void *ud, informer_event ev, const char *key, json_t *obj)
 	bool found;
 	strmap_get(&children_seen, kind_key, &found);
 	if (!found && !strmap_put(&children_seen, kind_key, NULL, NULL, NULL) &&
-	    children_seen.len >= (size_t)count * CHILDREN_PER_MEMSHACK && !t_children) {
+	    children_seen.len >= (size_t)count * converging->children_per_object && !t_children) {
 		t_children = now_s();
 		pthread_cond_broadcast(&cv);
 	}
@@ -224,9 +270,9 @@ static void *create_worker(void *arg)
 	for (int i; (i = atomic_fetch_add(&next_index, 1)) < count;) {
 		char name[64];
 		snprintf(name, sizeof name, "bench-%05d", i);
-		json_t *ms = memshack_object(name, 3);
+		json_t *ms = converging->object(name);
 		kube_error err = KUBE_ERROR_INIT;
-		char *path = kube_path(&MEMSHACKS, ns, NULL, NULL, &err);
+		char *path = kube_path(converging->primary, ns, NULL, NULL, &err);
 		if (!path || kube_create(client, path, ms, NULL, &err)) {
 			fprintf(stderr, "kbench: create %s: %s\n", name, kube_strerror(&err));
 			atomic_fetch_add(&create_errors, 1);
@@ -256,10 +302,11 @@ static void wait_until(double *t, double deadline)
 
 static int run_converge(void)
 {
+	size_t nk = converging->n_child_kinds;
 	informer *infs[N_CHILD_KINDS + 1];
-	for (size_t k = 0; k < N_CHILD_KINDS; k++)
-		infs[k] = start_informer(CHILD_KINDS[k], on_child);
-	infs[N_CHILD_KINDS] = start_informer(&MEMSHACKS, on_memshack);
+	for (size_t k = 0; k < nk; k++)
+		infs[k] = start_informer(converging->child_kinds[k], on_child);
+	infs[nk] = start_informer(converging->primary, on_memshack);
 	pthread_t t[64];
 	t_start = now_s();
 	for (int i = 0; i < threads; i++)
@@ -277,7 +324,7 @@ static int run_converge(void)
 	       "\"children\": %zu, \"ready\": %zu, \"create_errors\": %d}\n",
 	       count, t_created - t_start, t_children ? "" : "-", t_children ? t_children - t_start : 1.0,
 	       t_ready ? "" : "-", t_ready ? t_ready - t_start : 1.0, nchildren, nready, (int)create_errors);
-	for (size_t k = 0; k <= N_CHILD_KINDS; k++) {
+	for (size_t k = 0; k <= nk; k++) {
 		informer_stop(infs[k]);
 		informer_free(infs[k]);
 	}
@@ -459,10 +506,11 @@ int main(int argc, char **argv)
 						  { "count", required_argument, NULL, 'c' },
 						  { "timeout", required_argument, NULL, 'T' },
 						  { "rate", required_argument, NULL, 'r' },
+						  { "peer", no_argument, NULL, 'p' },
 						  { NULL, 0, NULL, 0 } };
 	if (argc < 2) {
 		fprintf(stderr, "usage: kbench ceiling|converge|latency [--namespace NS] [--threads T] [--seconds S] "
-				"[--count N] [--timeout S] [--rate R]\n");
+				"[--count N] [--timeout S] [--rate R] [--peer]\n");
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -476,6 +524,7 @@ int main(int argc, char **argv)
 		case 'c': count = atoi(optarg); break;
 		case 'T': timeout_s = atoi(optarg); break;
 		case 'r': rate = atof(optarg); break;
+		case 'p': converging = &PEER_TARGET; break;
 		default: return 2;
 		}
 	}

@@ -6,11 +6,17 @@
 set -euo pipefail
 json=$1 out=$2
 [ -f "$json" ] || { echo "report: no $json" >&2; exit 1; }
-dat=$(mktemp)
-trap 'rm -f "$dat"' EXIT
+dat=$(mktemp) peerdat=$(mktemp)
+trap 'rm -f "$dat" "$peerdat"' EXIT
 
 jq -r '.converge[] | [.n, (.converge.children_seconds // -1), (.converge.ready_seconds // -1),
   .ceiling_bound_seconds, (.peak_rss_kib / 1024)] | @tsv' "$json" > "$dat"
+jq -r '(.peer.runs // [])[] | [.n, (.converge.children_seconds // -1), (.converge.ready_seconds // -1), (.peak_rss_kib / 1024)] | @tsv' \
+  "$json" > "$peerdat"
+peer_plot=
+if [ -s "$peerdat" ]; then
+  peer_plot=", \"$peerdat\" using 1:2 with linespoints lw 2 dt 3 title \"peer (controller-runtime): every child exists\", \"$peerdat\" using 1:4 axes x1y2 with linespoints lw 2 dt 3 title \"peer peak RSS (MiB)\""
+fi
 ceiling=$(jq -r '.ceiling.writes_per_second' "$json")
 gnuplot <<PLOT
 set terminal png size 1000,600 font ",11"
@@ -30,7 +36,7 @@ set grid
 plot "$dat" using 1:2 with linespoints lw 2 title "every child exists", \
      "$dat" using 1:3 with linespoints lw 2 title "every Memshack Ready=True (pods Ready via kwok)", \
      "$dat" using 1:4 with lines lw 2 dt 2 title "ceiling: minimal writes / measured SSA rate", \
-     "$dat" using 1:5 axes x1y2 with linespoints lw 2 title "operator peak RSS (MiB)"
+     "$dat" using 1:5 axes x1y2 with linespoints lw 2 title "operator peak RSS (MiB)"$peer_plot
 PLOT
 
 {
@@ -55,6 +61,22 @@ PLOT
     (select(.idle.resyncs) | "- Periodic resync every \(.idle.sync_period_seconds) s (±10 %): \(.idle.resyncs | length) in the idle window, \(.idle.resyncs | map("\(.queued) objects queued, \(.over_idle_cpu_seconds) CPU s over the idle rate") | join("; ")); the idle writes above include them."),
     (select(.latency) | "- numShards changes at \(.latency.rate)/s for \(.latency.seconds) s (\(.latency.sent) sent, \(.latency.completed) completed, \(.latency.unfinished) unfinished): PATCH → last child seen by a watch **p50 \(.latency.p50_ms) ms, p90 \(.latency.p90_ms) ms, p99 \(.latency.p99_ms) ms**, max \(.latency.max_ms) ms. Peak RSS afterwards \(.peak_rss_after_latency_kib / 1024 * 10 | round / 10) MiB.")' "$json"
   echo
+  if jq -e '(.side_by_side // []) | length > 0' "$json" >/dev/null; then
+    echo "## Side by side with a controller-runtime peer"
+    echo
+    jq -r '"Peer: \(.peer.name), built from source and run on a fresh control plane of the same profile; N of its objects (3 replicas with a PodDisruptionBudget: 3 children each) created at once by the same client. Each operator makes its own children: memshack 8 per object, the peer 3, so per-child figures compare the work."' "$json"
+    echo
+    echo "| N | operator | children | every child exists (s) | all Ready (s) | API requests by verb | writes / child | CPU (s) | CPU ms / child | peak RSS (MiB) | RSS after (MiB) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    jq -r '.side_by_side[] | (.memshack | . + {who: "memshack"}), (.peer | . + {who: "peer"}) |
+      "| \(.n) | \(.who) | \(.children_written) | \(.converge.children_seconds) | \(.converge.ready_seconds) | \(.requests | to_entries | sort_by(.key) | map("\(.key) \(.value)") | join(", ")) | \(.writes_per_child * 100 | round / 100) | \(.cpu_seconds) | \(.cpu_ms_per_child * 100 | round / 100) | \(.peak_rss_kib / 1024 * 10 | round / 10) | \(.rss_after_kib / 1024 * 10 | round / 10) |"' "$json"
+    echo
+    echo "| N | peak RSS memshack ÷ peer | CPU per child memshack ÷ peer | writes per child memshack ÷ peer |"
+    echo "|---|---|---|---|"
+    jq -r '.side_by_side[] | "| \(.n) | \(.rss_ratio * 1000 | round / 1000) | \(.cpu_per_child_ratio * 1000 | round / 1000) | \(.writes_per_child_ratio * 1000 | round / 1000) |"' "$json"
+    jq -r '.peer.runs[] | select(.idle) | "\n- Peer idle \(.idle.seconds) s with \(.n) objects: **\(.idle.writes) API writes**, \(.idle.cpu_seconds) CPU seconds, RSS \(.idle.rss_kib / 1024 * 10 | round / 10) MiB."' "$json"
+    echo
+  fi
   echo "## Config generation (pure core)"
   jq -r '.render | "A \(.shards) × \(.replicas) Memshack (\(.objects) objects, \(.config_bytes)-byte mcrouter config): **\(.renders_per_second) renders/s** in process (\(.ms_per_render) ms each); `memshack render` as a process \(.process_ms_per_render * 100 | round / 100) ms."' "$json"
   echo
@@ -64,7 +86,11 @@ PLOT
     "| converge (children) at N=\($r.n) ≤ 1.2 × bound (\($r.ceiling_bound_seconds * 1.2 * 1000 | round / 1000) s) | \($r.converge.children_seconds) s | \(if $r.converge.children_seconds > 0 and $r.converge.children_seconds <= 1.2 * $r.ceiling_bound_seconds then "yes" else "no" end) |",
     "| 0 steady-state writes | \($r.idle.writes // "-") | \(if $r.idle.writes == 0 then "yes" else "no" end) |",
     "| p99 update → applied ≤ 50 ms | \($r.latency.p99_ms // "-") ms | \(if ($r.latency.p99_ms // 1e9) <= 50 and ($r.latency.unfinished // 1) == 0 then "yes" else "no" end) |",
-    "| operator RSS ≤ 32 MiB at N=\($r.n) | \([$r.peak_rss_kib, ($r.peak_rss_after_latency_kib // 0)] | max / 1024 * 10 | round / 10) MiB peak | \(if ([$r.peak_rss_kib, ($r.peak_rss_after_latency_kib // 0)] | max) <= 32768 then "yes" else "no" end) |"' "$json"
+    "| operator RSS ≤ 32 MiB at N=\($r.n) | \([$r.peak_rss_kib, ($r.peak_rss_after_latency_kib // 0)] | max / 1024 * 10 | round / 10) MiB peak | \(if ([$r.peak_rss_kib, ($r.peak_rss_after_latency_kib // 0)] | max) <= 32768 then "yes" else "no" end) |",
+    ((.side_by_side // []) | max_by(.n) // empty |
+      "| peak RSS at N=\(.n) ≤ 16 MiB | \(.memshack.peak_rss_kib / 1024 * 10 | round / 10) MiB | \(if .memshack.peak_rss_kib <= 16384 then "yes" else "no" end) |",
+      "| peak RSS at N=\(.n) ≤ 1/5 of the peer'"'"'s | \(.rss_ratio * 1000 | round / 1000) of \(.peer.peak_rss_kib / 1024 * 10 | round / 10) MiB | \(if .rss_ratio <= 0.2 then "yes" else "no" end) |",
+      "| CPU per child written at N=\(.n) ≤ 1/4 of the peer'"'"'s | \(.cpu_per_child_ratio * 1000 | round / 1000) (\(.memshack.cpu_ms_per_child * 100 | round / 100) vs \(.peer.cpu_ms_per_child * 100 | round / 100) ms) | \(if .cpu_per_child_ratio <= 0.25 then "yes" else "no" end) |")' "$json"
   if ls "$out"/runs/*.json >/dev/null 2>&1; then
     echo
     echo "## Every kept run"

@@ -20,10 +20,16 @@
 #             +-10 %): every object reconciled again, which must write nothing;
 #             the CPU each resync costs (over the idle rate) and its duration;
 #   latency   then numShards changes at 10/s for 2 minutes: PATCH to last child;
+#   peer      for N in 100 1000: the benchmark peer (the C5C3 memcached-operator,
+#             controller-runtime; bench/peer.sh builds it) runs while kbench
+#             creates N of its Memcached objects (3 replicas with a PDB: 3
+#             children each); the same figures as converge, and idle at the
+#             largest N; memshack and the peer side by side in the results;
 #   render    the pure core on a 256 x 4 Memshack, in process and as
 #             `memshack render` processes.
 # Tuning for a smaller run: MEMSHACK_BENCH_COUNTS="1 100", MEMSHACK_BENCH_IDLE=60,
-# MEMSHACK_BENCH_LATENCY=30, MEMSHACK_BENCH_RESULTS=/tmp/dir (keeps bench/results).
+# MEMSHACK_BENCH_LATENCY=30, MEMSHACK_BENCH_PEER_COUNTS="100" (empty: no peer phase),
+# MEMSHACK_BENCH_RESULTS=/tmp/dir (keeps bench/results).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 1
@@ -32,6 +38,7 @@ idle_s=${MEMSHACK_BENCH_IDLE:-600}
 resync_s=${MEMSHACK_BENCH_RESYNC:-300}
 latency_s=${MEMSHACK_BENCH_LATENCY:-120}
 latency_rate=10
+peer_counts=${MEMSHACK_BENCH_PEER_COUNTS-100 1000}
 workers=2        # the operator's default --workers, and the ceiling client's threads
 results=${MEMSHACK_BENCH_RESULTS:-$root/bench/results}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -67,6 +74,8 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --buil
   || die "build failed"
 bin=$root/build/memshack
 kbench=$root/build/bench/kbench
+peer_bin=
+if [ -n "$peer_counts" ]; then peer_bin=$(bench/peer.sh build) || die "cannot build the peer"; fi
 # The code measured is what was built now: describe it now, not after the run.
 commit_built="$(git rev-parse --short HEAD 2>/dev/null)$(git diff --quiet HEAD -- src bench CMakeLists.txt 2>/dev/null || echo +dirty)"
 mkdir -p "$results/runs"
@@ -95,8 +104,9 @@ free_port() { local p; while :; do p=$((20000 + RANDOM % 12000)); ss -Htln "spor
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz}' "/proc/$op_pid/stat"; }
 rss_kib() { awk -v f="$1" '$1 == f":" {print $2}' "/proc/$op_pid/status"; }
 metrics() { curl -s "http://127.0.0.1:$mport/metrics"; }
+req_metric=memshack_api_requests_total # the peer's: controller-runtime's rest_client_requests_total
 requests_by_verb() {
-  metrics | awk '/^memshack_api_requests_total\{/ { match($0, /method="[A-Z]+"/); m = substr($0, RSTART + 8, RLENGTH - 9); n[m] += $2 }
+  metrics | awk -v m="$req_metric" 'index($0, m "{") == 1 { match($0, /method="[A-Z]+"/); m = substr($0, RSTART + 8, RLENGTH - 9); n[m] += $2 }
     END { printf "{"; s = ""; for (m in n) { printf "%s\"%s\": %d", s, m, n[m]; s = ", " } printf "}\n" }'
 }
 writes() { requests_by_verb | jq '[.POST, .PUT, .PATCH, .DELETE] | map(. // 0) | add'; }
@@ -110,13 +120,28 @@ operator_start() { # NAME [extra flags...]
   op_pid=$!
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null && break; sleep 0.1; done
   curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null || die "operator not ready (log: $work/operator-$name.log)"
-  local pid=$op_pid out=$work/rss-$name.tsv start
+  sample_rss "$name"
+}
+
+sample_rss() { # NAME: samples the RSS of $op_pid every 0.5 s into $work/rss-NAME.tsv
+  local pid=$op_pid out=$work/rss-$1.tsv start
   start=$(date +%s.%N)
   ( while kill -0 "$pid" 2>/dev/null; do
       printf '%s\t%s\n' "$(calc "$(date +%s.%N) - $start")" "$(awk '$1 == "VmRSS:" {print $2}' "/proc/$pid/status" 2>/dev/null)"
       sleep 0.5
     done ) > "$out" &
   sampler_pid=$!
+}
+
+peer_start() { # NAME: the peer, cluster-wide, with its metrics on plain HTTP (they carry its API requests)
+  local name=$1
+  mport=$(free_port); hport=$(free_port)
+  "$peer_bin" --metrics-bind-address "127.0.0.1:$mport" --metrics-secure=false --health-probe-bind-address "127.0.0.1:$hport" \
+    --enable-webhooks=false > "$work/peer-$name.log" 2>&1 &
+  op_pid=$!
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null && break; sleep 0.1; done
+  curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null || die "peer not ready (log: $work/peer-$name.log)"
+  sample_rss "$name"
 }
 
 # resync_costs OPERATOR_LOG CPU_TSV: per periodic resync inside the sampled window, the objects
@@ -199,6 +224,40 @@ for n in $counts; do
   stop_all
 done
 
+# --- peer ---------------------------------------------------------------------------------
+: > "$work/peer.jsonl"
+peer_largest=$(echo "$peer_counts" | tr ' ' '\n' | sort -n | tail -n 1)
+req_metric=rest_client_requests_total
+for n in $peer_counts; do
+  log "peer: N=$n"
+  cluster_up "peer-n$n"
+  bench/peer.sh install || die "cannot install the peer's CRDs"
+  peer_start "peer-n$n"
+  cpu0=$(cpu_seconds)
+  "$kbench" converge --peer --namespace bench --count "$n" --threads 4 --timeout 1800 > "$work/kb-peer-$n.json" \
+    || log "peer converge N=$n did not finish: $(cat "$work/kb-peer-$n.json")"
+  sleep 5
+  conv=$(cat "$work/kb-peer-$n.json")
+  row=$(jq -n --argjson kb "${conv:-null}" --argjson req "$(requests_by_verb)" --arg n "$n" \
+    --arg cpu "$(calc "$(cpu_seconds) - $cpu0")" --arg peak "$(rss_kib VmHWM)" --arg rss "$(rss_kib VmRSS)" \
+    '{n: ($n | tonumber), children_per_object: 3, converge: $kb, requests: $req,
+      writes: ([$req.POST, $req.PUT, $req.PATCH, $req.DELETE] | map(. // 0) | add),
+      cpu_seconds: ($cpu | tonumber), peak_rss_kib: ($peak | tonumber), rss_after_kib: ($rss | tonumber)}')
+  if [ "$n" = "$peer_largest" ]; then
+    log "peer idle: $idle_s s with $n objects"
+    w0=$(writes); c0=$(cpu_seconds)
+    sleep "$idle_s"
+    w1=$(writes); c1=$(cpu_seconds)
+    row=$(jq --arg w "$((w1 - w0))" --arg c "$(calc "$c1 - $c0")" --arg s "$idle_s" --arg rss "$(rss_kib VmRSS)" \
+      '. + {idle: {seconds: ($s | tonumber), writes: ($w | tonumber), cpu_seconds: ($c | tonumber), rss_kib: ($rss | tonumber)}}' <<<"$row")
+  fi
+  cp "$work/rss-peer-n$n.tsv" "$work/rss-peer-$n.tsv"
+  echo "$row" | jq -c . >> "$work/peer.jsonl"
+  log "peer N=$n: $(jq -c '{converge, writes, cpu_seconds, peak_rss_kib, idle}' <<<"$row")"
+  stop_all
+done
+req_metric=memshack_api_requests_total
+
 # --- render -----------------------------------------------------------------------------
 log "render: 256 x 4"
 render=$(build/bench/bench_render 256 4)
@@ -211,16 +270,25 @@ render=$(jq --arg ms "$(calc "($t1 - $t0) * 1000 / 50")" '. + {process_ms_per_re
 # --- results ----------------------------------------------------------------------------
 ceiling=$(cat "$work/ceiling.json")
 jq -n --arg stamp "$stamp" --argjson machine "$(machine_json)" --argjson ceiling "$ceiling" \
-  --slurpfile runs "$work/converge.jsonl" --argjson render "$render" --arg workers "$workers" '
+  --slurpfile runs "$work/converge.jsonl" --slurpfile peer "$work/peer.jsonl" --argjson render "$render" --arg workers "$workers" '
   def minimal_writes: 8 + 1;   # 8 children created + one status write, per Memshack
+  def per_child: . + {children_written: (.n * (.children_per_object // 8)),
+                      cpu_ms_per_child: (.cpu_seconds * 1000 / (.n * (.children_per_object // 8))),
+                      writes_per_child: (.writes / (.n * (.children_per_object // 8)))};
   {stamp: $stamp, machine: $machine, operator_workers: ($workers | tonumber), ceiling: $ceiling, render: $render,
-   converge: [$runs[] | . + {
+   converge: [$runs[] | per_child | . + {
      minimal_writes: (.n * minimal_writes),
      ceiling_bound_seconds: (.n * minimal_writes / $ceiling.writes_per_second),
-     children_vs_bound: (if .converge.children_seconds > 0 then .converge.children_seconds / (.n * minimal_writes / $ceiling.writes_per_second) else null end)}]}' \
+     children_vs_bound: (if .converge.children_seconds > 0 then .converge.children_seconds / (.n * minimal_writes / $ceiling.writes_per_second) else null end)}],
+   peer: {name: "c5c3-memcached-operator (controller-runtime)", runs: [$peer[] | per_child]}}
+  | .side_by_side = [.converge[] as $m | .peer.runs[] | select(.n == $m.n) | {n, memshack: $m, peer: .,
+      rss_ratio: ($m.peak_rss_kib / .peak_rss_kib),
+      cpu_per_child_ratio: ($m.cpu_ms_per_child / .cpu_ms_per_child),
+      writes_per_child_ratio: ($m.writes_per_child / .writes_per_child)}]' \
   > "$results/runs/$stamp.json" || die "cannot assemble the results"
 cp "$results/runs/$stamp.json" "$results/latest.json"
 bench/report.sh "$results/latest.json" "$results" || die "report failed"
 for n in $counts; do cp "$work/rss-$n.tsv" "$results/rss-$n.tsv"; done
+for n in $peer_counts; do cp "$work/rss-peer-$n.tsv" "$results/rss-peer-$n.tsv" 2>/dev/null; done
 log "results: $results/latest.md, latest.json, latest.png, runs/$stamp.json"
 cat "$results/latest.md"
