@@ -18,13 +18,15 @@ start=$SECONDS
 tools/testenv/build.sh >/dev/null
 echo "test.sh: control plane binaries ready ($((SECONDS - start)) s)"
 
-jobs=$(nproc)
+# Tests at once: twice the cores. The integration tests spend most of their time
+# waiting on control planes and timeouts, not computing; MEMSHACK_TEST_JOBS overrides.
+jobs=${MEMSHACK_TEST_JOBS:-$(($(nproc) * 2))}
 run_pass() { # NAME CMAKE-ARGS...
   local name=$1; shift
   local dir="$root/build-test-$name" t0=$SECONDS
   echo "=== $name ==="
   cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=Debug "$@" >/dev/null
-  cmake --build "$dir" -j "$jobs" >/dev/null
+  cmake --build "$dir" -j "$(nproc)" >/dev/null
   (cd "$dir" && ctest --output-on-failure -j "$jobs" --timeout 1800)
   echo "=== $name passed in $((SECONDS - t0)) s ==="
 }
@@ -33,7 +35,7 @@ build_only() { # NAME CMAKE-ARGS...: builds everything, tests included, and runs
   local name=$1; shift
   local dir="$root/build-test-$name" t0=$SECONDS
   cmake -S "$root" -B "$dir" "$@" >/dev/null
-  cmake --build "$dir" -j "$jobs" >/dev/null
+  cmake --build "$dir" -j "$(nproc)" >/dev/null
   echo "=== $name built warning-free in $((SECONDS - t0)) s ==="
 }
 
@@ -52,7 +54,7 @@ for p in "${passes[@]}"; do
   esac
 done
 # Nothing of ours may be left running.
-if pgrep -f "/tmp/memshack-testenv-(minimal|full)-" >/dev/null; then
-  echo "test.sh: processes left behind:" >&2; pgrep -fa "/tmp/memshack-testenv-(minimal|full)-" >&2; exit 1
+if pgrep -f "/tmp/memshack-testenv-(minimal|full|faults|fullfaults|hostile)-" >/dev/null; then
+  echo "test.sh: processes left behind:" >&2; pgrep -fa "/tmp/memshack-testenv-(minimal|full|faults|fullfaults|hostile)-" >&2; exit 1
 fi
 echo "test.sh: all passes succeeded"
