@@ -135,3 +135,39 @@ bool memshack_pool_wanted(const memshack_spec *s, const char *name)
 		return false;
 	return atoi(k) < s->num_replicas;
 }
+
+/* A copy of st without what moves while pods start: condition messages and times, ready counts. NULL: no memory. */
+static json_t *without_counts(json_t *st)
+{
+	json_t *c = json_deep_copy(st);
+	size_t i;
+	json_t *x;
+	json_array_foreach (json_object_get(c, "conditions"), i, x) {
+		json_object_del(x, "message");
+		json_object_del(x, "lastTransitionTime");
+	}
+	json_array_foreach (json_object_get(c, "pools"), i, x)
+		json_object_del(x, "ready");
+	json_t *gw = json_object_get(c, "gateway");
+	json_object_del(gw, "ready");
+	json_object_del(gw, "configLoaded");
+	json_object_del(c, "replicas");
+	return c;
+}
+
+memshack_status_plan memshack_status_write_decide(json_t *old, json_t *next, int64_t since_write_us,
+						  int64_t interval_us)
+{
+	memshack_status_plan plan = { false, 0 };
+	if (!conditions_status_differs(old, next))
+		return plan;
+	json_t *a = old ? without_counts(old) : NULL, *b = without_counts(next);
+	bool counts_only = a && b && json_equal(a, b);
+	json_decref(a);
+	json_decref(b);
+	if (!counts_only || since_write_us >= interval_us)
+		plan.write_now = true;
+	else
+		plan.wait_us = interval_us - since_write_us;
+	return plan;
+}

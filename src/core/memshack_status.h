@@ -82,6 +82,30 @@ memshack_prune_plan memshack_prune_decide(bool extra, bool confirmed, bool probe
 /* Whether `name` is one of the spec's pools (<name>-memshack-pool-<k>, 0 <= k < numReplicas). Pure. */
 bool memshack_pool_wanted(const memshack_spec *s, const char *name);
 
+/* Status writes while only counts move: at most one per object this often. */
+#define MEMSHACK_STATUS_COUNTS_INTERVAL_US 1000000
+
+/* Whether and when to write a new status. */
+typedef struct memshack_status_plan {
+	bool write_now;
+	int64_t wait_us; /* > 0: a change held back; reconcile again after this (then decide again) */
+} memshack_status_plan;
+
+/*
+ * old: the status stored (borrowed, may be NULL); next: the one built now;
+ * since_write_us: how long ago this operator last wrote this object's
+ * status (INT64_MAX: not known). Nothing differs (beyond transition
+ * times): no write. Something a reader acts on differs — a condition's
+ * status or reason, observedGeneration, the endpoint, selector, config
+ * digest, routing or a pool's name or desired size: write now (Ready turns
+ * True the moment the last pod is). Only counts of ready pods and the
+ * messages saying them differ: write at most once per interval, holding the
+ * change back for the rest of it — the write after a burst carries the
+ * settled counts. Pure.
+ */
+memshack_status_plan memshack_status_write_decide(json_t *old, json_t *next, int64_t since_write_us,
+						  int64_t interval_us);
+
 /*
  * The new status object (new reference), built on `old` (borrowed, may be
  * NULL) so unchanged conditions keep their transition times. `now` is RFC

@@ -30,8 +30,9 @@ typedef struct config_memo {
 	char md5[33];           /* the config last written */
 	char confirmed[33];     /* md5 all gateways reported, "" until they do */
 	memshack_layout routed; /* what that config routes to */
-	memshack_layout
-		prev_routed; /* what the config before it routed to (gateways may serve it until they confirm) */
+	/* What the config before it routed to (gateways may serve it until they confirm). */
+	memshack_layout prev_routed;
+	int64_t status_written; /* monotonic µs of our last status write, 0: none */
 } config_memo;
 
 struct memshack_controller {
@@ -539,9 +540,30 @@ static void report(pass *p)
 	snprintf(selector, sizeof selector, "%s=%s,app.kubernetes.io/component=gateway", MEMSHACK_LABEL, p->s->name);
 	json_t *st = memshack_status_build(p->s, &p->o, json_object_get(p->ms, "status"), endpoint, selector,
 					   p->d.config_md5, p->now);
-	if (write_status(ctl, p->ms, st, &p->kerr)) {
+	if (!st) {
+		log_write(LOG_ERROR, "memshack", p->key, "building status: out of memory");
+		p->res = RECONCILE_FAILED;
+		return;
+	}
+	/* While only ready counts move, at most one status write a second (memshack_status_write_decide). */
+	pthread_mutex_lock(&ctl->mu);
+	config_memo *memo = strmap_get(&ctl->config_changed, p->key, NULL);
+	int64_t since = memo && memo->status_written ? clock_mono_us() - memo->status_written : INT64_MAX;
+	pthread_mutex_unlock(&ctl->mu);
+	memshack_status_plan plan = memshack_status_write_decide(json_object_get(p->ms, "status"), st, since,
+								 MEMSHACK_STATUS_COUNTS_INTERVAL_US);
+	if (plan.write_now && write_status(ctl, p->ms, st, &p->kerr)) {
 		log_write(LOG_WARN, "memshack", p->key, "writing status: %s", kube_strerror(&p->kerr));
 		p->res = RECONCILE_FAILED;
+	} else if (plan.write_now) {
+		pthread_mutex_lock(&ctl->mu);
+		if ((memo = strmap_get(&ctl->config_changed, p->key, NULL)))
+			memo->status_written = clock_mono_us();
+		pthread_mutex_unlock(&ctl->mu);
+	} else if (plan.wait_us > 0 &&
+		   (p->res.outcome == RECONCILE_DONE ||
+		    (p->res.outcome == RECONCILE_REQUEUE_AFTER && p->res.after_us > plan.wait_us))) {
+		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, plan.wait_us };
 	}
 	json_decref(st);
 }

@@ -100,15 +100,35 @@ static void update_queue_metrics(controller *c)
 	metrics_set(c->metrics, "memshack_workqueue_depth", l, (double)workqueue_len(c->queue));
 }
 
-void controller_enqueue(controller *c, const char *key)
+static void enqueue_at(controller *c, const char *key, workqueue_priority prio)
 {
-	workqueue_add(c->queue, key);
+	workqueue_add_priority(c->queue, key, prio);
 	if (c->metrics) {
 		char l[200];
 		snprintf(l, sizeof l, "name=\"%s\"", c->name);
 		metrics_add(c->metrics, "memshack_workqueue_adds_total", l, 1);
 	}
 	update_queue_metrics(c);
+}
+
+void controller_enqueue(controller *c, const char *key)
+{
+	enqueue_at(c, key, WORKQUEUE_NORMAL);
+}
+
+/*
+ * Whether obj's spec has changed since its controller last said it saw it: a
+ * new object, or metadata.generation ahead of status.observedGeneration. Such
+ * a change is what a user waits for, so it goes before re-reconciles caused
+ * by child status churn. An object without a generation never is.
+ */
+static bool spec_unobserved(json_t *obj)
+{
+	json_t *gen = json_object_get(json_object_get(obj, "metadata"), "generation");
+	if (!json_is_integer(gen))
+		return false;
+	json_t *seen = json_object_get(json_object_get(obj, "status"), "observedGeneration");
+	return !json_is_integer(seen) || json_integer_value(seen) != json_integer_value(gen);
 }
 
 size_t controller_resync(controller *c)
@@ -150,7 +170,10 @@ static void on_event(void *ud, informer_event ev, const char *key, json_t *obj)
 {
 	source *s = ud;
 	switch (s->mode) {
-	case SOURCE_PRIMARY: controller_enqueue(s->c, key); break;
+	case SOURCE_PRIMARY:
+		enqueue_at(s->c, key,
+			   ev == INFORMER_UPSERT && spec_unobserved(obj) ? WORKQUEUE_HIGH : WORKQUEUE_NORMAL);
+		break;
 	case SOURCE_OWNED: {
 		const char *owner = obj ? controller_owner(obj, s->owner_kind) : NULL;
 		if (owner) {

@@ -44,7 +44,13 @@ typedef struct controller controller;
 controller *controller_new(const controller_options *opts);
 void controller_free(controller *c);
 
-/* The informer's objects are the controller's own: their keys are enqueued. */
+/*
+ * The informer's objects are the controller's own: their keys are enqueued,
+ * ahead of every other key (WORKQUEUE_HIGH) when the object is new or its
+ * metadata.generation is ahead of its status.observedGeneration (a spec
+ * change not yet handled); other events (status writes, deletes, resyncs,
+ * children) are normal.
+ */
 int controller_watch_primary(controller *c, informer *inf);
 /*
  * The informer's objects are children: an object whose controller

@@ -14,14 +14,26 @@ typedef struct delayed {
 	char *key;
 } delayed;
 
+/* A FIFO of ready keys (owned copies). */
+typedef struct ring {
+	char **buf;
+	size_t head, count, cap;
+} ring;
+
 struct workqueue {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	workqueue_options o;
-	/* FIFO of ready keys */
-	char **fifo;
-	size_t head, count, cap;
-	strmap dirty;      /* key -> NULL: queued or to be re-queued */
+	/*
+	 * Ready keys, one FIFO per priority; high is served first. A key raised
+	 * to high while queued at normal is pushed on the high FIFO and its
+	 * normal entry goes stale: an entry is live only while `dirty` holds its
+	 * key at that entry's priority and no worker holds the key, and stale
+	 * entries are dropped when they reach the front.
+	 */
+	ring ready[2];
+	size_t queued;     /* distinct keys with a live entry */
+	strmap dirty;      /* key -> (intptr) 1 + priority: queued or to be re-queued */
 	strmap processing; /* key -> NULL */
 	strmap waiting;    /* key -> (intptr) index+1 into heap */
 	delayed *heap;
@@ -77,9 +89,12 @@ void workqueue_free(workqueue *q)
 {
 	if (!q)
 		return;
-	for (size_t i = 0; i < q->count; i++)
-		free(q->fifo[(q->head + i) % q->cap]);
-	free(q->fifo);
+	for (int p = 0; p < 2; p++) {
+		ring *r = &q->ready[p];
+		for (size_t i = 0; i < r->count; i++)
+			free(r->buf[(r->head + i) % r->cap]);
+		free(r->buf);
+	}
 	for (size_t i = 0; i < q->heap_len; i++)
 		free(q->heap[i].key);
 	free(q->heap);
@@ -92,54 +107,84 @@ void workqueue_free(workqueue *q)
 	free(q);
 }
 
-static int fifo_push(workqueue *q, const char *key)
+static int ring_push(ring *r, const char *key)
 {
-	if (q->count == q->cap) {
-		size_t cap = q->cap ? q->cap * 2 : 16;
+	if (r->count == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
 		char **f = malloc(cap * sizeof *f);
 		if (!f)
 			return -1;
-		for (size_t i = 0; i < q->count; i++)
-			f[i] = q->fifo[(q->head + i) % q->cap];
-		free(q->fifo);
-		q->fifo = f;
-		q->cap = cap;
-		q->head = 0;
+		for (size_t i = 0; i < r->count; i++)
+			f[i] = r->buf[(r->head + i) % r->cap];
+		free(r->buf);
+		r->buf = f;
+		r->cap = cap;
+		r->head = 0;
 	}
 	char *k = strdup(key);
 	if (!k)
 		return -1;
-	q->fifo[(q->head + q->count) % q->cap] = k;
-	q->count++;
+	r->buf[(r->head + r->count) % r->cap] = k;
+	r->count++;
 	return 0;
 }
 
-/* client-go's Add: dedup via dirty; not queued while processing. Locked. */
-static void add_locked(workqueue *q, const char *key)
+/* The priority `dirty` holds for key, or -1 when it holds none. Locked. */
+static int dirty_priority(workqueue *q, const char *key)
+{
+	bool found;
+	intptr_t v = (intptr_t)strmap_get(&q->dirty, key, &found);
+	return found ? (int)v - 1 : -1;
+}
+
+static bool is_processing(workqueue *q, const char *key)
+{
+	bool found;
+	strmap_get(&q->processing, key, &found);
+	return found;
+}
+
+/*
+ * client-go's Add: dedup via dirty; not queued while processing. A key
+ * queued at normal priority and added at high is raised (a high entry is
+ * pushed; the normal one goes stale). Locked.
+ */
+static void add_locked(workqueue *q, const char *key, workqueue_priority prio)
 {
 	if (q->shutdown)
 		return;
-	bool found;
-	strmap_get(&q->dirty, key, &found);
-	if (found)
+	int have = dirty_priority(q, key);
+	if (have >= (int)prio)
 		return;
-	q->adds++;
-	if (strmap_put(&q->dirty, key, NULL, NULL, NULL))
+	if (have < 0)
+		q->adds++;
+	/* A raise that cannot be recorded leaves the key at its priority: still queued once. */
+	if (strmap_put(&q->dirty, key, (void *)(intptr_t)(1 + (int)prio), NULL, NULL))
 		return;
-	strmap_get(&q->processing, key, &found);
-	if (found)
-		return; /* re-queued by done() */
-	if (fifo_push(q, key)) {
-		strmap_remove(&q->dirty, key, NULL);
+	if (is_processing(q, key))
+		return; /* re-queued by done(), at the priority dirty holds */
+	if (ring_push(&q->ready[prio], key)) {
+		if (have < 0)
+			strmap_remove(&q->dirty, key, NULL);
+		else
+			(void)strmap_put(&q->dirty, key, (void *)(intptr_t)(1 + have), NULL,
+					 NULL); /* a replacement: no allocation */
 		return;
 	}
+	if (have < 0)
+		q->queued++;
 	pthread_cond_signal(&q->cond);
 }
 
 void workqueue_add(workqueue *q, const char *key)
 {
+	workqueue_add_priority(q, key, WORKQUEUE_NORMAL);
+}
+
+void workqueue_add_priority(workqueue *q, const char *key, workqueue_priority prio)
+{
 	pthread_mutex_lock(&q->mu);
-	add_locked(q, key);
+	add_locked(q, key, prio);
 	pthread_mutex_unlock(&q->mu);
 }
 
@@ -198,7 +243,7 @@ static void add_after_locked(workqueue *q, const char *key, int64_t delay_us)
 	if (q->shutdown)
 		return;
 	if (delay_us <= 0) {
-		add_locked(q, key);
+		add_locked(q, key, WORKQUEUE_NORMAL);
 		return;
 	}
 	int64_t at = now(q) + delay_us;
@@ -249,7 +294,7 @@ static int64_t promote_due(workqueue *q)
 			q->heap[0] = q->heap[q->heap_len];
 			heap_down(q, 0);
 		}
-		add_locked(q, d.key);
+		add_locked(q, d.key, WORKQUEUE_NORMAL);
 		free(d.key);
 	}
 	return q->heap_len ? q->heap[0].at : INT64_MAX;
@@ -314,17 +359,27 @@ int workqueue_failures(workqueue *q, const char *key)
  */
 static char *take_locked(workqueue *q, bool *stalled)
 {
-	if (!q->count)
-		return NULL;
-	char *k = q->fifo[q->head];
-	if (strmap_put(&q->processing, k, NULL, NULL, NULL)) {
-		*stalled = true;
-		return NULL;
+	for (;;) {
+		int p = q->ready[WORKQUEUE_HIGH].count ? WORKQUEUE_HIGH : WORKQUEUE_NORMAL;
+		ring *r = &q->ready[p];
+		if (!r->count)
+			return NULL;
+		char *k = r->buf[r->head];
+		bool live = dirty_priority(q, k) == p && !is_processing(q, k);
+		if (live && strmap_put(&q->processing, k, NULL, NULL, NULL)) {
+			*stalled = true;
+			return NULL;
+		}
+		r->head = (r->head + 1) % r->cap;
+		r->count--;
+		if (!live) {
+			free(k); /* stale: the key was raised, or taken from the other FIFO */
+			continue;
+		}
+		strmap_remove(&q->dirty, k, NULL);
+		q->queued--;
+		return k;
 	}
-	q->head = (q->head + 1) % q->cap;
-	q->count--;
-	strmap_remove(&q->dirty, k, NULL);
-	return k;
 }
 
 char *workqueue_try_get(workqueue *q)
@@ -371,10 +426,11 @@ void workqueue_done(workqueue *q, const char *key)
 {
 	pthread_mutex_lock(&q->mu);
 	strmap_remove(&q->processing, key, NULL);
-	bool found;
-	strmap_get(&q->dirty, key, &found);
-	if (found && !q->shutdown && fifo_push(q, key) == 0)
+	int p = dirty_priority(q, key);
+	if (p >= 0 && !q->shutdown && ring_push(&q->ready[p], key) == 0) {
+		q->queued++;
 		pthread_cond_signal(&q->cond);
+	}
 	pthread_cond_broadcast(&q->cond); /* drain() waits on processing */
 	pthread_mutex_unlock(&q->mu);
 }
@@ -382,7 +438,7 @@ void workqueue_done(workqueue *q, const char *key)
 size_t workqueue_len(workqueue *q)
 {
 	pthread_mutex_lock(&q->mu);
-	size_t n = q->count;
+	size_t n = q->queued;
 	pthread_mutex_unlock(&q->mu);
 	return n;
 }

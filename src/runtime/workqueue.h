@@ -11,6 +11,10 @@
  *    failures (call it on success).
  *  - workqueue_add_after(): delayed adds; a key waiting with an earlier time
  *    keeps the earlier one.
+ *  - Two priorities, like controller-runtime's priority queue: keys added
+ *    with WORKQUEUE_HIGH are handed out before every normal key, and a key
+ *    already queued at normal is raised by a high add (still queued once).
+ *    Delayed and rate-limited adds are normal when they come due.
  *  - workqueue_shutdown(): no new keys are handed out; workqueue_get()
  *    returns NULL; workqueue_drain() waits for in-flight keys to be done.
  *
@@ -42,7 +46,12 @@ workqueue *workqueue_new(const workqueue_options *opts);
 /* Frees the queue; call after every worker has stopped. */
 void workqueue_free(workqueue *q);
 
+typedef enum workqueue_priority { WORKQUEUE_NORMAL = 0, WORKQUEUE_HIGH = 1 } workqueue_priority;
+
+/* Adds key at normal priority. */
 void workqueue_add(workqueue *q, const char *key);
+/* Adds key at prio; a high add raises a key queued at normal. */
+void workqueue_add_priority(workqueue *q, const char *key, workqueue_priority prio);
 void workqueue_add_after(workqueue *q, const char *key, int64_t delay_us);
 /* Adds after the key's backoff delay; returns that delay (µs). */
 int64_t workqueue_add_rate_limited(workqueue *q, const char *key);

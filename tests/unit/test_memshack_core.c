@@ -475,6 +475,67 @@ static void test_status_config_loaded(void **state)
 	memshack_spec_free(s);
 }
 
+/* When a changed status is written (memshack_status_write_decide): at once unless only ready counts moved. */
+static void test_status_write_decision(void **state)
+{
+	(void)state;
+	const char *base =
+		"{\"observedGeneration\": 2, \"conditions\": [{\"type\": \"Ready\", \"status\": \"False\", \"reason\": "
+		"\"PodsNotReady\", \"message\": \"1 of 6 memcached pods\", \"lastTransitionTime\": \"T0\"}], "
+		"\"pools\": [{\"name\": \"p0\", \"desired\": 3, \"ready\": 1}], \"gateway\": {\"name\": \"g\", "
+		"\"desired\": 2, \"ready\": 1, \"configLoaded\": 0}, \"replicas\": 1, \"endpoint\": \"e\", "
+		"\"configDigest\": \"d1\", \"routing\": {\"shards\": 3, \"replicaPools\": 2}}";
+	enum { S = 1000000 };
+	/* Each row edits a copy of base: path, new value (JSON), how long since the last write, the plan. */
+	/* clang-format off */
+	static const struct {
+		const char *name, *field, *sub, *value;
+		int64_t since;
+		bool now;
+		int64_t wait;
+	} rows[] = {
+		{ "nothing changed: no write", NULL, NULL, NULL, 0, false, 0 },
+		{ "only a transition time: no write", "conditions", "lastTransitionTime", "\"T1\"", 0, false, 0 },
+		{ "a pool's ready count, 0.3 s after a write: held 0.7 s", "pools", "ready", "2", S * 3 / 10, false, S * 7 / 10 },
+		{ "a pool's ready count, 1.2 s after: now", "pools", "ready", "2", S * 12 / 10, true, 0 },
+		{ "a pool's ready count, never written by us: now", "pools", "ready", "2", INT64_MAX, true, 0 },
+		{ "the Ready message alone (counts): held", "conditions", "message", "\"2 of 6 memcached pods\"", S / 10, false, S * 9 / 10 },
+		{ "gateway ready count: held", "gateway", "ready", "2", S / 2, false, S / 2 },
+		{ "the scale subresource's replicas: held", "replicas", NULL, "2", S / 2, false, S / 2 },
+		{ "Ready turns True: now, however recent the last write", "conditions", "status", "\"True\"", 1, true, 0 },
+		{ "a condition's reason: now", "conditions", "reason", "\"ApplyFailed\"", 1, true, 0 },
+		{ "observedGeneration: now", "observedGeneration", NULL, "3", 1, true, 0 },
+		{ "the config digest: now", "configDigest", NULL, "\"d2\"", 1, true, 0 },
+		{ "routing: now", "routing", "shards", "4", 1, true, 0 },
+		{ "a pool's desired size: now", "pools", "desired", "4", 1, true, 0 },
+	};
+	/* clang-format on */
+	for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+		json_t *old = json_loads(base, 0, NULL), *next = json_deep_copy(old);
+		assert_non_null(old);
+		if (rows[i].field) {
+			json_t *v = json_loads(rows[i].value, JSON_DECODE_ANY, NULL),
+			       *at = json_object_get(next, rows[i].field);
+			if (json_is_array(at))
+				at = json_array_get(at, 0);
+			if (rows[i].sub)
+				json_object_set_new(at, rows[i].sub, v);
+			else
+				json_object_set_new(next, rows[i].field, v);
+		}
+		memshack_status_plan p =
+			memshack_status_write_decide(old, next, rows[i].since, MEMSHACK_STATUS_COUNTS_INTERVAL_US);
+		if (p.write_now != rows[i].now || p.wait_us != rows[i].wait)
+			fail_msg("%s: now %d wait %lld", rows[i].name, p.write_now, (long long)p.wait_us);
+		json_decref(old);
+		json_decref(next);
+	}
+	/* The first status of an object: now. */
+	json_t *first = json_loads(base, 0, NULL);
+	assert_true(memshack_status_write_decide(NULL, first, 0, MEMSHACK_STATUS_COUNTS_INTERVAL_US).write_now);
+	json_decref(first);
+}
+
 /* When removed pools go (memshack_prune_decide), and which names are the spec's pools. */
 static void test_prune_decision(void **state)
 {
@@ -645,11 +706,17 @@ static void test_crd_matches_field_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),         cmocka_unit_test(test_invalid_table),
-		cmocka_unit_test(test_config_semantics), cmocka_unit_test(test_digest_stable_and_sensitive),
-		cmocka_unit_test(test_status),           cmocka_unit_test(test_status_config_loaded),
-		cmocka_unit_test(test_status_choice),    cmocka_unit_test(test_route_layout),
-		cmocka_unit_test(test_prune_decision),   cmocka_unit_test(test_crd_matches_field_table),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_invalid_table),
+		cmocka_unit_test(test_config_semantics),
+		cmocka_unit_test(test_digest_stable_and_sensitive),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_status_config_loaded),
+		cmocka_unit_test(test_status_choice),
+		cmocka_unit_test(test_status_write_decision),
+		cmocka_unit_test(test_route_layout),
+		cmocka_unit_test(test_prune_decision),
+		cmocka_unit_test(test_crd_matches_field_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -203,10 +203,63 @@ static void test_threads_and_drain(void **state)
 	workqueue_free(w.q);
 }
 
+/* High keys go first; a high add raises a queued normal key; every key is still handed out once. */
+static void test_priorities(void **state)
+{
+	(void)state;
+	workqueue *q = fake_queue();
+	workqueue_add(q, "a");
+	workqueue_add(q, "b");
+	workqueue_add_priority(q, "c", WORKQUEUE_HIGH);
+	workqueue_add(q, "d");
+	workqueue_add_priority(q, "b", WORKQUEUE_HIGH); /* raised */
+	workqueue_add(q, "b");                          /* a normal add leaves it high */
+	assert_int_equal(workqueue_len(q), 4);
+	expect_get(q, "c");
+	expect_get(q, "b");
+	assert_int_equal(workqueue_len(q), 2);
+	expect_get(q, "a");
+	expect_get(q, "d");
+	expect_get(q, NULL); /* b's stale normal entry was dropped, not handed out */
+	assert_int_equal(workqueue_len(q), 0);
+	assert_int_equal(workqueue_adds_total(q), 4);
+	workqueue_free(q);
+}
+
+/* A key raised while a worker holds it comes back first when done; its stale entry never reaches a second worker. */
+static void test_priority_while_processing(void **state)
+{
+	(void)state;
+	workqueue *q = fake_queue();
+	workqueue_add(q, "a");
+	workqueue_add_priority(q, "a", WORKQUEUE_HIGH); /* entries: high a (live), normal a (stale) */
+	char *k = workqueue_try_get(q);
+	assert_string_equal(k, "a");
+	workqueue_add(q, "a"); /* changed again while processing */
+	workqueue_add(q, "z");
+	assert_int_equal(workqueue_len(q), 1); /* z; a waits for done */
+	char *z = workqueue_try_get(q);        /* the stale normal a is skipped: z, not a */
+	assert_string_equal(z, "z");
+	expect_get(q, NULL);
+	workqueue_add_priority(q, "a", WORKQUEUE_HIGH); /* raised while held */
+	workqueue_add(q, "y");
+	workqueue_done(q, k); /* a is queued again, at high */
+	free(k);
+	expect_get(q, "a");
+	expect_get(q, "y");
+	expect_get(q, NULL);
+	workqueue_done(q, z);
+	free(z);
+	expect_get(q, NULL);
+	workqueue_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dedup_and_fifo),
+		cmocka_unit_test(test_priorities),
+		cmocka_unit_test(test_priority_while_processing),
 		cmocka_unit_test(test_no_concurrent_same_key),
 		cmocka_unit_test(test_backoff_growth_and_forget),
 		cmocka_unit_test(test_overall_rate_limit),
