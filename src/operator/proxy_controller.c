@@ -316,31 +316,28 @@ proxy_controller *proxy_controller_new(manager *m, const char *domain)
 		.name = "memcachedproxy", .workers = manager_workers(m), .reconcile = reconcile, .ud = pc, .metrics = mx
 	};
 	controller *c = controller_new(&cop);
-	informer *all[] = { pc->proxies,
-			    pc->services,
-			    pc->slices,
-			    pc->children_inf[CHILD_DEPLOYMENT],
-			    pc->children_inf[CHILD_SERVICE],
-			    pc->children_inf[CHILD_CONFIGMAP],
-			    pc->children_inf[CHILD_PDB] };
+	/* The primary, the two mapped sources, then one cache per child kind (PROXY_CHILD_KINDS). */
+	informer *all[3 + PROXY_CHILD_KINDS] = { pc->proxies, pc->services, pc->slices };
+	for (size_t i = 0; i < PROXY_CHILD_KINDS; i++)
+		all[3 + i] = pc->children_inf[proxy_child_kinds[i]];
 	bool ok = pc->domain && pc->children && pc->proxies && pc->services && pc->slices && c &&
 		  !controller_watch_primary(c, pc->proxies) &&
 		  !controller_watch_mapped(c, pc->services, map_to_proxies, pc) &&
 		  !controller_watch_mapped(c, pc->slices, map_to_proxies, pc);
-	for (size_t i = 3; ok && i < 7; i++)
+	for (size_t i = 3; ok && i < 3 + PROXY_CHILD_KINDS; i++)
 		ok = all[i] && !controller_watch_owned(c, all[i], "MemcachedProxy");
 	if (!ok) {
 		log_error("memcachedproxy controller setup failed: %s",
 			  err.kind != KUBE_OK ? kube_strerror(&err) : "out of memory");
 		kube_error_release(&err);
 		controller_free(c);
-		for (size_t i = 0; i < 7; i++)
+		for (size_t i = 0; i < 3 + PROXY_CHILD_KINDS; i++)
 			informer_free(all[i]);
 		proxy_controller_free(pc);
 		return NULL;
 	}
 	/* The manager owns them from here (it holds 32 of each; both controllers together add 14 informers and 2 controllers). */
-	for (size_t i = 0; i < 7; i++)
+	for (size_t i = 0; i < 3 + PROXY_CHILD_KINDS; i++)
 		manager_add_informer(m, all[i]);
 	manager_add_controller(m, c);
 	return pc;

@@ -89,7 +89,9 @@ informer *informer_new(kube_client *c, const informer_options *o, kube_error *er
 		return NULL;
 	}
 	informer *inf = calloc(1, sizeof *inf);
-	if (!inf) {
+	/* The condition variable first: informer_free (every later failure's path) uses it. */
+	if (!inf || clock_cond_init(&inf->cond)) {
+		free(inf);
 		kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
@@ -104,13 +106,12 @@ informer *informer_new(kube_client *c, const informer_options *o, kube_error *er
 	inf->store = store_new(o->project, o->project_ud);
 	inf->quarantine = (strmap)STRMAP_INIT;
 	pthread_mutex_init(&inf->mu, NULL);
-	bool cond_ok = !clock_cond_init(&inf->cond);
 	watch_sm_init(&inf->sm, inf->min_timeout_s);
 	watch_lines_init(&inf->lines, 0);
 	inf->rng = (uint64_t)clock_mono_us() ^ (uint64_t)(uintptr_t)inf ^ 0x9E3779B97F4A7C15ULL;
 	if (!inf->rng)
 		inf->rng = 1;
-	if (!cond_ok || !inf->store || (o->namespace && *o->namespace && !inf->namespace) ||
+	if (!inf->store || (o->namespace && *o->namespace && !inf->namespace) ||
 	    (o->label_selector && *o->label_selector && !inf->label_selector)) {
 		informer_free(inf);
 		kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");

@@ -82,7 +82,9 @@ leader *leader_new(kube_client *c, const leader_options *o, kube_error *err)
 		return NULL;
 	}
 	leader *l = calloc(1, sizeof *l);
-	if (!l) {
+	/* The condition variable first: leader_free (every later failure's path) uses it. */
+	if (!l || clock_cond_init(&l->cond)) {
+		free(l);
 		kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
 		return NULL;
 	}
@@ -107,8 +109,7 @@ leader *leader_new(kube_client *c, const leader_options *o, kube_error *err)
 		l->identity = sbuf_detach(&sb);
 	}
 	pthread_mutex_init(&l->mu, NULL);
-	bool cond_ok = !clock_cond_init(&l->cond);
-	if (!cond_ok || !l->namespace || !l->name || !l->identity) {
+	if (!l->namespace || !l->name || !l->identity) {
 		leader_free(l);
 		kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
 		return NULL;
