@@ -242,10 +242,18 @@ operator_start main --kubeconfig "$tmp/relay.kubeconfig"
 operator_ready main
 sleep 2
 w0=$(writes main); a0=$(metric main memshack_child_applies_total)
+fight_mark=$(wc -l < "$MEMSHACK_TESTENV_DIR/logs/audit.log")
 edits=0
 for _ in $(seq 1 30); do k scale statefulset c16-memshack-pool-0 --replicas=4 >/dev/null 2>&1 && edits=$((edits + 1)); sleep 0.3; done
 w1=$(writes main); a1=$(metric main memshack_child_applies_total)
 reverts=$((a1 - a0))
+# What the operator wrote during the fight, by verb and resource (from the audit log).
+fight_writes=$(tail -n +"$((fight_mark + 1))" "$MEMSHACK_TESTENV_DIR/logs/audit.log" | jq -rs '
+  [.[] | select(.stage == "ResponseComplete" and (.userAgent // "" | startswith("memshack/"))
+         and (.verb | IN("create", "update", "patch", "delete")))
+   | "\(.verb) \(.objectRef.resource)\(if .objectRef.subresource then "/" + .objectRef.subresource else "" end)"]
+  | group_by(.) | map("\(length) \(.[0])") | join(", ")')
+echo "# operator writes during the fight (audit log, more may follow the window): $fight_writes"
 [ "$reverts" -ge 3 ] && [ "$reverts" -le 10 ] && ok "$edits hand edits in 9 s: reverted $reverts times (backing off)" \
   || bad "$edits hand edits: $reverts reverts (want 3..10)"
 # Besides the reverts: status writes as the human's pods come and go, and the aggregated Events'
