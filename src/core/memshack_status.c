@@ -100,6 +100,20 @@ json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o
 			 endpoint, "configDigest", config_md5, "routing", routing);
 }
 
+bool memshack_rollout_done(json_t *workload, int want)
+{
+	json_t *st = json_object_get(workload, "status");
+	json_int_t gen = json_integer_value(json_object_get(json_object_get(workload, "metadata"), "generation"));
+	if (!workload || json_integer_value(json_object_get(st, "observedGeneration")) < gen)
+		return false;
+	if (json_integer_value(json_object_get(st, "replicas")) != want ||
+	    json_integer_value(json_object_get(st, "updatedReplicas")) != want)
+		return false;
+	const char *current = json_string_value(json_object_get(st, "currentRevision")),
+		   *update = json_string_value(json_object_get(st, "updateRevision"));
+	return !current || !update || !strcmp(current, update);
+}
+
 bool memshack_gateways_confirmed(const memshack_spec *s, const memshack_observed *o)
 {
 	if (!o->probe.probed || o->probe.unreachable || o->probe.loaded != o->probe.pods)

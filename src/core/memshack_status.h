@@ -33,11 +33,11 @@ typedef struct memshack_observed {
 	struct {
 		bool exists;
 		int ready;
-		bool current; /* status.observedGeneration caught up with metadata.generation */
+		bool current; /* its rollout is done at the desired size (memshack_rollout_done) */
 	} pools[MEMSHACK_MAX_POOLS];
 	bool gateway_exists;
 	int gateway_ready;
-	bool gateway_current;
+	bool gateway_current;            /* the gateway Deployment's rollout is done at the desired size */
 	const char *apply_error;         /* NULL, or why applying failed */
 	int routed_shards, routed_pools; /* what the config written routes to (0: the spec) */
 	/* What the ready gateway pods said when asked for the config they loaded. */
@@ -51,6 +51,16 @@ typedef struct memshack_observed {
 		char unreachable_pod[128]; /* a pod that did not answer, or "" */
 	} probe;
 } memshack_observed;
+
+/*
+ * Whether a StatefulSet's or Deployment's rollout is done at `want` pods, as
+ * `kubectl rollout status` judges it and more: the controller has observed
+ * the latest generation, it runs exactly `want` pods (none left over from a
+ * hand edit or a surge), all `want` from the latest revision, and (where the
+ * status names them) the current revision is the update revision. Readiness
+ * is counted apart. false for NULL.
+ */
+bool memshack_rollout_done(json_t *workload, int want);
 
 /*
  * Whether every gateway is known to serve the current config: probing is on,

@@ -200,12 +200,10 @@ static int observe(memshack_controller *ctl, const memshack_spec *s, memshack_ob
 		if (cached_child(ctl, CHILD_STATEFULSET, s->namespace, name, &sts) < 0)
 			return -1;
 		if (sts && apply_is_controlled_by(sts, s->uid)) {
-			json_t *st = json_object_get(sts, "status");
-			json_t *gen = json_object_get(json_object_get(sts, "metadata"), "generation");
 			o->pools[k].exists = true;
-			o->pools[k].ready = (int)json_integer_value(json_object_get(st, "readyReplicas"));
-			o->pools[k].current = json_integer_value(json_object_get(st, "observedGeneration")) >=
-					      json_integer_value(gen);
+			o->pools[k].ready = (int)json_integer_value(
+				json_object_get(json_object_get(sts, "status"), "readyReplicas"));
+			o->pools[k].current = memshack_rollout_done(sts, s->num_shards);
 		}
 		json_decref(sts);
 	}
@@ -215,12 +213,10 @@ static int observe(memshack_controller *ctl, const memshack_spec *s, memshack_ob
 	if (cached_child(ctl, CHILD_DEPLOYMENT, s->namespace, name, &dep) < 0)
 		return -1;
 	if (dep && apply_is_controlled_by(dep, s->uid)) {
-		json_t *st = json_object_get(dep, "status");
-		json_t *gen = json_object_get(json_object_get(dep, "metadata"), "generation");
 		o->gateway_exists = true;
-		o->gateway_ready = (int)json_integer_value(json_object_get(st, "readyReplicas"));
-		o->gateway_current =
-			json_integer_value(json_object_get(st, "observedGeneration")) >= json_integer_value(gen);
+		o->gateway_ready =
+			(int)json_integer_value(json_object_get(json_object_get(dep, "status"), "readyReplicas"));
+		o->gateway_current = memshack_rollout_done(dep, s->mcrouter_pool_size);
 	}
 	json_decref(dep);
 	return 0;

@@ -536,6 +536,47 @@ static void test_status_write_decision(void **state)
 	json_decref(first);
 }
 
+/* When a pool's or the gateway's rollout is done (memshack_rollout_done), which Progressing reports. */
+static void test_rollout_done(void **state)
+{
+	(void)state;
+	/* clang-format off */
+	static const struct {
+		const char *name, *json;
+		int want;
+		bool done;
+	} rows[] = {
+		{ "observed, 3 of 3 on the update revision: done",
+		  "{\"metadata\": {\"generation\": 2}, \"status\": {\"observedGeneration\": 2, \"replicas\": 3, \"updatedReplicas\": 3, \"currentRevision\": \"r2\", \"updateRevision\": \"r2\"}}", 3, true },
+		{ "a generation not yet observed: not done",
+		  "{\"metadata\": {\"generation\": 3}, \"status\": {\"observedGeneration\": 2, \"replicas\": 3, \"updatedReplicas\": 3}}", 3, false },
+		{ "a hand edit to 4, observed: not done (4 pods, 3 wanted)",
+		  "{\"metadata\": {\"generation\": 3}, \"status\": {\"observedGeneration\": 3, \"replicas\": 4, \"updatedReplicas\": 4}}", 3, false },
+		{ "scaling down, one pod still going: not done",
+		  "{\"metadata\": {\"generation\": 4}, \"status\": {\"observedGeneration\": 4, \"replicas\": 4, \"updatedReplicas\": 3}}", 3, false },
+		{ "a rolling update half way: not done",
+		  "{\"metadata\": {\"generation\": 5}, \"status\": {\"observedGeneration\": 5, \"replicas\": 3, \"updatedReplicas\": 1, \"currentRevision\": \"r1\", \"updateRevision\": \"r2\"}}", 3, false },
+		{ "all updated, revision not yet switched: not done",
+		  "{\"metadata\": {\"generation\": 5}, \"status\": {\"observedGeneration\": 5, \"replicas\": 3, \"updatedReplicas\": 3, \"currentRevision\": \"r1\", \"updateRevision\": \"r2\"}}", 3, false },
+		{ "a Deployment (no revisions in its status), 2 of 2: done",
+		  "{\"metadata\": {\"generation\": 1}, \"status\": {\"observedGeneration\": 1, \"replicas\": 2, \"updatedReplicas\": 2}}", 2, true },
+		{ "a Deployment surging (3 pods for 2): not done",
+		  "{\"metadata\": {\"generation\": 2}, \"status\": {\"observedGeneration\": 2, \"replicas\": 3, \"updatedReplicas\": 2}}", 2, false },
+		{ "0 wanted, no status counts: done",
+		  "{\"metadata\": {\"generation\": 1}, \"status\": {\"observedGeneration\": 1}}", 0, true },
+		{ "no status yet: not done", "{\"metadata\": {\"generation\": 1}}", 1, false },
+	};
+	/* clang-format on */
+	for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+		json_t *w = json_loads(rows[i].json, 0, NULL);
+		assert_non_null(w);
+		if (memshack_rollout_done(w, rows[i].want) != rows[i].done)
+			fail_msg("%s", rows[i].name);
+		json_decref(w);
+	}
+	assert_false(memshack_rollout_done(NULL, 0));
+}
+
 /* When removed pools go (memshack_prune_decide), and which names are the spec's pools. */
 static void test_prune_decision(void **state)
 {
@@ -706,17 +747,12 @@ static void test_crd_matches_field_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_invalid_table),
-		cmocka_unit_test(test_config_semantics),
-		cmocka_unit_test(test_digest_stable_and_sensitive),
-		cmocka_unit_test(test_status),
-		cmocka_unit_test(test_status_config_loaded),
-		cmocka_unit_test(test_status_choice),
-		cmocka_unit_test(test_status_write_decision),
-		cmocka_unit_test(test_route_layout),
-		cmocka_unit_test(test_prune_decision),
-		cmocka_unit_test(test_crd_matches_field_table),
+		cmocka_unit_test(test_defaults),         cmocka_unit_test(test_invalid_table),
+		cmocka_unit_test(test_config_semantics), cmocka_unit_test(test_digest_stable_and_sensitive),
+		cmocka_unit_test(test_status),           cmocka_unit_test(test_status_config_loaded),
+		cmocka_unit_test(test_status_choice),    cmocka_unit_test(test_status_write_decision),
+		cmocka_unit_test(test_rollout_done),     cmocka_unit_test(test_route_layout),
+		cmocka_unit_test(test_prune_decision),   cmocka_unit_test(test_crd_matches_field_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
