@@ -111,6 +111,16 @@ requests_by_verb() {
 }
 writes() { requests_by_verb | jq '[.POST, .PUT, .PATCH, .DELETE] | map(. // 0) | add'; }
 metric() { metrics | awk -v m="$1" '$1 == m {print $2}'; }
+# What an operator wrote, from this control plane's audit log: {"<verb> <resource>[/<subresource>]": n},
+# and how many status writes each object got ({"<writes>": objects}). USER-AGENT-PREFIX names the operator.
+writes_by_resource() {
+  cat "$env_dir"/logs/audit*.log 2>/dev/null | jq -c --arg ua "$1" '
+    select(.stage == "ResponseComplete" and (.userAgent // "" | startswith($ua)) and (.verb | IN("create", "update", "patch", "delete")))
+    | [.verb, .objectRef.resource + (if .objectRef.subresource then "/" + .objectRef.subresource else "" end), .objectRef.name]' |
+  jq -s '{by_resource: (group_by(.[0] + " " + .[1]) | map({key: (.[0][0] + " " + .[0][1]), value: length}) | from_entries),
+          status_writes_per_object: ([.[] | select(.[1] | endswith("/status"))] | group_by(.[2]) | map(length)
+            | group_by(.) | map({key: (.[0] | tostring), value: length}) | from_entries)}'
+}
 
 operator_start() { # NAME [extra flags...]
   local name=$1; shift
@@ -196,7 +206,7 @@ for n in $counts; do
       writes: ([$req.POST, $req.PUT, $req.PATCH, $req.DELETE] | map(. // 0) | add),
       child_applies: ($applies | tonumber? // null),
       cpu_seconds: ($cpu | tonumber), peak_rss_kib: ($peak | tonumber), rss_after_kib: ($rss | tonumber)}')
-  row=$(jq '. + {writes_per_memshack: (.writes / .n)}' <<<"$row")
+  row=$(jq --argjson a "$(writes_by_resource memshack/)" '. + {writes_per_memshack: (.writes / .n), audit: $a}' <<<"$row")
   if [ "$n" = "$largest" ]; then
     log "idle: $idle_s s with $n Memshacks"
     w0=$(writes); c0=$(cpu_seconds)
@@ -243,6 +253,7 @@ for n in $peer_counts; do
     '{n: ($n | tonumber), children_per_object: 3, converge: $kb, requests: $req,
       writes: ([$req.POST, $req.PUT, $req.PATCH, $req.DELETE] | map(. // 0) | add),
       cpu_seconds: ($cpu | tonumber), peak_rss_kib: ($peak | tonumber), rss_after_kib: ($rss | tonumber)}')
+  row=$(jq --argjson a "$(writes_by_resource "$(basename "$peer_bin")/")" '. + {audit: $a}' <<<"$row")
   if [ "$n" = "$peer_largest" ]; then
     log "peer idle: $idle_s s with $n objects"
     w0=$(writes); c0=$(cpu_seconds)
