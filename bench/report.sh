@@ -55,11 +55,33 @@ PLOT
   jq -r '.converge[] | "| \(.n) | \(.converge.create_seconds) | \(.converge.children_seconds) | \(.ceiling_bound_seconds * 1000 | round / 1000) | \(if .children_vs_bound then (.children_vs_bound * 100 | round / 100) else "-" end) | \(.converge.ready_seconds) | \(.requests | to_entries | sort_by(.key) | map("\(.key) \(.value)") | join(", ")) | \(.writes_per_memshack * 100 | round / 100) | \(.cpu_seconds) | \(.peak_rss_kib / 1024 * 10 | round / 10) | \(.rss_after_kib / 1024 * 10 | round / 10) |"' "$json"
   echo
   echo "Minimal writes per Memshack: 8 children + 1 status = 9; the ceiling bound is N × 9 ÷ the measured rate. Negative times mean the phase did not finish within the timeout."
+  if jq -e '[.converge[] | select(.audit)] | length > 0' "$json" >/dev/null; then
+    echo
+    echo "What the writes were (the API server's audit log, per object; events are Event objects, status the status subresource; status writes per object as writes: objects):"
+    echo
+    echo "| N | operator | children / object | status / object | events / object | other | status writes per object |"
+    echo "|---|---|---|---|---|---|---|"
+    jq -r '([.converge[] | . + {who: "memshack"}] + [(.peer.runs // [])[] | . + {who: "peer"}])[] | select(.audit) | .n as $n
+      | (.audit.by_resource | to_entries) as $e
+      | ([$e[] | select(.key | test(" (events)$")) | .value] | add // 0) as $ev
+      | ([$e[] | select(.key | endswith("/status")) | .value] | add // 0) as $st
+      | ([$e[] | select(.key | test("^(create|patch|update) (statefulsets|deployments|services|configmaps|poddisruptionbudgets|serviceaccounts)$")) | .value] | add // 0) as $ch
+      | ([$e[] | .value] | add // 0) as $all
+      | "| \($n) | \(.who) | \($ch / $n * 100 | round / 100) | \($st / $n * 100 | round / 100) | \($ev / $n * 100 | round / 100) | \($all - $ch - $st - $ev) | \(.audit.status_writes_per_object | to_entries | map("\(.key): \(.value)") | join(", ")) |"' "$json"
+  fi
   echo
   echo "## Steady state and latency (largest N)"
   jq -r '.converge[] | select(.idle) | "- Idle \(.idle.seconds) s with \(.n) Memshacks: **\(.idle.writes) API writes**, \(.idle.cpu_seconds) CPU seconds, RSS \(.idle.rss_kib / 1024 * 10 | round / 10) MiB.",
     (select(.idle.resyncs) | "- Periodic resync every \(.idle.sync_period_seconds) s (±10 %): \(.idle.resyncs | length) in the idle window, \(.idle.resyncs | map("\(.queued) objects queued, \(.over_idle_cpu_seconds) CPU s over the idle rate") | join("; ")); the idle writes above include them."),
     (select(.latency) | "- numShards changes at \(.latency.rate)/s for \(.latency.seconds) s (\(.latency.sent) sent, \(.latency.completed) completed, \(.latency.unfinished) unfinished): PATCH → last child seen by a watch **p50 \(.latency.p50_ms) ms, p90 \(.latency.p90_ms) ms, p99 \(.latency.p99_ms) ms**, max \(.latency.max_ms) ms. Peak RSS afterwards \(.peak_rss_after_latency_kib / 1024 * 10 | round / 10) MiB.")' "$json"
+  if jq -e '[.converge[] | .latency_rates // [] | length] | add > 0' "$json" >/dev/null; then
+    echo
+    echo "How PATCH → applied grows with the rate of spec changes (30 s at each rate after the 10/s run):"
+    echo
+    echo "| changes/s | sent | skipped (object still changing) | completed | unfinished | p50 (ms) | p90 (ms) | p99 (ms) | max (ms) |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    jq -r '.converge[] | select(.latency) | ([.latency] + (.latency_rates // []))[] | "| \(.rate) | \(.sent) | \(.skipped_busy) | \(.completed) | \(.unfinished) | \(.p50_ms) | \(.p90_ms) | \(.p99_ms) | \(.max_ms) |"' "$json"
+  fi
   echo
   if jq -e '(.side_by_side // []) | length > 0' "$json" >/dev/null; then
     echo "## Side by side with a controller-runtime peer"

@@ -20,6 +20,7 @@
 #             +-10 %): every object reconciled again, which must write nothing;
 #             the CPU each resync costs (over the idle rate) and its duration;
 #   latency   then numShards changes at 10/s for 2 minutes: PATCH to last child;
+#             then at 20, 50 and 100/s for 30 s each (how p99 grows);
 #   peer      for N in 100 1000: the benchmark peer (the C5C3 memcached-operator,
 #             controller-runtime; bench/peer.sh builds it) runs while kbench
 #             creates N of its Memcached objects (3 replicas with a PDB: 3
@@ -28,7 +29,8 @@
 #   render    the pure core on a 256 x 4 Memshack, in process and as
 #             `memshack render` processes.
 # Tuning for a smaller run: MEMSHACK_BENCH_COUNTS="1 100", MEMSHACK_BENCH_IDLE=60,
-# MEMSHACK_BENCH_LATENCY=30, MEMSHACK_BENCH_PEER_COUNTS="100" (empty: no peer phase),
+# MEMSHACK_BENCH_LATENCY=30, MEMSHACK_BENCH_LATENCY_RATES="20" (empty: 10/s only),
+# MEMSHACK_BENCH_PEER_COUNTS="100" (empty: no peer phase),
 # MEMSHACK_BENCH_RESULTS=/tmp/dir (keeps bench/results).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +40,7 @@ idle_s=${MEMSHACK_BENCH_IDLE:-600}
 resync_s=${MEMSHACK_BENCH_RESYNC:-300}
 latency_s=${MEMSHACK_BENCH_LATENCY:-120}
 latency_rate=10
+latency_more=${MEMSHACK_BENCH_LATENCY_RATES-20 50 100}   # then these rates, 30 s each: how p99 grows
 peer_counts=${MEMSHACK_BENCH_PEER_COUNTS-100 1000}
 workers=2        # the operator's default --workers, and the ceiling client's threads
 results=${MEMSHACK_BENCH_RESULTS:-$root/bench/results}
@@ -225,8 +228,13 @@ for n in $counts; do
                    sync_period_seconds: ($every | tonumber), resyncs: $resyncs}}' <<<"$row")
     log "latency: numShards changes at $latency_rate/s for $latency_s s"
     lat=$("$kbench" latency --namespace bench --rate "$latency_rate" --seconds "$latency_s") || log "latency run incomplete"
-    row=$(jq --argjson l "${lat:-null}" --arg peak "$(rss_kib VmHWM)" --arg rss "$(rss_kib VmRSS)" \
-      '. + {latency: $l, peak_rss_after_latency_kib: ($peak | tonumber), rss_after_latency_kib: ($rss | tonumber)}' <<<"$row")
+    : > "$work/latency-rates.jsonl"
+    for r in $latency_more; do
+      log "latency: numShards changes at $r/s for 30 s"
+      "$kbench" latency --namespace bench --rate "$r" --seconds 30 >> "$work/latency-rates.jsonl" || log "latency at $r/s incomplete"
+    done
+    row=$(jq --argjson l "${lat:-null}" --argjson more "$(jq -s . "$work/latency-rates.jsonl")" --arg peak "$(rss_kib VmHWM)" --arg rss "$(rss_kib VmRSS)" \
+      '. + {latency: $l, latency_rates: $more, peak_rss_after_latency_kib: ($peak | tonumber), rss_after_latency_kib: ($rss | tonumber)}' <<<"$row")
   fi
   cp "$work/rss-n$n.tsv" "$work/rss-$n.tsv"
   echo "$row" | jq -c . >> "$work/converge.jsonl"
