@@ -16,6 +16,16 @@
  *       objects of the benchmark peer (the C5C3 memcached-operator,
  *       memcached.c5c3.io/v1beta1: 3 replicas with a PodDisruptionBudget, so a
  *       Deployment, a Service and a PDB each), timed the same way.
+ *   kbench fair-ceiling --namespace NS --count N [--threads T] [--timeout S]
+ *       The fair bound for converge: a perfect operator with T workers and
+ *       nothing to read, under the same load as converge. Creates N Memshacks
+ *       (3 x 2, 2 gateways) from 4 threads as converge does; T threads take
+ *       each as it is created and apply exactly its 8 children as the
+ *       operator builds them (real replicas and owner references, so
+ *       kube-controller-manager, the scheduler and kwok make and run the same
+ *       8 pods per Memshack meanwhile), then write its status once. Times,
+ *       from the first create and by the same watches as converge, until every
+ *       child exists; and until the last status is written.
  *   kbench latency  --namespace NS [--rate R] [--seconds S]
  *       Changes numShards (3 <-> 4) of the namespace's Memshacks round robin at
  *       R per second for S seconds and times each change from the PATCH to
@@ -36,6 +46,7 @@
 
 #include "core/memshack_desired.h"
 #include "core/memshack_spec.h"
+#include "core/memshack_status.h"
 #include "kube/kube_client.h"
 #include "kube/kube_config.h"
 #include "kube/kube_path.h"
@@ -333,6 +344,149 @@ static int run_converge(void)
 	return t_ready && !create_errors ? 0 : 1;
 }
 
+/* ---- fair ceiling -------------------------------------------------------------------------------- */
+
+/* Memshacks created and not yet taken by an applier: name and uid, in creation order. */
+static json_t *created_queue;
+static size_t created_taken;
+static int creators_left;
+static atomic_long fair_writes, fair_errors;
+
+static void *fair_create_worker(void *arg)
+{
+	(void)arg;
+	for (int i; (i = atomic_fetch_add(&next_index, 1)) < count;) {
+		char name[64];
+		snprintf(name, sizeof name, "bench-%05d", i);
+		json_t *ms = memshack_object(name, 3), *made = NULL;
+		kube_error err = KUBE_ERROR_INIT;
+		char *path = kube_path(&MEMSHACKS, ns, NULL, NULL, &err);
+		if (!path || kube_create(client, path, ms, &made, &err)) {
+			fprintf(stderr, "kbench: create %s: %s\n", name, kube_strerror(&err));
+			atomic_fetch_add(&create_errors, 1);
+		} else {
+			pthread_mutex_lock(&mu);
+			json_array_append(created_queue, made);
+			pthread_cond_broadcast(&cv);
+			pthread_mutex_unlock(&mu);
+		}
+		json_decref(made);
+		free(path);
+		kube_error_release(&err);
+		json_decref(ms);
+	}
+	pthread_mutex_lock(&mu);
+	creators_left--;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	return NULL;
+}
+
+/* The next created Memshack (a new reference), or NULL once every one has been taken. */
+static json_t *fair_take(void)
+{
+	json_t *ms = NULL;
+	pthread_mutex_lock(&mu);
+	while (created_taken >= json_array_size(created_queue) && creators_left > 0)
+		pthread_cond_wait(&cv, &mu);
+	if (created_taken < json_array_size(created_queue))
+		ms = json_incref(json_array_get(created_queue, created_taken++));
+	pthread_mutex_unlock(&mu);
+	return ms;
+}
+
+static void fair_write(int rc, kube_error *kerr)
+{
+	if (rc) {
+		atomic_fetch_add(&fair_errors, 1);
+		fprintf(stderr, "kbench: write: %s\n", kube_strerror(kerr));
+	} else {
+		atomic_fetch_add(&fair_writes, 1);
+	}
+	kube_error_release(kerr);
+}
+
+/* Applies one Memshack's children as the operator builds them, then its status; what failed is counted. */
+static void fair_converge_one(json_t *ms)
+{
+	char err[256], endpoint[400];
+	memshack_spec *s = NULL;
+	memshack_desired d;
+	if (memshack_spec_parse(ms, &s, err, sizeof err) ||
+	    memshack_desired_build(s, "cluster.local", &d, err, sizeof err)) {
+		fprintf(stderr, "kbench: %s\n", err);
+		exit(1);
+	}
+	size_t i;
+	json_t *obj;
+	json_array_foreach (d.objects, i, obj) {
+		kube_error kerr = KUBE_ERROR_INIT;
+		char *path = kube_path(resource_of(json_string_value(json_object_get(obj, "kind"))), ns,
+				       str_at(obj, "metadata", "name"), NULL, &kerr);
+		fair_write(!path || kube_apply(client, path, obj, "memshack-bench", true, NULL, &kerr), &kerr);
+		free(path);
+	}
+	memshack_observed o = { 0 };
+	memshack_endpoint(s, "cluster.local", endpoint, sizeof endpoint);
+	json_t *st = memshack_status_build(s, &o, NULL, endpoint, "app=bench", d.config_md5, "2026-01-01T00:00:00Z");
+	json_t *patch = json_pack("{s:o}", "status", st);
+	kube_error kerr = KUBE_ERROR_INIT;
+	char *path = kube_path(&MEMSHACKS, ns, str_at(ms, "metadata", "name"), "status", &kerr);
+	fair_write(!patch || !path || kube_patch(client, path, KUBE_PATCH_MERGE, patch, NULL, &kerr), &kerr);
+	free(path);
+	json_decref(patch);
+	memshack_desired_release(&d);
+	memshack_spec_free(s);
+}
+
+static void *fair_apply_worker(void *arg)
+{
+	(void)arg;
+	for (json_t *ms; (ms = fair_take());) {
+		fair_converge_one(ms);
+		json_decref(ms);
+	}
+	return NULL;
+}
+
+static int run_fair_ceiling(void)
+{
+	enum { CREATORS = 4 };
+	informer *infs[N_CHILD_KINDS];
+	for (size_t k = 0; k < N_CHILD_KINDS; k++)
+		infs[k] = start_informer(CHILD_KINDS[k], on_child);
+	created_queue = json_array();
+	creators_left = CREATORS;
+	pthread_t c[CREATORS], t[64];
+	t_start = now_s();
+	for (int i = 0; i < CREATORS; i++)
+		pthread_create(&c[i], NULL, fair_create_worker, NULL);
+	for (int i = 0; i < threads; i++)
+		pthread_create(&t[i], NULL, fair_apply_worker, NULL);
+	for (int i = 0; i < CREATORS; i++)
+		pthread_join(c[i], NULL);
+	double t_created = now_s();
+	for (int i = 0; i < threads; i++)
+		pthread_join(t[i], NULL);
+	double t_written = now_s();
+	wait_until(&t_children, t_start + timeout_s);
+	pthread_mutex_lock(&mu);
+	size_t nchildren = children_seen.len;
+	pthread_mutex_unlock(&mu);
+	printf("{\"count\": %d, \"threads\": %d, \"create_seconds\": %.3f, \"children_seconds\": %s%.3f, "
+	       "\"all_written_seconds\": %.3f, \"children\": %zu, \"writes\": %ld, \"errors\": %ld, "
+	       "\"create_errors\": %d}\n",
+	       count, threads, t_created - t_start, t_children ? "" : "-", t_children ? t_children - t_start : 1.0,
+	       t_written - t_start, nchildren, (long)fair_writes, (long)fair_errors, (int)create_errors);
+	for (size_t k = 0; k < N_CHILD_KINDS; k++) {
+		informer_stop(infs[k]);
+		informer_free(infs[k]);
+	}
+	strmap_release(&children_seen, NULL);
+	json_decref(created_queue);
+	return t_children && !fair_errors && !create_errors ? 0 : 1;
+}
+
 /* ---- latency ------------------------------------------------------------------------------------ */
 
 typedef struct pending {
@@ -509,8 +663,9 @@ int main(int argc, char **argv)
 						  { "peer", no_argument, NULL, 'p' },
 						  { NULL, 0, NULL, 0 } };
 	if (argc < 2) {
-		fprintf(stderr, "usage: kbench ceiling|converge|latency [--namespace NS] [--threads T] [--seconds S] "
-				"[--count N] [--timeout S] [--rate R] [--peer]\n");
+		fprintf(stderr,
+			"usage: kbench ceiling|converge|fair-ceiling|latency [--namespace NS] [--threads T] [--seconds S] "
+			"[--count N] [--timeout S] [--rate R] [--peer]\n");
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -544,6 +699,8 @@ int main(int argc, char **argv)
 		rc = run_ceiling();
 	else if (!strcmp(mode, "converge"))
 		rc = run_converge();
+	else if (!strcmp(mode, "fair-ceiling"))
+		rc = run_fair_ceiling();
 	else if (!strcmp(mode, "latency"))
 		rc = run_latency();
 	else {

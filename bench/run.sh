@@ -10,6 +10,11 @@
 # Phases, each on a fresh control plane:
 #   ceiling   kbench applies Memshack-shaped children with server-side apply
 #             from as many threads as the operator has workers;
+#   fair      the fair ceiling at the largest N: kbench creates the N Memshacks
+#             and, from as many threads as the operator has workers, applies
+#             each one's 8 children exactly as the operator builds them (real
+#             replicas: the controllers make and run the same pods meanwhile)
+#             and writes its status once; converge is compared with it;
 #   converge  for N in 1 100 1000: the operator (cluster-wide, default flags)
 #             runs while kbench creates N Memshacks (3 shards x 2 replicas,
 #             2 gateways) at once; time to every child, to every Ready=True;
@@ -190,6 +195,17 @@ cluster_up ceiling
 log "ceiling: $(cat "$work/ceiling.json")"
 stop_all
 
+# --- fair ceiling -----------------------------------------------------------------------
+# The same N Memshacks' children written by a perfect operator (kbench, as many threads as the
+# operator's workers, nothing read) while the controllers make and run their pods, as during converge.
+fair_n=$(echo "$counts" | tr ' ' '\n' | sort -n | tail -n 1)
+log "fair ceiling: N=$fair_n Memshacks' children and status from $workers threads, controllers reacting"
+cluster_up fair
+"$kbench" fair-ceiling --namespace bench --count "$fair_n" --threads "$workers" --timeout 1800 > "$work/fair.json" \
+  || log "fair ceiling incomplete: $(cat "$work/fair.json")"
+log "fair ceiling: $(cat "$work/fair.json")"
+stop_all
+
 # --- converge (+ idle and latency at the largest N) -------------------------------------
 largest=$(echo "$counts" | tr ' ' '\n' | sort -n | tail -n 1)
 : > "$work/converge.jsonl"
@@ -288,15 +304,19 @@ render=$(jq --arg ms "$(calc "($t1 - $t0) * 1000 / 50")" '. + {process_ms_per_re
 
 # --- results ----------------------------------------------------------------------------
 ceiling=$(cat "$work/ceiling.json")
-jq -n --arg stamp "$stamp" --argjson machine "$(machine_json)" --argjson ceiling "$ceiling" \
+fair=$(cat "$work/fair.json" 2>/dev/null)
+jq -n --arg stamp "$stamp" --argjson machine "$(machine_json)" --argjson ceiling "$ceiling" --argjson fair "${fair:-null}" \
   --slurpfile runs "$work/converge.jsonl" --slurpfile peer "$work/peer.jsonl" --argjson render "$render" --arg workers "$workers" '
   def minimal_writes: 8 + 1;   # 8 children created + one status write, per Memshack
   def per_child: . + {children_written: (.n * (.children_per_object // 8)),
                       cpu_ms_per_child: (.cpu_seconds * 1000 / (.n * (.children_per_object // 8))),
                       writes_per_child: (.writes / (.n * (.children_per_object // 8)))};
-  {stamp: $stamp, machine: $machine, operator_workers: ($workers | tonumber), ceiling: $ceiling, render: $render,
+  {stamp: $stamp, machine: $machine, operator_workers: ($workers | tonumber), ceiling: $ceiling, fair_ceiling: $fair,
+   render: $render,
    converge: [$runs[] | per_child | . + {
      minimal_writes: (.n * minimal_writes),
+     children_vs_fair: (if $fair != null and .n == $fair.count and .converge.children_seconds > 0 and $fair.children_seconds > 0
+                        then .converge.children_seconds / $fair.children_seconds else null end),
      ceiling_bound_seconds: (.n * minimal_writes / $ceiling.writes_per_second),
      children_vs_bound: (if .converge.children_seconds > 0 then .converge.children_seconds / (.n * minimal_writes / $ceiling.writes_per_second) else null end)}],
    peer: {name: "c5c3-memcached-operator (controller-runtime)", runs: [$peer[] | per_child]}}
