@@ -28,9 +28,11 @@
  *       child exists; and until the last status is written.
  *   kbench latency  --namespace NS [--rate R] [--seconds S]
  *       Changes numShards (3 <-> 4) of the namespace's Memshacks round robin at
- *       R per second for S seconds and times each change from the PATCH to
- *       the moment the last child (both pool StatefulSets and the mcrouter
- *       ConfigMap) shows it, as seen by a watch; prints p50/p90/p99/max.
+ *       R per second for S seconds and times each change from the PATCH, as
+ *       watches see it, to when it is applied (the operator's first write of
+ *       it shows in a child), observed (status.observedGeneration) and
+ *       complete (both pool StatefulSets and the mcrouter ConfigMap show it);
+ *       prints p50/p90/p99/max of each.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -489,15 +491,32 @@ static int run_fair_ceiling(void)
 
 /* ---- latency ------------------------------------------------------------------------------------ */
 
+/*
+ * Three moments of one spec change, each from the PATCH, each as a watch sees it:
+ *   applied   the operator's first write of it shows in a child: both pool
+ *             StatefulSets at the new size, or the config routing the new
+ *             number of shards (a scale-up resizes the pools first and routes
+ *             the new shards once their pods are ready; a scale-down routes
+ *             first and shrinks the pools after);
+ *   observed  the Memshack's status.observedGeneration reaches the change;
+ *   complete  every child shows it (pools and config), which on a scale-up
+ *             includes kube-controller-manager making the new pods, the
+ *             scheduler placing them and kwok running them.
+ */
+enum { AT_APPLIED, AT_OBSERVED, AT_COMPLETE, AT_MOMENTS };
+static const char *const MOMENT_NAMES[AT_MOMENTS] = { "applied", "observed", "complete" };
+
 typedef struct pending {
 	double sent;
 	int target;
+	json_int_t generation; /* the patched object's, 0 until the PATCH answered */
+	bool seen[AT_MOMENTS];
 } pending;
 
 static informer *sts_inf, *cm_inf;
 static strmap pendings;
-static double *lat;
-static size_t nlat;
+static double *lat[AT_MOMENTS];
+static size_t nlat[AT_MOMENTS];
 
 static int count_servers(const char *config)
 {
@@ -517,20 +536,47 @@ static int sts_replicas(const char *name)
 	return r;
 }
 
-/* With mu held: the children of `ms` all show `target` shards. */
-static bool children_show(const char *ms, int target)
+/* With mu held: how many of the children of `ms` show `target` shards (pools: both at the size; config). */
+static void children_show(const char *ms, int target, bool *pools, bool *config)
 {
 	char name[300], key[400];
+	*pools = true;
 	for (int k = 0; k < 2; k++) {
 		snprintf(name, sizeof name, "%s-memshack-pool-%d", ms, k);
 		if (sts_replicas(name) != target)
-			return false;
+			*pools = false;
 	}
 	snprintf(key, sizeof key, "%s/%s-memshack-mcrouter", ns, ms);
 	json_t *cm = store_get(informer_store(cm_inf), key);
-	int servers = count_servers(str_at(cm, "data", "config.json"));
+	*config = count_servers(str_at(cm, "data", "config.json")) == target * 2;
 	json_decref(cm);
-	return servers == target * 2;
+}
+
+/* With mu held: records moment `at` of ms's pending change at t; forgets the change once all are seen. */
+static void moment_seen(const char *ms, pending *p, int at, double t)
+{
+	if (p->seen[at])
+		return;
+	p->seen[at] = true;
+	lat[at][nlat[at]++] = t - p->sent;
+	for (int m = 0; m < AT_MOMENTS; m++)
+		if (!p->seen[m])
+			return;
+	free(strmap_remove(&pendings, ms, NULL));
+	pthread_cond_broadcast(&cv);
+}
+
+static void check_children(const char *ms, double t)
+{
+	pending *p = strmap_get(&pendings, ms, NULL);
+	if (!p)
+		return;
+	bool pools, config;
+	children_show(ms, p->target, &pools, &config);
+	if (pools || config)
+		moment_seen(ms, p, AT_APPLIED, t);
+	if ((p = strmap_get(&pendings, ms, NULL)) && pools && config)
+		moment_seen(ms, p, AT_COMPLETE, t);
 }
 
 static void on_latency_child(void *ud, informer_event ev, const char *key, json_t *obj)
@@ -542,12 +588,23 @@ static void on_latency_child(void *ud, informer_event ev, const char *key, json_
 		return;
 	double t = now_s();
 	pthread_mutex_lock(&mu);
-	pending *p = strmap_get(&pendings, ms, NULL);
-	if (p && children_show(ms, p->target)) {
-		lat[nlat++] = t - p->sent;
-		free(strmap_remove(&pendings, ms, NULL));
-		pthread_cond_broadcast(&cv);
-	}
+	check_children(ms, t);
+	pthread_mutex_unlock(&mu);
+}
+
+static void on_latency_memshack(void *ud, informer_event ev, const char *key, json_t *obj)
+{
+	(void)ud;
+	(void)key;
+	const char *name = str_at(obj, "metadata", "name");
+	if (ev != INFORMER_UPSERT || !name)
+		return;
+	double t = now_s();
+	json_int_t observed = json_integer_value(json_object_get(json_object_get(obj, "status"), "observedGeneration"));
+	pthread_mutex_lock(&mu);
+	pending *p = strmap_get(&pendings, name, NULL);
+	if (p && p->generation && observed >= p->generation)
+		moment_seen(name, p, AT_OBSERVED, t);
 	pthread_mutex_unlock(&mu);
 }
 
@@ -557,17 +614,71 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static double pct(double q)
+static double pct(int at, double q)
 {
-	if (!nlat)
+	if (!nlat[at])
 		return -1;
-	size_t i = (size_t)ceil(q * (double)nlat) - 1;
-	return lat[i < nlat ? i : nlat - 1];
+	size_t i = (size_t)ceil(q * (double)nlat[at]) - 1;
+	return lat[at][i < nlat[at] ? i : nlat[at] - 1];
+}
+
+/* Sends one change of `name` to `target` shards; 0, or -1 (counted by the caller). */
+static int send_change(const char *name, int target)
+{
+	pending *p = calloc(1, sizeof *p);
+	p->target = target;
+	p->sent = now_s();
+	pthread_mutex_lock(&mu);
+	strmap_put(&pendings, name, p, NULL, NULL);
+	pthread_mutex_unlock(&mu);
+	json_t *patch = json_pack("{s:{s:i}}", "spec", "numShards", target), *ret = NULL;
+	kube_error err = KUBE_ERROR_INIT;
+	char *path = kube_path(&MEMSHACKS, ns, name, NULL, &err);
+	int rc = !path || kube_patch(client, path, KUBE_PATCH_MERGE, patch, &ret, &err) ? -1 : 0;
+	pthread_mutex_lock(&mu);
+	if (rc) {
+		fprintf(stderr, "kbench: patch %s: %s\n", name, kube_strerror(&err));
+		free(strmap_remove(&pendings, name, NULL));
+	} else if ((p = strmap_get(&pendings, name, NULL))) {
+		/* The status may already show it (observed before the answer came): look again now. */
+		p->generation = json_integer_value(json_object_get(json_object_get(ret, "metadata"), "generation"));
+		json_int_t observed =
+			json_integer_value(json_object_get(json_object_get(ret, "status"), "observedGeneration"));
+		if (observed >= p->generation)
+			moment_seen(name, p, AT_OBSERVED, now_s());
+	}
+	pthread_mutex_unlock(&mu);
+	free(path);
+	kube_error_release(&err);
+	json_decref(patch);
+	json_decref(ret);
+	return rc;
+}
+
+static void print_latency(double elapsed, size_t n, int sent, int skipped, int errors, size_t unfinished)
+{
+	printf("{\"rate\": %.1f, \"seconds\": %.1f, \"memshacks\": %zu, \"sent\": %d, \"skipped_busy\": %d, "
+	       "\"patch_errors\": %d, \"unfinished\": %zu",
+	       rate, elapsed, n, sent, skipped, errors, unfinished);
+	for (int at = 0; at < AT_MOMENTS; at++) {
+		qsort(lat[at], nlat[at], sizeof *lat[at], cmp_double);
+		double sum = 0;
+		for (size_t q = 0; q < nlat[at]; q++)
+			sum += lat[at][q];
+		/* "complete" keeps the plain names (p50_ms, ...) earlier runs used for it. */
+		const char *pre = at == AT_COMPLETE ? "" : MOMENT_NAMES[at], *sep = at == AT_COMPLETE ? "" : "_";
+		printf(", \"%s%scompleted\": %zu, \"%s%sp50_ms\": %.1f, \"%s%sp90_ms\": %.1f, \"%s%sp99_ms\": %.1f, "
+		       "\"%s%smax_ms\": %.1f, \"%s%smean_ms\": %.1f",
+		       pre, sep, nlat[at], pre, sep, pct(at, 0.5) * 1e3, pre, sep, pct(at, 0.9) * 1e3, pre, sep,
+		       pct(at, 0.99) * 1e3, pre, sep, nlat[at] ? lat[at][nlat[at] - 1] * 1e3 : -1.0, pre, sep,
+		       nlat[at] ? sum / (double)nlat[at] * 1e3 : -1.0);
+	}
+	printf("}\n");
 }
 
 static int run_latency(void)
 {
-	informer *ms_inf = start_informer(&MEMSHACKS, NULL);
+	informer *ms_inf = start_informer(&MEMSHACKS, on_latency_memshack);
 	sts_inf = start_informer(&KUBE_RES_STATEFULSETS, on_latency_child);
 	cm_inf = start_informer(&KUBE_RES_CONFIGMAPS, on_latency_child);
 	json_t *all = store_list(informer_store(ms_inf), NULL, NULL);
@@ -575,7 +686,8 @@ static int run_latency(void)
 	if (!n)
 		die("no Memshacks in the namespace", NULL);
 	int total = (int)(rate * seconds);
-	lat = calloc((size_t)total, sizeof *lat);
+	for (int at = 0; at < AT_MOMENTS; at++)
+		lat[at] = calloc((size_t)total, sizeof *lat[at]);
 	int *shards = calloc(n, sizeof *shards);
 	size_t i;
 	json_t *ms;
@@ -597,48 +709,23 @@ static int run_latency(void)
 			continue;
 		}
 		int target = shards[j] == 3 ? 4 : 3;
-		pending *p = malloc(sizeof *p);
-		p->target = target;
-		p->sent = now_s();
-		pthread_mutex_lock(&mu);
-		strmap_put(&pendings, name, p, NULL, NULL);
-		pthread_mutex_unlock(&mu);
-		json_t *patch = json_pack("{s:{s:i}}", "spec", "numShards", target);
-		kube_error err = KUBE_ERROR_INIT;
-		char *path = kube_path(&MEMSHACKS, ns, name, NULL, &err);
-		if (!path || kube_patch(client, path, KUBE_PATCH_MERGE, patch, NULL, &err)) {
-			fprintf(stderr, "kbench: patch %s: %s\n", name, kube_strerror(&err));
+		if (send_change(name, target))
 			errors++;
-			pthread_mutex_lock(&mu);
-			free(strmap_remove(&pendings, name, NULL));
-			pthread_mutex_unlock(&mu);
-		} else {
-			shards[j] = target;
-			sent++;
-		}
-		free(path);
-		kube_error_release(&err);
-		json_decref(patch);
+		else
+			shards[j] = target, sent++;
 	}
 	double send_end = now_s();
-	/* Let the last changes land (at most 60 s). */
+	/* Let the last changes land: at most 90 s, for a shrinking pool is held up to the 60 s removal bound
+	 * when the gateways are not asked. */
 	pthread_mutex_lock(&mu);
-	while (pendings.len && now_s() < send_end + 60) {
+	while (pendings.len && now_s() < send_end + 90) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += 1;
 		pthread_cond_timedwait(&cv, &mu, &ts);
 	}
 	size_t unfinished = pendings.len;
-	qsort(lat, nlat, sizeof *lat, cmp_double);
-	double sum = 0;
-	for (size_t q = 0; q < nlat; q++)
-		sum += lat[q];
-	printf("{\"rate\": %.1f, \"seconds\": %.1f, \"memshacks\": %zu, \"sent\": %d, \"skipped_busy\": %d, "
-	       "\"patch_errors\": %d, \"completed\": %zu, \"unfinished\": %zu, \"p50_ms\": %.1f, \"p90_ms\": %.1f, "
-	       "\"p99_ms\": %.1f, \"max_ms\": %.1f, \"mean_ms\": %.1f}\n",
-	       rate, send_end - start, n, sent, skipped, errors, nlat, unfinished, pct(0.5) * 1e3, pct(0.9) * 1e3,
-	       pct(0.99) * 1e3, nlat ? lat[nlat - 1] * 1e3 : -1.0, nlat ? sum / (double)nlat * 1e3 : -1.0);
+	print_latency(send_end - start, n, sent, skipped, errors, unfinished);
 	pthread_mutex_unlock(&mu);
 	informer *infs[] = { ms_inf, sts_inf, cm_inf };
 	for (int k = 0; k < 3; k++) {
@@ -648,7 +735,8 @@ static int run_latency(void)
 	strmap_release(&pendings, free);
 	json_decref(all);
 	free(shards);
-	free(lat);
+	for (int at = 0; at < AT_MOMENTS; at++)
+		free(lat[at]);
 	return unfinished || errors ? 1 : 0;
 }
 
@@ -691,7 +779,9 @@ int main(int argc, char **argv)
 	kube_config_options_from_env(&o);
 	kube_config *cfg = NULL;
 	kube_error err = KUBE_ERROR_INIT;
-	if (kube_config_load(&o, &cfg, &err) || kube_client_new(cfg, NULL, &client, &err))
+	/* Its own user agent: the audit log tells the benchmark client's writes from the operator's. */
+	kube_client_options co = { .user_agent = "kbench/" MEMSHACK_VERSION };
+	if (kube_config_load(&o, &cfg, &err) || kube_client_new(cfg, &co, &client, &err))
 		die("connecting", &err);
 	kube_config_free(cfg);
 	int rc;

@@ -114,7 +114,7 @@ rss_kib() { awk -v f="$1" '$1 == f":" {print $2}' "/proc/$op_pid/status"; }
 metrics() { curl -s "http://127.0.0.1:$mport/metrics"; }
 req_metric=memshack_api_requests_total # the peer's: controller-runtime's rest_client_requests_total
 requests_by_verb() {
-  metrics | awk -v m="$req_metric" 'index($0, m "{") == 1 { match($0, /method="[A-Z]+"/); m = substr($0, RSTART + 8, RLENGTH - 9); n[m] += $2 }
+  metrics | awk -v metric="$req_metric" 'index($0, metric "{") == 1 { match($0, /method="[A-Z]+"/); m = substr($0, RSTART + 8, RLENGTH - 9); n[m] += $2 }
     END { printf "{"; s = ""; for (m in n) { printf "%s\"%s\": %d", s, m, n[m]; s = ", " } printf "}\n" }'
 }
 writes() { requests_by_verb | jq '[.POST, .PUT, .PATCH, .DELETE] | map(. // 0) | add'; }
