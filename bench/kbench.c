@@ -501,10 +501,13 @@ static int run_fair_ceiling(void)
  *   observed  the Memshack's status.observedGeneration reaches the change;
  *   complete  every child shows it (pools and config), which on a scale-up
  *             includes kube-controller-manager making the new pods, the
- *             scheduler placing them and kwok running them.
+ *             scheduler placing them and kwok running them;
+ * and, for reference, answered: the API server's answer to the PATCH itself.
+ * An object is changed again once its last change was applied and observed;
+ * a change not complete by then is counted as superseded.
  */
-enum { AT_APPLIED, AT_OBSERVED, AT_COMPLETE, AT_MOMENTS };
-static const char *const MOMENT_NAMES[AT_MOMENTS] = { "applied", "observed", "complete" };
+enum { AT_ANSWERED, AT_APPLIED, AT_OBSERVED, AT_COMPLETE, AT_MOMENTS };
+static const char *const MOMENT_NAMES[AT_MOMENTS] = { "answered", "applied", "observed", "complete" };
 
 typedef struct pending {
 	double sent;
@@ -513,7 +516,7 @@ typedef struct pending {
 	bool seen[AT_MOMENTS];
 } pending;
 
-static informer *sts_inf, *cm_inf;
+static informer *ms_inf, *sts_inf, *cm_inf;
 static strmap pendings;
 static double *lat[AT_MOMENTS];
 static size_t nlat[AT_MOMENTS];
@@ -640,11 +643,18 @@ static int send_change(const char *name, int target)
 		fprintf(stderr, "kbench: patch %s: %s\n", name, kube_strerror(&err));
 		free(strmap_remove(&pendings, name, NULL));
 	} else if ((p = strmap_get(&pendings, name, NULL))) {
-		/* The status may already show it (observed before the answer came): look again now. */
-		p->generation = json_integer_value(json_object_get(json_object_get(ret, "metadata"), "generation"));
+		json_int_t generation =
+			json_integer_value(json_object_get(json_object_get(ret, "metadata"), "generation"));
+		/* The status may already show it (its watch event came before this answer): look in the cache. */
+		char key[400];
+		snprintf(key, sizeof key, "%s/%s", ns, name);
+		json_t *cached = store_get(informer_store(ms_inf), key);
 		json_int_t observed =
-			json_integer_value(json_object_get(json_object_get(ret, "status"), "observedGeneration"));
-		if (observed >= p->generation)
+			json_integer_value(json_object_get(json_object_get(cached, "status"), "observedGeneration"));
+		json_decref(cached);
+		p->generation = generation;
+		moment_seen(name, p, AT_ANSWERED, now_s());
+		if ((p = strmap_get(&pendings, name, NULL)) && observed >= generation)
 			moment_seen(name, p, AT_OBSERVED, now_s());
 	}
 	pthread_mutex_unlock(&mu);
@@ -655,11 +665,12 @@ static int send_change(const char *name, int target)
 	return rc;
 }
 
-static void print_latency(double elapsed, size_t n, int sent, int skipped, int errors, size_t unfinished)
+static void print_latency(double elapsed, size_t n, int sent, int skipped, int superseded, int errors,
+			  size_t unfinished)
 {
 	printf("{\"rate\": %.1f, \"seconds\": %.1f, \"memshacks\": %zu, \"sent\": %d, \"skipped_busy\": %d, "
-	       "\"patch_errors\": %d, \"unfinished\": %zu",
-	       rate, elapsed, n, sent, skipped, errors, unfinished);
+	       "\"superseded\": %d, \"patch_errors\": %d, \"unfinished\": %zu",
+	       rate, elapsed, n, sent, skipped, superseded, errors, unfinished);
 	for (int at = 0; at < AT_MOMENTS; at++) {
 		qsort(lat[at], nlat[at], sizeof *lat[at], cmp_double);
 		double sum = 0;
@@ -678,7 +689,7 @@ static void print_latency(double elapsed, size_t n, int sent, int skipped, int e
 
 static int run_latency(void)
 {
-	informer *ms_inf = start_informer(&MEMSHACKS, on_latency_memshack);
+	ms_inf = start_informer(&MEMSHACKS, on_latency_memshack);
 	sts_inf = start_informer(&KUBE_RES_STATEFULSETS, on_latency_child);
 	cm_inf = start_informer(&KUBE_RES_CONFIGMAPS, on_latency_child);
 	json_t *all = store_list(informer_store(ms_inf), NULL, NULL);
@@ -693,7 +704,7 @@ static int run_latency(void)
 	json_t *ms;
 	json_array_foreach (all, i, ms)
 		shards[i] = (int)json_integer_value(json_object_get(json_object_get(ms, "spec"), "numShards"));
-	int sent = 0, skipped = 0, errors = 0;
+	int sent = 0, skipped = 0, superseded = 0, errors = 0;
 	double start = now_s();
 	for (int k = 0; k < total; k++) {
 		double at = start + k / rate, wait = at - now_s();
@@ -702,7 +713,12 @@ static int run_latency(void)
 		size_t j = (size_t)k % n;
 		const char *name = str_at(json_array_get(all, j), "metadata", "name");
 		pthread_mutex_lock(&mu);
-		bool busy = strmap_get(&pendings, name, NULL) != NULL;
+		pending *last = strmap_get(&pendings, name, NULL);
+		bool busy = last && !(last->seen[AT_APPLIED] && last->seen[AT_OBSERVED]);
+		if (last && !busy) { /* applied and observed, not complete yet: changed again */
+			free(strmap_remove(&pendings, name, NULL));
+			superseded++;
+		}
 		pthread_mutex_unlock(&mu);
 		if (busy) {
 			skipped++;
@@ -725,7 +741,7 @@ static int run_latency(void)
 		pthread_cond_timedwait(&cv, &mu, &ts);
 	}
 	size_t unfinished = pendings.len;
-	print_latency(send_end - start, n, sent, skipped, errors, unfinished);
+	print_latency(send_end - start, n, sent, skipped, superseded, errors, unfinished);
 	pthread_mutex_unlock(&mu);
 	informer *infs[] = { ms_inf, sts_inf, cm_inf };
 	for (int k = 0; k < 3; k++) {
