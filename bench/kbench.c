@@ -144,44 +144,64 @@ static const kube_resource *resource_of(const char *kind)
 	return NULL;
 }
 
+/* Counts one write's outcome (kerr released). */
+static void count_write(int rc, kube_error *kerr, atomic_long *writes, atomic_long *errors)
+{
+	if (rc) {
+		atomic_fetch_add(errors, 1);
+		fprintf(stderr, "kbench: write: %s\n", kube_strerror(kerr));
+	} else {
+		atomic_fetch_add(writes, 1);
+	}
+	kube_error_release(kerr);
+}
+
+/*
+ * Applies the children of ms exactly as the operator builds them; with `idle`, owner references removed and
+ * workload replicas 0 (no pods, no garbage collection). Returns the parsed spec (memshack_spec_free) and the
+ * config's md5 in md5 (33 bytes).
+ */
+static memshack_spec *apply_children_of(json_t *ms, bool idle, char md5[33], atomic_long *writes, atomic_long *errors)
+{
+	char err[256];
+	memshack_spec *s = NULL;
+	memshack_desired d;
+	if (memshack_spec_parse(ms, &s, err, sizeof err) ||
+	    memshack_desired_build(s, "cluster.local", &d, err, sizeof err)) {
+		fprintf(stderr, "kbench: %s\n", err);
+		exit(1);
+	}
+	size_t i;
+	json_t *obj;
+	json_array_foreach (d.objects, i, obj) {
+		json_t *spec = json_object_get(obj, "spec");
+		if (idle) {
+			json_object_del(json_object_get(obj, "metadata"), "ownerReferences");
+			if (json_object_get(spec, "replicas"))
+				json_object_set_new(spec, "replicas", json_integer(0));
+		}
+		kube_error kerr = KUBE_ERROR_INIT;
+		char *path = kube_path(resource_of(json_string_value(json_object_get(obj, "kind"))), ns,
+				       str_at(obj, "metadata", "name"), NULL, &kerr);
+		count_write(!path || kube_apply(client, path, obj, "memshack-bench", true, NULL, &kerr), &kerr, writes,
+			    errors);
+		free(path);
+	}
+	snprintf(md5, 33, "%s", d.config_md5);
+	memshack_desired_release(&d);
+	return s;
+}
+
 static void *ceiling_worker(void *arg)
 {
 	(void)arg;
 	while (now_s() < ceiling_deadline) {
-		char name[64], err[256];
+		char name[64], md5[33];
 		snprintf(name, sizeof name, "ceil-%06d", atomic_fetch_add(&next_index, 1));
 		json_t *ms = memshack_object(name, 3);
 		json_object_set_new(json_object_get(ms, "metadata"), "uid",
 				    json_string("00000000-0000-4000-8000-000000000000"));
-		memshack_spec *s = NULL;
-		memshack_desired d;
-		if (memshack_spec_parse(ms, &s, err, sizeof err) ||
-		    memshack_desired_build(s, "cluster.local", &d, err, sizeof err)) {
-			fprintf(stderr, "kbench: %s\n", err);
-			exit(1);
-		}
-		size_t i;
-		json_t *obj;
-		json_array_foreach (d.objects, i, obj) {
-			json_t *meta = json_object_get(obj, "metadata");
-			json_object_del(meta, "ownerReferences");
-			json_t *spec = json_object_get(obj, "spec");
-			if (json_object_get(spec, "replicas"))
-				json_object_set_new(spec, "replicas", json_integer(0));
-			kube_error kerr = KUBE_ERROR_INIT;
-			char *path = kube_path(resource_of(json_string_value(json_object_get(obj, "kind"))), ns,
-					       json_string_value(json_object_get(meta, "name")), NULL, &kerr);
-			if (!path || kube_apply(client, path, obj, "memshack-bench", true, NULL, &kerr)) {
-				atomic_fetch_add(&ceiling_errors, 1);
-				fprintf(stderr, "kbench: apply: %s\n", kube_strerror(&kerr));
-			} else {
-				atomic_fetch_add(&ceiling_writes, 1);
-			}
-			free(path);
-			kube_error_release(&kerr);
-		}
-		memshack_desired_release(&d);
-		memshack_spec_free(s);
+		memshack_spec_free(apply_children_of(ms, true, md5, &ceiling_writes, &ceiling_errors));
 		json_decref(ms);
 	}
 	return NULL;
@@ -277,6 +297,18 @@ static informer *start_informer(const kube_resource *res, informer_handler fn)
 
 static atomic_int create_errors;
 
+/* Converge and the fair ceiling time children from nothing: children already there would be counted. */
+static void require_empty_namespace(void)
+{
+	pthread_mutex_lock(&mu);
+	size_t already = children_seen.len;
+	pthread_mutex_unlock(&mu);
+	if (already) {
+		fprintf(stderr, "kbench: namespace %s already holds %zu children: use a fresh one\n", ns, already);
+		exit(1);
+	}
+}
+
 static void *create_worker(void *arg)
 {
 	(void)arg;
@@ -320,6 +352,7 @@ static int run_converge(void)
 	for (size_t k = 0; k < nk; k++)
 		infs[k] = start_informer(converging->child_kinds[k], on_child);
 	infs[nk] = start_informer(converging->primary, on_memshack);
+	require_empty_namespace();
 	pthread_t t[64];
 	t_start = now_s();
 	for (int i = 0; i < threads; i++)
@@ -397,47 +430,21 @@ static json_t *fair_take(void)
 	return ms;
 }
 
-static void fair_write(int rc, kube_error *kerr)
-{
-	if (rc) {
-		atomic_fetch_add(&fair_errors, 1);
-		fprintf(stderr, "kbench: write: %s\n", kube_strerror(kerr));
-	} else {
-		atomic_fetch_add(&fair_writes, 1);
-	}
-	kube_error_release(kerr);
-}
-
-/* Applies one Memshack's children as the operator builds them, then its status; what failed is counted. */
+/* Applies one Memshack's children as the operator builds them, then writes its status once; failures are counted. */
 static void fair_converge_one(json_t *ms)
 {
-	char err[256], endpoint[400];
-	memshack_spec *s = NULL;
-	memshack_desired d;
-	if (memshack_spec_parse(ms, &s, err, sizeof err) ||
-	    memshack_desired_build(s, "cluster.local", &d, err, sizeof err)) {
-		fprintf(stderr, "kbench: %s\n", err);
-		exit(1);
-	}
-	size_t i;
-	json_t *obj;
-	json_array_foreach (d.objects, i, obj) {
-		kube_error kerr = KUBE_ERROR_INIT;
-		char *path = kube_path(resource_of(json_string_value(json_object_get(obj, "kind"))), ns,
-				       str_at(obj, "metadata", "name"), NULL, &kerr);
-		fair_write(!path || kube_apply(client, path, obj, "memshack-bench", true, NULL, &kerr), &kerr);
-		free(path);
-	}
+	char endpoint[400], md5[33];
+	memshack_spec *s = apply_children_of(ms, false, md5, &fair_writes, &fair_errors);
 	memshack_observed o = { 0 };
 	memshack_endpoint(s, "cluster.local", endpoint, sizeof endpoint);
-	json_t *st = memshack_status_build(s, &o, NULL, endpoint, "app=bench", d.config_md5, "2026-01-01T00:00:00Z");
+	json_t *st = memshack_status_build(s, &o, NULL, endpoint, "app=bench", md5, "2026-01-01T00:00:00Z");
 	json_t *patch = json_pack("{s:o}", "status", st);
 	kube_error kerr = KUBE_ERROR_INIT;
 	char *path = kube_path(&MEMSHACKS, ns, str_at(ms, "metadata", "name"), "status", &kerr);
-	fair_write(!patch || !path || kube_patch(client, path, KUBE_PATCH_MERGE, patch, NULL, &kerr), &kerr);
+	count_write(!patch || !path || kube_patch(client, path, KUBE_PATCH_MERGE, patch, NULL, &kerr), &kerr,
+		    &fair_writes, &fair_errors);
 	free(path);
 	json_decref(patch);
-	memshack_desired_release(&d);
 	memshack_spec_free(s);
 }
 
@@ -457,6 +464,7 @@ static int run_fair_ceiling(void)
 	informer *infs[N_CHILD_KINDS];
 	for (size_t k = 0; k < N_CHILD_KINDS; k++)
 		infs[k] = start_informer(CHILD_KINDS[k], on_child);
+	require_empty_namespace();
 	created_queue = json_array();
 	creators_left = CREATORS;
 	pthread_t c[CREATORS], t[64];
