@@ -137,17 +137,17 @@ size_t controller_resync(controller *c)
 	for (int i = 0; i < c->n_sources; i++) {
 		if (c->sources[i].mode != SOURCE_PRIMARY)
 			continue;
-		json_t *all = store_list(informer_store(c->sources[i].inf), NULL, NULL);
-		size_t k;
-		json_t *obj;
-		json_array_foreach (all, k, obj) {
-			char key[512];
-			if (store_key_of(obj, key, sizeof key)) {
-				controller_enqueue(c, key);
-				n++;
-			}
+		/* Keys only: parsing every cached object for this would fault in megabytes at once. */
+		size_t len;
+		char **keys = store_keys(informer_store(c->sources[i].inf), &len);
+		if (!keys) {
+			log_write(LOG_WARN, c->name, NULL, "periodic resync skipped: out of memory");
+			continue;
 		}
-		json_decref(all);
+		for (size_t k = 0; k < len; k++)
+			controller_enqueue(c, keys[k]);
+		n += len;
+		store_keys_free(keys);
 	}
 	return n;
 }

@@ -315,6 +315,33 @@ json_t *store_list_prefix(store *s, const char *key_prefix, bool (*filter)(void 
 	return out;
 }
 
+char **store_keys(store *s, size_t *n)
+{
+	pthread_rwlock_rdlock(&s->lock);
+	size_t len = s->map.len, got = 0, it = 0;
+	char **keys = calloc(len + 1, sizeof *keys);
+	const char *k;
+	void *v;
+	while (keys && strmap_next(&s->map, &it, &k, &v)) {
+		if (!(keys[got] = strdup(k))) {
+			store_keys_free(keys);
+			keys = NULL;
+			break;
+		}
+		got++;
+	}
+	pthread_rwlock_unlock(&s->lock);
+	*n = keys ? got : 0;
+	return keys;
+}
+
+void store_keys_free(char **keys)
+{
+	for (size_t i = 0; keys && keys[i]; i++)
+		free(keys[i]);
+	free(keys);
+}
+
 size_t store_len(store *s)
 {
 	pthread_rwlock_rdlock(&s->lock);

@@ -93,6 +93,17 @@ static void test_replace_synthesises_deletes(void **state)
 	json_t *all = store_list(s, NULL, NULL);
 	assert_int_equal(json_array_size(all), 2);
 	json_decref(all);
+	/* The keys alone (what a periodic resync queues), nothing parsed. */
+	size_t n = 99;
+	char **keys = store_keys(s, &n);
+	assert_non_null(keys);
+	assert_int_equal(n, 2);
+	assert_null(keys[2]);
+	bool has_b = false, has_c = false;
+	for (size_t i = 0; i < n; i++)
+		has_b |= !strcmp(keys[i], "ns/b"), has_c |= !strcmp(keys[i], "ns/c");
+	assert_true(has_b && has_c);
+	store_keys_free(keys);
 	json_decref(items);
 	json_decref(a);
 	json_decref(b);
