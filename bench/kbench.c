@@ -309,23 +309,38 @@ static void require_empty_namespace(void)
 	}
 }
 
+/* Memshacks the fair ceiling's appliers have still to take (as created: uid included), in creation order; NULL in converge. */
+static json_t *created_queue;
+static size_t created_taken;
+static int creators_left; /* create workers still running (what the appliers wait on) */
+
 static void *create_worker(void *arg)
 {
 	(void)arg;
 	for (int i; (i = atomic_fetch_add(&next_index, 1)) < count;) {
 		char name[64];
 		snprintf(name, sizeof name, "bench-%05d", i);
-		json_t *ms = converging->object(name);
+		json_t *ms = converging->object(name), *made = NULL;
 		kube_error err = KUBE_ERROR_INIT;
 		char *path = kube_path(converging->primary, ns, NULL, NULL, &err);
-		if (!path || kube_create(client, path, ms, NULL, &err)) {
+		if (!path || kube_create(client, path, ms, created_queue ? &made : NULL, &err)) {
 			fprintf(stderr, "kbench: create %s: %s\n", name, kube_strerror(&err));
 			atomic_fetch_add(&create_errors, 1);
+		} else if (created_queue) {
+			pthread_mutex_lock(&mu);
+			json_array_append(created_queue, made);
+			pthread_cond_broadcast(&cv);
+			pthread_mutex_unlock(&mu);
 		}
+		json_decref(made);
 		free(path);
 		kube_error_release(&err);
 		json_decref(ms);
 	}
+	pthread_mutex_lock(&mu);
+	creators_left--;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
 	return NULL;
 }
 
@@ -381,41 +396,7 @@ static int run_converge(void)
 
 /* ---- fair ceiling -------------------------------------------------------------------------------- */
 
-/* Memshacks created and not yet taken by an applier: name and uid, in creation order. */
-static json_t *created_queue;
-static size_t created_taken;
-static int creators_left;
 static atomic_long fair_writes, fair_errors;
-
-static void *fair_create_worker(void *arg)
-{
-	(void)arg;
-	for (int i; (i = atomic_fetch_add(&next_index, 1)) < count;) {
-		char name[64];
-		snprintf(name, sizeof name, "bench-%05d", i);
-		json_t *ms = memshack_object(name, 3), *made = NULL;
-		kube_error err = KUBE_ERROR_INIT;
-		char *path = kube_path(&MEMSHACKS, ns, NULL, NULL, &err);
-		if (!path || kube_create(client, path, ms, &made, &err)) {
-			fprintf(stderr, "kbench: create %s: %s\n", name, kube_strerror(&err));
-			atomic_fetch_add(&create_errors, 1);
-		} else {
-			pthread_mutex_lock(&mu);
-			json_array_append(created_queue, made);
-			pthread_cond_broadcast(&cv);
-			pthread_mutex_unlock(&mu);
-		}
-		json_decref(made);
-		free(path);
-		kube_error_release(&err);
-		json_decref(ms);
-	}
-	pthread_mutex_lock(&mu);
-	creators_left--;
-	pthread_cond_broadcast(&cv);
-	pthread_mutex_unlock(&mu);
-	return NULL;
-}
 
 /* The next created Memshack (a new reference), or NULL once every one has been taken. */
 static json_t *fair_take(void)
@@ -470,7 +451,7 @@ static int run_fair_ceiling(void)
 	pthread_t c[CREATORS], t[64];
 	t_start = now_s();
 	for (int i = 0; i < CREATORS; i++)
-		pthread_create(&c[i], NULL, fair_create_worker, NULL);
+		pthread_create(&c[i], NULL, create_worker, NULL);
 	for (int i = 0; i < threads; i++)
 		pthread_create(&t[i], NULL, fair_apply_worker, NULL);
 	for (int i = 0; i < CREATORS; i++)
@@ -547,7 +528,7 @@ static int sts_replicas(const char *name)
 	return r;
 }
 
-/* With mu held: how many of the children of `ms` show `target` shards (pools: both at the size; config). */
+/* With mu held: whether both pool StatefulSets of `ms` are at `target` shards (*pools), and its config routes them (*config). */
 static void children_show(const char *ms, int target, bool *pools, bool *config)
 {
 	char name[300], key[400];
@@ -563,18 +544,22 @@ static void children_show(const char *ms, int target, bool *pools, bool *config)
 	json_decref(cm);
 }
 
-/* With mu held: records moment `at` of ms's pending change at t; forgets the change once all are seen. */
-static void moment_seen(const char *ms, pending *p, int at, double t)
+/*
+ * With mu held: records moment `at` of ms's pending change p at t. Returns p, or NULL once every moment is
+ * seen: the change is then forgotten (p freed).
+ */
+static pending *moment_seen(const char *ms, pending *p, int at, double t)
 {
-	if (p->seen[at])
-		return;
-	p->seen[at] = true;
-	lat[at][nlat[at]++] = t - p->sent;
+	if (!p->seen[at]) {
+		p->seen[at] = true;
+		lat[at][nlat[at]++] = t - p->sent;
+	}
 	for (int m = 0; m < AT_MOMENTS; m++)
 		if (!p->seen[m])
-			return;
+			return p;
 	free(strmap_remove(&pendings, ms, NULL));
 	pthread_cond_broadcast(&cv);
+	return NULL;
 }
 
 static void check_children(const char *ms, double t)
@@ -585,8 +570,8 @@ static void check_children(const char *ms, double t)
 	bool pools, config;
 	children_show(ms, p->target, &pools, &config);
 	if (pools || config)
-		moment_seen(ms, p, AT_APPLIED, t);
-	if ((p = strmap_get(&pendings, ms, NULL)) && pools && config)
+		p = moment_seen(ms, p, AT_APPLIED, t);
+	if (p && pools && config)
 		moment_seen(ms, p, AT_COMPLETE, t);
 }
 
@@ -636,7 +621,9 @@ static double pct(int at, double q)
 /* Sends one change of `name` to `target` shards; 0, or -1 (counted by the caller). */
 static int send_change(const char *name, int target)
 {
-	pending *p = calloc(1, sizeof *p);
+	pending *p = calloc(1, sizeof *p); /* owned by pendings from here */
+	if (!p)
+		die("out of memory", NULL);
 	p->target = target;
 	p->sent = now_s();
 	pthread_mutex_lock(&mu);
@@ -661,8 +648,8 @@ static int send_change(const char *name, int target)
 			json_integer_value(json_object_get(json_object_get(cached, "status"), "observedGeneration"));
 		json_decref(cached);
 		p->generation = generation;
-		moment_seen(name, p, AT_ANSWERED, now_s());
-		if ((p = strmap_get(&pendings, name, NULL)) && observed >= generation)
+		p = moment_seen(name, p, AT_ANSWERED, now_s());
+		if (p && observed >= generation)
 			moment_seen(name, p, AT_OBSERVED, now_s());
 	}
 	pthread_mutex_unlock(&mu);
