@@ -102,9 +102,11 @@ json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o
 
 bool memshack_rollout_done(json_t *workload, int want)
 {
+	if (!workload)
+		return false;
 	json_t *st = json_object_get(workload, "status");
 	json_int_t gen = json_integer_value(json_object_get(json_object_get(workload, "metadata"), "generation"));
-	if (!workload || json_integer_value(json_object_get(st, "observedGeneration")) < gen)
+	if (json_integer_value(json_object_get(st, "observedGeneration")) < gen)
 		return false;
 	if (json_integer_value(json_object_get(st, "replicas")) != want ||
 	    json_integer_value(json_object_get(st, "updatedReplicas")) != want)

@@ -317,27 +317,28 @@ proxy_controller *proxy_controller_new(manager *m, const char *domain)
 	};
 	controller *c = controller_new(&cop);
 	/* The primary, the two mapped sources, then one cache per child kind (PROXY_CHILD_KINDS). */
-	informer *all[3 + PROXY_CHILD_KINDS] = { pc->proxies, pc->services, pc->slices };
+	enum { SOURCES = 3, ALL = SOURCES + PROXY_CHILD_KINDS };
+	informer *all[ALL] = { pc->proxies, pc->services, pc->slices };
 	for (size_t i = 0; i < PROXY_CHILD_KINDS; i++)
-		all[3 + i] = pc->children_inf[proxy_child_kinds[i]];
+		all[SOURCES + i] = pc->children_inf[proxy_child_kinds[i]];
 	bool ok = pc->domain && pc->children && pc->proxies && pc->services && pc->slices && c &&
 		  !controller_watch_primary(c, pc->proxies) &&
 		  !controller_watch_mapped(c, pc->services, map_to_proxies, pc) &&
 		  !controller_watch_mapped(c, pc->slices, map_to_proxies, pc);
-	for (size_t i = 3; ok && i < 3 + PROXY_CHILD_KINDS; i++)
+	for (size_t i = SOURCES; ok && i < ALL; i++)
 		ok = all[i] && !controller_watch_owned(c, all[i], "MemcachedProxy");
 	if (!ok) {
 		log_error("memcachedproxy controller setup failed: %s",
 			  err.kind != KUBE_OK ? kube_strerror(&err) : "out of memory");
 		kube_error_release(&err);
 		controller_free(c);
-		for (size_t i = 0; i < 3 + PROXY_CHILD_KINDS; i++)
+		for (size_t i = 0; i < ALL; i++)
 			informer_free(all[i]);
 		proxy_controller_free(pc);
 		return NULL;
 	}
 	/* The manager owns them from here (it holds 32 of each; both controllers together add 14 informers and 2 controllers). */
-	for (size_t i = 0; i < 3 + PROXY_CHILD_KINDS; i++)
+	for (size_t i = 0; i < ALL; i++)
 		manager_add_informer(m, all[i]);
 	manager_add_controller(m, c);
 	return pc;

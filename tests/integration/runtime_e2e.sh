@@ -132,15 +132,12 @@ until_ok 3 exited "$(pid_of slow2)" && code=$(exit_code "$(pid_of slow2)") || co
 [ "$code" = 1 ] && ok "second SIGTERM exits at once with 1" || bad "second SIGTERM: $code"
 
 # --- leader election -----------------------------------------------------------
-le=(--leader-elect --lease-namespace "$ns" --leader-elect-lease-duration 6 --leader-elect-renew-deadline 4 --leader-elect-retry-period 1)
-lease_s=6 retry_s=1 ready_s=20
+lease_s=6 renew_s=4 retry_s=1 ready_s=20
 # valgrind slows the process 20-50 times: a Lease request (timeout: half the renew deadline)
 # on a fresh TLS connection does not fit 2 s, so client-go's default durations, as in
 # leader_fence_e2e; the bounds below follow the durations.
-if [ -n "${MEMSHACK_WRAPPER:-}" ]; then
-  le=(--leader-elect --lease-namespace "$ns" --leader-elect-lease-duration 15 --leader-elect-renew-deadline 10 --leader-elect-retry-period 2)
-  lease_s=15 retry_s=2 ready_s=90
-fi
+[ -n "${MEMSHACK_WRAPPER:-}" ] && lease_s=15 renew_s=10 retry_s=2 ready_s=90
+le=(--leader-elect --lease-namespace "$ns" --leader-elect-lease-duration "$lease_s" --leader-elect-renew-deadline "$renew_s" --leader-elect-retry-period "$retry_s")
 start le1 "${le[@]}"
 start le2 "${le[@]}"
 until_ok 30 has_holder && ok "a leader was elected: $(holder)" || bad "no leader"

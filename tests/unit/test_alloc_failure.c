@@ -7,7 +7,8 @@
  *
  * Scenarios: one full reconcile of the seed sample (yaml/test.yaml), a shard
  * scale-down (3 -> 2), a replica scale-down with pool pruning (3 -> 2), a
- * MemcachedProxy reconcile, and the work queue's add/get/done.
+ * MemcachedProxy reconcile, the work queue's add/get/done, and the key list a
+ * periodic resync queues (store_keys: every key or none).
  *
  * The controllers run for real, against a fake API server on loopback that
  * records every request and answers every write with its body (their caches
@@ -44,6 +45,7 @@
 #include "core/memshack_spec.h"
 #include "operator/memshack_controller.h"
 #include "operator/proxy_controller.h"
+#include "runtime/store.h"
 #include "runtime/workqueue.h"
 #include "util/log.h"
 #include "util/sbuf.h"
@@ -774,6 +776,50 @@ static void test_workqueue(void **state)
 	       "work queue add/get/done", total, runs - 2, stride, n_sites);
 }
 
+/* ---- the periodic resync's key list: every key or none, never a partial list ---- */
+
+static void test_store_keys(void **state)
+{
+	(void)state;
+	store *st = store_new(NULL, NULL);
+	assert_non_null(st);
+	for (int i = 0; i < 5; i++) {
+		char name[16];
+		snprintf(name, sizeof name, "m%d", i);
+		json_t *o = json_pack("{s:{s:s, s:s, s:s}}", "metadata", "namespace", NS, "name", name,
+				      "resourceVersion", "1");
+		assert_int_equal(store_upsert(st, o, NULL), 0);
+		json_decref(o);
+	}
+	long runs = 0, total = 0;
+	n_sites = 0;
+	for (long n = 0;; n = n ? n + stride : 1) {
+		arm(n);
+		size_t len = 99;
+		char **keys = store_keys(st, &len);
+		bool hit = injected;
+		disarm();
+		if (keys) {
+			assert_int_equal(len, 5);
+			for (size_t i = 0; i < len; i++)
+				assert_memory_equal(keys[i], NS, strlen(NS));
+			assert_null(keys[5]);
+		} else {
+			assert_int_equal(len, 0);
+			assert_true(hit);
+		}
+		store_keys_free(keys);
+		if (!n)
+			total = alloc_count;
+		runs++;
+		if (n && !hit)
+			break;
+	}
+	printf("%-34s %6ld allocations per run; failed each of %ld (stride %ld) at %zu distinct sites; all keys or none\n",
+	       "resync key list", total, runs - 2, stride, n_sites);
+	store_free(st);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -835,7 +881,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_workqueue),        cmocka_unit_test(test_seed_full_reconcile),
 		cmocka_unit_test(test_shard_scale_down), cmocka_unit_test(test_replica_scale_down_prunes),
-		cmocka_unit_test(test_proxy_reconcile),
+		cmocka_unit_test(test_proxy_reconcile),  cmocka_unit_test(test_store_keys),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
