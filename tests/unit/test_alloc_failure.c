@@ -709,115 +709,139 @@ static void test_proxy_reconcile(void **state)
 	json_decref(c.proxy);
 }
 
-/* ---- the work queue: one key is never handed to two workers, whatever fails ---- */
-
-static void test_workqueue(void **state)
+/*
+ * Runs run(ud) once with no failure injected (counting its allocations), then once
+ * failing each allocation in turn (every stride-th), until a run completes with no
+ * failure injected; check(ud, failed), if not NULL, runs after each, disarmed. Prints
+ * what it did under `what`, ending with `claim`.
+ */
+static void fail_each(const char *what, const char *claim, void (*run)(void *ud), void (*check)(void *ud, bool failed),
+		      void *ud)
 {
-	(void)state;
-	static const char *const keys[] = { "ns/a", "ns/b", "ns/c", "ns/d" };
-	long runs = 0;
+	long runs = 0, total = 0;
 	n_sites = 0;
-	long total = 0;
 	for (long n = 0;; n = n ? n + stride : 1) {
 		arm(n);
-		workqueue *q = workqueue_new(NULL);
-		if (q) {
-			char *held[8] = { 0 }; /* keys being processed */
-			int n_held = 0;
-			for (size_t i = 0; i < 4; i++)
-				workqueue_add(q, keys[i]);
-			/* Two workers take keys; the keys they hold are added again while processed. */
-			for (int w = 0; w < 2; w++) {
-				char *k = workqueue_try_get(q);
-				if (k)
-					held[n_held++] = k;
-			}
-			for (int i = 0; i < n_held; i++)
-				workqueue_add(q, held[i]);
-			/* Nobody else may get a key that is being processed. */
-			for (char *k; (k = workqueue_try_get(q));) {
-				for (int i = 0; i < n_held; i++)
-					assert_string_not_equal(k, held[i]);
-				if (n_held < 8)
-					held[n_held++] = k;
-				else
-					free(k);
-			}
-			for (int i = 0; i < n_held; i++) {
-				workqueue_done(q, held[i]);
-				free(held[i]);
-				held[i] = NULL;
-			}
-			/* After done, re-added keys come back once each. */
-			int again = 0;
-			for (char *k; (k = workqueue_try_get(q));) {
-				for (int i = 0; i < again; i++)
-					assert_string_not_equal(k, held[i]);
-				if (again < 8)
-					held[again++] = k;
-				else
-					free(k);
-			}
-			for (int i = 0; i < again; i++) {
-				workqueue_done(q, held[i]);
-				free(held[i]);
-			}
-			workqueue_free(q);
-		}
+		run(ud);
 		bool hit = injected;
 		disarm();
+		if (check)
+			check(ud, hit);
 		if (!n)
 			total = alloc_count;
 		runs++;
 		if (n && !hit)
 			break;
 	}
-	printf("%-34s %6ld allocations per run; failed each of %ld (stride %ld) at %zu distinct sites; no key held twice\n",
-	       "work queue add/get/done", total, runs - 2, stride, n_sites);
+	printf("%-34s %6ld allocations per run; failed each of %ld (stride %ld) at %zu distinct sites; %s\n", what,
+	       total, runs - 2, stride, n_sites, claim);
+}
+
+/* ---- the work queue: one key is never handed to two workers, whatever fails ---- */
+
+/* Takes every key ready in q; none may be one held already (held[0..n), then those taken). Returns the new n (extra keys beyond 8 are freed). */
+static int take_ready(workqueue *q, char *held[8], int n)
+{
+	for (char *k; (k = workqueue_try_get(q));) {
+		for (int i = 0; i < n; i++)
+			assert_string_not_equal(k, held[i]);
+		if (n < 8)
+			held[n++] = k;
+		else
+			free(k);
+	}
+	return n;
+}
+
+/* Marks held[0..n) done and frees them. */
+static void done_all(workqueue *q, char *held[8], int n)
+{
+	for (int i = 0; i < n; i++) {
+		workqueue_done(q, held[i]);
+		free(held[i]);
+		held[i] = NULL;
+	}
+}
+
+static void workqueue_run(void *ud)
+{
+	(void)ud;
+	static const char *const keys[] = { "ns/a", "ns/b", "ns/c", "ns/d" };
+	workqueue *q = workqueue_new(NULL);
+	if (!q)
+		return;
+	char *held[8] = { 0 }; /* keys being processed */
+	int n_held = 0;
+	for (size_t i = 0; i < 4; i++)
+		workqueue_add(q, keys[i]);
+	/* Two workers take keys; the keys they hold are added again while processed. */
+	for (int w = 0; w < 2; w++) {
+		char *k = workqueue_try_get(q);
+		if (k)
+			held[n_held++] = k;
+	}
+	for (int i = 0; i < n_held; i++)
+		workqueue_add(q, held[i]);
+	/* Nobody else may get a key that is being processed. */
+	n_held = take_ready(q, held, n_held);
+	done_all(q, held, n_held);
+	/* After done, re-added keys come back once each. */
+	done_all(q, held, take_ready(q, held, 0));
+	workqueue_free(q);
+}
+
+static void test_workqueue(void **state)
+{
+	(void)state;
+	fail_each("work queue add/get/done", "no key held twice", workqueue_run, NULL, NULL);
 }
 
 /* ---- the periodic resync's key list: every key or none, never a partial list ---- */
 
+typedef struct keys_case {
+	store *st;
+	char **keys;
+	size_t len;
+} keys_case;
+
+static void keys_run(void *ud)
+{
+	keys_case *c = ud;
+	c->len = 99;
+	c->keys = store_keys(c->st, &c->len);
+}
+
+static void keys_check(void *ud, bool failed)
+{
+	keys_case *c = ud;
+	if (c->keys) {
+		assert_int_equal(c->len, 5);
+		for (size_t i = 0; i < c->len; i++)
+			assert_memory_equal(c->keys[i], NS, strlen(NS));
+		assert_null(c->keys[5]);
+	} else {
+		assert_int_equal(c->len, 0);
+		assert_true(failed);
+	}
+	store_keys_free(c->keys);
+	c->keys = NULL;
+}
+
 static void test_store_keys(void **state)
 {
 	(void)state;
-	store *st = store_new(NULL, NULL);
-	assert_non_null(st);
+	keys_case c = { store_new(NULL, NULL), NULL, 0 };
+	assert_non_null(c.st);
 	for (int i = 0; i < 5; i++) {
 		char name[16];
 		snprintf(name, sizeof name, "m%d", i);
 		json_t *o = json_pack("{s:{s:s, s:s, s:s}}", "metadata", "namespace", NS, "name", name,
 				      "resourceVersion", "1");
-		assert_int_equal(store_upsert(st, o, NULL), 0);
+		assert_int_equal(store_upsert(c.st, o, NULL), 0);
 		json_decref(o);
 	}
-	long runs = 0, total = 0;
-	n_sites = 0;
-	for (long n = 0;; n = n ? n + stride : 1) {
-		arm(n);
-		size_t len = 99;
-		char **keys = store_keys(st, &len);
-		bool hit = injected;
-		disarm();
-		if (keys) {
-			assert_int_equal(len, 5);
-			for (size_t i = 0; i < len; i++)
-				assert_memory_equal(keys[i], NS, strlen(NS));
-			assert_null(keys[5]);
-		} else {
-			assert_int_equal(len, 0);
-			assert_true(hit);
-		}
-		store_keys_free(keys);
-		if (!n)
-			total = alloc_count;
-		runs++;
-		if (n && !hit)
-			break;
-	}
-	printf("%-34s %6ld allocations per run; failed each of %ld (stride %ld) at %zu distinct sites; all keys or none\n",
-	       "resync key list", total, runs - 2, stride, n_sites);
-	store_free(st);
+	fail_each("resync key list", "all keys or none", keys_run, keys_check, &c);
+	store_free(c.st);
 }
 
 static int setup(void **state)
