@@ -627,7 +627,8 @@ static int send_change(const char *name, int target)
 	p->target = target;
 	p->sent = now_s();
 	pthread_mutex_lock(&mu);
-	strmap_put(&pendings, name, p, NULL, NULL);
+	if (strmap_put(&pendings, name, p, NULL, NULL))
+		die("out of memory", NULL);
 	pthread_mutex_unlock(&mu);
 	json_t *patch = json_pack("{s:{s:i}}", "spec", "numShards", target), *ret = NULL;
 	kube_error err = KUBE_ERROR_INIT;

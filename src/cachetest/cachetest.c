@@ -55,10 +55,9 @@ static bool io_error(ctx *x, const char *what, const char *key)
 static bool store(ctx *x, const char *cmd, const char *key, const char *val, int len, char *reply, size_t rlen)
 {
 	sbuf req = SBUF_INIT;
-	sbuf_addf(&req, "%s %s 0 0 %d\r\n", cmd, key, len);
-	sbuf_add(&req, val, (size_t)len);
-	sbuf_adds(&req, "\r\n");
-	bool ok = mcconn_send(&x->c, req.buf, req.len) == 0 && mcconn_read_line(&x->c, reply, rlen) == 0;
+	bool ok = sbuf_addf(&req, "%s %s 0 0 %d\r\n", cmd, key, len) == 0 && sbuf_add(&req, val, (size_t)len) == 0 &&
+		  sbuf_adds(&req, "\r\n") == 0 && mcconn_send(&x->c, req.buf, req.len) == 0 &&
+		  mcconn_read_line(&x->c, reply, rlen) == 0;
 	sbuf_release(&req);
 	x->r->operations++;
 	return ok ? true : io_error(x, cmd, key);
@@ -74,8 +73,7 @@ typedef struct got {
 static int fetch(ctx *x, const char *keys, got *out, int max)
 {
 	sbuf req = SBUF_INIT;
-	sbuf_addf(&req, "get %s\r\n", keys);
-	int rc = mcconn_send(&x->c, req.buf, req.len);
+	int rc = sbuf_addf(&req, "get %s\r\n", keys) < 0 ? -1 : mcconn_send(&x->c, req.buf, req.len);
 	sbuf_release(&req);
 	x->r->operations++;
 	if (rc)
@@ -214,8 +212,8 @@ int cachetest_run(const cachetest_options *o, cachetest_result *r)
 		if (!store(&x, "set", ckey, "41", 2, reply, sizeof reply))
 			break;
 		sbuf req = SBUF_INIT;
-		sbuf_addf(&req, "incr %s 1\r\n", ckey);
-		bool ok = mcconn_send(&x.c, req.buf, req.len) == 0 && mcconn_read_line(&x.c, reply, sizeof reply) == 0;
+		bool ok = sbuf_addf(&req, "incr %s 1\r\n", ckey) == 0 && mcconn_send(&x.c, req.buf, req.len) == 0 &&
+			  mcconn_read_line(&x.c, reply, sizeof reply) == 0;
 		sbuf_release(&req);
 		r->operations++;
 		if (!ok && io_error(&x, "incr", ckey))
@@ -225,8 +223,8 @@ int cachetest_run(const cachetest_options *o, cachetest_result *r)
 		const char *dels[] = { key, key2, ckey };
 		for (int d = 0; d < 3; d++) {
 			sbuf dr = SBUF_INIT;
-			sbuf_addf(&dr, "delete %s\r\n", dels[d]);
-			ok = mcconn_send(&x.c, dr.buf, dr.len) == 0 && mcconn_read_line(&x.c, reply, sizeof reply) == 0;
+			ok = sbuf_addf(&dr, "delete %s\r\n", dels[d]) == 0 && mcconn_send(&x.c, dr.buf, dr.len) == 0 &&
+			     mcconn_read_line(&x.c, reply, sizeof reply) == 0;
 			sbuf_release(&dr);
 			r->operations++;
 			if (!ok) {

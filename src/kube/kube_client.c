@@ -146,12 +146,11 @@ int kube_client_new(const kube_config *cfg, const kube_client_options *opts, kub
 	if (c->opts.max_retry_after_s <= 0)
 		c->opts.max_retry_after_s = 30;
 	sbuf ua = SBUF_INIT;
-	if (c->opts.user_agent)
-		sbuf_adds(&ua, c->opts.user_agent);
-	else
-		sbuf_addf(&ua, "memshack/%s (linux) libcurl/%s", MEMSHACK_VERSION,
-			  curl_version_info(CURLVERSION_NOW)->version);
-	c->user_agent = sbuf_detach(&ua);
+	int ua_rc = c->opts.user_agent ? sbuf_adds(&ua, c->opts.user_agent)
+				       : sbuf_addf(&ua, "memshack/%s (linux) libcurl/%s", MEMSHACK_VERSION,
+						   curl_version_info(CURLVERSION_NOW)->version);
+	c->user_agent = ua_rc == 0 ? sbuf_detach(&ua) : NULL;
+	sbuf_release(&ua);
 	c->opts.user_agent = NULL;
 	c->insecure = cfg->insecure_skip_tls_verify;
 	const char *verbose = getenv("MEMSHACK_CURL_VERBOSE");
@@ -453,6 +452,16 @@ static void set_transfer_options(kube_client *c, CURL *h, const request *rq, lon
 	}
 }
 
+/* Appends one header line to *hdrs; false (and *hdrs unchanged) when memory runs out. */
+static bool append_header(struct curl_slist **hdrs, const char *line)
+{
+	struct curl_slist *more = curl_slist_append(*hdrs, line);
+	if (!more)
+		return false;
+	*hdrs = more;
+	return true;
+}
+
 /* Performs one HTTP exchange within timeout_ms (not for streams). Returns the CURLcode; fills x. */
 static CURLcode perform(kube_client *c, const request *rq, long timeout_ms, const kube_auth *auth, exchange *x,
 			char *errbuf)
@@ -464,21 +473,21 @@ static CURLcode perform(kube_client *c, const request *rq, long timeout_ms, cons
 	x->h = h;
 	sbuf url = SBUF_INIT, authz = SBUF_INIT, ctype = SBUF_INIT;
 	struct curl_slist *hdrs = NULL;
-	sbuf_addf(&url, "%s%s", c->base_url, rq->path);
-	hdrs = curl_slist_append(hdrs, "Accept: application/json");
-	if (auth->token) {
-		sbuf_addf(&authz, "Authorization: Bearer %s", auth->token);
-		hdrs = curl_slist_append(hdrs, authz.buf);
-	}
-	if (rq->content_type) {
-		sbuf_addf(&ctype, "Content-Type: %s", rq->content_type);
-		hdrs = curl_slist_append(hdrs, ctype.buf);
-	}
+	/* Every part is built in full or the request is not sent: a header lost to no memory would change it. */
+	bool built =
+		sbuf_addf(&url, "%s%s", c->base_url, rq->path) == 0 && append_header(&hdrs, "Accept: application/json");
+	if (auth->token)
+		built = built && sbuf_addf(&authz, "Authorization: Bearer %s", auth->token) == 0 &&
+			append_header(&hdrs, authz.buf);
+	if (rq->content_type)
+		built = built && sbuf_addf(&ctype, "Content-Type: %s", rq->content_type) == 0 &&
+			append_header(&hdrs, ctype.buf);
 	struct curl_slist *connect_to = c->connect_to ? curl_slist_append(NULL, c->connect_to) : NULL;
+	built = built && (!c->connect_to || connect_to);
 
 	set_transfer_options(c, h, rq, timeout_ms, auth, x, errbuf, url.buf, hdrs, connect_to);
 	errbuf[0] = '\0';
-	CURLcode rc = (url.len && hdrs) ? curl_easy_perform(h) : CURLE_OUT_OF_MEMORY;
+	CURLcode rc = built ? curl_easy_perform(h) : CURLE_OUT_OF_MEMORY;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &x->status);
 	if (rc == CURLE_OPERATION_TIMEDOUT && !x->status) {
 		/*

@@ -584,7 +584,10 @@ static int load_files(const char *list, const char *context, bool is_list, kube_
 			goto out;
 		}
 		json_decref(doc);
-		sbuf_addf(&origin, "%s%s", found ? ":" : "", p);
+		if (sbuf_addf(&origin, "%s%s", found ? ":" : "", p) < 0) {
+			kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
+			goto out;
+		}
 		found++;
 	}
 	if (!found) {
@@ -618,7 +621,7 @@ int kube_config_in_cluster(const kube_config_options *opts, kube_config **ret, k
 	else
 		rc |= sbuf_addf(&sb, "https://%s:%s", host, port);
 	cfg->server = sbuf_detach(&sb);
-	sbuf_addf(&sb, "%s/token", dir);
+	rc |= sbuf_addf(&sb, "%s/token", dir);
 	cfg->token_file = sbuf_detach(&sb);
 	cfg->origin = strdup("in-cluster");
 	if (rc || !cfg->server || !cfg->token_file || !cfg->origin) {
@@ -631,21 +634,21 @@ int kube_config_in_cluster(const kube_config_options *opts, kube_config **ret, k
 		kube_config_free(cfg);
 		return -1;
 	}
-	sbuf_addf(&sb, "%s/ca.crt", dir);
-	rc = kube_config_read_file(sb.buf, MAX_PEM_BYTES, &cfg->ca, err);
+	rc = sbuf_addf(&sb, "%s/ca.crt", dir) < 0 ? kube_error_set(err, KUBE_ERR_NOMEM, "out of memory")
+						  : kube_config_read_file(sb.buf, MAX_PEM_BYTES, &cfg->ca, err);
 	sbuf_reset(&sb);
 	if (!rc) {
 		kube_blob ns = { 0 };
-		sbuf_addf(&sb, "%s/namespace", dir);
 		kube_error ignore = KUBE_ERROR_INIT;
-		if (kube_config_read_file(sb.buf, 256, &ns, &ignore) == 0) {
+		/* The namespace file is optional ("default" without it); a path that cannot be built reads as absent. */
+		if (sbuf_addf(&sb, "%s/namespace", dir) == 0 && kube_config_read_file(sb.buf, 256, &ns, &ignore) == 0) {
 			size_t n = strcspn((const char *)ns.data, " \t\r\n");
 			cfg->namespace = n ? strndup((const char *)ns.data, n) : NULL;
 			blob_release(&ns);
 		}
 		kube_error_release(&ignore);
-		if (!cfg->namespace)
-			cfg->namespace = strdup("default");
+		if (!cfg->namespace && !(cfg->namespace = strdup("default")))
+			rc = kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
 	}
 	sbuf_release(&sb);
 	if (rc) {

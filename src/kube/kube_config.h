@@ -28,6 +28,7 @@
 #include <stddef.h>
 
 #include "kube/kube_error.h"
+#include "util/must_use.h"
 
 typedef struct kube_blob {
 	unsigned char *data; /* NUL-terminated; len excludes the NUL */
@@ -77,27 +78,28 @@ void kube_config_options_from_env(kube_config_options *opts);
  * Loads the configuration as described above. On success stores a new
  * kube_config (free with kube_config_free) in *ret.
  */
-int kube_config_load(const kube_config_options *opts, kube_config **ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_config_load(const kube_config_options *opts, kube_config **ret, kube_error *err);
 
 /*
  * Parses one kubeconfig document. `origin` names it in messages; relative
  * paths resolve against base_dir (NULL: the current directory).
  */
-int kube_config_parse(const char *text, size_t len, const char *origin, const char *base_dir, const char *context,
-		      kube_config **ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_config_parse(const char *text, size_t len, const char *origin, const char *base_dir,
+					const char *context, kube_config **ret, kube_error *err);
 
 /*
  * Builds the configuration from an already merged kubeconfig JSON tree whose
  * file paths are absolute. Borrowed `doc`.
  */
-int kube_config_from_json(json_t *doc, const char *origin, const char *context, kube_config **ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_config_from_json(json_t *doc, const char *origin, const char *context, kube_config **ret,
+					    kube_error *err);
 
 /* In-cluster configuration only. */
-int kube_config_in_cluster(const kube_config_options *opts, kube_config **ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_config_in_cluster(const kube_config_options *opts, kube_config **ret, kube_error *err);
 
 void kube_config_free(kube_config *cfg);
 
 /* Reads a whole file (at most max bytes) into *ret (NUL-terminated; caller frees). */
-int kube_config_read_file(const char *path, size_t max, kube_blob *ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_config_read_file(const char *path, size_t max, kube_blob *ret, kube_error *err);
 
 #endif

@@ -304,7 +304,9 @@ static int read_plugin_output(pid_t pid, const char *command, int out_fd, int er
 				if (sbuf_add(out, buf, (size_t)n))
 					overflow = true;
 			} else {
-				sbuf_add(errtext, buf, (size_t)n);
+				/* stderr only explains a failure: a chunk lost to no memory shortens the explanation. */
+				if (sbuf_add(errtext, buf, (size_t)n) < 0)
+					continue;
 				if (errtext->len > 2048)
 					sbuf_consume(errtext, errtext->len - 1024);
 			}

@@ -19,6 +19,7 @@
 
 #include "kube/kube_config.h"
 #include "kube/kube_error.h"
+#include "util/must_use.h"
 
 typedef struct kube_auth {
 	char *token;    /* bearer token, or NULL */
@@ -32,7 +33,7 @@ typedef struct kube_credential kube_credential;
 #define KUBE_EXEC_TIMEOUT_S 60
 
 /* Copies what it needs from cfg. Free with kube_credential_free(). */
-int kube_credential_new(const kube_config *cfg, kube_credential **ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_credential_new(const kube_config *cfg, kube_credential **ret, kube_error *err);
 void kube_credential_free(kube_credential *cred);
 
 /*
@@ -40,7 +41,7 @@ void kube_credential_free(kube_credential *cred);
  * kube_auth_release). An empty kube_auth means "no credential" (anonymous or
  * client certificate from the kubeconfig, which the client handles).
  */
-int kube_credential_get(kube_credential *cred, kube_auth *ret, kube_error *err);
+MEMSHACK_MUST_USE int kube_credential_get(kube_credential *cred, kube_auth *ret, kube_error *err);
 
 /* Forgets the cached credential so the next get re-reads or re-runs it. */
 void kube_credential_invalidate(kube_credential *cred);

@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include "util/must_use.h"
 
 /*
  * What can be read of the object at [start, end) of buf without decoding
@@ -37,7 +38,8 @@ typedef struct kube_list_page {
  * undecodable or counted in unnamed), or -1 with a message in why when the
  * page itself is not a list (no items array, not JSON at the top level).
  */
-int kube_list_page_decode(const char *buf, size_t len, kube_list_page *page, char *why, size_t whylen);
+MEMSHACK_MUST_USE int kube_list_page_decode(const char *buf, size_t len, kube_list_page *page, char *why,
+					    size_t whylen);
 void kube_list_page_release(kube_list_page *page);
 
 #endif

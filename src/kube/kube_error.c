@@ -118,12 +118,11 @@ int kube_error_from_response(kube_error *err, long http_code, const char *body, 
 		/* Not a Status: quote a bounded prefix of what the server said. */
 		size_t show = len > 200 ? 200 : len;
 		sbuf sb = SBUF_INIT;
-		if (show)
-			sbuf_addf(&sb, "the server answered HTTP %ld: %.*s%s", http_code, (int)show, body,
-				  len > show ? "..." : "");
-		else
-			sbuf_addf(&sb, "the server answered HTTP %ld with an empty body", http_code);
-		err->message = one_line(sb.buf, sb.len);
+		int rc = show ? sbuf_addf(&sb, "the server answered HTTP %ld: %.*s%s", http_code, (int)show, body,
+					  len > show ? "..." : "")
+			      : sbuf_addf(&sb, "the server answered HTTP %ld with an empty body", http_code);
+		/* Without memory for the quote the error keeps its code and reason and reads "(no detail)". */
+		err->message = rc == 0 ? one_line(sb.buf, sb.len) : NULL;
 		sbuf_release(&sb);
 	}
 	return -1;
@@ -152,20 +151,22 @@ const char *kube_strerror(kube_error *err)
 	free(err->text_);
 	err->text_ = NULL;
 	sbuf sb = SBUF_INIT;
+	int rc;
 	if (err->kind == KUBE_ERR_API)
-		sbuf_addf(&sb, "API error %ld %s: %s", err->http_code, err->reason ? err->reason : "",
-			  err->message ? err->message : "");
+		rc = sbuf_addf(&sb, "API error %ld %s: %s", err->http_code, err->reason ? err->reason : "",
+			       err->message ? err->message : "");
 	else
-		sbuf_addf(&sb, "%s: %s", kind_name(err->kind), err->message ? err->message : "(no detail)");
-	for (size_t i = 0; i < err->n_causes && i < 5; i++) {
+		rc = sbuf_addf(&sb, "%s: %s", kind_name(err->kind), err->message ? err->message : "(no detail)");
+	for (size_t i = 0; i < err->n_causes && i < 5 && rc == 0; i++) {
 		const kube_error_cause *c = &err->causes[i];
 		/* The Status message usually already lists the causes; add only fields it lacks. */
 		if (c->field && err->message && strstr(err->message, c->field))
 			continue;
-		sbuf_addf(&sb, "; %s%s%s", c->field ? c->field : "", c->field ? ": " : "",
-			  c->message ? c->message : (c->reason ? c->reason : ""));
+		rc = sbuf_addf(&sb, "; %s%s%s", c->field ? c->field : "", c->field ? ": " : "",
+			       c->message ? c->message : (c->reason ? c->reason : ""));
 	}
-	err->text_ = sbuf_detach(&sb);
+	err->text_ = rc == 0 ? sbuf_detach(&sb) : NULL;
+	sbuf_release(&sb);
 	return err->text_ ? err->text_ : "out of memory";
 }
 

@@ -60,9 +60,11 @@ children *children_new(kube_client *c, metrics *m)
 	ch->client = c;
 	ch->metrics = m;
 	pthread_mutex_init(&ch->mu, NULL);
-	if (m)
-		metrics_declare(m, "memshack_child_applies_total", METRIC_COUNTER,
-				"Server-side applies of child objects (none when nothing changed).", NULL, 0);
+	if (m && metrics_declare(m, "memshack_child_applies_total", METRIC_COUNTER,
+				 "Server-side applies of child objects (none when nothing changed).", NULL, 0)) {
+		children_free(ch);
+		return NULL;
+	}
 	return ch;
 }
 

@@ -271,9 +271,17 @@ typedef struct pass {
 	int64_t config_age; /* since the config being written was written (0: now, or not known) */
 	int64_t defer_us;   /* the shortest hold-back of a contested child */
 	int64_t now_us;
-	sbuf changed; /* what was applied, for the log and the Event */
+	sbuf changed;      /* what was applied, for the log and the Event */
+	bool changes_lost; /* something was applied that changed could not list (no memory) */
 	reconcile_result res;
 } pass;
+
+/* Lists one change for the log and the Event; one the list has no memory for is still told, as lost. */
+static void note_change(pass *p, const char *what, const char *name)
+{
+	if (sbuf_addf(&p->changed, "%s%s %s", p->changed.len ? ", " : "", what, name) < 0)
+		p->changes_lost = true;
+}
 
 static const reconcile_result RECONCILE_FAILED = { RECONCILE_ERROR, 0 };
 
@@ -381,7 +389,7 @@ static void apply_children(pass *p)
 			config_current = true; /* written now, or already so */
 		if (!applied)
 			continue;
-		sbuf_addf(&p->changed, "%s%s %s", p->changed.len ? ", " : "", kind, object_meta_str(obj, "name"));
+		note_change(p, kind, object_meta_str(obj, "name"));
 		if (k == CHILD_CONFIGMAP)
 			config_changed = true;
 	}
@@ -486,7 +494,9 @@ static void prune_removed_pools(pass *p)
 			p->apply_error = p->err;
 			kube_error_release(&p->kerr);
 		} else if (n > 0) {
-			sbuf_addf(&p->changed, "%sremoved %d pool(s)", p->changed.len ? ", " : "", n);
+			char pools[40];
+			snprintf(pools, sizeof pools, "%d pool(s)", n);
+			note_change(p, "removed", pools);
 		}
 	}
 	json_decref(owned);
@@ -520,10 +530,11 @@ static void schedule_next(pass *p)
 static void report(pass *p)
 {
 	memshack_controller *ctl = p->ctl;
-	if (p->changed.len) {
-		log_write(LOG_INFO, "memshack", p->key, "applied: %s", p->changed.buf);
-		events_record(manager_events(ctl->m), p->ms, "Normal", "Applied", "Reconcile", "applied %s",
-			      p->changed.buf);
+	if (p->changed.len || p->changes_lost) {
+		const char *lost = p->changes_lost ? " (and more: out of memory to list them)" : "";
+		log_write(LOG_INFO, "memshack", p->key, "applied: %s%s", p->changed.buf, lost);
+		events_record(manager_events(ctl->m), p->ms, "Normal", "Applied", "Reconcile", "applied %s%s",
+			      p->changed.buf, lost);
 	}
 	if (p->apply_error)
 		events_record(manager_events(ctl->m), p->ms, "Warning", "ApplyFailed", "Reconcile", "%s",
@@ -677,11 +688,12 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 	ctl->domain = strdup(o && o->cluster_domain ? o->cluster_domain : "cluster.local");
 	ctl->removal_delay_us = o && o->pool_removal_delay_us >= 0 ? o->pool_removal_delay_us : 60LL * 1000000;
 	ctl->probe_timeout_ms = o ? o->gateway_probe_timeout_ms : 0;
-	metrics_declare(ctl->metrics, "memshack_gateway_config_loaded", METRIC_GAUGE,
-			"Ready gateway pods of a Memshack that answered the md5 of its current mcrouter config", NULL,
-			0);
-	metrics_declare(ctl->metrics, "memshack_gateway_probes_total", METRIC_COUNTER,
-			"Gateway pods asked for their loaded config, by answer (current, other, unreachable)", NULL, 0);
+	int declared = metrics_declare(
+		ctl->metrics, "memshack_gateway_config_loaded", METRIC_GAUGE,
+		"Ready gateway pods of a Memshack that answered the md5 of its current mcrouter config", NULL, 0);
+	declared |= metrics_declare(
+		ctl->metrics, "memshack_gateway_probes_total", METRIC_COUNTER,
+		"Gateway pods asked for their loaded config, by answer (current, other, unreachable)", NULL, 0);
 	pthread_mutex_init(&ctl->mu, NULL);
 	ctl->children = children_new(manager_client(m), ctl->metrics);
 	kube_error err = KUBE_ERROR_INIT;
@@ -711,10 +723,18 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 				   .ud = ctl,
 				   .metrics = ctl->metrics };
 	controller *c = controller_new(&cop);
-	bool ok = ctl->domain && ctl->children && ctl->ms && c && !controller_watch_primary(c, ctl->ms);
+	bool ok = !declared && ctl->domain && ctl->children && ctl->ms && c && !controller_watch_primary(c, ctl->ms);
 	for (child_kind k = 0; ok && k < CHILD_KINDS; k++)
 		ok = ctl->children_inf[k] && !controller_watch_owned(c, ctl->children_inf[k], "Memshack");
 	ok = ok && ctl->gateway_pods && !controller_watch_mapped(c, ctl->gateway_pods, map_gateway_pod, NULL);
+	/* The manager owns them from here. */
+	informer *parts[CHILD_KINDS + 2] = { ctl->ms, ctl->gateway_pods };
+	for (child_kind k = 0; k < CHILD_KINDS; k++)
+		parts[2 + k] = ctl->children_inf[k];
+	if (ok && manager_add(m, parts, sizeof parts / sizeof *parts, c)) {
+		kube_error_set(&err, KUBE_ERR_INVALID, "the manager has no room for another controller");
+		ok = false;
+	}
 	if (!ok) {
 		log_error("memshack controller setup failed: %s",
 			  err.kind != KUBE_OK ? kube_strerror(&err) : "out of memory");
@@ -722,11 +742,5 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 		setup_failed(ctl, c);
 		return NULL;
 	}
-	/* The manager owns them from here (it holds 32 of each; both controllers together add 14 informers and 2 controllers). */
-	manager_add_informer(m, ctl->ms);
-	for (child_kind k = 0; k < CHILD_KINDS; k++)
-		manager_add_informer(m, ctl->children_inf[k]);
-	manager_add_informer(m, ctl->gateway_pods);
-	manager_add_controller(m, c);
 	return ctl;
 }

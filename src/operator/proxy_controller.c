@@ -327,6 +327,11 @@ proxy_controller *proxy_controller_new(manager *m, const char *domain)
 		  !controller_watch_mapped(c, pc->slices, map_to_proxies, pc);
 	for (size_t i = SOURCES; ok && i < ALL; i++)
 		ok = all[i] && !controller_watch_owned(c, all[i], "MemcachedProxy");
+	/* The manager owns them from here. */
+	if (ok && manager_add(m, all, ALL, c)) {
+		kube_error_set(&err, KUBE_ERR_INVALID, "the manager has no room for another controller");
+		ok = false;
+	}
 	if (!ok) {
 		log_error("memcachedproxy controller setup failed: %s",
 			  err.kind != KUBE_OK ? kube_strerror(&err) : "out of memory");
@@ -337,9 +342,5 @@ proxy_controller *proxy_controller_new(manager *m, const char *domain)
 		proxy_controller_free(pc);
 		return NULL;
 	}
-	/* The manager owns them from here (it holds 32 of each; both controllers together add 14 informers and 2 controllers). */
-	for (size_t i = 0; i < ALL; i++)
-		manager_add_informer(m, all[i]);
-	manager_add_controller(m, c);
 	return pc;
 }

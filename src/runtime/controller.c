@@ -64,16 +64,20 @@ controller *controller_new(const controller_options *o)
 	snprintf(c->labels, sizeof c->labels, "controller=\"%s\"", c->name);
 	if (c->metrics) {
 		static const double buckets[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
-		metrics_declare(c->metrics, "memshack_reconcile_total", METRIC_COUNTER,
-				"Reconciles by controller and result.", NULL, 0);
-		metrics_declare(c->metrics, "memshack_reconcile_duration_seconds", METRIC_HISTOGRAM,
-				"Time spent in one reconcile.", buckets, sizeof buckets / sizeof *buckets);
-		metrics_declare(c->metrics, "memshack_workqueue_depth", METRIC_GAUGE, "Keys ready in the work queue.",
-				NULL, 0);
-		metrics_declare(c->metrics, "memshack_workqueue_adds_total", METRIC_COUNTER,
-				"Keys added to the work queue.", NULL, 0);
-		metrics_declare(c->metrics, "memshack_workqueue_retries_total", METRIC_COUNTER,
-				"Keys re-added with backoff after an error.", NULL, 0);
+		int rc = metrics_declare(c->metrics, "memshack_reconcile_total", METRIC_COUNTER,
+					 "Reconciles by controller and result.", NULL, 0);
+		rc |= metrics_declare(c->metrics, "memshack_reconcile_duration_seconds", METRIC_HISTOGRAM,
+				      "Time spent in one reconcile.", buckets, sizeof buckets / sizeof *buckets);
+		rc |= metrics_declare(c->metrics, "memshack_workqueue_depth", METRIC_GAUGE,
+				      "Keys ready in the work queue.", NULL, 0);
+		rc |= metrics_declare(c->metrics, "memshack_workqueue_adds_total", METRIC_COUNTER,
+				      "Keys added to the work queue.", NULL, 0);
+		rc |= metrics_declare(c->metrics, "memshack_workqueue_retries_total", METRIC_COUNTER,
+				      "Keys re-added with backoff after an error.", NULL, 0);
+		if (rc) {
+			controller_free(c);
+			return NULL;
+		}
 	}
 	return c;
 }

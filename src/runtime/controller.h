@@ -19,6 +19,7 @@
 #include "runtime/informer.h"
 #include "runtime/metrics.h"
 #include "runtime/workqueue.h"
+#include "util/must_use.h"
 
 typedef enum reconcile_outcome { RECONCILE_DONE, RECONCILE_REQUEUE_AFTER, RECONCILE_ERROR } reconcile_outcome;
 
@@ -51,15 +52,15 @@ void controller_free(controller *c);
  * change not yet handled); other events (status writes, deletes, resyncs,
  * children) are normal.
  */
-int controller_watch_primary(controller *c, informer *inf);
+MEMSHACK_MUST_USE int controller_watch_primary(controller *c, informer *inf);
 /*
  * The informer's objects are children: an object whose controller
  * ownerReference has kind `owner_kind` enqueues "<its namespace>/<owner name>".
  */
-int controller_watch_owned(controller *c, informer *inf, const char *owner_kind);
+MEMSHACK_MUST_USE int controller_watch_owned(controller *c, informer *inf, const char *owner_kind);
 /* Any other mapping: map() calls controller_enqueue for the keys it finds. */
 typedef void (*controller_map_fn)(void *ud, controller *c, informer_event ev, const char *key, json_t *obj);
-int controller_watch_mapped(controller *c, informer *inf, controller_map_fn map, void *ud);
+MEMSHACK_MUST_USE int controller_watch_mapped(controller *c, informer *inf, controller_map_fn map, void *ud);
 
 void controller_enqueue(controller *c, const char *key);
 /*
@@ -74,7 +75,7 @@ size_t controller_resync(controller *c);
  * Waits (up to sync_timeout_us, or until controller_stop) for every watched
  * informer to sync, then starts the workers. 0, or -1 if not synced.
  */
-int controller_start(controller *c, int64_t sync_timeout_us);
+MEMSHACK_MUST_USE int controller_start(controller *c, int64_t sync_timeout_us);
 /* Stops handing out keys, lets in-flight reconciles finish, joins workers. */
 void controller_stop(controller *c);
 /* Stops handing out keys at once, without waiting (lost leadership). */

@@ -70,11 +70,16 @@ events *events_new(kube_client *c, const char *controller, const char *instance,
 		return NULL;
 	}
 	if (m) {
-		metrics_declare(m, "memshack_events_created_total", METRIC_COUNTER, "Events created.", NULL, 0);
-		metrics_declare(m, "memshack_events_aggregated_total", METRIC_COUNTER,
-				"Repeated events folded into an existing Event's series.", NULL, 0);
-		metrics_declare(m, "memshack_events_dropped_total", METRIC_COUNTER,
-				"Events dropped by the per-object rate limit.", NULL, 0);
+		int rc =
+			metrics_declare(m, "memshack_events_created_total", METRIC_COUNTER, "Events created.", NULL, 0);
+		rc |= metrics_declare(m, "memshack_events_aggregated_total", METRIC_COUNTER,
+				      "Repeated events folded into an existing Event's series.", NULL, 0);
+		rc |= metrics_declare(m, "memshack_events_dropped_total", METRIC_COUNTER,
+				      "Events dropped by the per-object rate limit.", NULL, 0);
+		if (rc) {
+			events_free(e);
+			return NULL;
+		}
 	}
 	return e;
 }
@@ -198,13 +203,18 @@ void events_record(events *e, json_t *regarding, const char *type, const char *r
 	sbuf note = SBUF_INIT, key = SBUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	sbuf_vaddf(&note, fmt, ap);
+	int built = sbuf_vaddf(&note, fmt, ap);
 	va_end(ap);
 	if (note.len > 1024) { /* the API limits notes to 1 kB */
 		note.len = 1024;
 		note.buf[1024] = '\0';
 	}
-	sbuf_addf(&key, "%s|%s|%s|%s", uid, type, reason, note.buf);
+	if (built < 0 || sbuf_addf(&key, "%s|%s|%s|%s", uid, type, reason, note.buf) < 0) {
+		log_write(LOG_WARN, "events", name, "cannot record event %s: out of memory", reason);
+		sbuf_release(&note);
+		sbuf_release(&key);
+		return;
+	}
 	int64_t now = clock_mono_us();
 	pthread_mutex_lock(&e->mu);
 	series *s = strmap_get(&e->series, key.buf, NULL);
@@ -229,15 +239,20 @@ void events_record(events *e, json_t *regarding, const char *type, const char *r
 	char when[40];
 	timefmt_rfc3339_micro(clock_wall_us(), when, sizeof when);
 	sbuf ename = SBUF_INIT;
-	sbuf_addf(&ename, "%.200s.%llx%04llx", name, (unsigned long long)clock_wall_us(),
-		  (unsigned long long)(e->seq++ & 0xffff));
-	json_t *ev = json_pack(
-		"{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s?, s:s?, s:s, s:s, s:s}}",
-		"apiVersion", "events.k8s.io/v1", "kind", "Event", "metadata", "name", ename.buf, "namespace", ns,
-		"eventTime", when, "reportingController", e->controller, "reportingInstance", e->instance, "action",
-		action, "reason", reason, "note", note.buf, "type", type, "regarding", "apiVersion",
-		json_string_value(json_object_get(regarding, "apiVersion")), "kind",
-		json_string_value(json_object_get(regarding, "kind")), "name", name, "namespace", ns, "uid", uid);
+	int named = sbuf_addf(&ename, "%.200s.%llx%04llx", name, (unsigned long long)clock_wall_us(),
+			      (unsigned long long)(e->seq++ & 0xffff));
+	json_t *ev =
+		named < 0
+			? NULL
+			: json_pack(
+				  "{s:s, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s?, s:s?, s:s, s:s, s:s}}",
+				  "apiVersion", "events.k8s.io/v1", "kind", "Event", "metadata", "name", ename.buf,
+				  "namespace", ns, "eventTime", when, "reportingController", e->controller,
+				  "reportingInstance", e->instance, "action", action, "reason", reason, "note",
+				  note.buf, "type", type, "regarding", "apiVersion",
+				  json_string_value(json_object_get(regarding, "apiVersion")), "kind",
+				  json_string_value(json_object_get(regarding, "kind")), "name", name, "namespace", ns,
+				  "uid", uid);
 	kube_error err = KUBE_ERROR_INIT;
 	char *path = kube_path(&KUBE_RES_EVENTS, ns, NULL, NULL, &err);
 	if (ev && path && kube_create(e->client, path, ev, NULL, &err) == 0) {

@@ -118,12 +118,17 @@ informer *informer_new(kube_client *c, const informer_options *o, kube_error *er
 		return NULL;
 	}
 	if (inf->metrics) {
-		metrics_declare(inf->metrics, "memshack_watch_restarts_total", METRIC_COUNTER,
-				"Watch streams restarted (ended, failed or expired), by resource.", NULL, 0);
-		metrics_declare(inf->metrics, "memshack_watch_relists_total", METRIC_COUNTER,
-				"Full lists (initial and after 410 Gone), by resource.", NULL, 0);
-		metrics_declare(inf->metrics, "memshack_objects_quarantined", METRIC_GAUGE,
-				"Objects set aside because they cannot be decoded, by resource.", NULL, 0);
+		int rc = metrics_declare(inf->metrics, "memshack_watch_restarts_total", METRIC_COUNTER,
+					 "Watch streams restarted (ended, failed or expired), by resource.", NULL, 0);
+		rc |= metrics_declare(inf->metrics, "memshack_watch_relists_total", METRIC_COUNTER,
+				      "Full lists (initial and after 410 Gone), by resource.", NULL, 0);
+		rc |= metrics_declare(inf->metrics, "memshack_objects_quarantined", METRIC_GAUGE,
+				      "Objects set aside because they cannot be decoded, by resource.", NULL, 0);
+		if (rc) {
+			informer_free(inf);
+			kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
+			return NULL;
+		}
 	}
 	return inf;
 }

@@ -22,6 +22,7 @@
 #include "kube/kube_path.h"
 #include "runtime/metrics.h"
 #include "runtime/store.h"
+#include "util/must_use.h"
 
 /*
  * INFORMER_QUARANTINE: an object that cannot be decoded (kube_decode.h)
@@ -58,8 +59,8 @@ typedef struct informer informer;
 /* Copies the strings in opts. Returns NULL with *err set on failure. */
 informer *informer_new(kube_client *c, const informer_options *opts, kube_error *err);
 /* Before informer_start only. */
-int informer_add_handler(informer *inf, informer_handler fn, void *ud);
-int informer_start(informer *inf);
+MEMSHACK_MUST_USE int informer_add_handler(informer *inf, informer_handler fn, void *ud);
+MEMSHACK_MUST_USE int informer_start(informer *inf);
 /* Asks the thread to stop (closing any watch within a second) without waiting. */
 void informer_request_stop(informer *inf);
 /* Stops the thread and joins it. */

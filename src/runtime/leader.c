@@ -24,7 +24,8 @@ leader_decision leader_decide(leader_observed *obs, const char *identity, const 
 	if (!holder || !*holder)
 		return LEADER_ACQUIRE;
 	sbuf sb = SBUF_INIT;
-	sbuf_addf(&sb, "%s|%s|%s", holder, renew_time ? renew_time : "", rv ? rv : "");
+	if (sbuf_addf(&sb, "%s|%s|%s", holder, renew_time ? renew_time : "", rv ? rv : "") < 0)
+		return LEADER_WAIT; /* fail closed: without the record, the holder is not known to have stopped */
 	if (!obs->record || strcmp(obs->record, sb.buf)) {
 		free(obs->record);
 		obs->record = sbuf_detach(&sb);
@@ -104,9 +105,10 @@ leader *leader_new(kube_client *c, const leader_options *o, kube_error *err)
 		gethostname(host, sizeof host - 1);
 		host[sizeof host - 1] = '\0';
 		sbuf sb = SBUF_INIT;
-		sbuf_addf(&sb, "%s_%08lx", host,
-			  (unsigned long)((uint64_t)clock_wall_us() * 2654435761u ^ (uint64_t)getpid()));
-		l->identity = sbuf_detach(&sb);
+		int named = sbuf_addf(&sb, "%s_%08lx", host,
+				      (unsigned long)((uint64_t)clock_wall_us() * 2654435761u ^ (uint64_t)getpid()));
+		l->identity = named == 0 ? sbuf_detach(&sb) : NULL;
+		sbuf_release(&sb);
 	}
 	pthread_mutex_init(&l->mu, NULL);
 	if (!l->namespace || !l->name || !l->identity) {

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "kube/kube_client.h"
+#include "util/must_use.h"
 
 typedef enum leader_decision { LEADER_WAIT, LEADER_ACQUIRE, LEADER_RENEW } leader_decision;
 
@@ -71,7 +72,7 @@ typedef struct leader leader;
  * leader, and serve nothing else): leader_new installs its deadline on it.
  */
 leader *leader_new(kube_client *lease_client, const leader_options *o, kube_error *err);
-int leader_start(leader *l);
+MEMSHACK_MUST_USE int leader_start(leader *l);
 /* Stops the loop; if leading and release is true, releases the Lease. */
 void leader_stop(leader *l, bool release);
 /* Tells the loop to stop and lets go of its thread without waiting (a process about to exit at once). */

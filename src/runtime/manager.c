@@ -318,11 +318,9 @@ manager *manager_new(const manager_options *o, const char *name, const char *rep
 		return NULL;
 	}
 	sbuf ln = SBUF_INIT;
-	if (o->lease_name && *o->lease_name)
-		sbuf_adds(&ln, o->lease_name);
-	else
-		sbuf_addf(&ln, "%s-leader", name);
-	m->lease_name = sbuf_detach(&ln);
+	int named = o->lease_name && *o->lease_name ? sbuf_adds(&ln, o->lease_name) : sbuf_addf(&ln, "%s-leader", name);
+	m->lease_name = named == 0 ? sbuf_detach(&ln) : NULL;
+	sbuf_release(&ln);
 	m->watch_ns = o->namespace && *o->namespace ? strdup(o->namespace) : NULL;
 	m->metrics = metrics_new();
 	if (!m->name || !m->lease_ns || !m->lease_name || !m->metrics) {
@@ -330,20 +328,27 @@ manager *manager_new(const manager_options *o, const char *name, const char *rep
 		manager_free(m);
 		return NULL;
 	}
-	metrics_declare(m->metrics, "memshack_api_requests_total", METRIC_COUNTER,
-			"Requests to the Kubernetes API by method and HTTP code (0: no response).", NULL, 0);
-	metrics_declare(m->metrics, "memshack_leader", METRIC_GAUGE, "1 while this process leads.", NULL, 0);
-	metrics_declare(m->metrics, "memshack_process_resident_memory_bytes", METRIC_GAUGE, "Resident set size.", NULL,
-			0);
+	int declared =
+		metrics_declare(m->metrics, "memshack_api_requests_total", METRIC_COUNTER,
+				"Requests to the Kubernetes API by method and HTTP code (0: no response).", NULL, 0);
+	declared |=
+		metrics_declare(m->metrics, "memshack_leader", METRIC_GAUGE, "1 while this process leads.", NULL, 0);
+	declared |= metrics_declare(m->metrics, "memshack_process_resident_memory_bytes", METRIC_GAUGE,
+				    "Resident set size.", NULL, 0);
 #ifdef __GLIBC__
-	metrics_declare(
+	declared |= metrics_declare(
 		m->metrics, "memshack_process_heap_inuse_bytes", METRIC_GAUGE,
 		"Bytes the C allocator counts as in use: all arenas and mmapped blocks, including freed chunks parked in per-thread caches (tcache).",
 		NULL, 0);
-	metrics_declare(m->metrics, "memshack_process_heap_free_bytes", METRIC_GAUGE,
-			"Free bytes the C allocator holds (fragmentation and caches: RSS growth here is not a leak).",
-			NULL, 0);
+	declared |= metrics_declare(
+		m->metrics, "memshack_process_heap_free_bytes", METRIC_GAUGE,
+		"Free bytes the C allocator holds (fragmentation and caches: RSS growth here is not a leak).", NULL, 0);
 #endif
+	if (declared) {
+		log_error("out of memory");
+		manager_free(m);
+		return NULL;
+	}
 	kube_client_set_observer(m->client, observe_request, m);
 	if (m->lease_client)
 		kube_client_set_observer(m->lease_client, observe_request, m);
@@ -351,11 +356,10 @@ manager *manager_new(const manager_options *o, const char *name, const char *rep
 	gethostname(host, sizeof host - 1);
 	host[sizeof host - 1] = '\0';
 	sbuf idb = SBUF_INIT;
-	if (o->identity && *o->identity)
-		sbuf_adds(&idb, o->identity);
-	else
-		sbuf_addf(&idb, "%s_%lx", host, (unsigned long)random_suffix());
-	m->identity = sbuf_detach(&idb);
+	int identified = o->identity && *o->identity ? sbuf_adds(&idb, o->identity)
+						     : sbuf_addf(&idb, "%s_%lx", host, (unsigned long)random_suffix());
+	m->identity = identified == 0 ? sbuf_detach(&idb) : NULL;
+	sbuf_release(&idb);
 	const char *id = m->identity;
 	m->events = events_new(m->client, reporting_controller, id, m->metrics);
 	if (m->events && o->event_series_interval_s > 0)
@@ -423,18 +427,12 @@ const char *manager_identity(manager *m)
 	return m->identity;
 }
 
-int manager_add_informer(manager *m, informer *inf)
+int manager_add(manager *m, informer *const *informers, size_t n, controller *c)
 {
-	if (m->n_informers == MAX_PARTS)
+	if (n > (size_t)(MAX_PARTS - m->n_informers) || m->n_controllers == MAX_PARTS)
 		return -1;
-	m->informers[m->n_informers++] = inf;
-	return 0;
-}
-
-int manager_add_controller(manager *m, controller *c)
-{
-	if (m->n_controllers == MAX_PARTS)
-		return -1;
+	for (size_t i = 0; i < n; i++)
+		m->informers[m->n_informers++] = informers[i];
 	m->controllers[m->n_controllers++] = c;
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include "runtime/events.h"
 #include "runtime/informer.h"
 #include "runtime/metrics.h"
+#include "util/must_use.h"
 
 typedef struct manager_options {
 	const char *kubeconfig;
@@ -68,9 +69,12 @@ const char *manager_namespace(manager *m);
 const char *manager_identity(manager *m);
 int manager_workers(manager *m);
 
-/* The manager takes ownership (frees them). */
-int manager_add_informer(manager *m, informer *inf);
-int manager_add_controller(manager *m, controller *c);
+/*
+ * Hands a controller and the n informers it watches to the manager, which
+ * frees them from then on. All or nothing: -1 when the manager has no room
+ * for them all, and then nothing is taken (the caller still owns them).
+ */
+MEMSHACK_MUST_USE int manager_add(manager *m, informer *const *informers, size_t n, controller *c);
 
 /* Runs until a signal or a lost lease; returns the process exit code. */
 int manager_run(manager *m);

@@ -213,16 +213,15 @@ char *metrics_label_escape(const char *value, char *buf, size_t len)
 	return buf;
 }
 
-static void add_number(sbuf *sb, double v)
+static int add_number(sbuf *sb, double v)
 {
 	if (isinf(v))
-		sbuf_adds(sb, v > 0 ? "+Inf" : "-Inf");
-	else if (isnan(v))
-		sbuf_adds(sb, "NaN");
-	else if (v == (double)(long long)v && fabs(v) < 1e15)
-		sbuf_addf(sb, "%lld", (long long)v);
-	else
-		sbuf_addf(sb, "%.17g", v);
+		return sbuf_adds(sb, v > 0 ? "+Inf" : "-Inf");
+	if (isnan(v))
+		return sbuf_adds(sb, "NaN");
+	if (v == (double)(long long)v && fabs(v) < 1e15)
+		return sbuf_addf(sb, "%lld", (long long)v);
+	return sbuf_addf(sb, "%.17g", v);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -230,61 +229,73 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void series_name(sbuf *sb, const char *name, const char *suffix, const char *labels, const char *extra)
+static int series_name(sbuf *sb, const char *name, const char *suffix, const char *labels, const char *extra)
 {
 	bool has = labels && *labels;
-	sbuf_addf(sb, "%s%s", name, suffix);
-	if (has || extra) {
-		sbuf_addf(sb, "{%s%s%s}", has ? labels : "", has && extra ? "," : "", extra ? extra : "");
+	int rc = sbuf_addf(sb, "%s%s", name, suffix);
+	if (has || extra)
+		rc |= sbuf_addf(sb, "{%s%s%s}", has ? labels : "", has && extra ? "," : "", extra ? extra : "");
+	return rc | sbuf_addch(sb, ' ');
+}
+
+/* One line per bucket, then _sum and _count: the histogram series s of family f. */
+static int render_histogram(sbuf *sb, const family *f, const char *labels, const series *s)
+{
+	int rc = 0;
+	uint64_t cum = 0;
+	for (size_t b = 0; b < f->n_buckets && rc == 0; b++) {
+		cum += s->bucket_counts[b];
+		sbuf le = SBUF_INIT;
+		rc |= sbuf_adds(&le, "le=\"");
+		rc |= add_number(&le, f->buckets[b]);
+		rc |= sbuf_addch(&le, '"');
+		rc |= series_name(sb, f->name, "_bucket", labels, le.buf);
+		sbuf_release(&le);
+		rc |= sbuf_addf(sb, "%llu\n", (unsigned long long)cum);
 	}
-	sbuf_addch(sb, ' ');
+	rc |= series_name(sb, f->name, "_bucket", labels, "le=\"+Inf\"");
+	rc |= sbuf_addf(sb, "%llu\n", (unsigned long long)s->count);
+	rc |= series_name(sb, f->name, "_sum", labels, NULL);
+	rc |= add_number(sb, s->sum);
+	rc |= sbuf_addch(sb, '\n');
+	rc |= series_name(sb, f->name, "_count", labels, NULL);
+	return rc | sbuf_addf(sb, "%llu\n", (unsigned long long)s->count);
 }
 
 char *metrics_render(metrics *m)
 {
 	static const char *const types[] = { "counter", "gauge", "histogram" };
 	sbuf sb = SBUF_INIT;
+	int rc = 0;
 	pthread_mutex_lock(&m->mu);
-	for (size_t i = 0; i < m->n; i++) {
+	/* All or nothing: a page with a family or a line missing would read as a reset to a scraper. */
+	for (size_t i = 0; i < m->n && rc == 0; i++) {
 		family *f = &m->fams[i];
-		sbuf_addf(&sb, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, types[f->type]);
+		rc |= sbuf_addf(&sb, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name, types[f->type]);
 		const char **keys = malloc((f->series.len + 1) * sizeof *keys);
-		if (!keys)
-			continue;
+		if (!keys) {
+			rc = -1;
+			break;
+		}
 		size_t n = 0, it = 0;
 		const char *k;
 		while (strmap_next(&f->series, &it, &k, NULL))
 			keys[n++] = k;
 		qsort(keys, n, sizeof *keys, cmp_str);
-		for (size_t j = 0; j < n; j++) {
+		for (size_t j = 0; j < n && rc == 0; j++) {
 			series *s = strmap_get(&f->series, keys[j], NULL);
-			if (f->type != METRIC_HISTOGRAM) {
-				series_name(&sb, f->name, "", keys[j], NULL);
-				add_number(&sb, s->value);
-				sbuf_addch(&sb, '\n');
+			if (f->type == METRIC_HISTOGRAM) {
+				rc |= render_histogram(&sb, f, keys[j], s);
 				continue;
 			}
-			uint64_t cum = 0;
-			for (size_t b = 0; b < f->n_buckets; b++) {
-				cum += s->bucket_counts[b];
-				sbuf le = SBUF_INIT;
-				sbuf_adds(&le, "le=\"");
-				add_number(&le, f->buckets[b]);
-				sbuf_addch(&le, '"');
-				series_name(&sb, f->name, "_bucket", keys[j], le.buf);
-				sbuf_release(&le);
-				sbuf_addf(&sb, "%llu\n", (unsigned long long)cum);
-			}
-			series_name(&sb, f->name, "_bucket", keys[j], "le=\"+Inf\"");
-			sbuf_addf(&sb, "%llu\n", (unsigned long long)s->count);
-			series_name(&sb, f->name, "_sum", keys[j], NULL);
-			add_number(&sb, s->sum);
-			sbuf_addch(&sb, '\n');
-			series_name(&sb, f->name, "_count", keys[j], NULL);
-			sbuf_addf(&sb, "%llu\n", (unsigned long long)s->count);
+			rc |= series_name(&sb, f->name, "", keys[j], NULL);
+			rc |= add_number(&sb, s->value);
+			rc |= sbuf_addch(&sb, '\n');
 		}
 		free(keys);
 	}
 	pthread_mutex_unlock(&m->mu);
-	return sbuf_detach(&sb);
+	char *text = rc == 0 ? sbuf_detach(&sb) : NULL;
+	sbuf_release(&sb);
+	return text;
 }

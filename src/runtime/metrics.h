@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include "util/must_use.h"
+
 typedef enum metric_type { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM } metric_type;
 
 typedef struct metrics metrics;
@@ -20,8 +22,8 @@ metrics *metrics_new(void);
 void metrics_free(metrics *m);
 
 /* Declares a family; buckets (ascending upper bounds) for histograms only. 0, or -1 on bad input. */
-int metrics_declare(metrics *m, const char *name, metric_type type, const char *help, const double *buckets,
-		    size_t n_buckets);
+MEMSHACK_MUST_USE int metrics_declare(metrics *m, const char *name, metric_type type, const char *help,
+				      const double *buckets, size_t n_buckets);
 
 /* labels may be NULL or "" for the unlabelled series. Unknown families are ignored. */
 void metrics_add(metrics *m, const char *name, const char *labels, double v);
@@ -33,7 +35,7 @@ void metrics_remove(metrics *m, const char *name, const char *labels);
 double metrics_value(metrics *m, const char *name, const char *labels);
 
 /* The whole registry as Prometheus text (caller frees), or NULL on no memory. */
-char *metrics_render(metrics *m);
+MEMSHACK_MUST_USE char *metrics_render(metrics *m);
 
 /* Writes `value` escaped for a label value (\\, \", \n) into buf; returns buf. */
 char *metrics_label_escape(const char *value, char *buf, size_t len);

@@ -56,15 +56,16 @@ json_t *store_get(store *s, const char *key);
  */
 MEMSHACK_MUST_USE int store_lookup(store *s, const char *key, json_t **ret);
 /* Parsed copies of every object for which filter (may be NULL) is true; a new array, or NULL (no memory: never a partial list). */
-json_t *store_list(store *s, bool (*filter)(void *ud, json_t *obj), void *ud);
+MEMSHACK_MUST_USE json_t *store_list(store *s, bool (*filter)(void *ud, json_t *obj), void *ud);
 /* The same, only for keys ("namespace/name") starting with key_prefix (NULL: all); others are not parsed. NULL on no memory. */
-json_t *store_list_prefix(store *s, const char *key_prefix, bool (*filter)(void *ud, json_t *obj), void *ud);
+MEMSHACK_MUST_USE json_t *store_list_prefix(store *s, const char *key_prefix, bool (*filter)(void *ud, json_t *obj),
+					    void *ud);
 /*
  * The keys cached now ("namespace/name"), nothing parsed: a new NULL-terminated
  * array of new strings (free each, then the array; store_keys_free does both),
  * its length in *n. NULL on no memory (never a partial list).
  */
-char **store_keys(store *s, size_t *n);
+MEMSHACK_MUST_USE char **store_keys(store *s, size_t *n);
 void store_keys_free(char **keys);
 size_t store_len(store *s);
 /* Bytes held: entry structs, key and text buffers (what a cached object costs). */

@@ -167,8 +167,8 @@ static void add_locked(workqueue *q, const char *key, workqueue_priority prio)
 		if (have < 0)
 			strmap_remove(&q->dirty, key, NULL);
 		else
-			(void)strmap_put(&q->dirty, key, (void *)(intptr_t)(1 + have), NULL,
-					 NULL); /* a replacement: no allocation */
+			/* a replacement: allocates nothing, cannot fail */
+			MEMSHACK_IGNORE_RESULT(strmap_put(&q->dirty, key, (void *)(intptr_t)(1 + have), NULL, NULL));
 		return;
 	}
 	if (have < 0)
@@ -204,7 +204,7 @@ static void heap_set(workqueue *q, size_t i, delayed d)
 	 * a second heap entry: both promote through add_locked, which
 	 * deduplicates — at worst an early reconcile, never two workers.
 	 */
-	(void)strmap_put(&q->waiting, d.key, (void *)(intptr_t)(i + 1), NULL, NULL);
+	MEMSHACK_IGNORE_RESULT(strmap_put(&q->waiting, d.key, (void *)(intptr_t)(i + 1), NULL, NULL));
 }
 
 static void heap_up(workqueue *q, size_t i)
@@ -321,7 +321,8 @@ int64_t workqueue_add_rate_limited(workqueue *q, const char *key)
 {
 	pthread_mutex_lock(&q->mu);
 	intptr_t fails = (intptr_t)strmap_get(&q->failures, key, NULL);
-	strmap_put(&q->failures, key, (void *)(fails + 1), NULL, NULL);
+	/* A failure that cannot be counted keeps this key's backoff at its current step. */
+	MEMSHACK_IGNORE_RESULT(strmap_put(&q->failures, key, (void *)(fails + 1), NULL, NULL));
 	int64_t backoff = q->o.base_delay_us;
 	for (intptr_t i = 0; i < fails && backoff < q->o.max_delay_us; i++)
 		backoff *= 2;

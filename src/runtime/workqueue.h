@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "util/must_use.h"
 
 typedef int64_t (*workqueue_clock_fn)(void *ud);
 
@@ -62,9 +63,9 @@ int workqueue_failures(workqueue *q, const char *key);
  * Blocks until a key is ready, then marks it processing and returns a copy
  * (caller frees, after workqueue_done). Returns NULL after shutdown.
  */
-char *workqueue_get(workqueue *q);
+MEMSHACK_MUST_USE char *workqueue_get(workqueue *q);
 /* Non-blocking: a ready key (as above) or NULL. Moves due delayed keys first. */
-char *workqueue_try_get(workqueue *q);
+MEMSHACK_MUST_USE char *workqueue_try_get(workqueue *q);
 void workqueue_done(workqueue *q, const char *key);
 
 size_t workqueue_len(workqueue *q);     /* keys ready to be handed out */

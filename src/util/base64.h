@@ -9,6 +9,7 @@
 #define MEMSHACK_UTIL_BASE64_H
 
 #include <stddef.h>
+#include "util/must_use.h"
 
 /*
  * Decodes `len` bytes of `in`. On success returns 0 and stores a new buffer
@@ -16,6 +17,6 @@
  * in *ret_out and its length in *ret_len. Returns -1 on invalid input or no
  * memory, leaving the out-parameters untouched.
  */
-int base64_decode(const char *in, size_t len, unsigned char **ret_out, size_t *ret_len);
+MEMSHACK_MUST_USE int base64_decode(const char *in, size_t len, unsigned char **ret_out, size_t *ret_len);
 
 #endif

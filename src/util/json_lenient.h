@@ -27,15 +27,16 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "util/must_use.h"
 
 /* As json_loadb(buf, len, flags | JSON_ALLOW_NUL, err): a new reference, or NULL with err set (its text printable ASCII). */
-json_t *json_loadb_lenient(const char *buf, size_t len, size_t flags, json_error_t *err);
+MEMSHACK_MUST_USE json_t *json_loadb_lenient(const char *buf, size_t len, size_t flags, json_error_t *err);
 
 /*
  * The repaired copy of buf described above (caller frees; *ret_len its
  * length), or NULL when out of memory. Exposed for tests and fuzzers.
  */
-char *json_repair(const char *buf, size_t len, size_t *ret_len);
+MEMSHACK_MUST_USE char *json_repair(const char *buf, size_t len, size_t *ret_len);
 
 /* v's text when v is a string holding no NUL and no other control character (U+0000-001F, U+007F); else NULL. */
 const char *json_string_clean(const json_t *v);

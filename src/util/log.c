@@ -45,7 +45,7 @@ void log_write(log_level level, const char *controller, const char *key, const c
 	sbuf msg = SBUF_INIT;
 	va_list ap;
 	va_start(ap, fmt);
-	sbuf_vaddf(&msg, fmt, ap);
+	int formatted = sbuf_vaddf(&msg, fmt, ap);
 	va_end(ap);
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -60,17 +60,23 @@ void log_write(log_level level, const char *controller, const char *key, const c
 		if (o && key)
 			json_object_set_new(o, "key", json_string(key));
 		char *text = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-		if (text)
-			sbuf_addf(&line, "%s\n", text);
+		if (!text || sbuf_addf(&line, "%s\n", text) < 0)
+			formatted = -1;
 		free(text);
 		json_decref(o);
 	} else {
-		sbuf_addf(&line, "%s %-5s %s%s%s%s%s%s\n", when, names[level], controller ? controller : "",
-			  controller ? ": " : "", key ? key : "", key ? ": " : "", msg.buf, "");
+		if (sbuf_addf(&line, "%s %-5s %s%s%s%s%s%s\n", when, names[level], controller ? controller : "",
+			      controller ? ": " : "", key ? key : "", key ? ": " : "", msg.buf, "") < 0)
+			formatted = -1;
 	}
+	/* A line that could not be built in full is not written in part: say what was lost. */
+	static const char lost[] = "log line lost: out of memory\n";
 	pthread_mutex_lock(&log_mu);
 	FILE *out = log_out ? log_out : stderr;
-	fwrite(line.buf, 1, line.len, out);
+	if (formatted < 0)
+		fwrite(lost, 1, sizeof lost - 1, out);
+	else
+		fwrite(line.buf, 1, line.len, out);
 	fflush(out);
 	pthread_mutex_unlock(&log_mu);
 	sbuf_release(&line);

@@ -8,4 +8,14 @@
 
 #define MEMSHACK_MUST_USE __attribute__((warn_unused_result))
 
+/*
+ * Drops such a result on purpose, where dropping it is correct; say why
+ * beside it. (GCC does not take a (void) cast as that.)
+ */
+#define MEMSHACK_IGNORE_RESULT(call) \
+	do {                         \
+		if (call) {          \
+		}                    \
+	} while (0)
+
 #endif

@@ -14,6 +14,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include "util/must_use.h"
 
 typedef struct sbuf {
 	char *buf;
@@ -31,14 +32,14 @@ extern char sbuf_empty_[1];
 void sbuf_init(sbuf *sb);
 void sbuf_release(sbuf *sb);
 /* Returns the contents (caller frees) and leaves sb empty; NULL on no memory. */
-char *sbuf_detach(sbuf *sb);
-int sbuf_add(sbuf *sb, const void *data, size_t len);
-int sbuf_adds(sbuf *sb, const char *s);
-int sbuf_addch(sbuf *sb, char c);
-int sbuf_addf(sbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int sbuf_vaddf(sbuf *sb, const char *fmt, va_list ap);
+MEMSHACK_MUST_USE char *sbuf_detach(sbuf *sb);
+MEMSHACK_MUST_USE int sbuf_add(sbuf *sb, const void *data, size_t len);
+MEMSHACK_MUST_USE int sbuf_adds(sbuf *sb, const char *s);
+MEMSHACK_MUST_USE int sbuf_addch(sbuf *sb, char c);
+MEMSHACK_MUST_USE int sbuf_addf(sbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+MEMSHACK_MUST_USE int sbuf_vaddf(sbuf *sb, const char *fmt, va_list ap);
 /* Appends s percent-encoded for a URL query value or path segment. */
-int sbuf_add_urlencoded(sbuf *sb, const char *s);
+MEMSHACK_MUST_USE int sbuf_add_urlencoded(sbuf *sb, const char *s);
 void sbuf_reset(sbuf *sb);
 /* Removes the first n bytes. */
 void sbuf_consume(sbuf *sb, size_t n);

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/must_use.h"
+
 typedef struct strmap_entry {
 	char *key; /* NULL: empty slot; a private sentinel: removed */
 	void *value;
@@ -47,7 +49,7 @@ void *strmap_get(const strmap *m, const char *key, bool *found);
  * Sets key to value. If the key existed, its old value is stored in
  * *ret_old (if not NULL) and *ret_replaced set. Returns 0, or -1 on no memory.
  */
-int strmap_put(strmap *m, const char *key, void *value, void **ret_old, bool *ret_replaced);
+MEMSHACK_MUST_USE int strmap_put(strmap *m, const char *key, void *value, void **ret_old, bool *ret_replaced);
 /* Removes key; returns its value (or NULL) and sets *found. */
 void *strmap_remove(strmap *m, const char *key, bool *found);
 

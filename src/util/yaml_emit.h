@@ -9,12 +9,13 @@
 #define MEMSHACK_UTIL_YAML_EMIT_H
 
 #include <jansson.h>
+#include "util/must_use.h"
 
 /*
  * Each value of `docs` (a JSON array, borrowed) as one YAML document, joined
  * with "---". Returns new text (caller frees), or NULL on failure.
  * sort_keys orders mapping keys; otherwise jansson's insertion order.
  */
-char *yaml_emit_documents(json_t *docs, int sort_keys);
+MEMSHACK_MUST_USE char *yaml_emit_documents(json_t *docs, int sort_keys);
 
 #endif

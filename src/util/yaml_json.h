@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include "util/must_use.h"
 
 #define YAML_JSON_MAX_NODES 1000000
 #define YAML_JSON_MAX_DEPTH 200
@@ -27,12 +28,12 @@
  * Every non-empty document of the stream, in order, as a JSON array.
  * Returns a new reference (caller json_decref()s it), or NULL on error.
  */
-json_t *yaml_json_load_all(const char *text, size_t len, char *errbuf, size_t errlen);
+MEMSHACK_MUST_USE json_t *yaml_json_load_all(const char *text, size_t len, char *errbuf, size_t errlen);
 
 /*
  * Exactly one document. An empty stream yields an error, as do several
  * documents. Returns a new reference, or NULL on error.
  */
-json_t *yaml_json_load(const char *text, size_t len, char *errbuf, size_t errlen);
+MEMSHACK_MUST_USE json_t *yaml_json_load(const char *text, size_t len, char *errbuf, size_t errlen);
 
 #endif

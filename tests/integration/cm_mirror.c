@@ -133,14 +133,12 @@ int main(int argc, char **argv)
 				  .ud = &mr,
 				  .metrics = manager_metrics(m) };
 	controller *c = controller_new(&co);
+	informer *parts[] = { mr.sources, mr.mirrors };
 	if (!mr.sources || !mr.mirrors || !c || controller_watch_primary(c, mr.sources) ||
-	    controller_watch_owned(c, mr.mirrors, "ConfigMap")) {
+	    controller_watch_owned(c, mr.mirrors, "ConfigMap") || manager_add(m, parts, 2, c)) {
 		log_error("setup failed: %s", kube_strerror(&err));
 		return 1;
 	}
-	manager_add_informer(m, mr.sources);
-	manager_add_informer(m, mr.mirrors);
-	manager_add_controller(m, c);
 	rc = manager_run(m);
 	manager_free(m);
 	kube_error_release(&err);

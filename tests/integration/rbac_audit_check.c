@@ -27,8 +27,13 @@ static char *slurp(const char *path, size_t *len)
 	sbuf sb = SBUF_INIT;
 	char buf[65536];
 	size_t n;
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
-		sbuf_add(&sb, buf, n);
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+		if (sbuf_add(&sb, buf, n) < 0) {
+			fclose(f);
+			sbuf_release(&sb);
+			return NULL;
+		}
+	}
 	fclose(f);
 	*len = sb.len;
 	return sbuf_detach(&sb);
@@ -67,7 +72,10 @@ int main(int argc, char **argv)
 							fprintf(stderr, "wildcard grant: %s\n", key);
 							return 1;
 						}
-						strmap_put(&granted, key, NULL, NULL, NULL);
+						if (strmap_put(&granted, key, NULL, NULL, NULL) < 0) {
+							fprintf(stderr, "out of memory\n");
+							return 1;
+						}
 					}
 				}
 			}
@@ -117,11 +125,15 @@ int main(int argc, char **argv)
 			printf("DENIED  %s\n", key);
 			denied++;
 		}
-		strmap_put(&used, key, NULL, NULL, NULL);
+		bool noted = strmap_put(&used, key, NULL, NULL, NULL) == 0;
 		if (vb && !strcmp(vb, "patch") && code == 201) {
 			snprintf(key, sizeof key, "%s %s%s%s create", group ? group : "", res ? res : "",
 				 sub ? "/" : "", sub ? sub : "");
-			strmap_put(&used, key, NULL, NULL, NULL);
+			noted = noted && strmap_put(&used, key, NULL, NULL, NULL) == 0;
+		}
+		if (!noted) {
+			fprintf(stderr, "out of memory\n");
+			return 1;
 		}
 		json_decref(e);
 	}

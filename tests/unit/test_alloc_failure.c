@@ -202,7 +202,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return body ? MHD_YES : MHD_NO;
 	}
 	if (*upload_size) {
-		sbuf_add(body, upload, *upload_size);
+		if (sbuf_add(body, upload, *upload_size) < 0)
+			return MHD_NO; /* the test's own server out of memory: the request fails, loudly */
 		*upload_size = 0;
 		return MHD_YES;
 	}
