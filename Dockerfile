@@ -1,6 +1,11 @@
-# memshack operator image.
+# memshack operator image: distroless-style, FROM scratch.
 #   docker build -t memshack-operator .
-# Build stage: the same CMake commands as CI, from Debian's packages.
+#   podman --runtime runc --cgroup-manager=cgroupfs build --pull=never --network host \
+#     --ulimit nofile=4096:4096 --ulimit nproc=4096:4096 -t memshack-operator .
+#   (scripts/image.sh: the podman way, with a base image made by mmdebstrap)
+#
+# Build stage: the same CMake commands as CI, from Debian's packages. It also
+# assembles the runtime root in /rootfs from what the built binary loads.
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake pkg-config ca-certificates \
@@ -13,15 +18,16 @@ COPY bench ./bench
 RUN cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMSHACK_TESTS=OFF \
  && cmake --build build -j "$(nproc)" --target memshack \
  && strip build/memshack
+# The runtime root: the binary; every shared library it loads and the dynamic
+# loader, as ldd resolves them here (so the list follows the build: nothing is
+# listed by hand), each under the name the loader looks for; the CA bundle;
+# passwd/group entries for the non-root user; an empty /tmp.
+COPY scripts/image-rootfs.sh /usr/local/bin/image-rootfs
+RUN image-rootfs build/memshack /rootfs
 
-# Runtime stage: Debian slim with only the shared libraries memshack links
-# (tests/docker_runtime_libs.sh checks this list against `ldd`), as non-root.
-FROM debian:bookworm-slim
-# runtime-packages: libcurl4 libjansson4 libyaml-0-2 libmicrohttpd12 libssl3 ca-certificates
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libcurl4 libjansson4 libyaml-0-2 libmicrohttpd12 libssl3 ca-certificates \
- && rm -rf /var/lib/apt/lists/*
-COPY --from=build /src/build/memshack /usr/local/bin/memshack
+# Runtime stage: nothing but that root.
+FROM scratch
+COPY --from=build /rootfs /
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/memshack"]
 CMD ["run"]

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The user journey on a real cluster, for users with Docker and kind (our own
-# machines have no Docker: CI runs the same steps against the local control
-# plane instead). Creates a kind cluster, builds and loads the operator image,
+# The user journey on a real cluster, for users with kind and Docker or podman
+# (our own machines have no kind: CI runs the same steps against the local
+# control plane instead, and builds and runs the image in image_e2e). Creates a kind cluster, builds and loads the operator image,
 # installs yaml/operator.yaml, applies yaml/test.yaml, waits for Ready,
 # port-forwards the gateway, runs `memshack cachetest` through mcrouter,
 # scales the sample, tests again, and deletes everything.
 #
-#   hack/kind-e2e.sh            (needs docker, kind, kubectl, and a local build of memshack)
+#   hack/kind-e2e.sh            (needs docker or podman, kind, kubectl)
 #   KEEP_CLUSTER=1 hack/kind-e2e.sh   leaves the cluster for inspection
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,7 +16,7 @@ image=memshack-operator:latest
 port=${LOCAL_PORT:-15000}
 pf_pid=
 
-for tool in docker kind kubectl; do
+for tool in kind kubectl; do
   command -v "$tool" >/dev/null || { echo "kind-e2e: $tool is required" >&2; exit 1; }
 done
 
@@ -31,11 +31,21 @@ step() { printf '\n== %s\n' "$*"; }
 step "build memshack (for cachetest) and the operator image"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" --target memshack >/dev/null
-docker build -t "$image" .
+# The same build as CI's image test: docker where an engine answers, else podman.
+scripts/image.sh build "$image"
+engine=$(scripts/image.sh engine)
+[ "$engine" = podman ] && export KIND_EXPERIMENTAL_PROVIDER=podman
 
 step "create the kind cluster and load the image"
 kind create cluster --name "$cluster" --wait 120s
-kind load docker-image "$image" --name "$cluster"
+if [ "$engine" = docker ]; then
+  kind load docker-image "$image" --name "$cluster"
+else
+  # podman names it localhost/...; the Deployment's "memshack-operator:latest" means docker.io/library/... to containerd.
+  podman tag "localhost/$image" "docker.io/library/$image"
+  podman save "docker.io/library/$image" -o "${TMPDIR:-/tmp}/memshack-image.tar"
+  kind load image-archive "${TMPDIR:-/tmp}/memshack-image.tar" --name "$cluster"
+fi
 kubectl config use-context "kind-$cluster" >/dev/null
 
 step "install the operator"

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages memshack builds and tests with, when missing.
 # Extra packages may be named as arguments (bench/run.sh adds gnuplot-nox).
-# Go (1.26 or newer, at /usr/local/go or on PATH) builds the local control plane.
+# Go (1.26 or newer, at /usr/local/go or on PATH) builds the local control plane
+# and Helm. podman, buildah and mmdebstrap build and run the operator image
+# (scripts/image.sh).
 set -euo pipefail
 packages=(build-essential cmake pkg-config git ca-certificates curl openssl
   libcurl4-openssl-dev libjansson-dev libyaml-dev libmicrohttpd-dev libcmocka-dev libssl-dev
-  valgrind shellcheck memcached clang clang-format libclang-rt-14-dev jq socat iproute2 iputils-arping "$@")
+  valgrind shellcheck memcached clang clang-format libclang-rt-14-dev jq socat iproute2 iputils-arping
+  podman buildah mmdebstrap runc "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

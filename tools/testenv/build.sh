@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the local control plane's binaries (kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl, etcd, kwok) from the Go
-# wrapper modules beside this script, into a cache folder keyed by the pinned
-# versions. A binary already in the cache is not rebuilt.
+# kube-controller-manager, kube-scheduler, kubectl, etcd, kwok) and helm from
+# the Go wrapper modules beside this script, into cache folders keyed by the
+# pinned versions (helm has a key of its own, so that a new Helm does not
+# rebuild the control plane). A binary already in the cache is not rebuilt.
 #
 # Prints the bin folder on its last line of standard output.
 # Environment: MEMSHACK_TESTENV_CACHE (default ~/.cache/memshack-testenv).
@@ -22,17 +23,20 @@ check_pin() { # module-dir module version
 check_pin k8s k8s.io/kubernetes "$K8S_VERSION"
 check_pin etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 check_pin kwok sigs.k8s.io/kwok "$KWOK_VERSION"
+check_pin helm helm.sh/helm/v4 "$HELM_VERSION"
 
 cache_root=${MEMSHACK_TESTENV_CACHE:-$HOME/.cache/memshack-testenv}
-key=$(cat "$here/versions.env" "$here"/*/go.sum | sha256sum | cut -c1-12)
+key=$( (grep -E '^(K8S|ETCD|KWOK)_VERSION=' "$here/versions.env" && cat "$here"/{k8s,etcd,kwok}/go.sum) | sha256sum | cut -c1-12)
 bin="$cache_root/$K8S_VERSION-$key/bin"
-mkdir -p "$bin"
+helm_key=$( (grep -E '^HELM_VERSION=' "$here/versions.env" && cat "$here/helm/go.sum") | sha256sum | cut -c1-12)
+helm_bin="$cache_root/helm-$HELM_VERSION-$helm_key"
+mkdir -p "$bin" "$helm_bin"
 
 minor=${K8S_VERSION#v1.}; minor=${minor%%.*}
 ldflags="-s -w -X k8s.io/component-base/version.gitVersion=${K8S_VERSION} -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor} -X k8s.io/component-base/version.gitTreeState=clean"
 
-build() { # module-dir package output
-  local out="$bin/$3"
+build() { # module-dir package output [folder]
+  local out="${4:-$bin}/$3"
   if [ -x "$out" ]; then return 0; fi
   echo "build.sh: building $3 from $2" >&2
   local start=$SECONDS
@@ -47,4 +51,7 @@ build k8s k8s.io/kubernetes/cmd/kube-controller-manager kube-controller-manager
 build k8s k8s.io/kubernetes/cmd/kube-scheduler kube-scheduler
 build k8s k8s.io/kubernetes/cmd/kubectl kubectl
 build kwok sigs.k8s.io/kwok/cmd/kwok kwok
+ldflags="-s -w -X helm.sh/helm/v4/internal/version.version=${HELM_VERSION}"
+build helm helm.sh/helm/v4/cmd/helm helm "$helm_bin"
+ln -sfn "$helm_bin/helm" "$bin/helm"
 echo "$bin"

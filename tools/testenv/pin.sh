@@ -47,4 +47,13 @@ staging_version=v0.${staging_minor}
   go mod edit -go=1.26.0
   go mod tidy
 )
-echo "pinned: kubernetes ${K8S_VERSION} (staging ${staging_version}), etcd ${ETCD_VERSION}, kwok ${KWOK_VERSION}"
+(
+  cd "$here/helm"
+  rm -f go.mod go.sum
+  go mod init memshack.local/testenv/helm >/dev/null 2>&1
+  go mod edit -require "helm.sh/helm/v4@${HELM_VERSION}"
+  go mod edit -tool helm.sh/helm/v4/cmd/helm
+  go mod edit -go=1.26.0
+  go mod tidy
+)
+echo "pinned: kubernetes ${K8S_VERSION} (staging ${staging_version}), etcd ${ETCD_VERSION}, kwok ${KWOK_VERSION}, helm ${HELM_VERSION}"
