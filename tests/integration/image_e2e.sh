@@ -111,21 +111,7 @@ awk '$2 == "/" {print $4}' "/proc/$pid/mounts" | grep -q '^ro' && ok "root files
 
 # --- a Memshack and a MemcachedProxy reach Ready ------------------------------------------------------------
 sed "s/namespace: default/namespace: $ns/" "$root/yaml/test.yaml" | k apply -f - >/dev/null
-k apply -f - >/dev/null <<YAML
-apiVersion: v1
-kind: Service
-metadata: {name: memcached}
-spec:
-  ports: [{name: memcache, port: 11211}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: memcached-manual, labels: {kubernetes.io/service-name: memcached}}
-addressType: IPv4
-ports: [{name: memcache, port: 11211}]
-endpoints:
-- {addresses: [192.0.2.10]}
-YAML
+external_service memcached memcache 192.0.2.10 | k apply -f - >/dev/null
 sed "s/namespace: default/namespace: $ns/" "$root/yaml/samples/memcachedproxy.yaml" | k apply -f - >/dev/null
 until_ok 120 is_ready memshack test && ok "Memshack Ready (operator in the container)" || { bad "Memshack: $(cond memshack test Ready message)"; logs; }
 until_ok 120 is_ready memcachedproxy cache && ok "MemcachedProxy Ready" || { bad "MemcachedProxy: $(cond memcachedproxy cache Ready message)"; logs; }

@@ -40,6 +40,26 @@ spec:
 CRD
   done
 }
+# external_service NAME PORT_NAME IP...: a selector-less Service on port 11211 and its hand-made
+# EndpointSlice (memcached servers outside the cluster), as YAML documents.
+external_service() {
+  local name=$1 port=$2 ip; shift 2
+  cat <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: $name}
+spec:
+  ports: [{name: $port, port: 11211}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: $name-manual, labels: {kubernetes.io/service-name: $name}}
+addressType: IPv4
+ports: [{name: $port, port: 11211}]
+endpoints:
+YAML
+  for ip in "$@"; do echo "- {addresses: [$ip]}"; done
+}
 established() { kubectl wait --for=condition=Established crd/memshacks.memshack.io crd/memcachedproxies.memshack.io --timeout=30s >/dev/null; }
 # finish: prints the closing tally and exits non-zero on any failure.
 finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }

@@ -64,25 +64,12 @@ until_ok 90 curl -sf "http://127.0.0.1:$hport/readyz" && ok "cluster-wide operat
 
 # ---- good objects in both namespaces ---------------------------------------------------------
 for ns in "$nsa" "$nsb"; do
-  kubectl -n "$ns" apply -f - >/dev/null <<YAML
+  { external_service backend cache 192.0.2.10; cat <<YAML; } | kubectl -n "$ns" apply -f - >/dev/null
+---
 apiVersion: memshack.io/v1alpha1
 kind: Memshack
 metadata: {name: good}
 spec: {numShards: 1, numReplicas: 1, mcrouterPoolSize: 1}
----
-apiVersion: v1
-kind: Service
-metadata: {name: backend}
-spec:
-  ports: [{name: cache, port: 11211}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: backend-manual, labels: {kubernetes.io/service-name: backend}}
-addressType: IPv4
-ports: [{name: cache, port: 11211}]
-endpoints:
-- {addresses: [192.0.2.10]}
 ---
 apiVersion: memshack.io/v1alpha1
 kind: MemcachedProxy
