@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "cachetest/cachetest.h"
+#include "exporter/mcrouter_exporter.h"
 #include "core/crd.h"
 #include "core/memshack_desired.h"
 #include "core/memshack_spec.h"
@@ -51,6 +52,7 @@ static void usage(FILE *f)
 	      "  render    print the objects (and mcrouter config) for Memshacks in a file, offline\n"
 	      "  crd       print the CustomResourceDefinitions\n"
 	      "  cachetest check a memcached endpoint end to end: memshack cachetest HOST:PORT\n"
+	      "  mcrouter-exporter  serve a local mcrouter's stats as Prometheus metrics (see --help)\n"
 	      "  version   print memshack's version\n"
 	      "\n"
 	      "options (check):\n"
@@ -450,6 +452,8 @@ int main(int argc, char **argv)
 		return cmd_render(argc - 1, argv + 1);
 	if (!strcmp(cmd, "cachetest"))
 		return cachetest_main(argc - 1, argv + 1);
+	if (!strcmp(cmd, "mcrouter-exporter"))
+		return mcrouter_exporter_main(argc - 1, argv + 1);
 	if (!strcmp(cmd, "crd"))
 		return cmd_crd();
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
