@@ -291,19 +291,11 @@ int cachetest_main(int argc, char **argv)
 		return 2;
 	}
 	char *target = strdup(argv[optind]);
-	char *colon = strrchr(target, ':');
-	if (!colon || colon == target || !colon[1]) {
+	if (!target || mcconn_split_address(target, &o.host, &o.port)) {
 		fprintf(stderr, "memshack cachetest: want HOST:PORT, got '%s'\n", argv[optind]);
 		free(target);
 		return 2;
 	}
-	*colon = '\0';
-	o.host = target;
-	if (target[0] == '[' && colon[-1] == ']') {
-		colon[-1] = '\0';
-		o.host = target + 1;
-	}
-	o.port = colon + 1;
 	cachetest_result r;
 	int rc = cachetest_run(&o, &r);
 	free(target);

@@ -246,7 +246,28 @@ static int stat_line(mcrouter_samples *out, const char *name, size_t nlen, const
 	return 0;
 }
 
-int mcrouter_stats_read(const char *reply, size_t len, mcrouter_samples *out, char *why, size_t whylen)
+/* One "STAT name value" line of `stats all` (the line without "STAT "). 0, or -1 with a reason. */
+static int stats_line(void *ud, const char *line, size_t n, char *why, size_t whylen)
+{
+	const char *sp = memchr(line, ' ', n);
+	size_t nlen = sp ? (size_t)(sp - line) : n;
+	const char *value = sp ? sp + 1 : line + n;
+	if (nlen == 0)
+		return fail(why, whylen, "a stat without a name", line, n);
+	if (stat_line(ud, line, nlen, value, (size_t)(line + n - value))) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The frame both replies share: "STAT ..." lines up to "END". Hands each line,
+ * without "STAT ", to line_fn; on any failure removes what was appended to out.
+ */
+static int read_reply(const char *reply, size_t len, mcrouter_samples *out,
+		      int (*line_fn)(void *ud, const char *line, size_t n, char *why, size_t whylen), void *ud,
+		      char *why, size_t whylen)
 {
 	size_t before = out->n;
 	const char *p = reply, *end = reply + len, *line;
@@ -262,17 +283,8 @@ int mcrouter_stats_read(const char *reply, size_t len, mcrouter_samples *out, ch
 			fail(why, whylen, "not a stats line", line, n);
 			goto out;
 		}
-		const char *name = line + 5, *sp = memchr(name, ' ', n - 5);
-		size_t nlen = sp ? (size_t)(sp - name) : n - 5;
-		const char *value = sp ? sp + 1 : line + n;
-		if (nlen == 0) {
-			fail(why, whylen, "a stat without a name", line, n);
+		if (line_fn(ud, line + 5, n - 5, why, whylen))
 			goto out;
-		}
-		if (stat_line(out, name, nlen, value, (size_t)(line + n - value))) {
-			snprintf(why, whylen, "out of memory");
-			goto out;
-		}
 	}
 	if (!ended) {
 		snprintf(why, whylen, "the reply ended before END");
@@ -283,6 +295,11 @@ out:
 	while (rc && out->n > before)
 		sample_release(&out->v[--out->n]);
 	return rc;
+}
+
+int mcrouter_stats_read(const char *reply, size_t len, mcrouter_samples *out, char *why, size_t whylen)
+{
+	return read_reply(reply, len, out, stats_line, out, why, whylen);
 }
 
 /* A per-server sample merged with the same family and labels seen before: summed, or the maximum for latencies. */
@@ -373,9 +390,11 @@ static int server_token(merger *m, const char *server, size_t slen, const char *
 	return 0; /* retransmission ratios and what later versions add */
 }
 
-static int server_line(merger *m, const char *line, size_t n, char *why, size_t whylen)
+/* One line of `stats servers` (without "STAT "). 0, or -1 with a reason. */
+static int server_line(void *ud, const char *line, size_t n, char *why, size_t whylen)
 {
-	const char *key = line + 5, *end = line + n;
+	merger *m = ud;
+	const char *key = line, *end = line + n;
 	const char *sp = memchr(key, ' ', (size_t)(end - key));
 	size_t slen = server_address(key, sp ? (size_t)(sp - key) : (size_t)(end - key));
 	if (!slen)
@@ -406,32 +425,8 @@ static int server_line(merger *m, const char *line, size_t n, char *why, size_t 
 
 int mcrouter_servers_read(const char *reply, size_t len, mcrouter_samples *out, char *why, size_t whylen)
 {
-	size_t before = out->n;
 	merger m = { out, STRMAP_INIT };
-	const char *p = reply, *end = reply + len, *line;
-	size_t n;
-	int rc = -1;
-	bool ended = false;
-	while (!ended && next_line(&p, end, &line, &n)) {
-		if (n == 3 && !strncmp(line, "END", 3)) {
-			ended = true;
-			continue;
-		}
-		if (n < 5 || strncmp(line, "STAT ", 5)) {
-			fail(why, whylen, "not a stats line", line, n);
-			goto out;
-		}
-		if (server_line(&m, line, n, why, whylen))
-			goto out;
-	}
-	if (!ended) {
-		snprintf(why, whylen, "the reply ended before END");
-		goto out;
-	}
-	rc = 0;
-out:
+	int rc = read_reply(reply, len, out, server_line, &m, why, whylen);
 	strmap_release(&m.seen, NULL);
-	while (rc && out->n > before)
-		sample_release(&out->v[--out->n]);
 	return rc;
 }

@@ -179,22 +179,6 @@ static const char USAGE[] =
 	"Serves the stats of the mcrouter at HOST:PORT (default 127.0.0.1:5000) as Prometheus metrics\n"
 	"on ADDR (default :9151): /metrics, /healthz, /readyz.\n";
 
-/* HOST:PORT or [V6]:PORT into host and port (in place). 0, or -1. */
-static int split_address(char *s, const char **host, const char **port)
-{
-	char *colon = strrchr(s, ':');
-	if (!colon || colon == s || !colon[1])
-		return -1;
-	*colon = '\0';
-	*host = s;
-	if (s[0] == '[' && colon[-1] == ']') {
-		colon[-1] = '\0';
-		*host = s + 1;
-	}
-	*port = colon + 1;
-	return 0;
-}
-
 int mcrouter_exporter_main(int argc, char **argv)
 {
 	static const struct option opts[] = { { "mcrouter", required_argument, NULL, 'm' },
@@ -221,8 +205,12 @@ int mcrouter_exporter_main(int argc, char **argv)
 		default: fputs(USAGE, stderr); return 2;
 		}
 	}
-	if (optind != argc || split_address(target, &o.host, &o.port)) {
+	if (optind != argc) {
 		fputs(USAGE, stderr);
+		return 2;
+	}
+	if (mcconn_split_address(target, &o.host, &o.port)) {
+		fprintf(stderr, "memshack mcrouter-exporter: --mcrouter wants HOST:PORT, got '%s'\n", target);
 		return 2;
 	}
 	sigset_t sigs;

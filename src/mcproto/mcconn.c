@@ -9,6 +9,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+int mcconn_split_address(char *s, const char **host, const char **port)
+{
+	char *colon = strrchr(s, ':');
+	if (!colon || colon == s || !colon[1])
+		return -1;
+	*colon = '\0';
+	*host = s;
+	if (s[0] == '[' && colon[-1] == ']') {
+		colon[-1] = '\0';
+		*host = s + 1;
+	}
+	*port = colon + 1;
+	return 0;
+}
+
 int mcconn_dial(mcconn *c, const char *host, const char *port, char *err, size_t errlen)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;

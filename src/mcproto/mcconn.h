@@ -26,6 +26,12 @@ typedef struct mcconn {
 		-1, (timeout), SBUF_INIT \
 	}
 
+/*
+ * Splits "HOST:PORT" or "[V6]:PORT" in place (s is modified): *host and *port
+ * point into s. Returns 0, or -1 when s has no non-empty HOST and PORT.
+ */
+int mcconn_split_address(char *s, const char **host, const char **port);
+
 /* Resolves host (getaddrinfo: name or address) and connects, waiting at most
  * c->timeout_ms. Returns 0, or -1 with a one-line reason in err. */
 int mcconn_dial(mcconn *c, const char *host, const char *port, char *err, size_t errlen);
