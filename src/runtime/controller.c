@@ -74,6 +74,10 @@ controller *controller_new(const controller_options *o)
 				      "Keys added to the work queue.", NULL, 0);
 		rc |= metrics_declare(c->metrics, "memshack_workqueue_retries_total", METRIC_COUNTER,
 				      "Keys re-added with backoff after an error.", NULL, 0);
+		rc |= metrics_declare(
+			c->metrics, "memshack_workqueue_queue_duration_seconds", METRIC_HISTOGRAM,
+			"How long a key waited in the work queue before a worker took it, by priority (high: a new object or spec).",
+			buckets, sizeof buckets / sizeof *buckets);
 		if (rc) {
 			controller_free(c);
 			return NULL;
@@ -225,8 +229,16 @@ static void *worker(void *p)
 {
 	controller *c = p;
 	char *key;
-	while ((key = workqueue_get(c->queue))) {
+	workqueue_wait wait;
+	while ((key = workqueue_get_waited(c->queue, &wait))) {
 		update_queue_metrics(c);
+		if (c->metrics) {
+			char l[256];
+			snprintf(l, sizeof l, "%s,priority=\"%s\"", c->labels,
+				 wait.priority == WORKQUEUE_HIGH ? "high" : "normal");
+			metrics_observe(c->metrics, "memshack_workqueue_queue_duration_seconds", l,
+					(double)wait.waited_us / 1e6);
+		}
 		double t0 = clock_mono_seconds();
 		reconcile_result r = c->reconcile(c->ud, key);
 		double dt = clock_mono_seconds() - t0;

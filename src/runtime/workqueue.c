@@ -14,9 +14,14 @@ typedef struct delayed {
 	char *key;
 } delayed;
 
-/* A FIFO of ready keys (owned copies). */
+/* A FIFO of ready keys (owned copies), each with when it was queued. */
+typedef struct ring_entry {
+	char *key;
+	int64_t at;
+} ring_entry;
+
 typedef struct ring {
-	char **buf;
+	ring_entry *buf;
 	size_t head, count, cap;
 } ring;
 
@@ -92,7 +97,7 @@ void workqueue_free(workqueue *q)
 	for (int p = 0; p < 2; p++) {
 		ring *r = &q->ready[p];
 		for (size_t i = 0; i < r->count; i++)
-			free(r->buf[(r->head + i) % r->cap]);
+			free(r->buf[(r->head + i) % r->cap].key);
 		free(r->buf);
 	}
 	for (size_t i = 0; i < q->heap_len; i++)
@@ -107,11 +112,11 @@ void workqueue_free(workqueue *q)
 	free(q);
 }
 
-static int ring_push(ring *r, const char *key)
+static int ring_push(ring *r, const char *key, int64_t at)
 {
 	if (r->count == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 16;
-		char **f = malloc(cap * sizeof *f);
+		ring_entry *f = malloc(cap * sizeof *f);
 		if (!f)
 			return -1;
 		for (size_t i = 0; i < r->count; i++)
@@ -124,7 +129,7 @@ static int ring_push(ring *r, const char *key)
 	char *k = strdup(key);
 	if (!k)
 		return -1;
-	r->buf[(r->head + r->count) % r->cap] = k;
+	r->buf[(r->head + r->count) % r->cap] = (ring_entry){ k, at };
 	r->count++;
 	return 0;
 }
@@ -163,7 +168,7 @@ static void add_locked(workqueue *q, const char *key, workqueue_priority prio)
 		return;
 	if (is_processing(q, key))
 		return; /* re-queued by done(), at the priority dirty holds */
-	if (ring_push(&q->ready[prio], key)) {
+	if (ring_push(&q->ready[prio], key, now(q))) {
 		if (have < 0)
 			strmap_remove(&q->dirty, key, NULL);
 		else
@@ -358,14 +363,15 @@ int workqueue_failures(workqueue *q, const char *key)
  * it fails (no memory) the key stays queued and *stalled is set: handing
  * it out unmarked would let add() queue it for a second worker.
  */
-static char *take_locked(workqueue *q, bool *stalled)
+static char *take_locked(workqueue *q, bool *stalled, workqueue_wait *wait)
 {
 	for (;;) {
 		int p = q->ready[WORKQUEUE_HIGH].count ? WORKQUEUE_HIGH : WORKQUEUE_NORMAL;
 		ring *r = &q->ready[p];
 		if (!r->count)
 			return NULL;
-		char *k = r->buf[r->head];
+		char *k = r->buf[r->head].key;
+		int64_t at = r->buf[r->head].at;
 		bool live = dirty_priority(q, k) == p && !is_processing(q, k);
 		if (live && strmap_put(&q->processing, k, NULL, NULL, NULL)) {
 			*stalled = true;
@@ -379,6 +385,8 @@ static char *take_locked(workqueue *q, bool *stalled)
 		}
 		strmap_remove(&q->dirty, k, NULL);
 		q->queued--;
+		if (wait)
+			*wait = (workqueue_wait){ (workqueue_priority)p, now(q) - at };
 		return k;
 	}
 }
@@ -390,7 +398,7 @@ char *workqueue_try_get(workqueue *q)
 	bool stalled = false; /* the caller asks again anyway */
 	if (!q->shutdown) {
 		promote_due(q);
-		k = take_locked(q, &stalled);
+		k = take_locked(q, &stalled, NULL);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return k;
@@ -398,12 +406,17 @@ char *workqueue_try_get(workqueue *q)
 
 char *workqueue_get(workqueue *q)
 {
+	return workqueue_get_waited(q, NULL);
+}
+
+char *workqueue_get_waited(workqueue *q, workqueue_wait *wait)
+{
 	pthread_mutex_lock(&q->mu);
 	char *k = NULL;
 	while (!q->shutdown) {
 		int64_t next = promote_due(q);
 		bool stalled = false;
-		if ((k = take_locked(q, &stalled)))
+		if ((k = take_locked(q, &stalled, wait)))
 			break;
 		if (stalled)
 			next = now(q) + 10000; /* out of memory: try again in 10 ms */
@@ -411,12 +424,12 @@ char *workqueue_get(workqueue *q)
 			pthread_cond_wait(&q->cond, &q->mu);
 		} else {
 			/* Sleep until the next delayed key is due (the clock may be a test clock: cap the wait). */
-			int64_t wait = next - now(q);
-			if (wait > 1000000)
-				wait = 1000000;
-			if (wait < 1000)
-				wait = 1000;
-			clock_cond_wait_until(&q->cond, &q->mu, clock_mono_us() + wait);
+			int64_t sleep_us = next - now(q);
+			if (sleep_us > 1000000)
+				sleep_us = 1000000;
+			if (sleep_us < 1000)
+				sleep_us = 1000;
+			clock_cond_wait_until(&q->cond, &q->mu, clock_mono_us() + sleep_us);
 		}
 	}
 	pthread_mutex_unlock(&q->mu);
@@ -428,7 +441,7 @@ void workqueue_done(workqueue *q, const char *key)
 	pthread_mutex_lock(&q->mu);
 	strmap_remove(&q->processing, key, NULL);
 	int p = dirty_priority(q, key);
-	if (p >= 0 && !q->shutdown && ring_push(&q->ready[p], key) == 0) {
+	if (p >= 0 && !q->shutdown && ring_push(&q->ready[p], key, now(q)) == 0) {
 		q->queued++;
 		pthread_cond_signal(&q->cond);
 	}

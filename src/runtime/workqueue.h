@@ -64,6 +64,14 @@ int workqueue_failures(workqueue *q, const char *key);
  * (caller frees, after workqueue_done). Returns NULL after shutdown.
  */
 MEMSHACK_MUST_USE char *workqueue_get(workqueue *q);
+/* How long a key handed out had waited, and at which priority. */
+typedef struct workqueue_wait {
+	workqueue_priority priority;
+	int64_t waited_us; /* since it was last queued ready: added, re-queued by done(), raised, or come due */
+} workqueue_wait;
+
+/* workqueue_get, also saying how long the key waited (wait may be NULL). */
+MEMSHACK_MUST_USE char *workqueue_get_waited(workqueue *q, workqueue_wait *wait);
 /* Non-blocking: a ready key (as above) or NULL. Moves due delayed keys first. */
 MEMSHACK_MUST_USE char *workqueue_try_get(workqueue *q);
 void workqueue_done(workqueue *q, const char *key);

@@ -226,6 +226,39 @@ static void test_priorities(void **state)
 	workqueue_free(q);
 }
 
+/* How long each key waited, and at which priority: from its add, its raise, or its re-queue by done(). */
+static void test_wait_times(void **state)
+{
+	(void)state;
+	workqueue *q = fake_queue();
+	workqueue_wait w;
+	workqueue_add(q, "a");
+	fake_now += 300000;
+	workqueue_add_priority(q, "b", WORKQUEUE_HIGH);
+	fake_now += 200000;
+	char *k = workqueue_get_waited(q, &w);
+	assert_string_equal(k, "b");
+	assert_int_equal(w.priority, WORKQUEUE_HIGH);
+	assert_int_equal(w.waited_us, 200000);
+	workqueue_done(q, k);
+	free(k);
+	k = workqueue_get_waited(q, &w);
+	assert_string_equal(k, "a");
+	assert_int_equal(w.priority, WORKQUEUE_NORMAL);
+	assert_int_equal(w.waited_us, 500000);
+	workqueue_add(q, "a"); /* while a worker holds it: queued again by done() */
+	fake_now += 100000;
+	workqueue_done(q, k);
+	free(k);
+	fake_now += 50000;
+	k = workqueue_get_waited(q, &w);
+	assert_string_equal(k, "a");
+	assert_int_equal(w.waited_us, 50000);
+	workqueue_done(q, k);
+	free(k);
+	workqueue_free(q);
+}
+
 /* A key raised while a worker holds it comes back first when done; its stale entry never reaches a second worker. */
 static void test_priority_while_processing(void **state)
 {
@@ -260,6 +293,7 @@ int main(void)
 		cmocka_unit_test(test_dedup_and_fifo),
 		cmocka_unit_test(test_priorities),
 		cmocka_unit_test(test_priority_while_processing),
+		cmocka_unit_test(test_wait_times),
 		cmocka_unit_test(test_no_concurrent_same_key),
 		cmocka_unit_test(test_backoff_growth_and_forget),
 		cmocka_unit_test(test_overall_rate_limit),
