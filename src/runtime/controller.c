@@ -29,6 +29,12 @@ typedef struct source {
 	void *ud;
 } source;
 
+/* What a worker thread is given: its controller, and the lowest priority it takes. */
+typedef struct worker_arg {
+	controller *c;
+	workqueue_priority min;
+} worker_arg;
+
 struct controller {
 	char *name;
 	char labels[160];
@@ -39,7 +45,8 @@ struct controller {
 	workqueue *queue;
 	source sources[MAX_SOURCES];
 	int n_sources;
-	pthread_t workers[MAX_WORKERS];
+	pthread_t workers[MAX_WORKERS + 1]; /* n_workers, then the one kept for high keys */
+	worker_arg args[MAX_WORKERS + 1];
 	int running;
 	pthread_mutex_t mu;
 	bool stopping;
@@ -227,10 +234,11 @@ int controller_watch_mapped(controller *c, informer *inf, controller_map_fn map,
 
 static void *worker(void *p)
 {
-	controller *c = p;
+	const worker_arg *a = p;
+	controller *c = a->c;
 	char *key;
 	workqueue_wait wait;
-	while ((key = workqueue_get_waited(c->queue, &wait))) {
+	while ((key = workqueue_get_waited(c->queue, a->min, &wait))) {
 		update_queue_metrics(c);
 		if (c->metrics) {
 			char l[256];
@@ -293,8 +301,14 @@ int controller_start(controller *c, int64_t sync_timeout_us)
 	pthread_mutex_lock(&c->mu);
 	int rc = 0;
 	if (!c->stopping) {
-		for (int i = 0; i < c->n_workers; i++) {
-			if (pthread_create(&c->workers[c->running], NULL, worker, c)) {
+		/*
+		 * n_workers take every key (high first), and one more only high keys
+		 * (new objects, spec changes), so that a user's change never waits
+		 * for a reconcile that status churn started.
+		 */
+		for (int i = 0; i <= c->n_workers; i++) {
+			c->args[i] = (worker_arg){ c, i < c->n_workers ? WORKQUEUE_NORMAL : WORKQUEUE_HIGH };
+			if (pthread_create(&c->workers[c->running], NULL, worker, &c->args[i])) {
 				rc = -1;
 				break;
 			}
@@ -303,7 +317,9 @@ int controller_start(controller *c, int64_t sync_timeout_us)
 	}
 	pthread_mutex_unlock(&c->mu);
 	if (!rc)
-		log_write(LOG_INFO, c->name, NULL, "caches synced; %d workers started", c->running);
+		log_write(LOG_INFO, c->name, NULL,
+			  "caches synced; %d workers started (one of them only for new objects and spec changes)",
+			  c->running);
 	return rc;
 }
 

@@ -1,13 +1,16 @@
 /*
  * controller — keys from informers into a work queue, N workers calling a
- * reconcile function. Level-based: handlers only enqueue keys; the
- * reconciler reads the caches.
+ * reconcile function, and one more worker that takes only high-priority keys
+ * (new objects and spec changes), so a user's change never waits behind
+ * reconciles that status churn started. Level-based: handlers only enqueue
+ * keys; the reconciler reads the caches.
  *
  * Workers start only after every watched informer has synced. Results:
  * done (forget the key's failures), requeue after a delay, or error (per-key
  * exponential backoff). Each reconcile is counted and timed in metrics:
  * memshack_reconcile_total{controller,result}, memshack_reconcile_duration_seconds{controller},
- * memshack_workqueue_depth/adds_total/retries_total{name}.
+ * memshack_workqueue_depth/adds_total/retries_total{name},
+ * memshack_workqueue_queue_duration_seconds{controller,priority}.
  */
 #ifndef MEMSHACK_RUNTIME_CONTROLLER_H
 #define MEMSHACK_RUNTIME_CONTROLLER_H

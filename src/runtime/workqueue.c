@@ -178,7 +178,8 @@ static void add_locked(workqueue *q, const char *key, workqueue_priority prio)
 	}
 	if (have < 0)
 		q->queued++;
-	pthread_cond_signal(&q->cond);
+	/* Every getter: one woken at random could be one that takes only high keys. */
+	pthread_cond_broadcast(&q->cond);
 }
 
 void workqueue_add(workqueue *q, const char *key)
@@ -363,10 +364,10 @@ int workqueue_failures(workqueue *q, const char *key)
  * it fails (no memory) the key stays queued and *stalled is set: handing
  * it out unmarked would let add() queue it for a second worker.
  */
-static char *take_locked(workqueue *q, bool *stalled, workqueue_wait *wait)
+static char *take_locked(workqueue *q, workqueue_priority min, bool *stalled, workqueue_wait *wait)
 {
 	for (;;) {
-		int p = q->ready[WORKQUEUE_HIGH].count ? WORKQUEUE_HIGH : WORKQUEUE_NORMAL;
+		int p = q->ready[WORKQUEUE_HIGH].count || min == WORKQUEUE_HIGH ? WORKQUEUE_HIGH : WORKQUEUE_NORMAL;
 		ring *r = &q->ready[p];
 		if (!r->count)
 			return NULL;
@@ -398,7 +399,7 @@ char *workqueue_try_get(workqueue *q)
 	bool stalled = false; /* the caller asks again anyway */
 	if (!q->shutdown) {
 		promote_due(q);
-		k = take_locked(q, &stalled, NULL);
+		k = take_locked(q, WORKQUEUE_NORMAL, &stalled, NULL);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return k;
@@ -406,17 +407,17 @@ char *workqueue_try_get(workqueue *q)
 
 char *workqueue_get(workqueue *q)
 {
-	return workqueue_get_waited(q, NULL);
+	return workqueue_get_waited(q, WORKQUEUE_NORMAL, NULL);
 }
 
-char *workqueue_get_waited(workqueue *q, workqueue_wait *wait)
+char *workqueue_get_waited(workqueue *q, workqueue_priority min, workqueue_wait *wait)
 {
 	pthread_mutex_lock(&q->mu);
 	char *k = NULL;
 	while (!q->shutdown) {
 		int64_t next = promote_due(q);
 		bool stalled = false;
-		if ((k = take_locked(q, &stalled, wait)))
+		if ((k = take_locked(q, min, &stalled, wait)))
 			break;
 		if (stalled)
 			next = now(q) + 10000; /* out of memory: try again in 10 ms */
@@ -441,11 +442,9 @@ void workqueue_done(workqueue *q, const char *key)
 	pthread_mutex_lock(&q->mu);
 	strmap_remove(&q->processing, key, NULL);
 	int p = dirty_priority(q, key);
-	if (p >= 0 && !q->shutdown && ring_push(&q->ready[p], key, now(q)) == 0) {
+	if (p >= 0 && !q->shutdown && ring_push(&q->ready[p], key, now(q)) == 0)
 		q->queued++;
-		pthread_cond_signal(&q->cond);
-	}
-	pthread_cond_broadcast(&q->cond); /* drain() waits on processing */
+	pthread_cond_broadcast(&q->cond); /* getters, and drain(), which waits on processing */
 	pthread_mutex_unlock(&q->mu);
 }
 

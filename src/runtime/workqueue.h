@@ -70,8 +70,12 @@ typedef struct workqueue_wait {
 	int64_t waited_us; /* since it was last queued ready: added, re-queued by done(), raised, or come due */
 } workqueue_wait;
 
-/* workqueue_get, also saying how long the key waited (wait may be NULL). */
-MEMSHACK_MUST_USE char *workqueue_get_waited(workqueue *q, workqueue_wait *wait);
+/*
+ * workqueue_get, also saying how long the key waited (wait may be NULL).
+ * With min WORKQUEUE_HIGH only high keys are handed out: a worker kept for
+ * new objects and spec changes, which never waits behind a normal reconcile.
+ */
+MEMSHACK_MUST_USE char *workqueue_get_waited(workqueue *q, workqueue_priority min, workqueue_wait *wait);
 /* Non-blocking: a ready key (as above) or NULL. Moves due delayed keys first. */
 MEMSHACK_MUST_USE char *workqueue_try_get(workqueue *q);
 void workqueue_done(workqueue *q, const char *key);

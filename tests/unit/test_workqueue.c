@@ -236,13 +236,13 @@ static void test_wait_times(void **state)
 	fake_now += 300000;
 	workqueue_add_priority(q, "b", WORKQUEUE_HIGH);
 	fake_now += 200000;
-	char *k = workqueue_get_waited(q, &w);
+	char *k = workqueue_get_waited(q, WORKQUEUE_NORMAL, &w);
 	assert_string_equal(k, "b");
 	assert_int_equal(w.priority, WORKQUEUE_HIGH);
 	assert_int_equal(w.waited_us, 200000);
 	workqueue_done(q, k);
 	free(k);
-	k = workqueue_get_waited(q, &w);
+	k = workqueue_get_waited(q, WORKQUEUE_NORMAL, &w);
 	assert_string_equal(k, "a");
 	assert_int_equal(w.priority, WORKQUEUE_NORMAL);
 	assert_int_equal(w.waited_us, 500000);
@@ -251,12 +251,76 @@ static void test_wait_times(void **state)
 	workqueue_done(q, k);
 	free(k);
 	fake_now += 50000;
-	k = workqueue_get_waited(q, &w);
+	k = workqueue_get_waited(q, WORKQUEUE_NORMAL, &w);
 	assert_string_equal(k, "a");
 	assert_int_equal(w.waited_us, 50000);
 	workqueue_done(q, k);
 	free(k);
 	workqueue_free(q);
+}
+
+typedef struct reserved_state {
+	workqueue *q;
+	pthread_mutex_t mu;
+	char taken[8][8];
+	int n;
+} reserved_state;
+
+/* The worker kept for high keys: records what it takes. */
+static void *high_worker(void *p)
+{
+	reserved_state *r = p;
+	char *k;
+	while ((k = workqueue_get_waited(r->q, WORKQUEUE_HIGH, NULL))) {
+		pthread_mutex_lock(&r->mu);
+		if (r->n < 8)
+			snprintf(r->taken[r->n++], sizeof r->taken[0], "%s", k);
+		pthread_mutex_unlock(&r->mu);
+		workqueue_done(r->q, k);
+		free(k);
+	}
+	return NULL;
+}
+
+static int taken_count(reserved_state *r)
+{
+	pthread_mutex_lock(&r->mu);
+	int n = r->n;
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+/* A worker that takes only high keys leaves normal ones to the others, and is woken by a high add. */
+static void test_reserved_worker(void **state)
+{
+	(void)state;
+	reserved_state r = { .q = workqueue_new(NULL), .mu = PTHREAD_MUTEX_INITIALIZER };
+	pthread_t t;
+	pthread_create(&t, NULL, high_worker, &r);
+	workqueue_add(r.q, "n1");
+	workqueue_add(r.q, "n2");
+	nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
+	assert_int_equal(taken_count(&r), 0); /* woken by the adds, but they are not for it */
+	assert_int_equal(workqueue_len(r.q), 2);
+	workqueue_add_priority(r.q, "h1", WORKQUEUE_HIGH);
+	for (int i = 0; i < 200 && taken_count(&r) < 1; i++)
+		nanosleep(&(struct timespec){ 0, 5000000 }, NULL);
+	assert_int_equal(taken_count(&r), 1);
+	assert_string_equal(r.taken[0], "h1");
+	/* A normal key raised to high is its too; the rest stay for the other workers. */
+	workqueue_add_priority(r.q, "n2", WORKQUEUE_HIGH);
+	for (int i = 0; i < 200 && taken_count(&r) < 2; i++)
+		nanosleep(&(struct timespec){ 0, 5000000 }, NULL);
+	assert_string_equal(r.taken[1], "n2");
+	char *k = workqueue_try_get(r.q);
+	assert_string_equal(k, "n1");
+	workqueue_done(r.q, k);
+	free(k);
+	assert_null(workqueue_try_get(r.q)); /* n2's stale normal entry is dropped */
+	workqueue_shutdown(r.q);
+	pthread_join(t, NULL);
+	assert_int_equal(taken_count(&r), 2);
+	workqueue_free(r.q);
 }
 
 /* A key raised while a worker holds it comes back first when done; its stale entry never reaches a second worker. */
@@ -294,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_priorities),
 		cmocka_unit_test(test_priority_while_processing),
 		cmocka_unit_test(test_wait_times),
+		cmocka_unit_test(test_reserved_worker),
 		cmocka_unit_test(test_no_concurrent_same_key),
 		cmocka_unit_test(test_backoff_growth_and_forget),
 		cmocka_unit_test(test_overall_rate_limit),
