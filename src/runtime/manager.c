@@ -508,6 +508,10 @@ static void *signal_thread(void *p)
 				controller_halt(m->controllers[i]);
 		} else {
 			log_warn("received a second signal: exiting now");
+			/* In-flight reconciles are not waited for: their threads are let go, as when the lease is lost. */
+			for (int i = 0; i < m->n_controllers; i++)
+				controller_abandon(m->controllers[i]);
+			fflush(NULL);
 			_exit(1);
 		}
 	}
