@@ -206,28 +206,31 @@ static int fail(char *why, size_t whylen, const char *what, const char *line, si
 	return -1;
 }
 
-/* Whether the prefix/suffix pattern matches name; the middle (non-empty, no "_all") in *mid. */
+/* Whether s[0, len) ends with suffix. */
+static bool ends_with(const char *s, size_t len, const char *suffix)
+{
+	size_t n = strlen(suffix);
+	return len >= n && !strncmp(s + len - n, suffix, n);
+}
+
+/* Whether name is PREFIX MID SUFFIX with a non-empty MID (in *mid) that is not an _all or _out variant. */
 static bool pattern(const char *name, size_t len, const char *prefix, const char *suffix, const char **mid,
 		    size_t *midlen)
 {
 	size_t p = strlen(prefix), s = strlen(suffix);
-	if (len <= p + s || strncmp(name, prefix, p) || strncmp(name + len - s, suffix, s))
+	if (len <= p + s || strncmp(name, prefix, p) || !ends_with(name, len, suffix))
 		return false;
 	*mid = name + p;
 	*midlen = len - p - s;
 	/* cmd_get_out_count, result_tko_all_count: outgoing or all-including variants, not the plain count. */
-	return !((*midlen >= 4 && !strncmp(*mid + *midlen - 4, "_all", 4)) ||
-		 (*midlen >= 4 && !strncmp(*mid + *midlen - 4, "_out", 4)));
+	return !ends_with(*mid, *midlen, "_all") && !ends_with(*mid, *midlen, "_out");
 }
 
 /* One "STAT name value" line of `stats all`. */
 static int stat_line(mcrouter_samples *out, const char *name, size_t nlen, const char *value, size_t vlen)
 {
-	if (nlen == 7 && !strncmp(name, "version", 7)) {
-		char version[128];
-		snprintf(version, sizeof version, "%.*s", (int)vlen, value);
-		return append(out, F_BUILD_INFO, "version", version, strlen(version), NULL, NULL, 1);
-	}
+	if (nlen == 7 && !strncmp(name, "version", 7))
+		return append(out, F_BUILD_INFO, "version", value, vlen < 127 ? vlen : 127, NULL, NULL, 1);
 	double v;
 	if (!number(value, vlen, &v))
 		return 0; /* text stats (commandargs) and ones mcrouter leaves empty */
@@ -302,6 +305,9 @@ int mcrouter_stats_read(const char *reply, size_t len, mcrouter_samples *out, ch
 	return read_reply(reply, len, out, stats_line, out, why, whylen);
 }
 
+/* The longest HOST:PORT: a DNS name (253), brackets, a colon and a port. Bounds merge()'s key. */
+#define MAX_SERVER_ADDRESS 262
+
 /* A per-server sample merged with the same family and labels seen before: summed, or the maximum for latencies. */
 typedef struct merger {
 	mcrouter_samples *out;
@@ -310,7 +316,8 @@ typedef struct merger {
 
 static int merge(merger *m, int family, const char *server, size_t slen, const char *n1, const char *v1, double value)
 {
-	char key[512];
+	/* Never truncated: slen <= MAX_SERVER_ADDRESS, v1 is a key of at most 63 bytes or a short kind. */
+	char key[16 + MAX_SERVER_ADDRESS + 64];
 	snprintf(key, sizeof key, "%d|%.*s|%s", family, (int)slen, server, v1 ? v1 : "");
 	size_t at = (size_t)(uintptr_t)strmap_get(&m->seen, key, NULL);
 	if (at) {
@@ -327,7 +334,7 @@ static int merge(merger *m, int family, const char *server, size_t slen, const c
 	return 0;
 }
 
-/* "host:port:..." or "[v6]:port:...": the length of host:port, or 0. */
+/* "host:port:..." or "[v6]:port:...": the length of host:port, or 0 (also when longer than any address). */
 static size_t server_address(const char *key, size_t len)
 {
 	const char *p = key, *end = key + len;
@@ -344,7 +351,8 @@ static size_t server_address(const char *key, size_t len)
 	const char *q = p + 1;
 	while (q < end && *q >= '0' && *q <= '9')
 		q++;
-	return q > p + 1 ? (size_t)(q - key) : 0;
+	size_t n = (size_t)(q - key);
+	return q > p + 1 && n <= MAX_SERVER_ADDRESS ? n : 0;
 }
 
 static bool is_state(const char *k, size_t klen)
@@ -363,7 +371,7 @@ static bool is_state(const char *k, size_t klen)
 static int server_token(merger *m, const char *server, size_t slen, const char *tok, size_t tlen, bool results)
 {
 	const char *colon = memchr(tok, ':', tlen);
-	if (!colon && !results && tlen > 4 && !strncmp(tok + tlen - 4, "_tko", 4)) {
+	if (!colon && !results && tlen > 4 && ends_with(tok, tlen, "_tko")) {
 		char kind[32];
 		snprintf(kind, sizeof kind, "%.*s", (int)(tlen - 4), tok);
 		return merge(m, F_SERVER_TKO, server, slen, "kind", kind, 1);

@@ -144,7 +144,7 @@ char *mcrouter_exporter_scrape(mcrouter_exporter *x)
 		const mcrouter_family *f = &MCROUTER_FAMILIES[s.v[i].family];
 		char labels[1400];
 		if (labels_of(&s.v[i], labels, sizeof labels))
-			continue; /* a label value too long to be a server address */
+			continue; /* cannot happen: the core bounds every label value; skipped, never truncated */
 		if (f->kind == MCROUTER_COUNTER)
 			metrics_add(m, f->name, labels, s.v[i].value); /* a fresh registry: adding sets it */
 		else

@@ -38,6 +38,7 @@ typedef struct worker_arg {
 struct controller {
 	char *name;
 	char labels[160];
+	char wait_labels[2][200]; /* labels of the queue-wait histogram, by workqueue_priority */
 	int n_workers;
 	reconcile_fn reconcile;
 	void *ud;
@@ -69,6 +70,8 @@ controller *controller_new(const controller_options *o)
 		return NULL;
 	}
 	snprintf(c->labels, sizeof c->labels, "controller=\"%s\"", c->name);
+	snprintf(c->wait_labels[WORKQUEUE_NORMAL], sizeof c->wait_labels[0], "%s,priority=\"normal\"", c->labels);
+	snprintf(c->wait_labels[WORKQUEUE_HIGH], sizeof c->wait_labels[0], "%s,priority=\"high\"", c->labels);
 	if (c->metrics) {
 		static const double buckets[] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
 		int rc = metrics_declare(c->metrics, "memshack_reconcile_total", METRIC_COUNTER,
@@ -240,13 +243,9 @@ static void *worker(void *p)
 	workqueue_wait wait;
 	while ((key = workqueue_get_waited(c->queue, a->min, &wait))) {
 		update_queue_metrics(c);
-		if (c->metrics) {
-			char l[256];
-			snprintf(l, sizeof l, "%s,priority=\"%s\"", c->labels,
-				 wait.priority == WORKQUEUE_HIGH ? "high" : "normal");
-			metrics_observe(c->metrics, "memshack_workqueue_queue_duration_seconds", l,
-					(double)wait.waited_us / 1e6);
-		}
+		if (c->metrics)
+			metrics_observe(c->metrics, "memshack_workqueue_queue_duration_seconds",
+					c->wait_labels[wait.priority], (double)wait.waited_us / 1e6);
 		double t0 = clock_mono_seconds();
 		reconcile_result r = c->reconcile(c->ud, key);
 		double dt = clock_mono_seconds() - t0;

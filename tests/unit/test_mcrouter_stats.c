@@ -161,7 +161,11 @@ static void malformed(void **state)
 		"STAT 1.2.3.4:11211:ascii up:x; found:1\r\nEND\r\n", /* not a number */
 		"STAT 1.2.3.4:11211:ascii up:1; found:1\r\n",        /* no END */
 		"SERVER_ERROR busy\r\n",
+		NULL, /* a host longer than any DNS name: filled in below */
 	};
+	char long_host[400];
+	snprintf(long_host, sizeof long_host, "STAT %0300d:11211:ascii up:1; found:1\r\nEND\r\n", 0);
+	bad_servers[sizeof bad_servers / sizeof *bad_servers - 1] = long_host;
 	mcrouter_samples s = MCROUTER_SAMPLES_INIT;
 	char why[200];
 	const char *one = "STAT uptime 7\nEND\n"; /* "\n" alone is accepted too */
