@@ -38,20 +38,14 @@ holder() { k get lease memshack-leader -o jsonpath='{.spec.holderIdentity}' 2>/d
 
 "$root/scripts/image.sh" build "$image" > "$tmp/build.log" 2>&1 && ok "operator image built" \
   || { bad "image build"; tail -20 "$tmp/build.log"; finish; exit 1; }
-server=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
-hostport=${server#https://}
-kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d > "$tmp/ca.crt"
 
 # --- the kubelet of the operator pods ----------------------------------------------------------------------
 # start_pod POD: runs the image as the pod's container would run.
 start_pod() {
-  local pod=$1 sa dir mport hport
+  local pod=$1 mport hport
+  local dir=$tmp/pods/$pod
   local -a args=()
-  sa=$(k get pod "$pod" -o jsonpath='{.spec.serviceAccountName}')
-  dir=$tmp/pods/$pod; mkdir -p "$dir/sa"
-  k create token "$sa" --duration=1h > "$dir/sa/token" || return 1
-  cp "$tmp/ca.crt" "$dir/sa/ca.crt"; printf '%s' "$ns" > "$dir/sa/namespace"
-  chmod 0755 "$dir" "$dir/sa"; chmod 0644 "$dir"/sa/*
+  serviceaccount_dir "$dir" "$ns" "$(k get pod "$pod" -o jsonpath='{.spec.serviceAccountName}')" || return 1
   mport=$(free_port); hport=$(free_port)
   while IFS= read -r a; do
     case $a in
@@ -60,12 +54,7 @@ start_pod() {
     esac
     args+=("$a")
   done < <(k get pod "$pod" -o jsonpath='{range .spec.containers[0].args[*]}{@}{"\n"}{end}')
-  echo "$hport" > "$dir/health.port"
-  "$root/scripts/image.sh" run -d --name "chart-$$-$pod" --hostname "$pod" --network host \
-    --user 65532:65532 --read-only --cap-drop ALL --security-opt no-new-privileges \
-    -v "$dir/sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
-    -e "KUBERNETES_SERVICE_HOST=${hostport%:*}" -e "KUBERNETES_SERVICE_PORT=${hostport##*:}" \
-    "$image" "${args[@]}" > "$dir/cid" 2>&1
+  run_operator_image "chart-$$-$pod" "$pod" "$dir" "$image" "${args[@]}" > "$tmp/pods/$pod.cid" 2>&1
 }
 # Every Running pod of the release gets a container; a container whose pod is gone or deleting is stopped
 # (SIGTERM, the pod's grace period), as a kubelet does.

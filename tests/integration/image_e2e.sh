@@ -73,20 +73,11 @@ helm template memshack "$root/charts/memshack" --namespace "$ns" --set watchName
 kubectl apply -f "$tmp/rbac.yaml" >/dev/null && ok "the chart's ServiceAccount and namespaced RBAC applied ($(grep -c '^kind:' "$tmp/rbac.yaml") objects)" || bad "RBAC apply"
 
 # --- run it in-cluster style ------------------------------------------------------------------------------
-sa=$tmp/serviceaccount; mkdir -p "$sa"
-k create token memshack-operator --duration=1h > "$sa/token" && ok "ServiceAccount token from the TokenRequest API" || bad "token"
-kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d > "$sa/ca.crt"
-printf '%s' "$ns" > "$sa/namespace"
-chmod 0755 "$sa"; chmod 0644 "$sa"/*
-server=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
-hostport=${server#https://}
+sa=$tmp/serviceaccount
+serviceaccount_dir "$sa" "$ns" memshack-operator && ok "ServiceAccount token from the TokenRequest API" || bad "token"
 mport=$(free_port); hport=$(free_port)
 # operator.yaml's args, with loopback ports (host network) and no gateway probes (pods here are kwok's, not real).
-"$root/scripts/image.sh" run -d --name "$name" --network host \
-  --user 65532:65532 --read-only --cap-drop ALL --security-opt no-new-privileges \
-  -v "$sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
-  -e "KUBERNETES_SERVICE_HOST=${hostport%:*}" -e "KUBERNETES_SERVICE_PORT=${hostport##*:}" \
-  "$image" run --leader-elect --metrics-bind-address="127.0.0.1:$mport" --health-probe-bind-address="127.0.0.1:$hport" \
+run_operator_image "$name" "$name" "$sa" "$image" run --leader-elect --metrics-bind-address="127.0.0.1:$mport" --health-probe-bind-address="127.0.0.1:$hport" \
   --log-format=json --namespace="$ns" --gateway-probe-timeout-ms 0 > "$tmp/cid" 2>&1 \
   && ok "operator container started" || { bad "container start: $(cat "$tmp/cid")"; finish; exit 1; }
 logs() { podman logs "$name" 2>&1 | tail -"${1:-20}"; }

@@ -60,6 +60,30 @@ endpoints:
 YAML
   for ip in "$@"; do echo "- {addresses: [$ip]}"; done
 }
+# serviceaccount_dir DIR NAMESPACE SERVICEACCOUNT: what the kubelet mounts at
+# /var/run/secrets/kubernetes.io/serviceaccount: a token from the TokenRequest API, the API server's CA
+# (from the kubeconfig) and the namespace, readable by the operator image's uid.
+serviceaccount_dir() {
+  mkdir -p "$1"
+  kubectl -n "$2" create token "$3" --duration=1h > "$1/token" || return 1
+  kubectl config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}' | base64 -d > "$1/ca.crt"
+  printf '%s' "$2" > "$1/namespace"
+  chmod 0755 "$1"; chmod 0644 "$1"/*
+}
+# run_operator_image CONTAINER HOSTNAME SA_DIR IMAGE ARGS...: starts the operator image detached, as a pod of
+# yaml/operator.yaml would run: uid 65532, read-only root, no capabilities, no privilege escalation, SA_DIR
+# mounted where the kubelet puts it, KUBERNETES_SERVICE_HOST/_PORT naming the kubeconfig's API server (host
+# network).
+run_operator_image() {
+  local name=$1 host=$2 sa=$3 image=$4 server hostport; shift 4
+  server=$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')
+  hostport=${server#https://}
+  "$(dirname "${BASH_SOURCE[0]}")/../../scripts/image.sh" run -d --name "$name" --hostname "$host" --network host \
+    --user 65532:65532 --read-only --cap-drop ALL --security-opt no-new-privileges \
+    -v "$sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
+    -e "KUBERNETES_SERVICE_HOST=${hostport%:*}" -e "KUBERNETES_SERVICE_PORT=${hostport##*:}" \
+    "$image" "$@"
+}
 established() { kubectl wait --for=condition=Established crd/memshacks.memshack.io crd/memcachedproxies.memshack.io --timeout=30s >/dev/null; }
 # finish: prints the closing tally and exits non-zero on any failure.
 finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
