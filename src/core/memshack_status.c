@@ -152,8 +152,25 @@ bool memshack_pool_wanted(const memshack_spec *s, const char *name)
 	return atoi(k) < s->num_replicas;
 }
 
-/* A copy of st without what moves while pods start: condition messages and times, ready counts. NULL: no memory. */
-static json_t *without_counts(json_t *st)
+/* The status ("True", "False", ...) of condition `type` in st, or "". */
+static const char *condition_status(json_t *st, const char *type)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach (json_object_get(st, "conditions"), i, c)
+		if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "", type))
+			return json_string_value(json_object_get(c, "status")) ?: "";
+	return "";
+}
+
+/*
+ * A copy of st without what moves while pods start: condition messages and
+ * times, ready counts; and, while the object is not ready (`converging`),
+ * the reasons of every condition but Degraded and the status of
+ * ConfigLoaded and Progressing (which gateway answered first, which pods
+ * are still missing). NULL: no memory.
+ */
+static json_t *without_progress(json_t *st, bool converging)
 {
 	json_t *c = json_deep_copy(st);
 	size_t i;
@@ -161,6 +178,12 @@ static json_t *without_counts(json_t *st)
 	json_array_foreach (json_object_get(c, "conditions"), i, x) {
 		json_object_del(x, "message");
 		json_object_del(x, "lastTransitionTime");
+		const char *type = json_string_value(json_object_get(x, "type")) ?: "";
+		if (converging && strcmp(type, "Degraded")) {
+			json_object_del(x, "reason");
+			if (strcmp(type, "Ready"))
+				json_object_del(x, "status");
+		}
 	}
 	json_array_foreach (json_object_get(c, "pools"), i, x)
 		json_object_del(x, "ready");
@@ -177,11 +200,13 @@ memshack_status_plan memshack_status_write_decide(json_t *old, json_t *next, int
 	memshack_status_plan plan = { false, 0 };
 	if (!conditions_status_differs(old, next))
 		return plan;
-	json_t *a = old ? without_counts(old) : NULL, *b = without_counts(next);
-	bool counts_only = a && b && json_equal(a, b);
+	bool converging = old && !strcmp(condition_status(old, "Ready"), "False") &&
+			  !strcmp(condition_status(next, "Ready"), "False");
+	json_t *a = old ? without_progress(old, converging) : NULL, *b = without_progress(next, converging);
+	bool progress_only = a && b && json_equal(a, b);
 	json_decref(a);
 	json_decref(b);
-	if (!counts_only || since_write_us >= interval_us)
+	if (!progress_only || since_write_us >= interval_us)
 		plan.write_now = true;
 	else
 		plan.wait_us = interval_us - since_write_us;

@@ -92,8 +92,8 @@ memshack_prune_plan memshack_prune_decide(bool extra, bool confirmed, bool probe
 /* Whether `name` is one of the spec's pools (<name>-memshack-pool-<k>, 0 <= k < numReplicas). Pure. */
 bool memshack_pool_wanted(const memshack_spec *s, const char *name);
 
-/* Status writes while only counts move: at most one per object this often. */
-#define MEMSHACK_STATUS_COUNTS_INTERVAL_US 1000000
+/* Status writes that only show progress: at most one per object this often. */
+#define MEMSHACK_STATUS_PROGRESS_INTERVAL_US 5000000
 
 /* Whether and when to write a new status. */
 typedef struct memshack_status_plan {
@@ -105,13 +105,16 @@ typedef struct memshack_status_plan {
  * old: the status stored (borrowed, may be NULL); next: the one built now;
  * since_write_us: how long ago this operator last wrote this object's
  * status (INT64_MAX: not known). Nothing differs (beyond transition
- * times): no write. Something a reader acts on differs — a condition's
- * status or reason, observedGeneration, the endpoint, selector, config
- * digest, routing or a pool's name or desired size: write now (Ready turns
- * True the moment the last pod is). Only counts of ready pods and the
- * messages saying them differ: write at most once per interval, holding the
- * change back for the rest of it — the write after a burst carries the
- * settled counts. Pure.
+ * times): no write. Something a reader acts on differs — Ready's status,
+ * Degraded's status or reason, observedGeneration, the endpoint, selector,
+ * config digest, routing or a pool's name or desired size; once Ready, any
+ * condition's status or reason: write now (Ready turns True the moment the
+ * last pod is). Only progress differs — counts of ready pods and the
+ * messages saying them, and while Ready is False before and after, the
+ * reasons of Ready, Progressing and ConfigLoaded and ConfigLoaded's and
+ * Progressing's status: write at most once per interval, holding the change
+ * back for the rest of it — the write after a burst carries the settled
+ * state. Pure.
  */
 memshack_status_plan memshack_status_write_decide(json_t *old, json_t *next, int64_t since_write_us,
 						  int64_t interval_us);

@@ -552,13 +552,13 @@ static void report(pass *p)
 		p->res = RECONCILE_FAILED;
 		return;
 	}
-	/* While only ready counts move, at most one status write a second (memshack_status_write_decide). */
+	/* While only progress shows, at most one status write per interval (memshack_status_write_decide). */
 	pthread_mutex_lock(&ctl->mu);
 	config_memo *memo = strmap_get(&ctl->config_changed, p->key, NULL);
 	int64_t since = memo && memo->status_written ? clock_mono_us() - memo->status_written : INT64_MAX;
 	pthread_mutex_unlock(&ctl->mu);
 	memshack_status_plan plan = memshack_status_write_decide(json_object_get(p->ms, "status"), st, since,
-								 MEMSHACK_STATUS_COUNTS_INTERVAL_US);
+								 MEMSHACK_STATUS_PROGRESS_INTERVAL_US);
 	if (plan.write_now && write_status(ctl, p->ms, st, &p->kerr)) {
 		log_write(LOG_WARN, "memshack", p->key, "writing status: %s", kube_strerror(&p->kerr));
 		p->res = RECONCILE_FAILED;

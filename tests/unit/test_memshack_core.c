@@ -475,56 +475,81 @@ static void test_status_config_loaded(void **state)
 	memshack_spec_free(s);
 }
 
-/* When a changed status is written (memshack_status_write_decide): at once unless only ready counts moved. */
+/* When a changed status is written (memshack_status_write_decide): at once unless only progress shows. */
 static void test_status_write_decision(void **state)
 {
 	(void)state;
+	/* Conditions: 0 Ready, 1 Progressing, 2 Degraded, 3 ConfigLoaded; converging (Ready False). */
 	const char *base =
 		"{\"observedGeneration\": 2, \"conditions\": [{\"type\": \"Ready\", \"status\": \"False\", \"reason\": "
-		"\"PodsNotReady\", \"message\": \"1 of 6 memcached pods\", \"lastTransitionTime\": \"T0\"}], "
+		"\"PodsNotReady\", \"message\": \"1 of 6 memcached pods\", \"lastTransitionTime\": \"T0\"}, "
+		"{\"type\": \"Progressing\", \"status\": \"True\", \"reason\": \"Scaling\", \"message\": \"m\"}, "
+		"{\"type\": \"Degraded\", \"status\": \"False\", \"reason\": \"AsExpected\", \"message\": \"\"}, "
+		"{\"type\": \"ConfigLoaded\", \"status\": \"False\", \"reason\": \"NoReadyGateways\", \"message\": \"m\"}], "
 		"\"pools\": [{\"name\": \"p0\", \"desired\": 3, \"ready\": 1}], \"gateway\": {\"name\": \"g\", "
 		"\"desired\": 2, \"ready\": 1, \"configLoaded\": 0}, \"replicas\": 1, \"endpoint\": \"e\", "
 		"\"configDigest\": \"d1\", \"routing\": {\"shards\": 3, \"replicaPools\": 2}}";
-	enum { S = 1000000 };
-	/* Each row edits a copy of base: path, new value (JSON), how long since the last write, the plan. */
+	enum { S = 1000000, I = MEMSHACK_STATUS_PROGRESS_INTERVAL_US };
+	/*
+	 * Each row edits a copy of base (ready: Ready made True in both first):
+	 * path (element `at` of an array), new value (JSON), how long since the
+	 * last write, the plan.
+	 */
 	/* clang-format off */
 	static const struct {
-		const char *name, *field, *sub, *value;
+		const char *name;
+		bool ready;
+		const char *field;
+		int at;
+		const char *sub, *value;
 		int64_t since;
 		bool now;
 		int64_t wait;
 	} rows[] = {
-		{ "nothing changed: no write", NULL, NULL, NULL, 0, false, 0 },
-		{ "only a transition time: no write", "conditions", "lastTransitionTime", "\"T1\"", 0, false, 0 },
-		{ "a pool's ready count, 0.3 s after a write: held 0.7 s", "pools", "ready", "2", S * 3 / 10, false, S * 7 / 10 },
-		{ "a pool's ready count, 1.2 s after: now", "pools", "ready", "2", S * 12 / 10, true, 0 },
-		{ "a pool's ready count, never written by us: now", "pools", "ready", "2", INT64_MAX, true, 0 },
-		{ "the Ready message alone (counts): held", "conditions", "message", "\"2 of 6 memcached pods\"", S / 10, false, S * 9 / 10 },
-		{ "gateway ready count: held", "gateway", "ready", "2", S / 2, false, S / 2 },
-		{ "the scale subresource's replicas: held", "replicas", NULL, "2", S / 2, false, S / 2 },
-		{ "Ready turns True: now, however recent the last write", "conditions", "status", "\"True\"", 1, true, 0 },
-		{ "a condition's reason: now", "conditions", "reason", "\"ApplyFailed\"", 1, true, 0 },
-		{ "observedGeneration: now", "observedGeneration", NULL, "3", 1, true, 0 },
-		{ "the config digest: now", "configDigest", NULL, "\"d2\"", 1, true, 0 },
-		{ "routing: now", "routing", "shards", "4", 1, true, 0 },
-		{ "a pool's desired size: now", "pools", "desired", "4", 1, true, 0 },
+		{ "nothing changed: no write", false, NULL, 0, NULL, NULL, 0, false, 0 },
+		{ "only a transition time: no write", false, "conditions", 0, "lastTransitionTime", "\"T1\"", 0, false, 0 },
+		{ "a pool's ready count, 0.3 s after a write: held for the rest of the interval", false, "pools", 0, "ready", "2", S * 3 / 10, false, I - S * 3 / 10 },
+		{ "a pool's ready count, an interval after: now", false, "pools", 0, "ready", "2", I, true, 0 },
+		{ "a pool's ready count, never written by us: now", false, "pools", 0, "ready", "2", INT64_MAX, true, 0 },
+		{ "the Ready message alone (counts): held", false, "conditions", 0, "message", "\"2 of 6 memcached pods\"", S / 10, false, I - S / 10 },
+		{ "gateway ready count: held", false, "gateway", 0, "ready", "2", S / 2, false, I - S / 2 },
+		{ "the scale subresource's replicas: held", false, "replicas", 0, NULL, "2", S / 2, false, I - S / 2 },
+		{ "converging, ConfigLoaded turns True: held (progress)", false, "conditions", 3, "status", "\"True\"", S, false, I - S },
+		{ "converging, ConfigLoaded's reason: held", false, "conditions", 3, "reason", "\"Loading\"", S, false, I - S },
+		{ "converging, Ready's reason: held", false, "conditions", 0, "reason", "\"NoGateways\"", S, false, I - S },
+		{ "converging, Progressing's reason: held", false, "conditions", 1, "reason", "\"Waiting\"", S, false, I - S },
+		{ "Ready turns True: now, however recent the last write", false, "conditions", 0, "status", "\"True\"", 1, true, 0 },
+		{ "Degraded turns True: now", false, "conditions", 2, "status", "\"True\"", 1, true, 0 },
+		{ "Degraded's reason: now", false, "conditions", 2, "reason", "\"ApplyFailed\"", 1, true, 0 },
+		{ "ready, Ready turns False: now", true, "conditions", 0, "status", "\"False\"", 1, true, 0 },
+		{ "ready, ConfigLoaded's status: now", true, "conditions", 3, "status", "\"True\"", 1, true, 0 },
+		{ "ready, Progressing's reason: now", true, "conditions", 1, "reason", "\"Stable\"", 1, true, 0 },
+		{ "ready, a pool's ready count: held", true, "pools", 0, "ready", "2", S, false, I - S },
+		{ "observedGeneration: now", false, "observedGeneration", 0, NULL, "3", 1, true, 0 },
+		{ "the config digest: now", false, "configDigest", 0, NULL, "\"d2\"", 1, true, 0 },
+		{ "routing: now", false, "routing", 0, "shards", "4", 1, true, 0 },
+		{ "a pool's desired size: now", false, "pools", 0, "desired", "4", 1, true, 0 },
 	};
 	/* clang-format on */
 	for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
-		json_t *old = json_loads(base, 0, NULL), *next = json_deep_copy(old);
+		json_t *old = json_loads(base, 0, NULL);
 		assert_non_null(old);
+		if (rows[i].ready)
+			json_object_set_new(json_array_get(json_object_get(old, "conditions"), 0), "status",
+					    json_string("True"));
+		json_t *next = json_deep_copy(old);
 		if (rows[i].field) {
 			json_t *v = json_loads(rows[i].value, JSON_DECODE_ANY, NULL),
 			       *at = json_object_get(next, rows[i].field);
 			if (json_is_array(at))
-				at = json_array_get(at, 0);
+				at = json_array_get(at, (size_t)rows[i].at);
 			if (rows[i].sub)
 				json_object_set_new(at, rows[i].sub, v);
 			else
 				json_object_set_new(next, rows[i].field, v);
 		}
 		memshack_status_plan p =
-			memshack_status_write_decide(old, next, rows[i].since, MEMSHACK_STATUS_COUNTS_INTERVAL_US);
+			memshack_status_write_decide(old, next, rows[i].since, MEMSHACK_STATUS_PROGRESS_INTERVAL_US);
 		if (p.write_now != rows[i].now || p.wait_us != rows[i].wait)
 			fail_msg("%s: now %d wait %lld", rows[i].name, p.write_now, (long long)p.wait_us);
 		json_decref(old);
@@ -532,7 +557,7 @@ static void test_status_write_decision(void **state)
 	}
 	/* The first status of an object: now. */
 	json_t *first = json_loads(base, 0, NULL);
-	assert_true(memshack_status_write_decide(NULL, first, 0, MEMSHACK_STATUS_COUNTS_INTERVAL_US).write_now);
+	assert_true(memshack_status_write_decide(NULL, first, 0, MEMSHACK_STATUS_PROGRESS_INTERVAL_US).write_now);
 	json_decref(first);
 }
 
