@@ -78,6 +78,16 @@ PLOT
   jq -r '.converge[] | select(.idle) | "- Idle \(.idle.seconds) s with \(.n) Memshacks: **\(.idle.writes) API writes**, \(.idle.cpu_seconds) CPU seconds, RSS \(.idle.rss_kib / 1024 * 10 | round / 10) MiB.",
     (select(.idle.resyncs) | "- Periodic resync every \(.idle.sync_period_seconds) s (±10 %): \(.idle.resyncs | length) in the idle window, \(.idle.resyncs | map("\(.queued) objects queued, \(.over_idle_cpu_seconds) CPU s over the idle rate") | join("; ")); the idle writes above include them."),
     (select(.latency) | "- numShards changes at \(.latency.rate)/s for \(.latency.seconds) s (\(.latency.sent) sent, \(.latency.unfinished) unfinished), each from the PATCH as watches see it: \(if .latency.applied_p99_ms then "**applied** (the operator'"'"'s first write of it shows in a child) **p50 \(.latency.applied_p50_ms) ms, p99 \(.latency.applied_p99_ms) ms**, max \(.latency.applied_max_ms) ms; observed (status.observedGeneration) p50 \(.latency.observed_p50_ms) ms, p99 \(.latency.observed_p99_ms) ms; the API server answered the PATCH itself in p50 \(.latency.answered_p50_ms // "-") ms, p99 \(.latency.answered_p99_ms // "-") ms; " else "" end)complete (every child shows it; a scale-up waits for kube-controller-manager, the scheduler and kwok to start the new pods before they are routed, a scale-down holds the pool until the removal bound when gateways are not asked) p50 \(.latency.p50_ms) ms, p90 \(.latency.p90_ms) ms, p99 \(.latency.p99_ms) ms, max \(.latency.max_ms) ms. Peak RSS afterwards \(.peak_rss_after_latency_kib / 1024 * 10 | round / 10) MiB.")' "$json"
+  jq -r '.converge[] | select(.latency.queue_wait) | "- During the 10/s run, keys waited for a worker (memshack_workqueue_queue_duration_seconds, bucket bounds): \(.latency.queue_wait | to_entries | map("\(.key) priority \(.value.count) keys, p50 ≤ \(.value.p50_le_seconds) s, p99 ≤ \(.value.p99_le_seconds) s") | join("; ")). High is a new object or a spec change; normal is everything else (a child or pod changed, a resync, a requeue)."' "$json"
+  if jq -e '[.converge[] | select(.rss_parts_after)] | length > 0' "$json" >/dev/null; then
+    echo
+    echo "Where the RSS is (KiB; file-backed: the binary and shared libraries; anonymous: heap and stacks; heap in use / free from mallinfo2):"
+    echo
+    echo "| N | when | RSS | file-backed | anonymous | heap in use | heap free |"
+    echo "|---|---|---|---|---|---|---|"
+    jq -r '.converge[] | .n as $n | ([{when: "after converge", p: .rss_parts_after}] + (if .idle.rss_parts then [{when: "after idle", p: .idle.rss_parts}] else [] end))[] | select(.p) |
+      "| \($n) | \(.when) | \(.p.rss_kib) | \(.p.file_kib) | \(.p.anonymous_kib) | \(.p.heap_inuse_kib) | \(.p.heap_free_kib) |"' "$json"
+  fi
   if jq -e '[.converge[] | .latency_rates // [] | length] | add > 0' "$json" >/dev/null; then
     echo
     echo "How PATCH → applied grows with the rate of spec changes (30 s at each rate after the 10/s run):"

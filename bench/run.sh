@@ -162,6 +162,39 @@ peer_start() { # NAME: the peer, cluster-wide, with its metrics on plain HTTP (t
   sample_rss "$name"
 }
 
+# Where the operator's RSS is now (KiB): file-backed pages (the binary and its shared libraries)
+# against anonymous ones (heap, stacks), and of the heap what malloc holds in use and free (mallinfo2).
+rss_parts() {
+  local rollup anon rss
+  rollup=$(cat "/proc/$op_pid/smaps_rollup" 2>/dev/null)
+  rss=$(awk '$1 == "Rss:" {print $2}' <<<"$rollup"); anon=$(awk '$1 == "Anonymous:" {print $2}' <<<"$rollup")
+  jq -n --arg rss "${rss:-0}" --arg anon "${anon:-0}" --arg inuse "$(metric memshack_process_heap_inuse_bytes)" \
+    --arg free "$(metric memshack_process_heap_free_bytes)" \
+    '{rss_kib: ($rss | tonumber), file_kib: (($rss | tonumber) - ($anon | tonumber)), anonymous_kib: ($anon | tonumber),
+      heap_inuse_kib: (($inuse | tonumber? // 0) / 1024 | floor), heap_free_kib: (($free | tonumber? // 0) / 1024 | floor)}'
+}
+
+# queue_wait BEFORE AFTER: from two /metrics snapshots, how long keys waited for a worker in between
+# (memshack_workqueue_queue_duration_seconds), per priority: count and the bucket bounds holding p50 and p99.
+queue_wait() {
+  awk 'FNR == 1 { f++ } index($0, "memshack_workqueue_queue_duration_seconds_bucket{") == 1 {
+         match($0, /priority="[a-z]+"/); p = substr($0, RSTART + 10, RLENGTH - 11)
+         match($0, /le="[^"]+"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+         v[f, p, le] += $2; if (f == 2) { seen[p] = 1; les[p, le] = 1 } }
+       END {
+         printf "{"; sep = ""
+         for (p in seen) {
+           n = 0; for (k in les) { split(k, q, SUBSEP); if (q[1] == p) b[++n] = q[2] }
+           for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++)
+             if ((b[j] == "+Inf" ? 1e99 : b[j] + 0) < (b[i] == "+Inf" ? 1e99 : b[i] + 0)) { t = b[i]; b[i] = b[j]; b[j] = t }
+           total = v[2, p, "+Inf"] - v[1, p, "+Inf"]; p50 = ""; p99 = ""
+           for (i = 1; i <= n; i++) { c = v[2, p, b[i]] - v[1, p, b[i]]
+             if (p50 == "" && c >= 0.5 * total) p50 = b[i]; if (p99 == "" && c >= 0.99 * total) p99 = b[i] }
+           printf "%s\"%s\": {\"count\": %d, \"p50_le_seconds\": \"%s\", \"p99_le_seconds\": \"%s\"}", sep, p, total, p50, p99; sep = ", "
+         }
+         printf "}\n" }' "$1" "$2"
+}
+
 # resync_costs OPERATOR_LOG CPU_TSV: per periodic resync inside the sampled window, the objects
 # queued, and the CPU seconds of the 30 s after it beyond the window's median rate (a JSON array).
 resync_costs() {
@@ -225,7 +258,8 @@ for n in $counts; do
       writes: ([$req.POST, $req.PUT, $req.PATCH, $req.DELETE] | map(. // 0) | add),
       child_applies: ($applies | tonumber? // null),
       cpu_seconds: ($cpu | tonumber), peak_rss_kib: ($peak | tonumber), rss_after_kib: ($rss | tonumber)}')
-  row=$(jq --argjson a "$(writes_by_resource memshack/)" '. + {writes_per_memshack: (.writes / .n), audit: $a}' <<<"$row")
+  row=$(jq --argjson a "$(writes_by_resource memshack/)" --argjson parts "$(rss_parts)" \
+    '. + {writes_per_memshack: (.writes / .n), audit: $a, rss_parts_after: $parts}' <<<"$row")
   if [ "$n" = "$largest" ]; then
     log "idle: $idle_s s with $n Memshacks"
     w0=$(writes); c0=$(cpu_seconds)
@@ -242,13 +276,17 @@ for n in $counts; do
       --argjson resyncs "$resyncs" --arg every "$resync_s" \
       '. + {idle: {seconds: ($s | tonumber), writes: ($w | tonumber), cpu_seconds: ($c | tonumber), rss_kib: ($rss | tonumber),
                    sync_period_seconds: ($every | tonumber), resyncs: $resyncs}}' <<<"$row")
+    row=$(jq --argjson parts "$(rss_parts)" '.idle += {rss_parts: $parts}' <<<"$row")
     log "latency: numShards changes at $latency_rate/s for $latency_s s"
+    metrics > "$work/metrics-latency-0.txt"
     lat=$("$kbench" latency --namespace bench --rate "$latency_rate" --seconds "$latency_s") || log "latency run incomplete"
+    metrics > "$work/metrics-latency-1.txt"
     : > "$work/latency-rates.jsonl"
     for r in $latency_more; do
       log "latency: numShards changes at $r/s for 30 s"
       "$kbench" latency --namespace bench --rate "$r" --seconds 30 >> "$work/latency-rates.jsonl" || log "latency at $r/s incomplete"
     done
+    lat=$(jq -c --argjson w "$(queue_wait "$work/metrics-latency-0.txt" "$work/metrics-latency-1.txt")" '. + {queue_wait: $w}' <<<"${lat:-null}" 2>/dev/null || echo "${lat:-null}")
     row=$(jq --argjson l "${lat:-null}" --argjson more "$(jq -s . "$work/latency-rates.jsonl")" --arg peak "$(rss_kib VmHWM)" --arg rss "$(rss_kib VmRSS)" \
       '. + {latency: $l, latency_rates: $more, peak_rss_after_latency_kib: ($peak | tonumber), rss_after_latency_kib: ($rss | tonumber)}' <<<"$row")
   fi
