@@ -167,7 +167,7 @@ static memshack_spec *apply_children_of(json_t *ms, bool idle, char md5[33], ato
 	memshack_spec *s = NULL;
 	memshack_desired d;
 	if (memshack_spec_parse(ms, &s, err, sizeof err) ||
-	    memshack_desired_build(s, "cluster.local", &d, err, sizeof err)) {
+	    memshack_desired_build(s, &(gateway_env){ .cluster_domain = "cluster.local" }, &d, err, sizeof err)) {
 		fprintf(stderr, "kbench: %s\n", err);
 		exit(1);
 	}

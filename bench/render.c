@@ -29,7 +29,8 @@ int main(int argc, char **argv)
 		memshack_spec *s = NULL;
 		memshack_desired d;
 		if (memshack_spec_parse(ms, &s, err, sizeof err) ||
-		    memshack_desired_build(s, "cluster.local", &d, err, sizeof err)) {
+		    memshack_desired_build(s, &(gateway_env){ .cluster_domain = "cluster.local" }, &d, err,
+					   sizeof err)) {
 			fprintf(stderr, "bench_render: %s\n", err);
 			return 1;
 		}

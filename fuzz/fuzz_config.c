@@ -77,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (obj && memshack_spec_parse(obj, &s, err, sizeof err) == 0) {
 		memshack_desired d;
 		const char *dom = domain[0] ? domain : "cluster.local";
-		if (memshack_desired_build(s, dom, &d, err, sizeof err) == 0) {
+		if (memshack_desired_build(s, &(gateway_env){ .cluster_domain = dom }, &d, err, sizeof err) == 0) {
 			size_t n = fuzz_check_mcrouter_config(d.config_text, (size_t)shards * (size_t)replicas);
 			/* Every server is one of this Memshack's pods. */
 			char prefix[200];

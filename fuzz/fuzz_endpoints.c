@@ -54,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (servers && json_array_size(servers)) {
 			proxy_desired d;
-			if (proxy_desired_build(p, servers, &d, err, sizeof err))
+			if (proxy_desired_build(p, servers, &(gateway_env){ .cluster_domain = "cluster.local" }, &d,
+						err, sizeof err))
 				abort();
 			fuzz_check_mcrouter_config(d.config_text, json_array_size(servers));
 			proxy_desired_release(&d);

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	err[0] = '\0';
 	if (memshack_spec_parse(obj, &s, err, sizeof err) == 0) {
 		memshack_desired d;
-		if (memshack_desired_build(s, "cluster.local", &d, err, sizeof err))
+		if (memshack_desired_build(s, &(gateway_env){ .cluster_domain = "cluster.local" }, &d, err, sizeof err))
 			abort(); /* an accepted spec always builds */
 		fuzz_check_mcrouter_config(d.config_text, (size_t)s->num_shards * (size_t)s->num_replicas);
 		memshack_desired_release(&d);
@@ -43,7 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		json_t *servers =
 			json_pack("[s, s]", "10.0.0.1:11211", "memcached-0.memcached.ns.svc.cluster.local:11211");
 		proxy_desired d;
-		if (proxy_desired_build(p, servers, &d, err, sizeof err))
+		if (proxy_desired_build(p, servers, &(gateway_env){ .cluster_domain = "cluster.local" }, &d, err,
+					sizeof err))
 			abort();
 		fuzz_check_mcrouter_config(d.config_text, 2);
 		proxy_desired_release(&d);

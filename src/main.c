@@ -4,7 +4,8 @@
  *   memshack check [--kubeconfig PATH] [--context NAME]
  *       Loads the configuration, connects, and reports the server version and
  *       the identity the server sees. Exit 0 when both work.
- *   memshack render [-o yaml|json] [--config-only] [--cluster-domain D] [--endpoints F] FILE|-
+ *   memshack render [-o yaml|json] [--config-only] [--cluster-domain D] [--endpoints F]
+ *                   [--exporter-image IMAGE] [--operator-namespace NS] FILE|-
  *       Prints every object the operator would create for the Memshack and
  *       MemcachedProxy objects in FILE (YAML or JSON, several documents
  *       allowed), without a cluster. A MemcachedProxy's servers come from the
@@ -160,6 +161,9 @@ static int cmd_run(int argc, char **argv)
 		if (flag_value(argc, argv, &i, "--cluster-domain", &val)) {
 			if (!(bad = val ? NULL : "--cluster-domain needs a value"))
 				mo.cluster_domain = val;
+		} else if (flag_value(argc, argv, &i, "--exporter-image", &val)) {
+			if (!(bad = val && *val ? NULL : "--exporter-image needs a value"))
+				mo.exporter_image = val;
 		} else if (flag_value(argc, argv, &i, "--pool-removal-delay", &val)) {
 			if (!(bad = val && flag_number(val, 0, 3600, &num)
 					    ? NULL
@@ -185,6 +189,8 @@ static int cmd_run(int argc, char **argv)
 		&o, n, rest, "memshack run",
 		"Runs the operator.\n"
 		"  --cluster-domain D        cluster DNS domain for memcached FQDNs (default cluster.local)\n"
+		"  --exporter-image IMAGE    image of the mcrouter exporter sidecar (spec.monitoring.exporter):\n"
+		"                            memshack's own (default " GATEWAY_DEFAULT_EXPORTER_IMAGE ")\n"
 		"  --pool-removal-delay S    at most this many seconds a removed pool waits for every gateway\n"
 		"                            to confirm the new config (default 60; 0: none, it goes once\n"
 		"                            the config no longer naming it is written)\n"
@@ -196,7 +202,7 @@ static int cmd_run(int argc, char **argv)
 	}
 	manager *m = manager_new(&o, "memshack", "memshack.io/operator");
 	memshack_controller *mc = m ? memshack_controller_new(m, &mo) : NULL;
-	proxy_controller *pc = mc ? proxy_controller_new(m, mo.cluster_domain) : NULL;
+	proxy_controller *pc = mc ? proxy_controller_new(m, mo.cluster_domain, mo.exporter_image) : NULL;
 	rc = pc ? manager_run(m) : 1;
 	manager_free(m); /* stops and frees informers and controllers: only then their contexts */
 	memshack_controller_free(mc);
@@ -273,7 +279,8 @@ static void find_service(json_t *docs, const char *ns, const char *name, json_t 
 	}
 }
 
-static int render_proxy(json_t *doc, json_t *docs, const char *domain, bool config_only, json_t *out, const char *path)
+static int render_proxy(json_t *doc, json_t *docs, const gateway_env *env, bool config_only, json_t *out,
+			const char *path)
 {
 	char err[512], why[512];
 	proxy_spec *p = NULL;
@@ -284,7 +291,7 @@ static int render_proxy(json_t *doc, json_t *docs, const char *domain, bool conf
 	}
 	json_t *svc = NULL, *slices = json_array(), *servers = NULL;
 	find_service(docs, p->namespace, p->service_name, &svc, slices);
-	proxy_servers_result r = proxy_servers(p, svc, slices, domain, &servers, why, sizeof why);
+	proxy_servers_result r = proxy_servers(p, svc, slices, env->cluster_domain, &servers, why, sizeof why);
 	if (r != PROXY_SERVERS_OK)
 		fprintf(stderr,
 			"memshack: warning: MemcachedProxy '%s': %s (the config answers errors until servers appear)\n",
@@ -293,7 +300,7 @@ static int render_proxy(json_t *doc, json_t *docs, const char *domain, bool conf
 		servers = json_array();
 	proxy_desired d;
 	int rc = 0;
-	if (proxy_desired_build(p, servers, &d, err, sizeof err)) {
+	if (proxy_desired_build(p, servers, env, &d, err, sizeof err)) {
 		fprintf(stderr, "memshack: error: MemcachedProxy '%s': %s\n", p->name, err);
 		rc = 1;
 	} else {
@@ -327,13 +334,13 @@ static json_t *load_documents(const char *path)
 }
 
 /* Renders one Memshack: its config to stdout (config_only) or its objects appended to out. 0, or 1 after printing why. */
-static int render_memshack(json_t *doc, const char *domain, bool config_only, json_t *out, const char *path)
+static int render_memshack(json_t *doc, const gateway_env *env, bool config_only, json_t *out, const char *path)
 {
 	char err[512];
 	memshack_spec *spec = NULL;
 	memshack_desired d;
 	if (memshack_spec_parse(doc, &spec, err, sizeof err) ||
-	    memshack_desired_build(spec, domain, &d, err, sizeof err)) {
+	    memshack_desired_build(spec, env, &d, err, sizeof err)) {
 		const char *name = object_meta_str(doc, "name");
 		fprintf(stderr, "memshack: error: %s: Memshack '%s': %s\n", path, name ? name : "?", err);
 		memshack_spec_free(spec);
@@ -377,9 +384,14 @@ static int cmd_render(int argc, char **argv)
 						  { "config-only", no_argument, NULL, 'c' },
 						  { "cluster-domain", required_argument, NULL, 'd' },
 						  { "endpoints", required_argument, NULL, 'e' },
+						  { "exporter-image", required_argument, NULL, 'x' },
+						  { "operator-namespace", required_argument, NULL, 'n' },
 						  { "help", no_argument, NULL, 'h' },
 						  { NULL, 0, NULL, 0 } };
-	const char *format = "yaml", *domain = "cluster.local", *endpoints = NULL;
+	const char *format = "yaml", *endpoints = NULL;
+	gateway_env env = { .cluster_domain = "cluster.local",
+			    .exporter_image = GATEWAY_DEFAULT_EXPORTER_IMAGE,
+			    .operator_namespace = "memshack-system" };
 	bool config_only = false;
 	int ch;
 	optind = 1;
@@ -387,15 +399,18 @@ static int cmd_render(int argc, char **argv)
 		switch (ch) {
 		case 'o': format = optarg; break;
 		case 'c': config_only = true; break;
-		case 'd': domain = optarg; break;
+		case 'd': env.cluster_domain = optarg; break;
 		case 'e': endpoints = optarg; break;
+		case 'x': env.exporter_image = optarg; break;
+		case 'n': env.operator_namespace = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
 	if (optind != argc - 1 || (strcmp(format, "yaml") && strcmp(format, "json"))) {
 		fprintf(stderr,
-			"usage: memshack render [-o yaml|json] [--config-only] [--cluster-domain D] [--endpoints F] FILE|-\n");
+			"usage: memshack render [-o yaml|json] [--config-only] [--cluster-domain D] [--endpoints F]\n"
+			"                       [--exporter-image IMAGE] [--operator-namespace NS] FILE|-\n");
 		return 2;
 	}
 	const char *path = argv[optind];
@@ -417,11 +432,11 @@ static int cmd_render(int argc, char **argv)
 		if (!kind || !api || strcmp(api, MEMSHACK_API_VERSION))
 			continue;
 		if (!strcmp(kind, "MemcachedProxy")) {
-			if (render_proxy(doc, docs, domain, config_only, out, path))
+			if (render_proxy(doc, docs, &env, config_only, out, path))
 				rc = 1;
 			continue;
 		}
-		if (!strcmp(kind, "Memshack") && render_memshack(doc, domain, config_only, out, path))
+		if (!strcmp(kind, "Memshack") && render_memshack(doc, &env, config_only, out, path))
 			rc = 1;
 	}
 	json_decref(docs);

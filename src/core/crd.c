@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/memshack_spec.h"
+#include "core/monitoring.h"
 #include "core/proxy.h"
 
 static json_t *int_schema(const spec_int_field *f)
@@ -111,6 +112,10 @@ static json_t *spec_schema(void)
 		    "object", "properties", "key", "type", "string", "operator", "type", "string", "enum", "Exists",
 		    "Equal", "value", "type", "string", "effect", "type", "string", "enum", "NoSchedule",
 		    "PreferNoSchedule", "NoExecute", "tolerationSeconds", "type", "integer", "format", "int64"));
+	if (monitoring_schema(props, true)) {
+		json_decref(props);
+		return NULL;
+	}
 	/* The same bound memshack_spec_parse enforces (MEMSHACK_MAX_MEMBERS), said by the API server at admission. */
 	char rule[80], message[80];
 	snprintf(rule, sizeof rule, "self.numShards * self.numReplicas <= %d", MEMSHACK_MAX_MEMBERS);
@@ -206,6 +211,10 @@ static json_t *proxy_spec_schema(void)
 		put(props, proxy_str_fields[i].path, str_schema(&proxy_str_fields[i]));
 	put(props, "mcrouter.extraArgs", args_schema("mcrouter"));
 	put(props, "mcrouter.resources", resources_schema("mcrouter"));
+	if (monitoring_schema(props, false)) {
+		json_decref(props);
+		return NULL;
+	}
 	return json_pack("{s:s, s:s, s:[s, s], s:o}", "type", "object", "description",
 			 "mcrouter in front of an existing memcached Service, following its endpoints.", "required",
 			 "serviceName", "servicePort", "properties", props);

@@ -123,6 +123,10 @@ json_t *gateway_deployment(const gateway_params *p)
 			       ? json_pack("{s:i, s:{s:{s:O}, s:s}}", "weight", 100, "podAffinityTerm", "labelSelector",
 					   "matchLabels", p->selector, "topologyKey", "kubernetes.io/hostname")
 			       : NULL;
+	if (podspec && p->sidecar && json_array_append(json_object_get(podspec, "containers"), p->sidecar)) {
+		json_decref(podspec);
+		podspec = NULL;
+	}
 	/* NULL when anything failed: the Deployment below then fails to build, never one without its scheduling. */
 	podspec = gateway_schedule(podspec, p->node_selector, p->tolerations, p->priority_class, p->spread, anti);
 	json_t *meta = gateway_meta(p->name, p->namespace, p->metadata);
@@ -135,10 +139,16 @@ json_t *gateway_deployment(const gateway_params *p)
 
 json_t *gateway_service(const gateway_params *p)
 {
-	return json_pack("{s:s, s:s, s:o, s:{s:s, s:O, s:[{s:s, s:i, s:s, s:s}]}}", "apiVersion", "v1", "kind",
-			 "Service", "metadata", gateway_meta(p->name, p->namespace, p->metadata), "spec", "type",
-			 "ClusterIP", "selector", p->selector, "ports", "name", "mcrouter", "port", p->port,
-			 "targetPort", "mcrouter", "protocol", "TCP");
+	json_t *svc = json_pack("{s:s, s:s, s:o, s:{s:s, s:O, s:[{s:s, s:i, s:s, s:s}]}}", "apiVersion", "v1", "kind",
+				"Service", "metadata", gateway_meta(p->name, p->namespace, p->metadata), "spec", "type",
+				"ClusterIP", "selector", p->selector, "ports", "name", "mcrouter", "port", p->port,
+				"targetPort", "mcrouter", "protocol", "TCP");
+	if (svc && p->metrics_port &&
+	    json_array_append(json_object_get(json_object_get(svc, "spec"), "ports"), p->metrics_port)) {
+		json_decref(svc);
+		return NULL;
+	}
+	return svc;
 }
 
 json_t *gateway_pdb(const gateway_params *p)

@@ -17,6 +17,16 @@
 #define MEMSHACK_MEMCACHED_UID 11211
 #define MEMSHACK_MCROUTER_UID 65534
 
+/* What the objects' builders need to know of where they run (the cluster and the operator). */
+typedef struct gateway_env {
+	const char *cluster_domain;     /* DNS domain of Services, e.g. "cluster.local" */
+	const char *exporter_image;     /* memshack's own image: the mcrouter exporter sidecar */
+	const char *operator_namespace; /* where the operator runs (its probes reach the gateways); NULL: unknown */
+} gateway_env;
+
+/* The image of `memshack mcrouter-exporter` when none is given (scripts/image.sh builds it). */
+#define GATEWAY_DEFAULT_EXPORTER_IMAGE "memshack-operator:latest"
+
 typedef struct gateway_params {
 	const char *name; /* Deployment, Service and PDB name */
 	const char *namespace;
@@ -31,7 +41,9 @@ typedef struct gateway_params {
 	json_t *node_selector; /* borrowed, may be NULL */
 	json_t *tolerations;   /* borrowed, may be NULL */
 	const char *priority_class;
-	bool spread; /* prefer one gateway per node */
+	bool spread;          /* prefer one gateway per node */
+	json_t *sidecar;      /* borrowed: a second container (the exporter), or NULL */
+	json_t *metrics_port; /* borrowed: a second Service port (the exporter's), or NULL */
 } gateway_params;
 
 /* New references. */

@@ -6,6 +6,7 @@
 
 #include "core/gateway.h"
 #include "core/mcrouter_config.h"
+#include "core/monitoring.h"
 #include "util/digest.h"
 
 char *memshack_pool_name(const memshack_spec *s, int k, char *buf, size_t len)
@@ -182,6 +183,12 @@ static json_t *statefulset(const memshack_spec *s, int k)
 	json_t *podspec = json_pack("{s:[o], s:o, s:b, s:i}", "containers", container, "securityContext",
 				    gateway_pod_security(MEMSHACK_MEMCACHED_UID), "automountServiceAccountToken", 0,
 				    "terminationGracePeriodSeconds", 30);
+	if (podspec && s->monitoring.exporter &&
+	    json_array_append_new(json_object_get(podspec, "containers"),
+				  monitoring_memcached_exporter(&s->monitoring, MEMSHACK_MEMCACHED_PORT))) {
+		json_decref(podspec);
+		podspec = NULL;
+	}
 	json_t *anti = NULL;
 	if (s->spread != MC_SPREAD_NONE)
 		/* The same shard (pod index) of different replica pools lands on different nodes/zones. */
@@ -202,10 +209,67 @@ static json_t *headless_service(const memshack_spec *s)
 {
 	char name[128];
 	memshack_headless_name(s, name, sizeof name);
-	return json_pack("{s:s, s:s, s:o, s:{s:s, s:b, s:o, s:[{s:s, s:i, s:s, s:s}]}}", "apiVersion", "v1", "kind",
-			 "Service", "metadata", meta(s, name, labels(s, "memcached", "pool", -1)), "spec", "clusterIP",
-			 "None", "publishNotReadyAddresses", 1, "selector", selector(s, "pool", -1), "ports", "name",
-			 "memcached", "port", MEMSHACK_MEMCACHED_PORT, "targetPort", "memcached", "protocol", "TCP");
+	json_t *svc =
+		json_pack("{s:s, s:s, s:o, s:{s:s, s:b, s:o, s:[{s:s, s:i, s:s, s:s}]}}", "apiVersion", "v1", "kind",
+			  "Service", "metadata", meta(s, name, labels(s, "memcached", "pool", -1)), "spec", "clusterIP",
+			  "None", "publishNotReadyAddresses", 1, "selector", selector(s, "pool", -1), "ports", "name",
+			  "memcached", "port", MEMSHACK_MEMCACHED_PORT, "targetPort", "memcached", "protocol", "TCP");
+	if (svc && s->monitoring.exporter &&
+	    json_array_append_new(json_object_get(json_object_get(svc, "spec"), "ports"),
+				  monitoring_service_port(&s->monitoring))) {
+		json_decref(svc);
+		return NULL;
+	}
+	return svc;
+}
+
+/* The NetworkPolicies: memcached pods from their gateways; gateways from the clients and the operator. */
+static int append_network_policies(const memshack_spec *s, const gateway_env *env, json_t *objects)
+{
+	char name[128];
+	json_t *pool_meta = meta_base(s, labels(s, "memcached", "pool", -1)),
+	       *gw_meta = meta_base(s, labels(s, "mcrouter", "gateway", -1));
+	json_t *pools = selector(s, "pool", -1), *gateways = selector(s, "gateway", -1);
+	json_t *from_gateways = json_pack("[{s:{s:O}}]", "podSelector", "matchLabels", gateways);
+	json_t *clients = monitoring_gateway_peers(&s->monitoring, env->operator_namespace);
+	int rc = -1;
+	if (pool_meta && gw_meta && pools && gateways && from_gateways && clients &&
+	    !json_array_append_new(objects, monitoring_network_policy(&s->monitoring,
+								      memshack_headless_name(s, name, sizeof name),
+								      s->namespace, pool_meta, pools,
+								      MEMSHACK_MEMCACHED_PORT, from_gateways)) &&
+	    !json_array_append_new(
+		    objects, monitoring_network_policy(&s->monitoring, memshack_gateway_name(s, name, sizeof name),
+						       s->namespace, gw_meta, gateways, s->mcrouter_port, clients)))
+		rc = 0;
+	json_decref(pool_meta);
+	json_decref(gw_meta);
+	json_decref(pools);
+	json_decref(gateways);
+	json_decref(from_gateways);
+	json_decref(clients);
+	return rc;
+}
+
+/* The ServiceMonitor over both Services (they carry the memshack label). */
+static json_t *service_monitor(const memshack_spec *s)
+{
+	char name[128];
+	json_t *base = meta_base(s, labels(s, "memshack", "monitoring", -1));
+	json_t *sel = json_pack("{s:s}", MEMSHACK_LABEL, s->name);
+	json_t *sm = base && sel
+			     ? monitoring_service_monitor(&s->monitoring, memshack_gateway_name(s, name, sizeof name),
+							  s->namespace, base, sel)
+			     : NULL;
+	json_decref(base);
+	json_decref(sel);
+	return sm;
+}
+
+size_t memshack_desired_count(const memshack_spec *s)
+{
+	return (size_t)s->num_replicas + 6 + (s->monitoring.network_policy ? 2 : 0) +
+	       (s->monitoring.service_monitor ? 1 : 0);
 }
 
 static json_t *pdb(const memshack_spec *s, const char *name, const char *app, const char *component)
@@ -215,7 +279,8 @@ static json_t *pdb(const memshack_spec *s, const char *name, const char *app, co
 			 "selector", "matchLabels", selector(s, component, -1));
 }
 
-static gateway_params gateway_of(const memshack_spec *s, char *name, char *cfg, json_t *base, json_t *sel)
+static gateway_params gateway_of(const memshack_spec *s, char *name, char *cfg, json_t *base, json_t *sel,
+				 json_t *sidecar, json_t *metrics_port)
 {
 	gateway_params p = { .name = memshack_gateway_name(s, name, 128),
 			     .namespace = s->namespace,
@@ -230,8 +295,45 @@ static gateway_params gateway_of(const memshack_spec *s, char *name, char *cfg, 
 			     .node_selector = s->node_selector,
 			     .tolerations = s->tolerations,
 			     .priority_class = s->priority_class,
-			     .spread = s->spread != MC_SPREAD_NONE };
+			     .spread = s->spread != MC_SPREAD_NONE,
+			     .sidecar = sidecar,
+			     .metrics_port = metrics_port };
 	return p;
+}
+
+/*
+ * Appends the gateway's objects (ConfigMap, Deployment, Service, PDB), the
+ * NetworkPolicies and the ServiceMonitor the spec asks for to out->objects;
+ * one that could not be built is missing (the caller counts). 0, or -1.
+ */
+static int append_gateway(const memshack_spec *s, const gateway_env *env, memshack_desired *out)
+{
+	char gname[128], cfg[128];
+	json_t *base = meta_base(s, labels(s, "mcrouter", "gateway", -1));
+	json_t *sel = selector(s, "gateway", -1);
+	const monitoring_spec *mon = &s->monitoring;
+	json_t *sidecar =
+		mon->exporter ? monitoring_mcrouter_exporter(
+					mon, env->exporter_image ? env->exporter_image : GATEWAY_DEFAULT_EXPORTER_IMAGE,
+					s->mcrouter_port)
+			      : NULL;
+	json_t *mport = mon->exporter ? monitoring_service_port(mon) : NULL;
+	gateway_params gp = gateway_of(s, gname, cfg, base, sel, sidecar, mport);
+	json_array_append_new(out->objects, gateway_config_map(&gp, out->config_text, out->config_md5));
+	if (!mon->exporter || (sidecar && mport)) {
+		json_array_append_new(out->objects, gateway_deployment(&gp));
+		json_array_append_new(out->objects, gateway_service(&gp));
+	}
+	json_array_append_new(out->objects, gateway_pdb(&gp));
+	json_decref(base);
+	json_decref(sel);
+	json_decref(sidecar);
+	json_decref(mport);
+	if (mon->network_policy && append_network_policies(s, env, out->objects))
+		return -1;
+	if (mon->service_monitor)
+		json_array_append_new(out->objects, service_monitor(s));
+	return 0;
 }
 
 memshack_layout memshack_route_layout(const memshack_spec *s, memshack_layout last, const int *ready, int n_ready)
@@ -253,15 +355,17 @@ memshack_layout memshack_route_layout(const memshack_spec *s, memshack_layout la
 	return r;
 }
 
-int memshack_desired_build(const memshack_spec *s, const char *domain, memshack_desired *out, char *err, size_t errlen)
+int memshack_desired_build(const memshack_spec *s, const gateway_env *env, memshack_desired *out, char *err,
+			   size_t errlen)
 {
 	memshack_layout all = { s->num_shards, s->num_replicas };
-	return memshack_desired_build_routed(s, domain, all, out, err, errlen);
+	return memshack_desired_build_routed(s, env, all, out, err, errlen);
 }
 
-int memshack_desired_build_routed(const memshack_spec *s, const char *domain, memshack_layout route,
+int memshack_desired_build_routed(const memshack_spec *s, const gateway_env *env, memshack_layout route,
 				  memshack_desired *out, char *err, size_t errlen)
 {
+	const char *domain = env->cluster_domain;
 	memset(out, 0, sizeof *out);
 	int n = route.pools, shards = route.shards;
 	if (n < 1 || n > s->num_replicas || shards < 1 || shards > s->num_shards) {
@@ -311,22 +415,16 @@ int memshack_desired_build_routed(const memshack_spec *s, const char *domain, me
 	for (int k = 0; k < s->num_replicas; k++)
 		json_array_append_new(out->objects, statefulset(s, k));
 	json_array_append_new(out->objects, pdb(s, memshack_headless_name(s, name, sizeof name), "memcached", "pool"));
-	char gname[128], cfg[128];
-	json_t *base = meta_base(s, labels(s, "mcrouter", "gateway", -1));
-	json_t *sel = selector(s, "gateway", -1);
-	gateway_params gp = gateway_of(s, gname, cfg, base, sel);
-	json_array_append_new(out->objects, gateway_config_map(&gp, out->config_text, out->config_md5));
-	json_array_append_new(out->objects, gateway_deployment(&gp));
-	json_array_append_new(out->objects, gateway_service(&gp));
-	json_array_append_new(out->objects, gateway_pdb(&gp));
-	json_decref(base);
-	json_decref(sel);
+	if (append_gateway(s, env, out)) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	/*
 	 * Fail closed: an object that could not be built is missing from the
 	 * array (appending NULL fails), and a caller must never take a missing
 	 * object for one no longer desired.
 	 */
-	if (json_array_size(out->objects) != (size_t)s->num_replicas + 6) {
+	if (json_array_size(out->objects) != memshack_desired_count(s)) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}

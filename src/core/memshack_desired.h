@@ -10,6 +10,13 @@
  *   Deployment   NAME-memshack             mcrouterPoolSize mcrouter pods, config mounted as a directory
  *   Service      NAME-memshack             ClusterIP on mcrouterPort
  *   PDB          NAME-memshack             maxUnavailable 1 over the gateway pods
+ * and with spec.networkPolicy.enabled (core/monitoring.h):
+ *   NetworkPolicy NAME-memshack-memcached  memcached pods: 11211 from the gateways only
+ *   NetworkPolicy NAME-memshack            gateways: the mcrouter port from clients and the operator
+ * and with spec.monitoring.serviceMonitor.enabled:
+ *   ServiceMonitor NAME-memshack           both Services' "metrics" port
+ * spec.monitoring.exporter.enabled adds an exporter sidecar to the pool and
+ * gateway pods and a "metrics" port to both Services.
  * Each carries the app.kubernetes.io labels, memshack.io/memshack=NAME, a
  * controller ownerReference (when the Memshack has a uid) and the
  * annotation memshack.io/applied-digest: the md5 of the object as built.
@@ -34,9 +41,11 @@ typedef struct memshack_desired {
 	char config_md5[33];
 } memshack_desired;
 
-/* cluster_domain: e.g. "cluster.local". Returns 0, or -1 with a message in err. */
-MEMSHACK_MUST_USE int memshack_desired_build(const memshack_spec *s, const char *cluster_domain, memshack_desired *out,
+/* env: the cluster domain, memshack's own image, the operator's namespace. Returns 0, or -1 with a message in err. */
+MEMSHACK_MUST_USE int memshack_desired_build(const memshack_spec *s, const gateway_env *env, memshack_desired *out,
 					     char *err, size_t errlen);
+/* How many objects memshack_desired_build makes for s (the list above). */
+size_t memshack_desired_count(const memshack_spec *s);
 
 /*
  * What the mcrouter config routes to: the first `pools` replica pools, each
@@ -63,7 +72,7 @@ typedef struct memshack_layout {
 memshack_layout memshack_route_layout(const memshack_spec *s, memshack_layout last, const int *ready, int n_ready);
 
 /* memshack_desired_build with the config routed to `route` (within the spec's size) instead of the spec. */
-MEMSHACK_MUST_USE int memshack_desired_build_routed(const memshack_spec *s, const char *cluster_domain,
+MEMSHACK_MUST_USE int memshack_desired_build_routed(const memshack_spec *s, const gateway_env *env,
 						    memshack_layout route, memshack_desired *out, char *err,
 						    size_t errlen);
 void memshack_desired_release(memshack_desired *d);

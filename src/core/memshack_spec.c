@@ -91,7 +91,7 @@ static void message_sanitize(char *m)
 }
 
 /* A label value (or a key's name part): empty or <= 63 of [A-Za-z0-9_.-], alphanumeric at both ends. */
-static bool label_name_valid(const char *v, size_t n, bool allow_empty)
+bool spec_label_value_valid(const char *v, size_t n, bool allow_empty)
 {
 	if (n == 0)
 		return allow_empty;
@@ -107,18 +107,18 @@ static bool label_name_valid(const char *v, size_t n, bool allow_empty)
 }
 
 /* A label key: [prefix/]name, the prefix a DNS subdomain. */
-static bool label_key_valid(const char *k)
+bool spec_label_key_valid(const char *k)
 {
 	const char *slash = strchr(k, '/');
 	if (!slash)
-		return label_name_valid(k, strlen(k), false);
+		return spec_label_value_valid(k, strlen(k), false);
 	char prefix[254];
 	size_t pn = (size_t)(slash - k);
 	if (pn == 0 || pn >= sizeof prefix)
 		return false;
 	memcpy(prefix, k, pn);
 	prefix[pn] = '\0';
-	return spec_dns_subdomain_valid(prefix) && label_name_valid(slash + 1, strlen(slash + 1), false);
+	return spec_dns_subdomain_valid(prefix) && spec_label_value_valid(slash + 1, strlen(slash + 1), false);
 }
 
 int spec_fail(char *err, size_t len, const char *fmt, ...)
@@ -397,6 +397,7 @@ void memshack_spec_free(memshack_spec *s)
 	json_decref(s->mcrouter_resources);
 	json_decref(s->node_selector);
 	json_decref(s->tolerations);
+	monitoring_release(&s->monitoring);
 	free(s);
 }
 
@@ -409,7 +410,7 @@ int spec_enum_index(const char *const *names, const char *v)
 }
 
 /* Known keys, so a typo is an error rather than silently ignored. */
-static int check_keys(json_t *obj, const char *path, const char *const *known, char *err, size_t errlen)
+int spec_check_keys(json_t *obj, const char *path, const char *const *known, char *err, size_t errlen)
 {
 	const char *k;
 	json_t *v;
@@ -491,8 +492,8 @@ static int read_scheduling(memshack_spec *s, json_t *sch, char *err, size_t errl
 		if (!json_is_object(nsel))
 			return spec_fail(err, errlen, "spec.scheduling.nodeSelector: must be a map of strings");
 		json_object_foreach (nsel, k, x) {
-			if (!json_is_string(x) || !label_key_valid(k) ||
-			    !label_name_valid(json_string_value(x), json_string_length(x), true))
+			if (!json_is_string(x) || !spec_label_key_valid(k) ||
+			    !spec_label_value_valid(json_string_value(x), json_string_length(x), true))
 				return spec_fail(err, errlen,
 						 "spec.scheduling.nodeSelector.%.60s: must be a label value", k);
 		}
@@ -512,10 +513,9 @@ static int read_scheduling(memshack_spec *s, json_t *sch, char *err, size_t errl
 /* spec is an object (or absent) holding only known keys, and its sections are objects holding only known keys. */
 static int check_spec_shape(json_t *spec, char *err, size_t errlen)
 {
-	static const char *const top[] = {
-		"mcrouterPoolSize", "numShards", "numReplicas", "memcachedImage", "mcrouterImage",
-		"mcrouterPort",     "memcached", "mcrouter",    "scheduling",     NULL
-	};
+	static const char *const top[] = { "mcrouterPoolSize", "numShards",    "numReplicas",   "memcachedImage",
+					   "mcrouterImage",    "mcrouterPort", "memcached",     "mcrouter",
+					   "scheduling",       "monitoring",   "networkPolicy", NULL };
 	static const char *const mc[] = { "memoryMiB", "maxItemSize", "maxConnections", "threads", "extraArgs",
 					  "resources", NULL };
 	static const char *const mr[] = {
@@ -524,7 +524,7 @@ static int check_spec_shape(json_t *spec, char *err, size_t errlen)
 	static const char *const sc[] = { "nodeSelector", "tolerations", "priorityClassName", "spreadAcross", NULL };
 	if (!json_is_object(spec))
 		return 0;
-	if (check_keys(spec, "spec", top, err, errlen))
+	if (spec_check_keys(spec, "spec", top, err, errlen))
 		return -1;
 	static const struct {
 		const char *key;
@@ -536,7 +536,7 @@ static int check_spec_shape(json_t *spec, char *err, size_t errlen)
 		snprintf(path, sizeof path, "spec.%s", subs[i].key);
 		if (sub && !json_is_null(sub) && !json_is_object(sub))
 			return spec_fail(err, errlen, "%s: must be an object", path);
-		if (json_is_object(sub) && check_keys(sub, path, subs[i].known, err, errlen))
+		if (json_is_object(sub) && spec_check_keys(sub, path, subs[i].known, err, errlen))
 			return -1;
 	}
 	return 0;
@@ -605,7 +605,9 @@ int memshack_spec_parse(json_t *obj, memshack_spec **ret, char *err, size_t errl
 	s->memcached_resources =
 		(v = json_object_get(mcd, "resources")) && json_is_object(v) ? json_deep_copy(v) : NULL;
 	s->mcrouter_resources = (v = json_object_get(mcr, "resources")) && json_is_object(v) ? json_deep_copy(v) : NULL;
-	if (read_scheduling(s, sch, err, errlen)) {
+	const int pod_ports[] = { MEMSHACK_MEMCACHED_PORT, s->mcrouter_port, 0 };
+	if (read_scheduling(s, sch, err, errlen) ||
+	    monitoring_parse(spec, true, pod_ports, &s->monitoring, err, errlen)) {
 		memshack_spec_free(s);
 		return -1;
 	}

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "core/monitoring.h"
 #include "util/must_use.h"
 
 #define MEMSHACK_GROUP "memshack.io"
@@ -92,6 +93,7 @@ typedef struct memshack_spec {
 	json_t *tolerations;   /* array or NULL */
 	char *priority_class;  /* or NULL */
 	mc_spread spread;
+	monitoring_spec monitoring; /* spec.monitoring and spec.networkPolicy */
 } memshack_spec;
 
 /*
@@ -125,6 +127,12 @@ bool spec_image_valid(const char *s);
 bool spec_quantity_valid(const char *s);
 bool spec_dns_label_valid(const char *s);
 bool spec_dns_subdomain_valid(const char *s);
+/* A label value: empty (when allow_empty) or <= 63 of [A-Za-z0-9_.-], alphanumeric at both ends. */
+bool spec_label_value_valid(const char *v, size_t n, bool allow_empty);
+/* A label key: [prefix/]name, the prefix a DNS subdomain. */
+bool spec_label_key_valid(const char *k);
+/* obj (an object) holds only keys in known (NULL-terminated); writes err naming path and the key otherwise. */
+int spec_check_keys(json_t *obj, const char *path, const char *const *known, char *err, size_t errlen);
 /* Validates an optional resources object {limits:{}, requests:{}} (borrowed); writes err on failure. */
 int spec_check_resources(json_t *r, const char *path, char *err, size_t errlen);
 /*

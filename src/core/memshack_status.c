@@ -91,6 +91,7 @@ json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o
 		conditions_set(conds, "Degraded", "False", "AsExpected", "", gen, now);
 	}
 	config_loaded_condition(s, o, conds, config_md5, gen, now);
+	monitoring_set_condition(conds, &s->monitoring, o->service_monitor, gen, now);
 	json_t *routing = json_pack("{s:i, s:i}", "shards", o->routed_shards ? o->routed_shards : s->num_shards,
 				    "replicaPools", o->routed_pools ? o->routed_pools : s->num_replicas);
 	return json_pack("{s:I, s:o, s:o, s:{s:s, s:i, s:i, s:i}, s:i, s:s, s:s, s:s, s:o}", "observedGeneration",

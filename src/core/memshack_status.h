@@ -13,6 +13,10 @@
  *                still serves another config: named in the message),
  *                GatewayUnreachable (one did not answer) or NoReadyGateways;
  *                Unknown (ProbeDisabled) when the operator does not ask.
+ *   ServiceMonitorReady (only with spec.monitoring.serviceMonitor.enabled)
+ *                True (Applied) once the ServiceMonitor is applied; False
+ *                (CRDNotInstalled) while prometheus-operator's CRD is not
+ *                served — the operator looks again every 30 s.
  * status.gateway.configLoaded counts the gateways on the current config;
  * status.routing {shards, replicaPools} is what the config routes to, which
  * lags the spec while new pods start (Progressing stays True meanwhile).
@@ -37,9 +41,10 @@ typedef struct memshack_observed {
 	} pools[MEMSHACK_MAX_POOLS];
 	bool gateway_exists;
 	int gateway_ready;
-	bool gateway_current;            /* the gateway Deployment's rollout is done at the desired size */
-	const char *apply_error;         /* NULL, or why applying failed */
-	int routed_shards, routed_pools; /* what the config written routes to (0: the spec) */
+	bool gateway_current;                /* the gateway Deployment's rollout is done at the desired size */
+	const char *apply_error;             /* NULL, or why applying failed */
+	int routed_shards, routed_pools;     /* what the config written routes to (0: the spec) */
+	monitoring_sm_state service_monitor; /* what became of the ServiceMonitor */
 	/* What the ready gateway pods said when asked for the config they loaded. */
 	struct {
 		bool probed;               /* false: the operator does not ask (probing off) */

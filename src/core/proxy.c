@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/gateway.h"
+#include "core/monitoring.h"
 #include "core/mcrouter_config.h"
 #include "core/memshack_desired.h"
 #include "util/conditions.h"
@@ -50,6 +51,7 @@ void proxy_spec_free(proxy_spec *p)
 	free(p->mcrouter_image);
 	json_decref(p->mcrouter_args);
 	json_decref(p->mcrouter_resources);
+	monitoring_release(&p->monitoring);
 	free(p);
 }
 
@@ -68,8 +70,8 @@ int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen)
 		return spec_fail(err, errlen, "spec: must be an object with serviceName and servicePort");
 	if (spec_check_text(spec, "spec", err, errlen))
 		return -1;
-	static const char *const known[] = { "serviceName", "servicePort",   "pool",     "replicas",
-					     "port",        "mcrouterImage", "mcrouter", NULL };
+	static const char *const known[] = { "serviceName",   "servicePort", "pool",       "replicas",      "port",
+					     "mcrouterImage", "mcrouter",    "monitoring", "networkPolicy", NULL };
 	const char *k;
 	json_t *v;
 	json_object_foreach (spec, k, v) {
@@ -113,7 +115,9 @@ int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen)
 		return -1;
 	}
 	json_t *mcr = json_object_get(spec, "mcrouter");
-	if (spec_check_args(json_object_get(mcr, "extraArgs"), "spec.mcrouter.extraArgs", mcrouter_reserved_flags, err,
+	const int pod_ports[] = { p->port, 0 };
+	if (monitoring_parse(spec, false, pod_ports, &p->monitoring, err, errlen) ||
+	    spec_check_args(json_object_get(mcr, "extraArgs"), "spec.mcrouter.extraArgs", mcrouter_reserved_flags, err,
 			    errlen) ||
 	    spec_check_resources(json_object_get(mcr, "resources"), "spec.mcrouter.resources", err, errlen)) {
 		proxy_spec_free(p);
@@ -377,7 +381,34 @@ static char *config_for(const proxy_spec *p, json_t *servers, char *err, size_t 
 	return text;
 }
 
-int proxy_desired_build(const proxy_spec *p, json_t *servers, proxy_desired *out, char *err, size_t errlen)
+/* The NetworkPolicy and the ServiceMonitor the spec asks for, appended to objects (a missing one fails the count). */
+static void append_monitoring(const proxy_spec *p, const gateway_env *env, const char *name, json_t *base, json_t *sel,
+			      json_t *objects)
+{
+	const monitoring_spec *m = &p->monitoring;
+	if (m->network_policy) {
+		json_t *peers = monitoring_gateway_peers(m, env->operator_namespace);
+		json_array_append_new(
+			objects,
+			peers ? monitoring_network_policy(m, name, p->namespace, base, sel, p->port, peers) : NULL);
+		json_decref(peers);
+	}
+	if (m->service_monitor) {
+		json_t *svc_labels = json_pack("{s:s}", PROXY_LABEL, p->name);
+		json_array_append_new(objects,
+				      svc_labels ? monitoring_service_monitor(m, name, p->namespace, base, svc_labels)
+						 : NULL);
+		json_decref(svc_labels);
+	}
+}
+
+size_t proxy_desired_count(const proxy_spec *p)
+{
+	return 4 + (p->monitoring.network_policy ? 1 : 0) + (p->monitoring.service_monitor ? 1 : 0);
+}
+
+int proxy_desired_build(const proxy_spec *p, json_t *servers, const gateway_env *env, proxy_desired *out, char *err,
+			size_t errlen)
 {
 	memset(out, 0, sizeof *out);
 	out->config_text = config_for(p, servers, err, errlen);
@@ -407,13 +438,27 @@ int proxy_desired_build(const proxy_spec *p, json_t *servers, proxy_desired *out
 			      .extra_args = p->mcrouter_args,
 			      .resources = p->mcrouter_resources,
 			      .spread = true };
+	const monitoring_spec *m = &p->monitoring;
+	json_t *sidecar =
+		m->exporter ? monitoring_mcrouter_exporter(
+				      m, env->exporter_image ? env->exporter_image : GATEWAY_DEFAULT_EXPORTER_IMAGE,
+				      p->port)
+			    : NULL;
+	json_t *mport = m->exporter ? monitoring_service_port(m) : NULL;
+	gp.sidecar = sidecar, gp.metrics_port = mport;
+	bool parts = !m->exporter || (sidecar && mport);
 	out->objects = json_pack("[o, o, o, o]", gateway_config_map(&gp, out->config_text, out->config_md5),
-				 gateway_deployment(&gp), gateway_service(&gp), gateway_pdb(&gp));
+				 parts ? gateway_deployment(&gp) : NULL, parts ? gateway_service(&gp) : NULL,
+				 gateway_pdb(&gp));
+	if (out->objects)
+		append_monitoring(p, env, name, base, sel, out->objects);
 	json_decref(base);
 	json_decref(sel);
+	json_decref(sidecar);
+	json_decref(mport);
 	size_t i;
 	json_t *o;
-	bool ok = out->objects != NULL;
+	bool ok = out->objects != NULL && json_array_size(out->objects) == proxy_desired_count(p);
 	json_array_foreach (out->objects, i, o)
 		ok = ok && !memshack_stamp_digest(o);
 	if (!ok) {
@@ -445,7 +490,7 @@ const char *proxy_servers_reason(proxy_servers_result r)
 
 json_t *proxy_status_build(const proxy_spec *p, proxy_servers_result pr, const char *why, json_t *servers, int ready,
 			   const char *apply_error, json_t *old, const char *domain, const char *config_md5,
-			   const char *now)
+			   const char *now, monitoring_sm_state sm)
 {
 	long long gen = p->generation;
 	json_t *conds = conditions_copy_of(old);
@@ -469,6 +514,7 @@ json_t *proxy_status_build(const proxy_spec *p, proxy_servers_result pr, const c
 	bool stable = ready == p->replicas;
 	conditions_set(conds, "Progressing", stable ? "False" : "True", stable ? "Stable" : "Scaling",
 		       stable ? "" : "mcrouter pods are starting or stopping", gen, now);
+	monitoring_set_condition(conds, &p->monitoring, sm, gen, now);
 	char gname[128], endpoint[400], selector[200];
 	proxy_gateway_name(p, gname, sizeof gname);
 	snprintf(endpoint, sizeof endpoint, "%s.%s.svc.%s:%d", gname, p->namespace, domain, p->port);

@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 
+#include "core/gateway.h"
 #include "core/memshack_spec.h"
 #include "util/must_use.h"
 
@@ -52,6 +53,8 @@ typedef struct proxy_spec {
 	int server_timeout_ms;
 	json_t *mcrouter_args;
 	json_t *mcrouter_resources;
+	monitoring_spec
+		monitoring; /* spec.monitoring (the gateway exporter, a ServiceMonitor) and spec.networkPolicy */
 } proxy_spec;
 
 MEMSHACK_MUST_USE int proxy_spec_parse(json_t *obj, proxy_spec **ret, char *err, size_t errlen);
@@ -82,11 +85,12 @@ const char *proxy_servers_reason(proxy_servers_result r);
  * (borrowed: its conditions keep their transition times): Ready, Degraded
  * and Progressing from the servers result (pr, why), the gateway pods ready
  * and a failed apply (apply_error, or NULL); servers (borrowed) and the
- * config digest as written. Pure.
+ * config digest as written; ServiceMonitorReady from sm
+ * (monitoring_set_condition). Pure.
  */
 json_t *proxy_status_build(const proxy_spec *p, proxy_servers_result pr, const char *why, json_t *servers, int ready,
 			   const char *apply_error, json_t *old, const char *domain, const char *config_md5,
-			   const char *now);
+			   const char *now, monitoring_sm_state sm);
 
 typedef struct proxy_desired {
 	json_t *objects;
@@ -94,9 +98,17 @@ typedef struct proxy_desired {
 	char config_md5[33];
 } proxy_desired;
 
-/* Objects for the proxy: ConfigMap <name>-proxy-config, Deployment/Service/PDB <name>-proxy. */
-MEMSHACK_MUST_USE int proxy_desired_build(const proxy_spec *p, json_t *servers, proxy_desired *out, char *err,
-					  size_t errlen);
+/*
+ * Objects for the proxy: ConfigMap <name>-proxy-config, Deployment/Service/PDB
+ * <name>-proxy; with spec.networkPolicy a NetworkPolicy <name>-proxy over the
+ * gateway pods, with spec.monitoring.serviceMonitor a ServiceMonitor
+ * <name>-proxy (core/monitoring.h). env: the exporter image, the operator's
+ * namespace.
+ */
+MEMSHACK_MUST_USE int proxy_desired_build(const proxy_spec *p, json_t *servers, const gateway_env *env,
+					  proxy_desired *out, char *err, size_t errlen);
+/* How many objects proxy_desired_build makes for p. */
+size_t proxy_desired_count(const proxy_spec *p);
 void proxy_desired_release(proxy_desired *d);
 char *proxy_gateway_name(const proxy_spec *p, char *buf, size_t len);
 

@@ -16,6 +16,8 @@ RES(KUBE_RES_DEPLOYMENTS, "apps", "v1", "deployments", "Deployment", true);
 RES(KUBE_RES_STATEFULSETS, "apps", "v1", "statefulsets", "StatefulSet", true);
 RES(KUBE_RES_ENDPOINTSLICES, "discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", true);
 RES(KUBE_RES_PODDISRUPTIONBUDGETS, "policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", true);
+RES(KUBE_RES_NETWORKPOLICIES, "networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", true);
+RES(KUBE_RES_SERVICEMONITORS, "monitoring.coreos.com", "v1", "servicemonitors", "ServiceMonitor", true);
 RES(KUBE_RES_LEASES, "coordination.k8s.io", "v1", "leases", "Lease", true);
 RES(KUBE_RES_EVENTS, "events.k8s.io", "v1", "events", "Event", true);
 RES(KUBE_RES_CRDS, "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false);

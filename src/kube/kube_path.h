@@ -35,6 +35,8 @@ extern const kube_resource KUBE_RES_DEPLOYMENTS;
 extern const kube_resource KUBE_RES_STATEFULSETS;
 extern const kube_resource KUBE_RES_ENDPOINTSLICES;
 extern const kube_resource KUBE_RES_PODDISRUPTIONBUDGETS;
+extern const kube_resource KUBE_RES_NETWORKPOLICIES;
+extern const kube_resource KUBE_RES_SERVICEMONITORS; /* prometheus-operator's CRD: may not be served */
 extern const kube_resource KUBE_RES_LEASES;
 extern const kube_resource KUBE_RES_EVENTS;
 extern const kube_resource KUBE_RES_CRDS;

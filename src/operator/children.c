@@ -15,9 +15,13 @@
 #include "util/object_meta.h"
 
 static const kube_resource *const child_resources[CHILD_KINDS] = {
-	[CHILD_SERVICE] = &KUBE_RES_SERVICES,         [CHILD_STATEFULSET] = &KUBE_RES_STATEFULSETS,
-	[CHILD_PDB] = &KUBE_RES_PODDISRUPTIONBUDGETS, [CHILD_CONFIGMAP] = &KUBE_RES_CONFIGMAPS,
+	[CHILD_SERVICE] = &KUBE_RES_SERVICES,
+	[CHILD_STATEFULSET] = &KUBE_RES_STATEFULSETS,
+	[CHILD_PDB] = &KUBE_RES_PODDISRUPTIONBUDGETS,
+	[CHILD_CONFIGMAP] = &KUBE_RES_CONFIGMAPS,
 	[CHILD_DEPLOYMENT] = &KUBE_RES_DEPLOYMENTS,
+	[CHILD_NETWORKPOLICY] = &KUBE_RES_NETWORKPOLICIES,
+	[CHILD_SERVICEMONITOR] = &KUBE_RES_SERVICEMONITORS,
 };
 
 const kube_resource *child_kind_resource(child_kind k)
@@ -166,13 +170,8 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 	case CHILD_APPLY:
 	case CHILD_REVERT: break;
 	}
-	const kube_resource *res = NULL;
-	static const kube_resource *const known[] = { &KUBE_RES_SERVICES, &KUBE_RES_STATEFULSETS,
-						      &KUBE_RES_PODDISRUPTIONBUDGETS, &KUBE_RES_CONFIGMAPS,
-						      &KUBE_RES_DEPLOYMENTS };
-	for (size_t i = 0; i < sizeof known / sizeof *known && !res; i++)
-		if (!strcmp(known[i]->kind, kind))
-			res = known[i];
+	child_kind k = child_kind_named(kind);
+	const kube_resource *res = k < CHILD_KINDS ? child_resources[k] : NULL;
 	json_t *after = NULL;
 	if (!res || apply_object(ch->client, MEMSHACK_FIELD_MANAGER, res, desired, &after, err)) {
 		json_decref(cached);
@@ -254,4 +253,39 @@ int children_report_undecodable(kube_client *c, events *ev, informer *inf, const
 	kube_error_release(&kerr);
 	json_decref(id);
 	return rc;
+}
+
+static bool controlled_by(void *ud, json_t *obj)
+{
+	return apply_is_controlled_by(obj, ud);
+}
+
+int children_prune_unwanted(informer *const *caches, const child_kind *kinds, size_t n, kube_client *c,
+			    const char *key_prefix, const char *owner_uid, json_t *desired, kube_error *err)
+{
+	int removed = 0;
+	for (size_t i = 0; i < n; i++) {
+		informer *inf = caches[kinds[i]];
+		if (!inf || informer_absent(inf))
+			continue; /* not served: nothing of it can exist */
+		const char *keep[8] = { NULL };
+		size_t kept = 0, j;
+		json_t *obj;
+		json_array_foreach (desired, j, obj)
+			if (child_kind_named(json_string_value(json_object_get(obj, "kind"))) == kinds[i] &&
+			    kept < sizeof keep / sizeof *keep - 1)
+				keep[kept++] = object_meta_str(obj, "name");
+		json_t *owned = store_list_prefix(informer_store(inf), key_prefix, controlled_by, (void *)owner_uid);
+		if (!owned)
+			return kube_error_set(err, KUBE_ERR_NOMEM, "out of memory listing cached %s",
+					      informer_resource(inf)->plural);
+		int r = json_array_size(owned) > kept
+				? apply_prune_owned(c, informer_resource(inf), owned, owner_uid, keep, err)
+				: 0;
+		json_decref(owned);
+		if (r < 0)
+			return -1;
+		removed += r;
+	}
+	return removed;
 }

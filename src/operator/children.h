@@ -40,7 +40,9 @@ typedef enum child_kind {
 	CHILD_PDB,
 	CHILD_CONFIGMAP,
 	CHILD_DEPLOYMENT,
-	CHILD_KINDS /* the number of kinds; also "no child kind" */
+	CHILD_NETWORKPOLICY,
+	CHILD_SERVICEMONITOR, /* served only where prometheus-operator's CRDs are installed */
+	CHILD_KINDS           /* the number of kinds; also "no child kind" */
 } child_kind;
 
 /* The API resource of a child kind. Static. */
@@ -72,6 +74,19 @@ MEMSHACK_MUST_USE int children_apply(children *ch, informer *cache, json_t *desi
  * *shortest_defer_us (0: none yet) to defer_us, the delay to reconcile again.
  */
 void children_note_contested(events *ev, json_t *owner, json_t *child, int64_t defer_us, int64_t *shortest_defer_us);
+
+/*
+ * Deletes the children of the given kinds (caches indexed by child_kind)
+ * that owner_uid controls, whose cache keys start with key_prefix
+ * ("ns/name-memshack"), and that `desired` (borrowed: the objects wanted
+ * now) does not name: an optional child switched off. A kind whose cache
+ * finds its resource not served is skipped. Returns how many were deleted,
+ * or -1 with err set (the first failure; a cache that cannot be read fails:
+ * nothing is deleted on what could not be read).
+ */
+MEMSHACK_MUST_USE int children_prune_unwanted(informer *const *caches, const child_kind *kinds, size_t n,
+					      kube_client *c, const char *key_prefix, const char *owner_uid,
+					      json_t *desired, kube_error *err);
 
 /* Forgets the memos of children in namespace ns whose names start with prefix. */
 void children_forget(children *ch, const char *ns, const char *prefix);

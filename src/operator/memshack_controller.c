@@ -15,6 +15,7 @@
 #include "operator/gateway_probe.h"
 #include "runtime/apply.h"
 #include "runtime/projection.h"
+#include "runtime/watch.h"
 #include "util/conditions.h"
 #include "util/log.h"
 #include "util/sbuf.h"
@@ -41,6 +42,8 @@ struct memshack_controller {
 	informer *children_inf[CHILD_KINDS];
 	informer *gateway_pods; /* projected: name, namespace, the Memshack label, podIP, Ready, deletionTimestamp */
 	char *domain;
+	char *exporter_image;
+	gateway_env env; /* domain, exporter_image, and the operator's namespace (the client's) */
 	int64_t removal_delay_us;
 	int probe_timeout_ms; /* 0: gateways are not asked */
 	pthread_mutex_t mu;
@@ -375,6 +378,13 @@ static void apply_children(pass *p)
 		child_kind k = child_kind_named(kind);
 		bool applied = false;
 		int64_t defer = 0;
+		if (k == CHILD_SERVICEMONITOR && informer_absent(ctl->children_inf[k])) {
+			/* prometheus-operator's CRD is not installed: said in status, tried again (schedule_next). */
+			p->o.service_monitor = MONITORING_SM_NO_CRD;
+			continue;
+		}
+		if (k == CHILD_SERVICEMONITOR)
+			p->o.service_monitor = MONITORING_SM_APPLIED;
 		if (k == CHILD_KINDS ||
 		    children_apply(ctl->children, ctl->children_inf[k], obj, &applied, &defer, &p->kerr)) {
 			snprintf(p->err, sizeof p->err, "applying %s %s: %s", kind, object_meta_str(obj, "name"),
@@ -502,6 +512,28 @@ static void prune_removed_pools(pass *p)
 	json_decref(owned);
 }
 
+/* Deletes the NetworkPolicies and the ServiceMonitor this Memshack owns that its spec no longer asks for. */
+static void prune_optional_children(pass *p)
+{
+	static const child_kind kinds[] = { CHILD_NETWORKPOLICY, CHILD_SERVICEMONITOR };
+	const memshack_spec *s = p->s;
+	if (p->apply_error || !s->uid)
+		return;
+	char prefix[400];
+	snprintf(prefix, sizeof prefix, "%s/%s-memshack", s->namespace, s->name);
+	int removed = children_prune_unwanted(p->ctl->children_inf, kinds, 2, manager_client(p->ctl->m), prefix, s->uid,
+					      p->d.objects, &p->kerr);
+	if (removed < 0) {
+		snprintf(p->err, sizeof p->err, "pruning switched-off children: %s", kube_strerror(&p->kerr));
+		p->apply_error = p->err;
+		kube_error_release(&p->kerr);
+	} else if (removed > 0) {
+		char what[64];
+		snprintf(what, sizeof what, "%d NetworkPolicy/ServiceMonitor", removed);
+		note_change(p, "removed", what);
+	}
+}
+
 /*
  * When to reconcile again: while gateways have not confirmed, every second up
  * to the bound, past it every 5 s while they answer with an old config and
@@ -524,6 +556,11 @@ static void schedule_next(pass *p)
 		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, bound - p->config_age + 100000 };
 	if (p->defer_us > 0 && (p->res.outcome != RECONCILE_REQUEUE_AFTER || p->res.after_us > p->defer_us + 100000))
 		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, p->defer_us + 100000 };
+	/* Waiting for prometheus-operator's CRD: look again as often as its cache does (not an error: no backoff). */
+	if (p->o.service_monitor == MONITORING_SM_NO_CRD &&
+	    (p->res.outcome == RECONCILE_DONE ||
+	     (p->res.outcome == RECONCILE_REQUEUE_AFTER && p->res.after_us > WATCH_BACKOFF_MAX_US)))
+		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, WATCH_BACKOFF_MAX_US };
 }
 
 /* Logs and records what changed, then writes the status if it differs. */
@@ -593,7 +630,7 @@ static void reconcile_memshack(pass *p)
 		return;
 	}
 	p->route = plan_route(p);
-	if (memshack_desired_build_routed(p->s, p->ctl->domain, p->route, &p->d, p->err, sizeof p->err)) {
+	if (memshack_desired_build_routed(p->s, &p->ctl->env, p->route, &p->d, p->err, sizeof p->err)) {
 		log_write(LOG_ERROR, "memshack", p->key, "cannot build children: %s", p->err);
 		p->res = RECONCILE_FAILED;
 		return;
@@ -605,6 +642,7 @@ static void reconcile_memshack(pass *p)
 	apply_children(p);
 	announce_config_loaded(p);
 	prune_removed_pools(p);
+	prune_optional_children(p);
 	schedule_next(p);
 	report(p);
 }
@@ -661,6 +699,7 @@ void memshack_controller_free(memshack_controller *ctl)
 	strmap_release(&ctl->config_changed, free);
 	pthread_mutex_destroy(&ctl->mu);
 	free(ctl->domain);
+	free(ctl->exporter_image);
 	free(ctl);
 }
 
@@ -686,6 +725,8 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 	ctl->metrics = manager_metrics(m);
 	ctl->config_changed = (strmap)STRMAP_INIT;
 	ctl->domain = strdup(o && o->cluster_domain ? o->cluster_domain : "cluster.local");
+	ctl->exporter_image = strdup(o && o->exporter_image ? o->exporter_image : GATEWAY_DEFAULT_EXPORTER_IMAGE);
+	ctl->env = (gateway_env){ ctl->domain, ctl->exporter_image, kube_client_namespace(manager_client(m)) };
 	ctl->removal_delay_us = o && o->pool_removal_delay_us >= 0 ? o->pool_removal_delay_us : 60LL * 1000000;
 	ctl->probe_timeout_ms = o ? o->gateway_probe_timeout_ms : 0;
 	int declared = metrics_declare(
@@ -707,7 +748,9 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 					.metrics = ctl->metrics };
 		co.project_ud = (void *)child_kind_projection(k);
 		/* Kinds with a generation: spec edits change the projection; status noise outside it wakes nobody. */
-		co.notify_kept_changes_only = k == CHILD_STATEFULSET || k == CHILD_DEPLOYMENT || k == CHILD_PDB;
+		co.notify_kept_changes_only = k == CHILD_STATEFULSET || k == CHILD_DEPLOYMENT || k == CHILD_PDB ||
+					      k == CHILD_NETWORKPOLICY || k == CHILD_SERVICEMONITOR;
+		co.optional = k == CHILD_SERVICEMONITOR; /* prometheus-operator's CRD may not be installed */
 		ctl->children_inf[k] = informer_new(manager_client(m), &co, &err);
 	}
 	informer_options po = { .res = &KUBE_RES_PODS,
@@ -723,7 +766,8 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 				   .ud = ctl,
 				   .metrics = ctl->metrics };
 	controller *c = controller_new(&cop);
-	bool ok = !declared && ctl->domain && ctl->children && ctl->ms && c && !controller_watch_primary(c, ctl->ms);
+	bool ok = !declared && ctl->domain && ctl->exporter_image && ctl->children && ctl->ms && c &&
+		  !controller_watch_primary(c, ctl->ms);
 	for (child_kind k = 0; ok && k < CHILD_KINDS; k++)
 		ok = ctl->children_inf[k] && !controller_watch_owned(c, ctl->children_inf[k], "Memshack");
 	ok = ok && ctl->gateway_pods && !controller_watch_mapped(c, ctl->gateway_pods, map_gateway_pod, NULL);

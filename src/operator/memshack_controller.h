@@ -39,6 +39,8 @@ extern const kube_resource MEMSHACK_RES;
 
 typedef struct memshack_controller_options {
 	const char *cluster_domain; /* default "cluster.local" */
+	const char *
+		exporter_image; /* the mcrouter exporter sidecar's image (memshack's own); default GATEWAY_DEFAULT_EXPORTER_IMAGE */
 	int64_t pool_removal_delay_us; /* upper bound; 0: none (pools go once the config dropped them); < 0 or no options: 60 s */
 	int gateway_probe_timeout_ms; /* per gateway; 0 = do not ask gateways (time bound only) */
 } memshack_controller_options;

@@ -10,6 +10,7 @@
 #include "core/proxy.h"
 #include "operator/children.h"
 #include "runtime/apply.h"
+#include "runtime/watch.h"
 #include "util/conditions.h"
 #include "runtime/projection.h"
 #include "util/log.h"
@@ -27,10 +28,15 @@ struct proxy_controller {
 	informer *children_inf[CHILD_KINDS]; /* the kinds it makes: Deployment, Service, ConfigMap, PDB */
 	children *children;
 	char *domain;
+	char *exporter_image;
+	gateway_env env;
 };
 
 /* The kinds of child a MemcachedProxy has. */
-static const child_kind proxy_child_kinds[] = { CHILD_DEPLOYMENT, CHILD_SERVICE, CHILD_CONFIGMAP, CHILD_PDB };
+static const child_kind proxy_child_kinds[] = { CHILD_DEPLOYMENT, CHILD_SERVICE,       CHILD_CONFIGMAP,
+						CHILD_PDB,        CHILD_NETWORKPOLICY, CHILD_SERVICEMONITOR };
+/* Those made only when the spec asks (deleted when it no longer does). */
+static const child_kind proxy_optional_kinds[] = { CHILD_NETWORKPOLICY, CHILD_SERVICEMONITOR };
 #define PROXY_CHILD_KINDS (sizeof proxy_child_kinds / sizeof proxy_child_kinds[0])
 
 /* The cache of the child kind named kind, or NULL when proxies make no such child. */
@@ -58,15 +64,21 @@ static bool slice_of(void *ud, json_t *obj)
  * contested child's hold-back.
  */
 static const char *apply_children(proxy_controller *pc, json_t *owner, proxy_desired *d, bool *config_changed,
-				  int64_t *defer_us, char *err, size_t errlen)
+				  int64_t *defer_us, monitoring_sm_state *sm, char *err, size_t errlen)
 {
 	size_t i;
 	json_t *child;
+	kube_error kerr = KUBE_ERROR_INIT;
 	json_array_foreach (d->objects, i, child) {
 		bool applied = false;
 		int64_t defer = 0;
-		kube_error kerr = KUBE_ERROR_INIT;
 		const char *kind = json_string_value(json_object_get(child, "kind"));
+		if (child_kind_named(kind) == CHILD_SERVICEMONITOR) {
+			/* prometheus-operator's CRD not installed: said in status, looked at again in 30 s. */
+			*sm = informer_absent(cache_for(pc, kind)) ? MONITORING_SM_NO_CRD : MONITORING_SM_APPLIED;
+			if (*sm == MONITORING_SM_NO_CRD)
+				continue;
+		}
 		if (children_apply(pc->children, cache_for(pc, kind), child, &applied, &defer, &kerr)) {
 			snprintf(err, errlen, "applying %s %s: %s", kind, object_meta_str(child, "name"),
 				 kube_strerror(&kerr));
@@ -75,6 +87,17 @@ static const char *apply_children(proxy_controller *pc, json_t *owner, proxy_des
 		}
 		*config_changed |= applied && !strcmp(kind, "ConfigMap");
 		children_note_contested(manager_events(pc->m), owner, child, defer, defer_us);
+	}
+	/* The NetworkPolicy and ServiceMonitor the spec no longer asks for. */
+	const char *uid = object_meta_str(owner, "uid");
+	char prefix[400];
+	snprintf(prefix, sizeof prefix, "%s/%s-proxy", object_meta_str(owner, "namespace"),
+		 object_meta_str(owner, "name"));
+	if (uid && children_prune_unwanted(pc->children_inf, proxy_optional_kinds, 2, manager_client(pc->m), prefix,
+					   uid, d->objects, &kerr) < 0) {
+		snprintf(err, errlen, "pruning switched-off children: %s", kube_strerror(&kerr));
+		kube_error_release(&kerr);
+		return err;
 	}
 	return NULL;
 }
@@ -172,16 +195,20 @@ static reconcile_result reconcile(void *ud, const char *key)
 		goto out;
 	}
 	proxy_desired d;
-	if (proxy_desired_build(p, servers, &d, err, sizeof err)) {
+	if (proxy_desired_build(p, servers, &pc->env, &d, err, sizeof err)) {
 		log_write(LOG_ERROR, "memcachedproxy", key, "cannot build children: %s", err);
 		res = failed;
 		goto out;
 	}
 	int64_t defer_us = 0; /* the shortest hold-back of a contested child */
 	bool config_changed = false;
-	const char *apply_error = apply_children(pc, obj, &d, &config_changed, &defer_us, err, sizeof err);
+	monitoring_sm_state sm = MONITORING_SM_UNKNOWN;
+	const char *apply_error = apply_children(pc, obj, &d, &config_changed, &defer_us, &sm, err, sizeof err);
 	if (defer_us > 0 && !apply_error && res.outcome == RECONCILE_DONE)
 		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, defer_us + 100000 };
+	if (sm == MONITORING_SM_NO_CRD && !apply_error &&
+	    (res.outcome == RECONCILE_DONE || res.after_us > WATCH_BACKOFF_MAX_US))
+		res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, WATCH_BACKOFF_MAX_US };
 	if (config_changed) {
 		log_write(LOG_INFO, "memcachedproxy", key, "config now has %zu servers", json_array_size(servers));
 		events_record(manager_events(pc->m), obj, "Normal", "ServersChanged", "Reconcile",
@@ -201,7 +228,7 @@ static reconcile_result reconcile(void *ud, const char *key)
 			    ? (int)json_integer_value(json_object_get(json_object_get(dep, "status"), "readyReplicas"))
 			    : 0;
 	json_decref(dep);
-	status = proxy_status_build(p, pr, why, servers, ready, apply_error, old, pc->domain, d.config_md5, now);
+	status = proxy_status_build(p, pr, why, servers, ready, apply_error, old, pc->domain, d.config_md5, now, sm);
 	const char *reason = proxy_servers_reason(pr);
 	if (apply_error)
 		res = failed;
@@ -277,10 +304,11 @@ void proxy_controller_free(proxy_controller *pc)
 		return;
 	children_free(pc->children);
 	free(pc->domain);
+	free(pc->exporter_image);
 	free(pc);
 }
 
-proxy_controller *proxy_controller_new(manager *m, const char *domain)
+proxy_controller *proxy_controller_new(manager *m, const char *domain, const char *exporter_image)
 {
 	proxy_controller *pc = calloc(1, sizeof *pc);
 	if (!pc) {
@@ -289,6 +317,8 @@ proxy_controller *proxy_controller_new(manager *m, const char *domain)
 	}
 	pc->m = m;
 	pc->domain = strdup(domain ? domain : "cluster.local");
+	pc->exporter_image = strdup(exporter_image ? exporter_image : GATEWAY_DEFAULT_EXPORTER_IMAGE);
+	pc->env = (gateway_env){ pc->domain, pc->exporter_image, kube_client_namespace(manager_client(m)) };
 	pc->children = children_new(manager_client(m), manager_metrics(m));
 	kube_error err = KUBE_ERROR_INIT;
 	const char *ns = manager_namespace(m);
@@ -309,6 +339,7 @@ proxy_controller *proxy_controller_new(manager *m, const char *domain)
 					.label_selector = PROXY_LABEL,
 					.project = project_owned_child,
 					.project_ud = (void *)child_kind_projection(k),
+					.optional = k == CHILD_SERVICEMONITOR,
 					.metrics = mx };
 		pc->children_inf[k] = informer_new(manager_client(m), &co, &err);
 	}
@@ -321,7 +352,7 @@ proxy_controller *proxy_controller_new(manager *m, const char *domain)
 	informer *all[ALL] = { pc->proxies, pc->services, pc->slices };
 	for (size_t i = 0; i < PROXY_CHILD_KINDS; i++)
 		all[SOURCES + i] = pc->children_inf[proxy_child_kinds[i]];
-	bool ok = pc->domain && pc->children && pc->proxies && pc->services && pc->slices && c &&
+	bool ok = pc->domain && pc->exporter_image && pc->children && pc->proxies && pc->services && pc->slices && c &&
 		  !controller_watch_primary(c, pc->proxies) &&
 		  !controller_watch_mapped(c, pc->services, map_to_proxies, pc) &&
 		  !controller_watch_mapped(c, pc->slices, map_to_proxies, pc);

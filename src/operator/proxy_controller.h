@@ -23,7 +23,8 @@ typedef struct proxy_controller proxy_controller;
  * Returns the context (free with proxy_controller_free after manager_free),
  * or NULL (logged; nothing added).
  */
-proxy_controller *proxy_controller_new(manager *m, const char *cluster_domain);
+/* exporter_image: of the mcrouter exporter sidecar (memshack's own; NULL: GATEWAY_DEFAULT_EXPORTER_IMAGE). */
+proxy_controller *proxy_controller_new(manager *m, const char *cluster_domain, const char *exporter_image);
 void proxy_controller_free(proxy_controller *pc);
 
 /*

@@ -26,6 +26,7 @@ struct informer {
 	unsigned page_size;
 	metrics *metrics;
 	bool notify_kept_changes_only;
+	bool optional;
 	store *store;
 	struct {
 		informer_handler fn;
@@ -41,6 +42,7 @@ struct informer {
 	bool paused;
 	bool pause_ack;
 	bool synced;
+	bool absent; /* optional: the last list found the resource not served (404) */
 
 	watch_sm sm;
 	uint64_t rng;
@@ -101,6 +103,7 @@ informer *informer_new(kube_client *c, const informer_options *o, kube_error *er
 	inf->page_size = o->page_size ? o->page_size : 500;
 	inf->metrics = o->metrics;
 	inf->notify_kept_changes_only = o->notify_kept_changes_only;
+	inf->optional = o->optional;
 	inf->namespace = o->namespace && *o->namespace ? strdup(o->namespace) : NULL;
 	inf->label_selector = o->label_selector && *o->label_selector ? strdup(o->label_selector) : NULL;
 	inf->store = store_new(o->project, o->project_ud);
@@ -325,6 +328,35 @@ static char *collection_path(informer *inf, kube_error *err)
 	return kube_path(&inf->res, inf->namespace, NULL, NULL, err);
 }
 
+/*
+ * An optional resource the API server does not serve (its CRD is not
+ * installed, or was removed): the cache is empty and synced — what it
+ * held is deleted, handlers hear it — and listing is tried again with the
+ * list backoff (up to 30 s). Said once, not on every try.
+ */
+static void resource_absent(informer *inf)
+{
+	json_t *none = json_array();
+	if (!none || store_replace(inf->store, none, on_relist_changed, on_relist_vanished, inf)) {
+		json_decref(none);
+		log_write(LOG_ERROR, "informer", inf->res.plural, "out of memory emptying the cache");
+		watch_sm_list_failed(&inf->sm, clock_mono_us(), rand01(inf));
+		return;
+	}
+	json_decref(none);
+	pthread_mutex_lock(&inf->mu);
+	bool was_absent = inf->absent;
+	inf->absent = true;
+	inf->synced = true;
+	pthread_cond_broadcast(&inf->cond);
+	pthread_mutex_unlock(&inf->mu);
+	if (!was_absent)
+		log_write(LOG_INFO, "informer", inf->res.plural,
+			  "not served by the API server (%s/%s: is its CRD installed?); listing it again every 30 s",
+			  inf->res.group, inf->res.version);
+	watch_sm_list_failed(&inf->sm, clock_mono_us(), rand01(inf));
+}
+
 static void do_list(informer *inf)
 {
 	kube_error err = KUBE_ERROR_INIT;
@@ -333,6 +365,11 @@ static void do_list(informer *inf)
 	kube_list_options lo = { .label_selector = inf->label_selector, .limit = inf->page_size };
 	int rc = path ? kube_list(inf->client, path, &lo, &list, &err) : -1;
 	free(path);
+	if (rc && inf->optional && err.kind == KUBE_ERR_API && err.http_code == 404) {
+		kube_error_release(&err);
+		resource_absent(inf);
+		return;
+	}
 	if (rc) {
 		log_write(LOG_WARN, "informer", inf->res.plural, "list failed: %s", kube_strerror(&err));
 		kube_error_release(&err);
@@ -352,8 +389,12 @@ static void do_list(informer *inf)
 		publish_counts(inf);
 		pthread_mutex_lock(&inf->mu);
 		inf->synced = true;
+		bool was_absent = inf->absent;
+		inf->absent = false;
 		pthread_cond_broadcast(&inf->cond);
 		pthread_mutex_unlock(&inf->mu);
+		if (was_absent)
+			log_write(LOG_INFO, "informer", inf->res.plural, "now served by the API server: watching it");
 		log_write(LOG_DEBUG, "informer", inf->res.plural, "listed %zu objects at resourceVersion %s",
 			  json_array_size(json_object_get(list, "items")), rv ? rv : "?");
 		const char *k;
@@ -473,6 +514,8 @@ static void do_watch(informer *inf, long timeout_s)
 	free(path);
 	if (!inf->restart && !should_stop(inf)) {
 		long code = rc && err.kind == KUBE_ERR_API ? err.http_code : 200;
+		if (code == 404 && inf->optional)
+			code = 410; /* no longer served (its CRD went): list again, which finds it absent */
 		if (rc && !kube_error_is_gone(&err))
 			log_write(LOG_WARN, "informer", inf->res.plural, "watch failed: %s", kube_strerror(&err));
 		else if (rc)
@@ -549,6 +592,14 @@ void informer_free(informer *inf)
 	pthread_mutex_destroy(&inf->mu);
 	pthread_cond_destroy(&inf->cond);
 	free(inf);
+}
+
+bool informer_absent(informer *inf)
+{
+	pthread_mutex_lock(&inf->mu);
+	bool a = inf->absent;
+	pthread_mutex_unlock(&inf->mu);
+	return a;
 }
 
 bool informer_synced(informer *inf)

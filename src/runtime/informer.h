@@ -52,6 +52,13 @@ typedef struct informer_options {
 	 * keep every field a handler cares about (generation for spec edits).
 	 */
 	bool notify_kept_changes_only;
+	/*
+	 * The resource may not be served (a CRD of another project): a list
+	 * answered 404 leaves the cache empty and synced, informer_absent()
+	 * true, and is tried again with the list backoff (at most 30 s apart)
+	 * until it is served.
+	 */
+	bool optional;
 } informer_options;
 
 typedef struct informer informer;
@@ -68,6 +75,8 @@ void informer_stop(informer *inf);
 void informer_free(informer *inf);
 
 bool informer_synced(informer *inf);
+/* For an optional informer: whether its last list found the resource not served. Thread-safe. */
+bool informer_absent(informer *inf);
 /* Waits up to timeout_us for the first list; true when synced. */
 bool informer_wait_synced(informer *inf, int64_t timeout_us);
 /* Borrowed; lives as long as the informer. */

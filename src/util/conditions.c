@@ -14,6 +14,19 @@ json_t *conditions_find(json_t *conditions, const char *type)
 	return NULL;
 }
 
+void conditions_remove(json_t *conditions, const char *type)
+{
+	size_t i;
+	json_t *c;
+	json_array_foreach (conditions, i, c) {
+		const char *t = json_string_value(json_object_get(c, "type"));
+		if (t && !strcmp(t, type)) {
+			json_array_remove(conditions, i);
+			return;
+		}
+	}
+}
+
 static bool str_eq(json_t *obj, const char *key, const char *want)
 {
 	const char *v = json_string_value(json_object_get(obj, key));

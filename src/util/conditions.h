@@ -23,6 +23,9 @@ json_t *conditions_find(json_t *conditions, const char *type);
 bool conditions_set(json_t *conditions, const char *type, const char *status, const char *reason, const char *message,
 		    json_int_t observed_generation, const char *now);
 
+/* Removes condition `type` from the array, if there. */
+void conditions_remove(json_t *conditions, const char *type);
+
 /* Whether condition `type` has status "True". */
 bool conditions_is_true(json_t *conditions, const char *type);
 

@@ -5,8 +5,9 @@
 #    restricted Pod Security profile;
 #  - the operator, run with the ServiceAccount's own token (not admin) and the
 #    RBAC from that file, reconciles a Memshack (in a restricted namespace) and
-#    a MemcachedProxy to Ready, scales down, reports an invalid spec, elects a
-#    leader and releases the Lease;
+#    a MemcachedProxy to Ready, scales down, switches monitoring and the
+#    NetworkPolicies on and off (prometheus-operator's ServiceMonitor CRD
+#    installed), reports an invalid spec, elects a leader and releases the Lease;
 #  - from the kube-apiserver's audit log of that run, rbac_audit_check proves
 #    the ClusterRole and Role grant no (verb, resource) pair the operator
 #    never used, and that nothing it did was denied.
@@ -54,6 +55,10 @@ KC
 user=$("$bin" check --kubeconfig "$tmp/kubeconfig" | sed -n 's/.*authenticated as \([^,]*\),.*/\1/p')
 [ "$user" = system:serviceaccount:memshack-system:memshack-operator ] && ok "running as $user" || bad "identity '$user'"
 
+# prometheus-operator's ServiceMonitor CRD, so that the ServiceMonitor grants are exercised too.
+kubectl apply --server-side -f "$testenv_bin/servicemonitors-crd.yaml" >/dev/null \
+  && kubectl wait --for=condition=Established crd/servicemonitors.monitoring.coreos.com --timeout=30s >/dev/null \
+  || bad "ServiceMonitor CRD not installed"
 kubectl create namespace "$ns" >/dev/null
 kubectl label namespace "$ns" pod-security.kubernetes.io/enforce=restricted pod-security.kubernetes.io/enforce-version=latest >/dev/null
 ${MEMSHACK_WRAPPER:-} "$bin" run --gateway-probe-timeout-ms 0 --kubeconfig "$tmp/kubeconfig" --leader-elect --lease-namespace memshack-system \
@@ -66,6 +71,14 @@ until_ok 90 ready memshack test && ok "Memshack Ready with the operator's own RB
   || { bad "Memshack not Ready: $(k get memshack test -o jsonpath='{.status.conditions}')"; cat "$tmp/operator.log"; k get all; }
 k patch memshack test --type merge -p '{"spec":{"numReplicas":1}}' >/dev/null
 until_ok 60 bash -c "! kubectl -n $ns get statefulset test-memshack-pool-1 >/dev/null 2>&1" && ok "scale-down pruned a pool" || bad "pool 1 not pruned"
+
+# Monitoring and NetworkPolicies on, then off: created, then deleted.
+k patch memshack test --type merge -p '{"spec":{"monitoring":{"exporter":{"enabled":true},"serviceMonitor":{"enabled":true}},"networkPolicy":{"enabled":true}}}' >/dev/null
+fenced() { k get servicemonitor test-memshack >/dev/null 2>&1 && [ "$(k get networkpolicies -o name | wc -l)" = 2 ]; }
+until_ok 60 fenced && ok "ServiceMonitor and NetworkPolicies created" || bad "no ServiceMonitor/NetworkPolicies: $(tail -3 "$tmp/operator.log")"
+k patch memshack test --type merge -p '{"spec":{"monitoring":{"serviceMonitor":{"enabled":false}},"networkPolicy":{"enabled":false}}}' >/dev/null
+unfenced() { ! k get servicemonitor test-memshack >/dev/null 2>&1 && [ -z "$(k get networkpolicies -o name)" ]; }
+until_ok 60 unfenced && ok "ServiceMonitor and NetworkPolicies removed" || bad "still there"
 
 k apply -f - >/dev/null <<YAML
 apiVersion: v1
@@ -113,4 +126,5 @@ else
   bad "RBAC audit:"; cat "$tmp/audit.txt"
 fi
 kubectl delete -f "$root/yaml/operator.yaml" --wait=false >/dev/null 2>&1
+kubectl delete crd servicemonitors.monitoring.coreos.com --wait=false >/dev/null 2>&1
 finish

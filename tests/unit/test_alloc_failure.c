@@ -523,7 +523,8 @@ static void seed_children(memshack_controller *ctl, int shards, int replicas, bo
 	if (memshack_spec_parse(ms, &s, err, sizeof err))
 		fail_msg("spec: %s", err);
 	memshack_desired d;
-	assert_int_equal(memshack_desired_build(s, "cluster.local", &d, err, sizeof err), 0);
+	assert_int_equal(
+		memshack_desired_build(s, &(gateway_env){ .cluster_domain = "cluster.local" }, &d, err, sizeof err), 0);
 	size_t i;
 	json_t *obj;
 	json_array_foreach (d.objects, i, obj) {
@@ -874,7 +875,7 @@ static int setup(void **state)
 	memshack_controller_options hold = { .pool_removal_delay_us = 60000000, .gateway_probe_timeout_ms = 0 };
 	ms_prune = memshack_controller_new(mgr_prune, &prune);
 	ms_hold = memshack_controller_new(mgr_hold, &hold);
-	proxies = proxy_controller_new(mgr_hold, "cluster.local");
+	proxies = proxy_controller_new(mgr_hold, "cluster.local", NULL);
 	assert_non_null(ms_prune);
 	assert_non_null(ms_hold);
 	assert_non_null(proxies);

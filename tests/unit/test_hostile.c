@@ -60,7 +60,11 @@ static void test_corpus(void **state)
 			if (rc == 0) {
 				json_t *servers = json_pack("[s]", "10.1.2.3:11211");
 				proxy_desired pd;
-				assert_int_equal(proxy_desired_build(p, servers, &pd, err, sizeof err), 0);
+				assert_int_equal(
+					proxy_desired_build(p, servers,
+							    &(gateway_env){ .cluster_domain = "cluster.local" }, &pd,
+							    err, sizeof err),
+					0);
 				fuzz_check_mcrouter_config(pd.config_text, 1);
 				proxy_desired_release(&pd);
 				json_decref(servers);
@@ -71,7 +75,10 @@ static void test_corpus(void **state)
 			rc = memshack_spec_parse(d, &s, err, sizeof err);
 			if (rc == 0) {
 				memshack_desired md;
-				assert_int_equal(memshack_desired_build(s, "cluster.local", &md, err, sizeof err), 0);
+				assert_int_equal(
+					memshack_desired_build(s, &(gateway_env){ .cluster_domain = "cluster.local" },
+							       &md, err, sizeof err),
+					0);
 				fuzz_check_mcrouter_config(md.config_text,
 							   (size_t)s->num_shards * (size_t)s->num_replicas);
 				memshack_desired_release(&md);

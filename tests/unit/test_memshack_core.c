@@ -20,6 +20,10 @@
 #include "util/digest.h"
 #include "util/yaml_json.h"
 
+static const gateway_env TEST_ENV = { .cluster_domain = "cluster.local",
+				      .exporter_image = "memshack-operator:test",
+				      .operator_namespace = "memshack-system" };
+
 static json_t *load_yaml(const char *text)
 {
 	char err[256];
@@ -124,7 +128,7 @@ static void check_semantics(int shards, int replicas, const char *read, const ch
 	memshack_spec *s = parse_ok(yaml);
 	memshack_desired d;
 	char err[256];
-	assert_int_equal(memshack_desired_build(s, "cluster.local", &d, err, sizeof err), 0);
+	assert_int_equal(memshack_desired_build(s, &TEST_ENV, &d, err, sizeof err), 0);
 	json_t *cfg = json_loads(d.config_text, 0, NULL);
 	assert_non_null(cfg);
 	/* Every operation is routed: OperationSelectorRoute with a default_policy. */
@@ -258,9 +262,9 @@ static void test_digest_stable_and_sensitive(void **state)
 	memshack_spec *a = parse_ok(y1), *b = parse_ok(y1), *c = parse_ok(y2);
 	memshack_desired da, db, dc;
 	char err[128];
-	assert_int_equal(memshack_desired_build(a, "cluster.local", &da, err, sizeof err), 0);
-	assert_int_equal(memshack_desired_build(b, "cluster.local", &db, err, sizeof err), 0);
-	assert_int_equal(memshack_desired_build(c, "cluster.local", &dc, err, sizeof err), 0);
+	assert_int_equal(memshack_desired_build(a, &TEST_ENV, &da, err, sizeof err), 0);
+	assert_int_equal(memshack_desired_build(b, &TEST_ENV, &db, err, sizeof err), 0);
+	assert_int_equal(memshack_desired_build(c, &TEST_ENV, &dc, err, sizeof err), 0);
 	assert_true(json_equal(da.objects, db.objects));
 	/* Only the gateway Deployment changes with mcrouterPoolSize: the pools' digests stay. */
 	size_t i;
@@ -698,8 +702,8 @@ static void test_route_layout(void **state)
 	memshack_spec_free(s);
 	s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: rl, namespace: n}\n"
 		     "spec: {numShards: 3, numReplicas: 2, mcrouterPoolSize: 1}\n");
-	assert_int_equal(
-		memshack_desired_build_routed(s, "cluster.local", (memshack_layout){ 2, 1 }, &d, err, sizeof err), 0);
+	assert_int_equal(memshack_desired_build_routed(s, &TEST_ENV, (memshack_layout){ 2, 1 }, &d, err, sizeof err),
+			 0);
 	assert_non_null(strstr(d.config_text, "rl-memshack-pool-0-1."));
 	assert_null(strstr(d.config_text, "rl-memshack-pool-0-2."));
 	assert_null(strstr(d.config_text, "rl-memshack-pool-1-"));
@@ -731,8 +735,8 @@ static void test_route_layout(void **state)
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(sts0, "spec"), "replicas")), 5);
 	memshack_desired_release(&d);
 	/* a layout outside the spec is refused */
-	assert_int_equal(
-		memshack_desired_build_routed(s, "cluster.local", (memshack_layout){ 4, 1 }, &d, err, sizeof err), -1);
+	assert_int_equal(memshack_desired_build_routed(s, &TEST_ENV, (memshack_layout){ 4, 1 }, &d, err, sizeof err),
+			 -1);
 	memshack_spec_free(s);
 }
 

@@ -203,7 +203,9 @@ static void test_not_ready_policy(void **state)
 	/* With no servers the config still loads: every request gets an error reply. */
 	proxy_desired d;
 	char err[128];
-	assert_int_equal(proxy_desired_build(p, servers, &d, err, sizeof err), 0);
+	assert_int_equal(proxy_desired_build(p, servers, &(gateway_env){ .cluster_domain = "cluster.local" }, &d, err,
+					     sizeof err),
+			 0);
 	json_t *cfg = json_loads(d.config_text, 0, NULL);
 	assert_string_equal(json_string_value(json_object_get(
 				    json_object_get(json_object_get(cfg, "route"), "default_policy"), "type")),
@@ -260,9 +262,9 @@ static void test_status_decision(void **state)
 		{ PROXY_SERVERS_OK, 1, "applying ConfigMap x: boom", "False", "ApplyFailed", "True", "False" },
 	};
 	for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
-		json_t *st =
-			proxy_status_build(p, rows[i].pr, "why", servers, rows[i].ready, rows[i].apply_error, NULL,
-					   "cluster.local", "0123456789abcdef0123456789abcdef", "2026-12-02T00:00:00Z");
+		json_t *st = proxy_status_build(p, rows[i].pr, "why", servers, rows[i].ready, rows[i].apply_error, NULL,
+						"cluster.local", "0123456789abcdef0123456789abcdef",
+						"2026-12-02T00:00:00Z", MONITORING_SM_UNKNOWN);
 		assert_non_null(st);
 		const char *want[][2] = { { "Ready", rows[i].ready_status },
 					  { "Degraded", rows[i].degraded },

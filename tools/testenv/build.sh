@@ -4,6 +4,8 @@
 # the Go wrapper modules beside this script, into cache folders keyed by the
 # pinned versions (helm has a key of its own, so that a new Helm does not
 # rebuild the control plane). A binary already in the cache is not rebuilt.
+# It also fetches prometheus-operator's ServiceMonitor CRD into the cache
+# ($bin/servicemonitors-crd.yaml) for the monitoring tests.
 #
 # Prints the bin folder on its last line of standard output.
 # Environment: MEMSHACK_TESTENV_CACHE (default ~/.cache/memshack-testenv).
@@ -54,4 +56,17 @@ build kwok sigs.k8s.io/kwok/cmd/kwok kwok
 ldflags="-s -w -X helm.sh/helm/v4/internal/version.version=${HELM_VERSION}"
 build helm helm.sh/helm/v4/cmd/helm helm "$helm_bin"
 ln -sfn "$helm_bin/helm" "$bin/helm"
+
+# prometheus-operator's own ServiceMonitor CRD (tests install it to see memshack pick it up), taken
+# from the pinned module as the Go module proxy serves it (checked against the checksum database).
+po_dir="$cache_root/prometheus-operator-$PROMETHEUS_OPERATOR_VERSION"
+if [ ! -s "$po_dir/servicemonitors.yaml" ]; then
+  echo "build.sh: fetching prometheus-operator $PROMETHEUS_OPERATOR_VERSION's ServiceMonitor CRD" >&2
+  mkdir -p "$po_dir"
+  mod_dir=$(cd "$po_dir" && GOFLAGS=-mod=mod go mod download -json \
+    "github.com/prometheus-operator/prometheus-operator@$PROMETHEUS_OPERATOR_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  cp "$mod_dir/example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml" "$po_dir/servicemonitors.yaml.tmp"
+  mv "$po_dir/servicemonitors.yaml.tmp" "$po_dir/servicemonitors.yaml"
+fi
+ln -sfn "$po_dir/servicemonitors.yaml" "$bin/servicemonitors-crd.yaml"
 echo "$bin"
