@@ -486,6 +486,15 @@ static void set_every_option(json_t *spec)
 	assert_non_null(opts);
 	assert_int_equal(json_object_update(spec, opts), 0);
 	json_decref(opts);
+	/* Monitoring and NetworkPolicies: sidecars, metrics ports, two policies (the ServiceMonitor's cache is empty). */
+	json_t *mon = json_pack("{s:{s:{s:b, s:{s:{s:s}}}, s:{s:b, s:{s:s}}}, s:{s:b, s:{s:{s:s}}, s:{s:{s:s}}}}",
+				"monitoring", "exporter", "enabled", 1, "resources", "requests", "cpu", "5m",
+				"serviceMonitor", "enabled", 1, "labels", "release", "prometheus", "networkPolicy",
+				"enabled", 1, "clientSelector", "matchLabels", "app", "web", "metricsNamespaceSelector",
+				"matchLabels", "team", "monitoring");
+	assert_non_null(mon);
+	assert_int_equal(json_object_update(spec, mon), 0);
+	json_decref(mon);
 }
 
 /* A Memshack as the API server would serve it: the seed's spec with shards/replicas, ours; every option when full. */
