@@ -312,15 +312,11 @@ static int append_gateway(const memshack_spec *s, const gateway_env *env, memsha
 	json_t *base = meta_base(s, labels(s, "mcrouter", "gateway", -1));
 	json_t *sel = selector(s, "gateway", -1);
 	const monitoring_spec *mon = &s->monitoring;
-	json_t *sidecar =
-		mon->exporter ? monitoring_mcrouter_exporter(
-					mon, env->exporter_image ? env->exporter_image : GATEWAY_DEFAULT_EXPORTER_IMAGE,
-					s->mcrouter_port)
-			      : NULL;
-	json_t *mport = mon->exporter ? monitoring_service_port(mon) : NULL;
+	json_t *sidecar, *mport;
+	bool parts = !monitoring_gateway_exporter(mon, env->exporter_image, s->mcrouter_port, &sidecar, &mport);
 	gateway_params gp = gateway_of(s, gname, cfg, base, sel, sidecar, mport);
 	json_array_append_new(out->objects, gateway_config_map(&gp, out->config_text, out->config_md5));
-	if (!mon->exporter || (sidecar && mport)) {
+	if (parts) {
 		json_array_append_new(out->objects, gateway_deployment(&gp));
 		json_array_append_new(out->objects, gateway_service(&gp));
 	}

@@ -361,6 +361,22 @@ json_t *monitoring_mcrouter_exporter(const monitoring_spec *m, const char *image
 		       json_pack("[s, s, s, s, s]", "mcrouter-exporter", "--mcrouter", addr, "--listen", listen));
 }
 
+int monitoring_gateway_exporter(const monitoring_spec *m, const char *image, int mcrouter_port, json_t **sidecar,
+				json_t **port)
+{
+	*sidecar = *port = NULL;
+	if (!m->exporter)
+		return 0;
+	*sidecar = monitoring_mcrouter_exporter(m, image ? image : GATEWAY_DEFAULT_EXPORTER_IMAGE, mcrouter_port);
+	*port = monitoring_service_port(m);
+	if (*sidecar && *port)
+		return 0;
+	json_decref(*sidecar);
+	json_decref(*port);
+	*sidecar = *port = NULL;
+	return -1;
+}
+
 json_t *monitoring_service_port(const monitoring_spec *m)
 {
 	return json_pack("{s:s, s:i, s:s, s:s}", "name", MONITORING_PORT_NAME, "port", m->port, "targetPort",

@@ -94,6 +94,14 @@ MEMSHACK_MUST_USE int monitoring_schema(json_t *props, bool memcached);
 json_t *monitoring_memcached_exporter(const monitoring_spec *m, int memcached_port);
 /* The mcrouter exporter sidecar (`memshack mcrouter-exporter`, image: memshack's own), scraping 127.0.0.1:mcrouter_port. */
 json_t *monitoring_mcrouter_exporter(const monitoring_spec *m, const char *image, int mcrouter_port);
+/*
+ * A gateway's exporter parts: when the exporter is on, its sidecar
+ * (monitoring_mcrouter_exporter of image, or GATEWAY_DEFAULT_EXPORTER_IMAGE
+ * when NULL) and the Service's metrics port, new references into *sidecar
+ * and *port; both NULL when it is off. 0, or -1 (no memory; both NULL).
+ */
+int monitoring_gateway_exporter(const monitoring_spec *m, const char *image, int mcrouter_port, json_t **sidecar,
+				json_t **port);
 /* The Service port {name: metrics, port, targetPort: metrics}. */
 json_t *monitoring_service_port(const monitoring_spec *m);
 /*

@@ -438,15 +438,9 @@ int proxy_desired_build(const proxy_spec *p, json_t *servers, const gateway_env 
 			      .extra_args = p->mcrouter_args,
 			      .resources = p->mcrouter_resources,
 			      .spread = true };
-	const monitoring_spec *m = &p->monitoring;
-	json_t *sidecar =
-		m->exporter ? monitoring_mcrouter_exporter(
-				      m, env->exporter_image ? env->exporter_image : GATEWAY_DEFAULT_EXPORTER_IMAGE,
-				      p->port)
-			    : NULL;
-	json_t *mport = m->exporter ? monitoring_service_port(m) : NULL;
+	json_t *sidecar, *mport;
+	bool parts = !monitoring_gateway_exporter(&p->monitoring, env->exporter_image, p->port, &sidecar, &mport);
 	gp.sidecar = sidecar, gp.metrics_port = mport;
-	bool parts = !m->exporter || (sidecar && mport);
 	out->objects = json_pack("[o, o, o, o]", gateway_config_map(&gp, out->config_text, out->config_md5),
 				 parts ? gateway_deployment(&gp) : NULL, parts ? gateway_service(&gp) : NULL,
 				 gateway_pdb(&gp));

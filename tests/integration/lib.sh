@@ -87,3 +87,22 @@ run_operator_image() {
 established() { kubectl wait --for=condition=Established crd/memshacks.memshack.io crd/memcachedproxies.memshack.io --timeout=30s >/dev/null; }
 # finish: prints the closing tally and exits non-zero on any failure.
 finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
+
+# A selector-less Service "ext" (port "cache", 11211) with one EndpointSlice (192.0.2.1): memcached
+# outside the cluster, for a MemcachedProxy. YAML documents, the last one followed by "---".
+ext_service_yaml() {
+  cat <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: ext}
+spec: {ports: [{name: cache, port: 11211}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ext-1, labels: {kubernetes.io/service-name: ext}}
+addressType: IPv4
+ports: [{name: cache, port: 11211}]
+endpoints: [{addresses: [192.0.2.1]}]
+---
+YAML
+}

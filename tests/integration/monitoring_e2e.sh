@@ -154,19 +154,7 @@ svcs=$([ -n "$svc_sel" ] && k get services -l "$svc_sel" -o jsonpath='{range .it
 [ "$svcs" = "watched-memshack:9150 watched-memshack-memcached:9150 " ] && ok "it selects both Services, each with its metrics port" || bad "selects: '$svcs'"
 
 # --- the MemcachedProxy's gateway half -------------------------------------------------------
-k apply -f - >/dev/null <<YAML
-apiVersion: v1
-kind: Service
-metadata: {name: ext}
-spec: {ports: [{name: cache, port: 11211}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: ext-1, labels: {kubernetes.io/service-name: ext}}
-addressType: IPv4
-ports: [{name: cache, port: 11211}]
-endpoints: [{addresses: [192.0.2.1]}]
----
+{ ext_service_yaml; cat; } <<YAML | k apply -f - >/dev/null
 apiVersion: memshack.io/v1alpha1
 kind: MemcachedProxy
 metadata: {name: px}

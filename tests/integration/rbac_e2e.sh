@@ -80,19 +80,7 @@ k patch memshack test --type merge -p '{"spec":{"monitoring":{"serviceMonitor":{
 unfenced() { ! k get servicemonitor test-memshack >/dev/null 2>&1 && [ -z "$(k get networkpolicies -o name)" ]; }
 until_ok 60 unfenced && ok "ServiceMonitor and NetworkPolicies removed" || bad "still there"
 
-k apply -f - >/dev/null <<YAML
-apiVersion: v1
-kind: Service
-metadata: {name: ext}
-spec: {ports: [{name: cache, port: 11211}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: ext-1, labels: {kubernetes.io/service-name: ext}}
-addressType: IPv4
-ports: [{name: cache, port: 11211}]
-endpoints: [{addresses: [192.0.2.1]}]
----
+{ ext_service_yaml; cat; } <<YAML | k apply -f - >/dev/null
 apiVersion: memshack.io/v1alpha1
 kind: MemcachedProxy
 metadata: {name: px}
