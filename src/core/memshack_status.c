@@ -141,6 +141,14 @@ memshack_prune_plan memshack_prune_decide(bool extra, bool confirmed, bool probe
 	return plan;
 }
 
+int64_t memshack_unreachable_retry_us(int streak)
+{
+	int64_t us = 5000000;
+	for (int i = 0; i < streak && us < 60000000; i++)
+		us *= 2;
+	return us < 60000000 ? us : 60000000;
+}
+
 bool memshack_pool_wanted(const memshack_spec *s, const char *name)
 {
 	char prefix[300];

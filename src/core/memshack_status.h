@@ -94,6 +94,15 @@ typedef struct memshack_prune_plan {
 memshack_prune_plan memshack_prune_decide(bool extra, bool confirmed, bool probed, int64_t config_age_us,
 					  int64_t removal_delay_us);
 
+/*
+ * How long to wait before asking again when a gateway did not answer, the
+ * streak-th time in a row (0: the first): 5 s, doubling, at most 60 s. A
+ * probe of a gateway that does not answer costs a worker its timeout, so a
+ * dead one is asked rarely; one that missed once under load is asked again
+ * soon. Pure.
+ */
+int64_t memshack_unreachable_retry_us(int streak);
+
 /* Whether `name` is one of the spec's pools (<name>-memshack-pool-<k>, 0 <= k < numReplicas). Pure. */
 bool memshack_pool_wanted(const memshack_spec *s, const char *name);
 

@@ -34,6 +34,7 @@ typedef struct config_memo {
 	/* What the config before it routed to (gateways may serve it until they confirm). */
 	memshack_layout prev_routed;
 	int64_t status_written; /* monotonic µs of our last status write, 0: none */
+	int unreachable_streak; /* reconciles in a row in which a gateway did not answer */
 } config_memo;
 
 struct memshack_controller {
@@ -534,23 +535,36 @@ static void prune_optional_children(pass *p)
 	}
 }
 
+/* After this pass's probes: how long until a gateway that did not answer is asked again (memshack_unreachable_retry_us). */
+static int64_t unreachable_retry(pass *p)
+{
+	pthread_mutex_lock(&p->ctl->mu);
+	config_memo *memo = strmap_get(&p->ctl->config_changed, p->key, NULL);
+	int streak = 0;
+	if (memo)
+		streak = p->probed.probe.unreachable ? memo->unreachable_streak++ : (memo->unreachable_streak = 0);
+	pthread_mutex_unlock(&p->ctl->mu);
+	return memshack_unreachable_retry_us(streak);
+}
+
 /*
  * When to reconcile again: while gateways have not confirmed, every second up
- * to the bound, past it every 5 s while they answer with an old config and
- * every 60 s while one does not answer (each such probe costs a worker its
- * timeout); held pools at the bound at the latest; a contested child after
- * its hold-back. A failure: with backoff.
+ * to the bound, past it every 5 s while they answer with an old config, and
+ * while one does not answer from 5 s doubling to 60 s (each such probe costs a
+ * worker its timeout); held pools at the bound at the latest; a contested
+ * child after its hold-back. A failure: with backoff.
  */
 static void schedule_next(pass *p)
 {
 	int64_t bound = p->ctl->removal_delay_us;
+	int64_t unreachable_after = unreachable_retry(p);
 	if (p->apply_error) {
 		p->res = RECONCILE_FAILED;
 		return;
 	}
 	if (p->probed.probe.probed && !p->confirmed && p->res.outcome == RECONCILE_DONE)
 		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, p->config_age < bound         ? 1000000
-								      : p->probed.probe.unreachable ? 60000000
+								      : p->probed.probe.unreachable ? unreachable_after
 												    : 5000000 };
 	if (p->held && p->res.outcome == RECONCILE_DONE)
 		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, bound - p->config_age + 100000 };

@@ -23,8 +23,8 @@
  *     the upper bound, used when a gateway cannot be asked or keeps an old
  *     config (then a GatewayNotConfirmed Warning says so). While gateways
  *     have not confirmed, the key is requeued every second; past the bound
- *     every 5 s (a gateway on an old config) or 60 s (one that does not
- *     answer: each probe of it costs a worker its timeout).
+ *     every 5 s (a gateway on an old config) or, while one does not answer,
+ *     from 5 s doubling to 60 s (each probe of it costs a worker its timeout).
  *  6. Writes status (conditions, counts, endpoint, config digest) only when
  *     it changed.
  */

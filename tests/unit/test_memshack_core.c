@@ -565,6 +565,21 @@ static void test_status_write_decision(void **state)
 	json_decref(first);
 }
 
+/* How soon a gateway that did not answer is asked again: 5 s, doubling, at most 60 s. */
+static void test_unreachable_retry(void **state)
+{
+	(void)state;
+	static const struct {
+		int streak;
+		int64_t us;
+	} rows[] = { { 0, 5000000 },  { 1, 10000000 }, { 2, 20000000 },      { 3, 40000000 },
+		     { 4, 60000000 }, { 5, 60000000 }, { 1000000, 60000000 } };
+	for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
+		if (memshack_unreachable_retry_us(rows[i].streak) != rows[i].us)
+			fail_msg("streak %d: %lld", rows[i].streak,
+				 (long long)memshack_unreachable_retry_us(rows[i].streak));
+}
+
 /* When a pool's or the gateway's rollout is done (memshack_rollout_done), which Progressing reports. */
 static void test_rollout_done(void **state)
 {
@@ -776,12 +791,19 @@ static void test_crd_matches_field_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),         cmocka_unit_test(test_invalid_table),
-		cmocka_unit_test(test_config_semantics), cmocka_unit_test(test_digest_stable_and_sensitive),
-		cmocka_unit_test(test_status),           cmocka_unit_test(test_status_config_loaded),
-		cmocka_unit_test(test_status_choice),    cmocka_unit_test(test_status_write_decision),
-		cmocka_unit_test(test_rollout_done),     cmocka_unit_test(test_route_layout),
-		cmocka_unit_test(test_prune_decision),   cmocka_unit_test(test_crd_matches_field_table),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_invalid_table),
+		cmocka_unit_test(test_config_semantics),
+		cmocka_unit_test(test_digest_stable_and_sensitive),
+		cmocka_unit_test(test_status),
+		cmocka_unit_test(test_status_config_loaded),
+		cmocka_unit_test(test_status_choice),
+		cmocka_unit_test(test_status_write_decision),
+		cmocka_unit_test(test_rollout_done),
+		cmocka_unit_test(test_route_layout),
+		cmocka_unit_test(test_prune_decision),
+		cmocka_unit_test(test_crd_matches_field_table),
+		cmocka_unit_test(test_unreachable_retry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
