@@ -164,12 +164,8 @@ bool memshack_pool_wanted(const memshack_spec *s, const char *name)
 /* The status ("True", "False", ...) of condition `type` in st, or "". */
 static const char *condition_status(json_t *st, const char *type)
 {
-	size_t i;
-	json_t *c;
-	json_array_foreach (json_object_get(st, "conditions"), i, c)
-		if (!strcmp(json_string_value(json_object_get(c, "type")) ?: "", type))
-			return json_string_value(json_object_get(c, "status")) ?: "";
-	return "";
+	return json_string_value(json_object_get(conditions_find(json_object_get(st, "conditions"), type), "status"))
+		       ?: "";
 }
 
 /*

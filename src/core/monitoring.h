@@ -115,13 +115,14 @@ json_t *monitoring_service_monitor(const monitoring_spec *m, const char *name, c
  * The NetworkPolicy `name` in ns (metadata from base) over the pods matching
  * pod_labels (borrowed), letting in, on `port`, the pods matching `from`
  * (borrowed NetworkPolicyPeer array), and on the metrics port (when the
- * exporter is on) the metrics namespaces.
+ * exporter is on) the metrics namespaces. New reference.
  */
 json_t *monitoring_network_policy(const monitoring_spec *m, const char *name, const char *ns, json_t *base,
 				  json_t *pod_labels, int port, json_t *from);
 /*
  * The peers a gateway lets in on its mcrouter port: the selected clients
  * and the operator's namespace (operator_namespace; NULL or "": none).
+ * A new array, or NULL (no memory).
  */
 json_t *monitoring_gateway_peers(const monitoring_spec *m, const char *operator_namespace);
 

@@ -139,6 +139,8 @@ int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_app
 {
 	*ret_applied = false;
 	*ret_defer_us = 0;
+	if (cache && informer_absent(cache))
+		return CHILDREN_NOT_SERVED;
 	const char *kind = json_string_value(json_object_get(desired, "kind"));
 	const char *ns = object_meta_str(desired, "namespace"), *name = object_meta_str(desired, "name");
 	const char *want = digest_of(desired);

@@ -63,8 +63,11 @@ void children_free(children *ch);
  * Applies `desired` (borrowed) if needed, comparing with what `cache` holds.
  * *ret_applied says whether a write was made; *ret_defer_us > 0 means a
  * contested child's revert is held back that long (reconcile again then).
- * 0, or -1 with err set.
+ * 0; CHILDREN_NOT_SERVED when cache is an optional informer whose resource
+ * the API server does not serve (informer_absent: nothing was tried — the
+ * caller says so and looks again later); or -1 with err set.
  */
+#define CHILDREN_NOT_SERVED 1
 MEMSHACK_MUST_USE int children_apply(children *ch, informer *cache, json_t *desired, bool *ret_applied,
 				     int64_t *ret_defer_us, kube_error *err);
 

@@ -379,15 +379,10 @@ static void apply_children(pass *p)
 		child_kind k = child_kind_named(kind);
 		bool applied = false;
 		int64_t defer = 0;
-		if (k == CHILD_SERVICEMONITOR && informer_absent(ctl->children_inf[k])) {
-			/* prometheus-operator's CRD is not installed: said in status, tried again (schedule_next). */
-			p->o.service_monitor = MONITORING_SM_NO_CRD;
-			continue;
-		}
-		if (k == CHILD_SERVICEMONITOR)
-			p->o.service_monitor = MONITORING_SM_APPLIED;
-		if (k == CHILD_KINDS ||
-		    children_apply(ctl->children, ctl->children_inf[k], obj, &applied, &defer, &p->kerr)) {
+		int rc = k == CHILD_KINDS
+				 ? -1
+				 : children_apply(ctl->children, ctl->children_inf[k], obj, &applied, &defer, &p->kerr);
+		if (rc < 0) {
 			snprintf(p->err, sizeof p->err, "applying %s %s: %s", kind, object_meta_str(obj, "name"),
 				 kube_strerror(&p->kerr));
 			log_write(LOG_WARN, "memshack", p->key, "%s", p->err);
@@ -395,6 +390,11 @@ static void apply_children(pass *p)
 			kube_error_release(&p->kerr);
 			break;
 		}
+		/* Not served: prometheus-operator's CRD is not installed; said in status, tried again (schedule_next). */
+		if (k == CHILD_SERVICEMONITOR)
+			p->o.service_monitor = rc == CHILDREN_NOT_SERVED ? MONITORING_SM_NO_CRD : MONITORING_SM_APPLIED;
+		if (rc == CHILDREN_NOT_SERVED)
+			continue;
 		children_note_contested(manager_events(ctl->m), p->ms, obj, defer, &p->defer_us);
 		if (k == CHILD_CONFIGMAP)
 			config_current = true; /* written now, or already so */

@@ -73,18 +73,18 @@ static const char *apply_children(proxy_controller *pc, json_t *owner, proxy_des
 		bool applied = false;
 		int64_t defer = 0;
 		const char *kind = json_string_value(json_object_get(child, "kind"));
-		if (child_kind_named(kind) == CHILD_SERVICEMONITOR) {
-			/* prometheus-operator's CRD not installed: said in status, looked at again in 30 s. */
-			*sm = informer_absent(cache_for(pc, kind)) ? MONITORING_SM_NO_CRD : MONITORING_SM_APPLIED;
-			if (*sm == MONITORING_SM_NO_CRD)
-				continue;
-		}
-		if (children_apply(pc->children, cache_for(pc, kind), child, &applied, &defer, &kerr)) {
+		int rc = children_apply(pc->children, cache_for(pc, kind), child, &applied, &defer, &kerr);
+		if (rc < 0) {
 			snprintf(err, errlen, "applying %s %s: %s", kind, object_meta_str(child, "name"),
 				 kube_strerror(&kerr));
 			kube_error_release(&kerr);
 			return err;
 		}
+		/* Not served: prometheus-operator's CRD is not installed; said in status, looked at again in 30 s. */
+		if (child_kind_named(kind) == CHILD_SERVICEMONITOR)
+			*sm = rc == CHILDREN_NOT_SERVED ? MONITORING_SM_NO_CRD : MONITORING_SM_APPLIED;
+		if (rc == CHILDREN_NOT_SERVED)
+			continue;
 		*config_changed |= applied && !strcmp(kind, "ConfigMap");
 		children_note_contested(manager_events(pc->m), owner, child, defer, defer_us);
 	}

@@ -328,6 +328,18 @@ static char *collection_path(informer *inf, kube_error *err)
 	return kube_path(&inf->res, inf->namespace, NULL, NULL, err);
 }
 
+/* The cache is synced (waking waiters), its resource served or not; returns whether it was absent before. */
+static bool mark_synced(informer *inf, bool absent)
+{
+	pthread_mutex_lock(&inf->mu);
+	bool was_absent = inf->absent;
+	inf->absent = absent;
+	inf->synced = true;
+	pthread_cond_broadcast(&inf->cond);
+	pthread_mutex_unlock(&inf->mu);
+	return was_absent;
+}
+
 /*
  * An optional resource the API server does not serve (its CRD is not
  * installed, or was removed): the cache is empty and synced — what it
@@ -344,13 +356,7 @@ static void resource_absent(informer *inf)
 		return;
 	}
 	json_decref(none);
-	pthread_mutex_lock(&inf->mu);
-	bool was_absent = inf->absent;
-	inf->absent = true;
-	inf->synced = true;
-	pthread_cond_broadcast(&inf->cond);
-	pthread_mutex_unlock(&inf->mu);
-	if (!was_absent)
+	if (!mark_synced(inf, true))
 		log_write(LOG_INFO, "informer", inf->res.plural,
 			  "not served by the API server (%s/%s: is its CRD installed?); listing it again every 30 s",
 			  inf->res.group, inf->res.version);
@@ -387,13 +393,7 @@ static void do_list(informer *inf)
 	} else {
 		watch_sm_list_ok(&inf->sm, rv, clock_mono_us());
 		publish_counts(inf);
-		pthread_mutex_lock(&inf->mu);
-		inf->synced = true;
-		bool was_absent = inf->absent;
-		inf->absent = false;
-		pthread_cond_broadcast(&inf->cond);
-		pthread_mutex_unlock(&inf->mu);
-		if (was_absent)
+		if (mark_synced(inf, false))
 			log_write(LOG_INFO, "informer", inf->res.plural, "now served by the API server: watching it");
 		log_write(LOG_DEBUG, "informer", inf->res.plural, "listed %zu objects at resourceVersion %s",
 			  json_array_size(json_object_get(list, "items")), rv ? rv : "?");
