@@ -106,7 +106,7 @@ cluster_up() {
   sleep 10 # let the controllers' start-up burst (every informer listing) pass before measuring
 }
 
-free_port() { local p; while :; do p=$((20000 + RANDOM % 12000)); ss -Htln "sport = :$p" | grep -q . || { echo "$p"; return; }; done; }
+free_port() { local p; while :; do p=$((20000 + RANDOM % 12000)); [ -n "$(ss -Htln "sport = :$p")" ] || { echo "$p"; return; }; done; }
 
 # Operator resource use: cumulative CPU seconds (utime + stime) and RSS now / peak in KiB.
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{sub(/^.*\) /, ""); printf "%.2f\n", ($12 + $13) / hz}' "/proc/$op_pid/stat"; }

@@ -17,9 +17,10 @@ for lib in $libs; do
   mkdir -p "$root$(dirname "$lib")"
   cp -L "$lib" "$root$lib"
 done
-if ldd "$bin" | grep -q 'not found'; then
+unresolved=$(ldd "$bin" | grep 'not found')
+if [ -n "$unresolved" ]; then
   echo "image-rootfs: unresolved libraries:" >&2
-  ldd "$bin" | grep 'not found' >&2
+  echo "$unresolved" >&2
   exit 1
 fi
 cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"

@@ -65,7 +65,7 @@ for want in 'image: registry.example/memshack@sha256:0123' 'imagePullPolicy: Alw
 done
 [ ${#missing[@]} -eq 0 ] && ok "everything on: every value reaches the objects" || bad "everything on: missing ${missing[*]}"
 # replicaCount 1: no PDB (minAvailable 1 would block every drain).
-helm template rel "$chart" --set replicaCount=1 | grep -q '^kind: PodDisruptionBudget' && bad "PDB with one replica" || ok "no PDB for a single replica"
+helm template rel "$chart" --set replicaCount=1 | matches '^kind: PodDisruptionBudget' && bad "PDB with one replica" || ok "no PDB for a single replica"
 
 # Values the schema refuses, each with its name in the message.
 refused() { # description value-path --set...

@@ -89,7 +89,7 @@ kubelet_pid=$!
 first=$(k get pods -l "app.kubernetes.io/instance=$rel" -o jsonpath='{.items[0].metadata.name}')
 leads() { [[ $(holder) == "$1"_* ]]; }
 until_ok 60 leads "$first" && ok "the operator of pod $first leads (Lease holder $(holder))" || { bad "Lease holder '$(holder)'"; logs_of "$first" | tail -5; }
-logs_of "$first" | tail -1 | grep -q '^{' && ok "pod $first logs JSON" || bad "log format: $(logs_of "$first" | tail -1)"
+logs_of "$first" | tail -1 | matches '^{' && ok "pod $first logs JSON" || bad "log format: $(logs_of "$first" | tail -1)"
 sed "s/namespace: default/namespace: $ns/" "$root/yaml/test.yaml" | k apply -f - >/dev/null
 until_ok 90 is_ready test && ok "Memshack Ready, reconciled by the chart's operator" || { bad "Memshack not Ready"; logs_of "$first" | tail -5; }
 
@@ -107,13 +107,13 @@ moved() { local h; h=$(holder); [ -n "$h" ] && [[ $h != "$first"_* ]]; }
 if until_ok 60 moved; then
   new=$(holder); new=${new%_*}
   ok "the Lease moved from $first to $new"
-  logs_of "$new" | tail -1 | grep -qv '^{' && ok "pod $new logs text" || bad "new log format: $(logs_of "$new" | tail -1)"
+  logs_of "$new" | tail -1 | matches -v '^{' && ok "pod $new logs text" || bad "new log format: $(logs_of "$new" | tail -1)"
 else
   bad "the Lease did not move: '$(holder)'"; tail -5 "$tmp/kubelet.log"
 fi
-podman ps -a --filter "name=chart-$$-$first" --format '{{.Status}}' | grep -q 'Exited (0)' && ok "the old pod's operator exited 0 on SIGTERM" \
+podman ps -a --filter "name=chart-$$-$first" --format '{{.Status}}' | matches 'Exited (0)' && ok "the old pod's operator exited 0 on SIGTERM" \
   || bad "old container: $(podman ps -a --filter "name=chart-$$-$first" --format '{{.Status}}')"
-logs_of "$first" | grep -q 'released lease' && ok "it released the Lease" || bad "no 'released lease' in the old operator's log"
+logs_of "$first" | matches 'released lease' && ok "it released the Lease" || bad "no 'released lease' in the old operator's log"
 k scale memshack test --replicas=3 >/dev/null
 until_ok 90 is_ready test && [ "$(k get deployment test-memshack -o jsonpath='{.spec.replicas}')" = 3 ] \
   && ok "the new leader reconciles (gateways scaled to 3)" || bad "after the upgrade: gateways $(k get deployment test-memshack -o jsonpath='{.spec.replicas}')"

@@ -17,7 +17,7 @@ expect() {
   out=$(${MEMSHACK_WRAPPER:-} "$bin" check --kubeconfig "$kc" $args 2>&1 >/dev/null)
   rc=$?
   lines=$(printf '%s\n' "$out" | grep -c .)
-  if [ "$rc" -ne 1 ] || [ "$lines" -ne 1 ] || ! printf '%s' "$out" | grep -qE "$pattern"; then
+  if [ "$rc" -ne 1 ] || [ "$lines" -ne 1 ] || ! grep -qE "$pattern" <<<"$out"; then
     echo "FAIL $name: rc=$rc lines=$lines output: $out"
     failures=$((failures + 1))
   else

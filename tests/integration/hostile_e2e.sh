@@ -77,7 +77,7 @@ verdict() {
     # evaluate (a CEL rule meeting a float where the schema says integer): then the Event and the
     # log are all there can be.
     status_refused() { grep -q "$ns/$name: writing status: API error 422" "$tmp/operator.log"; }
-    is_invalid() { [ "$(reason)" = InvalidSpec ] || { status_refused && event | grep -qF -- "$expect"; }; }
+    is_invalid() { [ "$(reason)" = InvalidSpec ] || { status_refused && event | matches -F -- "$expect"; }; }
     if ! until_ok 60 is_invalid; then bad "$ns/$name: reason '$(reason)', want InvalidSpec"; return; fi
     local msg
     msg=$(kubectl -n "$ns" get "$res" "$name" -o jsonpath='{.status.conditions[?(@.type=="Ready")].message}')
@@ -87,7 +87,7 @@ verdict() {
       grep -qF -- "$expect" <<<"$msg" || bad "$ns/$name: message '$msg' lacks '$expect'"
     fi
     kubectl -n "$ns" get events.events.k8s.io --field-selector "regarding.name=$name" -o jsonpath='{.items[*].reason}' \
-      | grep -q InvalidSpec || bad "$ns/$name: no InvalidSpec event"
+      | matches InvalidSpec || bad "$ns/$name: no InvalidSpec event"
     kubectl -n "$ns" get configmap "$cm" >/dev/null 2>&1 && bad "$ns/$name: a config was written for an invalid spec"
     ok "$ns/$name: InvalidSpec ($(head -c 150 <<<"$msg"))"
   fi

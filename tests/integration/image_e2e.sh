@@ -86,7 +86,7 @@ else bad "container not ready"; logs; finish; exit 1; fi
 curl -sf "http://127.0.0.1:$hport/healthz" >/dev/null && ok "/healthz answers" || bad "/healthz"
 curl -sf "http://127.0.0.1:$mport/metrics" > "$tmp/metrics" && grep -q '^memshack_leader 1' "$tmp/metrics" \
   && ok "/metrics answers; the container leads (memshack_leader 1)" || bad "/metrics: $(grep leader "$tmp/metrics")"
-logs 3 | grep -q '"level"' && ok "logs are JSON (--log-format=json)" || bad "log format: $(logs 2)"
+logs 3 | matches '"level"' && ok "logs are JSON (--log-format=json)" || bad "log format: $(logs 2)"
 holder=$(k get lease memshack-leader -o jsonpath='{.spec.holderIdentity}' 2>/dev/null)
 [ -n "$holder" ] && ok "Lease held in the ServiceAccount's namespace by $holder" || bad "no Lease in $ns"
 
@@ -98,7 +98,7 @@ status=$(cat "/proc/$pid/status")
 [ "$(awk '/^CapEff:/ {print $2}' <<<"$status")" = 0000000000000000 ] && [ "$(awk '/^CapBnd:/ {print $2}' <<<"$status")" = 0000000000000000 ] \
   && ok "no capabilities (effective and bounding sets empty)" || bad "caps: $(grep ^Cap <<<"$status" | tr '\n' ' ')"
 [ "$(awk '/^NoNewPrivs:/ {print $2}' <<<"$status")" = 1 ] && ok "no privilege escalation (NoNewPrivs)" || bad "NoNewPrivs"
-awk '$2 == "/" {print $4}' "/proc/$pid/mounts" | grep -q '^ro' && ok "root filesystem read-only" || bad "root fs: $(awk '$2 == "/"' "/proc/$pid/mounts")"
+awk '$2 == "/" {print $4}' "/proc/$pid/mounts" | matches '^ro' && ok "root filesystem read-only" || bad "root fs: $(awk '$2 == "/"' "/proc/$pid/mounts")"
 
 # --- a Memshack and a MemcachedProxy reach Ready ------------------------------------------------------------
 sed "s/namespace: default/namespace: $ns/" "$root/yaml/test.yaml" | k apply -f - >/dev/null

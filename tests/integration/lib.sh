@@ -4,6 +4,9 @@
 passed=0 failed=0
 ok() { echo "ok   $*"; passed=$((passed + 1)); }
 bad() { echo "FAIL $*"; failed=$((failed + 1)); }
+# producer | matches GREP-ARGS...: grep -q over ALL of the producer's output. A bare `producer | grep -q`
+# under pipefail fails when grep exits at its first match and the producer, still writing, dies of SIGPIPE.
+matches() { local input; input=$(cat); grep -q "$@" <<<"$input"; }
 # until_ok SECONDS CMD...: retries CMD every 0.2 s for at most SECONDS.
 until_ok() { local t=$1; shift; for _ in $(seq 1 $((t * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done; return 1; }
 # A loopback port nobody listens on and that this script has not handed out yet.

@@ -63,7 +63,7 @@ want_cfg=$(k get memshack test -o json | "$bin" render --config-only -)
 [ "$(config test)" = "$want_cfg" ] && ok "ConfigMap holds exactly what memshack render prints" || bad "config differs from render"
 [ "$(k get memshack test -o jsonpath='{.status.configDigest}')" = "$(printf '%s' "$want_cfg" | md5sum | cut -c1-32)" ] \
   && ok "status.configDigest is the md5 of the config" || bad "configDigest"
-k get events.events.k8s.io --field-selector regarding.name=test -o jsonpath='{.items[*].reason}' | grep -q Applied \
+k get events.events.k8s.io --field-selector regarding.name=test -o jsonpath='{.items[*].reason}' | matches Applied \
   && ok "Applied event" || bad "no Applied event"
 
 # --- zero writes when nothing changed --------------------------------------------------
@@ -152,7 +152,7 @@ for f in "$tmp"/cases/*.yaml; do
       if until_ok 30 ready_reason_is "$name" InvalidSpec && grep -qF -- "$expect" <<<"$(cond "$name" Ready message)"; then
         ok "InvalidSpec from the operator: $name ($(cond "$name" Ready message))"
       else bad "$name: condition $(cond "$name" Ready reason): $(cond "$name" Ready message)"; fi
-      k get events.events.k8s.io --field-selector "regarding.name=$name" -o jsonpath='{.items[*].reason}' | grep -q InvalidSpec \
+      k get events.events.k8s.io --field-selector "regarding.name=$name" -o jsonpath='{.items[*].reason}' | matches InvalidSpec \
         && ok "InvalidSpec event for $name" || bad "no InvalidSpec event for $name" ;;
   esac
 done

@@ -46,7 +46,7 @@ create_raw() { # NS PLURAL FILE: writes the file's bytes as they are
   kubectl create --raw "/apis/memshack.io/v1alpha1/namespaces/$1/$2" -f "$3" >/dev/null 2>"$tmp/create.err"
 }
 since() { awk -v t0="$1" -v now="$(date +%s.%N)" 'BEGIN {printf "%.1f", now - t0}'; }
-has_event() { kubectl -n "$1" get events.events.k8s.io --field-selector "regarding.name=$2" -o jsonpath='{.items[*].reason}' | tr ' ' '\n' | grep -qx "$3"; }
+has_event() { kubectl -n "$1" get events.events.k8s.io --field-selector "regarding.name=$2" -o jsonpath='{.items[*].reason}' | tr ' ' '\n' | matches -x "$3"; }
 servers() { kubectl -n "$1" get configmap "$2-proxy-config" -o jsonpath='{.data.config\.json}' 2>/dev/null | grep -o '"[^"]*:[0-9]*"' | tr -d '"' | tr '\n' ' '; }
 
 schemaless_crds | kubectl apply --server-side --force-conflicts -f - >/dev/null && established \
@@ -173,7 +173,7 @@ until_ok 30 quarantined_is memshacks 2 && ok "memshack_objects_quarantined{resou
 until_ok 30 quarantined_is memcachedproxies 2 && ok "memshack_objects_quarantined{resource=memcachedproxies} = 2" || bad "gauge: $(quarantined memcachedproxies)"
 for f in p-deep p-nul p-ctl p-del p-surrogates p-utf8 p-bigint p-big q-deep q-nul; do
   for ns in "$nsa" "$nsb"; do
-    kubectl -n "$ns" get statefulset,deployment,configmap -o name | grep -q "/$f-" && bad "$ns/$f has children"
+    kubectl -n "$ns" get statefulset,deployment,configmap -o name | matches "/$f-" && bad "$ns/$f has children"
   done
 done
 ok "no children for a hostile object"
@@ -207,7 +207,7 @@ for ns in "$nsa" "$nsb"; do
 done
 until_ok 30 quarantined_is memshacks 0 && ok "gauge back to 0 for memshacks" || bad "gauge: $(quarantined memshacks)"
 until_ok 30 quarantined_is memcachedproxies 0 && ok "gauge back to 0 for memcachedproxies" || bad "gauge: $(quarantined memcachedproxies)"
-no_hostile_children() { ! kubectl -n "$nsa" get statefulset,deployment,configmap,service,poddisruptionbudget -o name | grep -qE '/(p|q)-'; }
+no_hostile_children() { ! kubectl -n "$nsa" get statefulset,deployment,configmap,service,poddisruptionbudget -o name | matches -E '/(p|q)-'; }
 until_ok 90 no_hostile_children && ok "nothing of the hostile objects left behind" \
   || bad "left: $(kubectl -n "$nsa" get statefulset,deployment,configmap,service,poddisruptionbudget -o name | grep -E '/(p|q)-' | tr '\n' ' ')"
 ready "$nsa" memshack good && ready "$nsb" memshack good && ok "the good ones are still Ready" || bad "good objects lost Ready"

@@ -83,7 +83,7 @@ until_ok 60 servers_are px "$(fqdns 0 1 2 3 4)" && ok "scaled 3 -> 5: config fol
 k scale statefulset mc --replicas=2 >/dev/null
 until_ok 60 servers_are px "$(fqdns 0 1)" && ok "scaled 5 -> 2: config follows" || bad "after 2: $(servers px)"
 [ "$(gw_pods)" = "$gw_before" ] && [ -n "$gw_before" ] && ok "mcrouter pods not restarted by membership changes" || bad "gateway pods changed"
-k get events.events.k8s.io --field-selector regarding.name=px -o jsonpath='{.items[*].reason}' | grep -q ServersChanged \
+k get events.events.k8s.io --field-selector regarding.name=px -o jsonpath='{.items[*].reason}' | matches ServersChanged \
   && ok "ServersChanged events" || bad "no ServersChanged event"
 
 # --- zero writes when nothing changed ----------------------------------------------------
@@ -120,7 +120,7 @@ spec: {serviceName: external-cache, servicePort: cache, pool: Replicated}
 YAML
 until_ok 30 reason_is ext ServiceNotFound && ok "missing Service: Ready=False ServiceNotFound" || bad "missing: $(cond ext Ready reason)"
 until_ok 30 k get deployment ext-proxy && ok "the Deployment exists anyway" || bad "no Deployment for a missing Service"
-k get events.events.k8s.io --field-selector regarding.name=ext -o jsonpath='{.items[*].reason}' | grep -q ServiceNotFound \
+k get events.events.k8s.io --field-selector regarding.name=ext -o jsonpath='{.items[*].reason}' | matches ServiceNotFound \
   && ok "ServiceNotFound event" || bad "no ServiceNotFound event"
 k apply -f - >/dev/null <<YAML
 apiVersion: v1

@@ -92,7 +92,9 @@ is_running() {
   pid=$(cat "$dir/pids/$n")
   [ -d "/proc/$pid" ] || return 1
   exe=$(head -n 1 "$dir/cmd/$n")
-  tr '\0' '\n' < "/proc/$pid/cmdline" 2>/dev/null | head -n 1 | grep -qxF "$exe"
+  local argv0=
+  IFS= read -r -d '' argv0 < "/proc/$pid/cmdline" 2>/dev/null
+  [ "$argv0" = "$exe" ]
 }
 
 stop_component() {
