@@ -17,7 +17,7 @@ for lib in $libs; do
   mkdir -p "$root$(dirname "$lib")"
   cp -L "$lib" "$root$lib"
 done
-unresolved=$(ldd "$bin" | grep 'not found')
+unresolved=$(ldd "$bin" | grep 'not found' || true)
 if [ -n "$unresolved" ]; then
   echo "image-rootfs: unresolved libraries:" >&2
   echo "$unresolved" >&2
