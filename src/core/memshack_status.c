@@ -200,7 +200,7 @@ static json_t *without_progress(json_t *st, bool converging)
 }
 
 memshack_status_plan memshack_status_write_decide(json_t *old, json_t *next, int64_t since_write_us,
-						  int64_t interval_us)
+						  int64_t interval_us, int64_t converging_interval_us)
 {
 	memshack_status_plan plan = { false, 0 };
 	if (!conditions_status_differs(old, next))
@@ -211,6 +211,8 @@ memshack_status_plan memshack_status_write_decide(json_t *old, json_t *next, int
 	bool progress_only = a && b && json_equal(a, b);
 	json_decref(a);
 	json_decref(b);
+	if (converging)
+		interval_us = converging_interval_us;
 	if (!progress_only || since_write_us >= interval_us)
 		plan.write_now = true;
 	else

@@ -106,8 +106,16 @@ int64_t memshack_unreachable_retry_us(int streak);
 /* Whether `name` is one of the spec's pools (<name>-memshack-pool-<k>, 0 <= k < numReplicas). Pure. */
 bool memshack_pool_wanted(const memshack_spec *s, const char *name);
 
-/* Status writes that only show progress: at most one per object this often. */
+/* Status writes that only show progress: at most one per object this often while Ready ... */
 #define MEMSHACK_STATUS_PROGRESS_INTERVAL_US 5000000
+/*
+ * ... and while Ready is False before and after (converging): the write a
+ * reader waits for then is Ready turning True, which goes at once; counts
+ * on the way lag at most this much. A new Memshack so gets two status
+ * writes when it is Ready within it (the first status and Ready), not one
+ * per gateway and pool that comes up (issue 16: 12.5 writes per Memshack).
+ */
+#define MEMSHACK_STATUS_CONVERGING_INTERVAL_US 30000000
 
 /* Whether and when to write a new status. */
 typedef struct memshack_status_plan {
@@ -118,7 +126,8 @@ typedef struct memshack_status_plan {
 /*
  * old: the status stored (borrowed, may be NULL); next: the one built now;
  * since_write_us: how long ago this operator last wrote this object's
- * status (INT64_MAX: not known). Nothing differs (beyond transition
+ * status (INT64_MAX: not known); interval_us applies while Ready,
+ * converging_interval_us while Ready is False in old and next. Nothing differs (beyond transition
  * times): no write. Something a reader acts on differs — Ready's status,
  * Degraded's status or reason, observedGeneration, the endpoint, selector,
  * config digest, routing or a pool's name or desired size; once Ready, any
@@ -131,7 +140,7 @@ typedef struct memshack_status_plan {
  * state. Pure.
  */
 memshack_status_plan memshack_status_write_decide(json_t *old, json_t *next, int64_t since_write_us,
-						  int64_t interval_us);
+						  int64_t interval_us, int64_t converging_interval_us);
 
 /*
  * The new status object (new reference), built on `old` (borrowed, may be

@@ -609,7 +609,8 @@ static void report(pass *p)
 	int64_t since = memo && memo->status_written ? clock_mono_us() - memo->status_written : INT64_MAX;
 	pthread_mutex_unlock(&ctl->mu);
 	memshack_status_plan plan = memshack_status_write_decide(json_object_get(p->ms, "status"), st, since,
-								 MEMSHACK_STATUS_PROGRESS_INTERVAL_US);
+								 MEMSHACK_STATUS_PROGRESS_INTERVAL_US,
+								 MEMSHACK_STATUS_CONVERGING_INTERVAL_US);
 	if (plan.write_now && write_status(ctl, p->ms, st, &p->kerr)) {
 		log_write(LOG_WARN, "memshack", p->key, "writing status: %s", kube_strerror(&p->kerr));
 		p->res = RECONCILE_FAILED;

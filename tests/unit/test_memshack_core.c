@@ -493,7 +493,8 @@ static void test_status_write_decision(void **state)
 		"\"pools\": [{\"name\": \"p0\", \"desired\": 3, \"ready\": 1}], \"gateway\": {\"name\": \"g\", "
 		"\"desired\": 2, \"ready\": 1, \"configLoaded\": 0}, \"replicas\": 1, \"endpoint\": \"e\", "
 		"\"configDigest\": \"d1\", \"routing\": {\"shards\": 3, \"replicaPools\": 2}}";
-	enum { S = 1000000, I = MEMSHACK_STATUS_PROGRESS_INTERVAL_US };
+	/* Test intervals (the decision is the same for any): I while Ready, C while converging. */
+	enum { S = 1000000, I = 5 * S, C = 30 * S };
 	/*
 	 * Each row edits a copy of base (ready: Ready made True in both first):
 	 * path (element `at` of an array), new value (JSON), how long since the
@@ -512,16 +513,17 @@ static void test_status_write_decision(void **state)
 	} rows[] = {
 		{ "nothing changed: no write", false, NULL, 0, NULL, NULL, 0, false, 0 },
 		{ "only a transition time: no write", false, "conditions", 0, "lastTransitionTime", "\"T1\"", 0, false, 0 },
-		{ "a pool's ready count, 0.3 s after a write: held for the rest of the interval", false, "pools", 0, "ready", "2", S * 3 / 10, false, I - S * 3 / 10 },
-		{ "a pool's ready count, an interval after: now", false, "pools", 0, "ready", "2", I, true, 0 },
+		{ "a pool's ready count, 0.3 s after a write: held for the rest of the interval", false, "pools", 0, "ready", "2", S * 3 / 10, false, C - S * 3 / 10 },
+		{ "converging, a pool's ready count past the ready interval: still held", false, "pools", 0, "ready", "2", I + S, false, C - I - S },
+		{ "a pool's ready count, an interval after: now", false, "pools", 0, "ready", "2", C, true, 0 },
 		{ "a pool's ready count, never written by us: now", false, "pools", 0, "ready", "2", INT64_MAX, true, 0 },
-		{ "the Ready message alone (counts): held", false, "conditions", 0, "message", "\"2 of 6 memcached pods\"", S / 10, false, I - S / 10 },
-		{ "gateway ready count: held", false, "gateway", 0, "ready", "2", S / 2, false, I - S / 2 },
-		{ "the scale subresource's replicas: held", false, "replicas", 0, NULL, "2", S / 2, false, I - S / 2 },
-		{ "converging, ConfigLoaded turns True: held (progress)", false, "conditions", 3, "status", "\"True\"", S, false, I - S },
-		{ "converging, ConfigLoaded's reason: held", false, "conditions", 3, "reason", "\"Loading\"", S, false, I - S },
-		{ "converging, Ready's reason: held", false, "conditions", 0, "reason", "\"NoGateways\"", S, false, I - S },
-		{ "converging, Progressing's reason: held", false, "conditions", 1, "reason", "\"Waiting\"", S, false, I - S },
+		{ "the Ready message alone (counts): held", false, "conditions", 0, "message", "\"2 of 6 memcached pods\"", S / 10, false, C - S / 10 },
+		{ "gateway ready count: held", false, "gateway", 0, "ready", "2", S / 2, false, C - S / 2 },
+		{ "the scale subresource's replicas: held", false, "replicas", 0, NULL, "2", S / 2, false, C - S / 2 },
+		{ "converging, ConfigLoaded turns True: held (progress)", false, "conditions", 3, "status", "\"True\"", S, false, C - S },
+		{ "converging, ConfigLoaded's reason: held", false, "conditions", 3, "reason", "\"Loading\"", S, false, C - S },
+		{ "converging, Ready's reason: held", false, "conditions", 0, "reason", "\"NoGateways\"", S, false, C - S },
+		{ "converging, Progressing's reason: held", false, "conditions", 1, "reason", "\"Waiting\"", S, false, C - S },
 		{ "Ready turns True: now, however recent the last write", false, "conditions", 0, "status", "\"True\"", 1, true, 0 },
 		{ "Degraded turns True: now", false, "conditions", 2, "status", "\"True\"", 1, true, 0 },
 		{ "Degraded's reason: now", false, "conditions", 2, "reason", "\"ApplyFailed\"", 1, true, 0 },
@@ -529,6 +531,7 @@ static void test_status_write_decision(void **state)
 		{ "ready, ConfigLoaded's status: now", true, "conditions", 3, "status", "\"True\"", 1, true, 0 },
 		{ "ready, Progressing's reason: now", true, "conditions", 1, "reason", "\"Stable\"", 1, true, 0 },
 		{ "ready, a pool's ready count: held", true, "pools", 0, "ready", "2", S, false, I - S },
+		{ "ready, a pool's ready count, an interval after: now", true, "pools", 0, "ready", "2", I, true, 0 },
 		{ "observedGeneration: now", false, "observedGeneration", 0, NULL, "3", 1, true, 0 },
 		{ "the config digest: now", false, "configDigest", 0, NULL, "\"d2\"", 1, true, 0 },
 		{ "routing: now", false, "routing", 0, "shards", "4", 1, true, 0 },
@@ -553,7 +556,7 @@ static void test_status_write_decision(void **state)
 				json_object_set_new(next, rows[i].field, v);
 		}
 		memshack_status_plan p =
-			memshack_status_write_decide(old, next, rows[i].since, MEMSHACK_STATUS_PROGRESS_INTERVAL_US);
+			memshack_status_write_decide(old, next, rows[i].since, I, C);
 		if (p.write_now != rows[i].now || p.wait_us != rows[i].wait)
 			fail_msg("%s: now %d wait %lld", rows[i].name, p.write_now, (long long)p.wait_us);
 		json_decref(old);
@@ -561,7 +564,7 @@ static void test_status_write_decision(void **state)
 	}
 	/* The first status of an object: now. */
 	json_t *first = json_loads(base, 0, NULL);
-	assert_true(memshack_status_write_decide(NULL, first, 0, MEMSHACK_STATUS_PROGRESS_INTERVAL_US).write_now);
+	assert_true(memshack_status_write_decide(NULL, first, 0, I, C).write_now);
 	json_decref(first);
 }
 
