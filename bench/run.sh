@@ -36,6 +36,7 @@
 # Tuning for a smaller run: MEMSHACK_BENCH_COUNTS="1 100", MEMSHACK_BENCH_IDLE=60,
 # MEMSHACK_BENCH_LATENCY=30, MEMSHACK_BENCH_LATENCY_RATES="20" (empty: 10/s only),
 # MEMSHACK_BENCH_PEER_COUNTS="100" (empty: no peer phase),
+# MEMSHACK_BENCH_WORKERS=4 (the operator's --workers and the ceiling clients' threads; default 2),
 # MEMSHACK_BENCH_RESULTS=/tmp/dir (keeps bench/results).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,7 +48,7 @@ latency_s=${MEMSHACK_BENCH_LATENCY:-120}
 latency_rate=10
 latency_more=${MEMSHACK_BENCH_LATENCY_RATES-20 50 100}   # then these rates, 30 s each: how p99 grows
 peer_counts=${MEMSHACK_BENCH_PEER_COUNTS-100 1000}
-workers=2        # the operator's default --workers, and the ceiling client's threads
+workers=${MEMSHACK_BENCH_WORKERS:-2}  # the operator's --workers (default 2), and the ceiling client's threads
 results=${MEMSHACK_BENCH_RESULTS:-$root/bench/results}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 work=$(mktemp -d /tmp/memshack-bench.XXXXXX)
@@ -133,7 +134,7 @@ writes_by_resource() {
 operator_start() { # NAME [extra flags...]
   local name=$1; shift
   mport=$(free_port); hport=$(free_port)
-  "$bin" run --gateway-probe-timeout-ms 0 --metrics-bind-address "127.0.0.1:$mport" --health-probe-bind-address "127.0.0.1:$hport" \
+  "$bin" run --workers "$workers" --gateway-probe-timeout-ms 0 --metrics-bind-address "127.0.0.1:$mport" --health-probe-bind-address "127.0.0.1:$hport" \
     --log-format json "$@" > "$work/operator-$name.log" 2>&1 &
   op_pid=$!
   for _ in $(seq 1 200); do curl -sf "http://127.0.0.1:$hport/readyz" >/dev/null && break; sleep 0.1; done
