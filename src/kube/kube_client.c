@@ -439,6 +439,8 @@ static void set_transfer_options(kube_client *c, CURL *h, const request *rq, lon
 	} else if (c->ca.data) {
 		struct curl_blob b = { c->ca.data, c->ca.len, CURL_BLOB_NOCOPY };
 		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &b);
+		/* The configured CA alone, as client-go trusts it: not also every CA in libcurl's default path. */
+		curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
 	}
 	const kube_blob *cert = auth->cert.data ? &auth->cert : &c->cert;
 	const kube_blob *key = auth->cert.data ? &auth->key : &c->key;

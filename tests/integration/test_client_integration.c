@@ -506,6 +506,71 @@ static void test_exec_plugin(void **state)
 	free(kc);
 }
 
+/* Appends the file at dir/name to out as a JSON string body (quotes and newlines escaped). */
+static void append_json_escaped_file(char *out, size_t cap, const char *dir, const char *name)
+{
+	char path[600];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	size_t n = strlen(out);
+	int ch;
+	while ((ch = fgetc(f)) != EOF && n + 3 < cap) {
+		if (ch == '\n' || ch == '"' || ch == '\\')
+			out[n++] = '\\';
+		out[n++] = ch == '\n' ? 'n' : (char)ch;
+	}
+	out[n] = '\0';
+	fclose(f);
+	assert_true(ch == EOF); /* all of it fitted */
+}
+
+/*
+ * An exec plugin that hands out a client certificate (the testenv admin's):
+ * the client presents it, per request (it may change), whichever way this
+ * libcurl takes PEM (from memory, or from a memfd with the GnuTLS build).
+ */
+static void test_exec_plugin_client_cert(void **state)
+{
+	(void)state;
+	const char *env = getenv("MEMSHACK_TESTENV_DIR");
+	assert_non_null(env);
+	char pki[512], dir[] = "/tmp/memshack-it-XXXXXX";
+	snprintf(pki, sizeof pki, "%s/pki", env);
+	assert_non_null(mkdtemp(dir));
+	static char cred[16384];
+	snprintf(cred, sizeof cred,
+		 "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+		 "\"status\":{\"clientCertificateData\":\"");
+	append_json_escaped_file(cred, sizeof cred, pki, "admin.crt");
+	strncat(cred, "\",\"clientKeyData\":\"", sizeof cred - strlen(cred) - 1);
+	append_json_escaped_file(cred, sizeof cred, pki, "admin.key");
+	strncat(cred, "\"}}", sizeof cred - strlen(cred) - 1);
+	char cred_path[600], script[600];
+	snprintf(cred_path, sizeof cred_path, "%s/cred.json", dir);
+	write_text(cred_path, cred);
+	snprintf(script, sizeof script, "%s/get-cert", dir);
+	write_text(script, "#!/bin/sh\nexec cat \"$(dirname \"$0\")/cred.json\"\n");
+	chmod(script, 0700);
+	char *kc = write_variant_kubeconfig(dir, "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+						 "      command: ./get-cert\n      interactiveMode: Never\n");
+	kube_client *c = client_for(kc);
+	kube_error err = KUBE_ERROR_INIT;
+	json_t *keep = NULL;
+	/* Twice: the second request reuses the connection or makes a new one, with the same identity. */
+	for (int i = 0; i < 2; i++) {
+		assert_string_equal(whoami(c, &err, &keep), "memshack-admin");
+		json_decref(keep);
+		keep = NULL;
+	}
+	kube_client_free(c);
+	unlink(script);
+	unlink(cred_path);
+	unlink(kc);
+	rmdir(dir);
+	free(kc);
+}
+
 typedef struct worker_arg {
 	kube_client *c;
 	const char *path;
@@ -550,11 +615,11 @@ int main(void)
 		return 1;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_get_delete),      cmocka_unit_test(test_list_paging),
-		cmocka_unit_test(test_apply_idempotent),       cmocka_unit_test(test_update_conflict_and_patches),
-		cmocka_unit_test(test_crd_status_subresource), cmocka_unit_test(test_authentication),
-		cmocka_unit_test(test_token_file_rotation),    cmocka_unit_test(test_exec_plugin),
-		cmocka_unit_test(test_concurrent_requests),
+		cmocka_unit_test(test_create_get_delete),       cmocka_unit_test(test_list_paging),
+		cmocka_unit_test(test_apply_idempotent),        cmocka_unit_test(test_update_conflict_and_patches),
+		cmocka_unit_test(test_crd_status_subresource),  cmocka_unit_test(test_authentication),
+		cmocka_unit_test(test_token_file_rotation),     cmocka_unit_test(test_exec_plugin),
+		cmocka_unit_test(test_exec_plugin_client_cert), cmocka_unit_test(test_concurrent_requests),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
