@@ -555,8 +555,7 @@ static void test_status_write_decision(void **state)
 			else
 				json_object_set_new(next, rows[i].field, v);
 		}
-		memshack_status_plan p =
-			memshack_status_write_decide(old, next, rows[i].since, I, C);
+		memshack_status_plan p = memshack_status_write_decide(old, next, rows[i].since, I, C);
 		if (p.write_now != rows[i].now || p.wait_us != rows[i].wait)
 			fail_msg("%s: now %d wait %lld", rows[i].name, p.write_now, (long long)p.wait_us);
 		json_decref(old);
