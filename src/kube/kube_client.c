@@ -831,6 +831,12 @@ int kube_list(kube_client *c, const char *path, const kube_list_options *opts, j
 			cont = NULL;
 			if (rc)
 				break;
+			if (opts && opts->trim_item) {
+				size_t i;
+				json_t *item;
+				json_array_foreach (page.items, i, item)
+					opts->trim_item(opts->trim_ud, item);
+			}
 			if (json_array_extend(items, page.items) || json_array_extend(undecodable, page.undecodable))
 				rc = kube_error_set(err, KUBE_ERR_NOMEM, "out of memory");
 			unnamed += page.unnamed;

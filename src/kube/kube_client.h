@@ -118,6 +118,14 @@ typedef struct kube_list_options {
 	const char *label_selector; /* or NULL */
 	const char *field_selector; /* or NULL */
 	unsigned limit;             /* page size; 0 = 500 */
+	/*
+	 * Or NULL: called on each item (a JSON object the list owns) as its
+	 * page arrives, before the next page is asked for; it may delete what
+	 * the caller will never read, so that a long list holds no more than
+	 * what is kept of it (the full text and tree of one page at a time).
+	 */
+	void (*trim_item)(void *ud, json_t *item);
+	void *trim_ud;
 } kube_list_options;
 
 /*

@@ -37,6 +37,12 @@ child_kind child_kind_named(const char *kind)
 	return kind ? (child_kind)k : CHILD_KINDS;
 }
 
+const char *const *child_list_drop(void)
+{
+	static const char *const drop[] = { "spec", "data", "binaryData", NULL };
+	return drop;
+}
+
 const projection_fields *child_kind_projection(child_kind k)
 {
 	static const char *const sts_status[] = { "replicas", "readyReplicas", "updatedReplicas", "observedGeneration",

@@ -55,6 +55,8 @@ child_kind child_kind_named(const char *kind);
  * is read from. Static.
  */
 const projection_fields *child_kind_projection(child_kind k);
+/* What a listed child loses at once (informer_options.list_drop): the projection reads metadata and status only. Static. */
+const char *const *child_list_drop(void);
 
 children *children_new(kube_client *c, metrics *m);
 void children_free(children *ch);

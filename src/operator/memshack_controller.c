@@ -106,6 +106,9 @@ static json_t *project_gateway_pod(void *ud, json_t *pod)
 	return out;
 }
 
+/* What a listed gateway pod loses at once: project_gateway_pod and map_gateway_pod read metadata and status. */
+static const char *const gateway_pod_list_drop[] = { "spec", NULL };
+
 /* A gateway pod's event wakes its Memshack (the memshack.io/memshack label names it). */
 static void map_gateway_pod(void *ud, controller *c, informer_event ev, const char *key, json_t *obj)
 {
@@ -760,6 +763,7 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 					.namespace = manager_namespace(m),
 					.label_selector = MEMSHACK_LABEL,
 					.project = project_owned_child,
+					.list_drop = child_list_drop(),
 					.metrics = ctl->metrics };
 		co.project_ud = (void *)child_kind_projection(k);
 		/* Kinds with a generation: spec edits change the projection; status noise outside it wakes nobody. */
@@ -772,6 +776,7 @@ memshack_controller *memshack_controller_new(manager *m, const memshack_controll
 				.namespace = manager_namespace(m),
 				.label_selector = "app.kubernetes.io/component=gateway," MEMSHACK_LABEL,
 				.project = project_gateway_pod,
+				.list_drop = gateway_pod_list_drop,
 				.notify_kept_changes_only = true,
 				.metrics = ctl->metrics };
 	ctl->gateway_pods = informer_new(manager_client(m), &po, &err);

@@ -339,6 +339,7 @@ proxy_controller *proxy_controller_new(manager *m, const char *domain, const cha
 					.label_selector = PROXY_LABEL,
 					.project = project_owned_child,
 					.project_ud = (void *)child_kind_projection(k),
+					.list_drop = child_list_drop(),
 					.optional = k == CHILD_SERVICEMONITOR,
 					.metrics = mx };
 		pc->children_inf[k] = informer_new(manager_client(m), &co, &err);

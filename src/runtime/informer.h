@@ -59,6 +59,16 @@ typedef struct informer_options {
 	 * until it is served.
 	 */
 	bool optional;
+	/*
+	 * NULL, or a NULL-terminated list (borrowed; must outlive the informer)
+	 * of top-level fields that neither the projection nor any handler
+	 * reads — "spec" of owned children. Listed objects lose them, and
+	 * metadata.managedFields always, as each page arrives: a list of
+	 * thousands of objects then holds one page whole and no more of the
+	 * rest than the projection needs (a restart at 1000 Memshacks peaked at
+	 * 454 MB without it). Handlers hear listed objects so trimmed.
+	 */
+	const char *const *list_drop;
 } informer_options;
 
 typedef struct informer informer;

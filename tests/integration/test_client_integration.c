@@ -107,6 +107,13 @@ static void test_create_get_delete(void **state)
 	free(one);
 }
 
+/* kube_list_options.trim_item for test_list_paging: drops a ConfigMap's data, counts the calls. */
+static void drop_data(void *ud, json_t *item)
+{
+	++*(int *)ud;
+	json_object_del(item, "data");
+}
+
 static void test_list_paging(void **state)
 {
 	(void)state;
@@ -135,6 +142,20 @@ static void test_list_paging(void **state)
 		char name[32];
 		snprintf(name, sizeof name, "page-%02zu", i);
 		assert_string_equal(it_str(json_array_get(items, i), "metadata", "name", NULL), name);
+	}
+	json_decref(list);
+	/* trim_item sees every item of every page; what it deletes is gone from the list. */
+	int trimmed = 0;
+	kube_list_options trim = {
+		.label_selector = "suite=paging", .limit = 10, .trim_item = drop_data, .trim_ud = &trimmed
+	};
+	assert_int_equal(kube_list(admin, coll, &trim, &list, &err), 0);
+	assert_int_equal(trimmed, 25);
+	items = json_object_get(list, "items");
+	assert_int_equal(json_array_size(items), 25);
+	for (size_t i = 0; i < 25; i++) {
+		assert_null(json_object_get(json_array_get(items, i), "data"));
+		assert_non_null(it_str(json_array_get(items, i), "metadata", "name", NULL));
 	}
 	json_decref(list);
 	/* The selector is applied by the server. */
