@@ -76,6 +76,7 @@ PLOT
   echo
   echo "## Steady state and latency (largest N)"
   jq -r '.converge[] | select(.idle) | "- Idle \(.idle.seconds) s with \(.n) Memshacks: **\(.idle.writes) API writes**, \(.idle.cpu_seconds) CPU seconds, RSS \(.idle.rss_kib / 1024 * 10 | round / 10) MiB.",
+    (select(.restart) | "- Restart with \(.n) Memshacks in place: a new operator listed everything and emptied its queue in \(.restart.seconds_to_idle_queue) s, **\(.restart.writes) API writes**, **peak RSS \(.restart.peak_rss_kib / 1024 * 10 | round / 10) MiB** (the initial lists), RSS \(.restart.rss_kib / 1024 * 10 | round / 10) MiB after."),
     (select(.idle.resyncs) | "- Periodic resync every \(.idle.sync_period_seconds) s (±10 %): \(.idle.resyncs | length) in the idle window, \(.idle.resyncs | map("\(.queued) objects queued, \(.over_idle_cpu_seconds) CPU s over the idle rate") | join("; ")); the idle writes above include them."),
     (select(.latency) | "- numShards changes at \(.latency.rate)/s for \(.latency.seconds) s (\(.latency.sent) sent, \(.latency.unfinished) unfinished), each from the PATCH as watches see it: \(if .latency.applied_p99_ms then "**applied** (the operator'"'"'s first write of it shows in a child) **p50 \(.latency.applied_p50_ms) ms, p99 \(.latency.applied_p99_ms) ms**, max \(.latency.applied_max_ms) ms; observed (status.observedGeneration) p50 \(.latency.observed_p50_ms) ms, p99 \(.latency.observed_p99_ms) ms; the API server answered the PATCH itself in p50 \(.latency.answered_p50_ms // "-") ms, p99 \(.latency.answered_p99_ms // "-") ms; " else "" end)complete (every child shows it; a scale-up waits for kube-controller-manager, the scheduler and kwok to start the new pods before they are routed, a scale-down holds the pool until the removal bound when gateways are not asked) p50 \(.latency.p50_ms) ms, p90 \(.latency.p90_ms) ms, p99 \(.latency.p99_ms) ms, max \(.latency.max_ms) ms. Peak RSS afterwards \(.peak_rss_after_latency_kib / 1024 * 10 | round / 10) MiB.")' "$json"
   jq -r '.converge[] | select(.latency.queue_wait) | "- During the 10/s run, keys waited for a worker (memshack_workqueue_queue_duration_seconds, bucket bounds): \(.latency.queue_wait | to_entries | map("\(.key) priority \(.value.count) keys, p50 ≤ \(.value.p50_le_seconds) s, p99 ≤ \(.value.p99_le_seconds) s") | join("; ")). High is a new object or a spec change; normal is everything else (a child or pod changed, a resync, a requeue)."' "$json"
@@ -85,7 +86,7 @@ PLOT
     echo
     echo "| N | when | RSS | file-backed | anonymous | heap in use | heap free |"
     echo "|---|---|---|---|---|---|---|"
-    jq -r '.converge[] | .n as $n | ([{when: "after converge", p: .rss_parts_after}] + (if .idle.rss_parts then [{when: "after idle", p: .idle.rss_parts}] else [] end))[] | select(.p) |
+    jq -r '.converge[] | .n as $n | ([{when: "after converge", p: .rss_parts_after}] + (if .idle.rss_parts then [{when: "after idle", p: .idle.rss_parts}] else [] end) + (if .restart.rss_parts then [{when: "after a restart", p: .restart.rss_parts}] else [] end))[] | select(.p) |
       "| \($n) | \(.when) | \(.p.rss_kib) | \(.p.file_kib) | \(.p.anonymous_kib) | \(.p.heap_inuse_kib) | \(.p.heap_free_kib) |"' "$json"
   fi
   if jq -e '[.converge[] | .latency_rates // [] | length] | add > 0' "$json" >/dev/null; then
@@ -122,6 +123,8 @@ PLOT
     "| converge (children) at N=\($r.n) ≤ 1.2 × bound (\($r.ceiling_bound_seconds * 1.2 * 1000 | round / 1000) s) | \($r.converge.children_seconds) s | \(if $r.converge.children_seconds > 0 and $r.converge.children_seconds <= 1.2 * $r.ceiling_bound_seconds then "yes" else "no" end) |",
     (select(.fair_ceiling.children_seconds > 0) | "| converge (children) at N=\(.fair_ceiling.count) ≤ 1.2 × the fair ceiling (\(.fair_ceiling.children_seconds * 1.2 * 1000 | round / 1000) s) | \([.converge[] | select(.n == $_f.count)][0].converge.children_seconds // "-") s | \(([.converge[] | select(.n == $_f.count)][0].children_vs_fair // 1e9) as $q | if $q <= 1.2 then "yes" else "no" end) |"),
     "| 0 steady-state writes | \($r.idle.writes // "-") | \(if $r.idle.writes == 0 then "yes" else "no" end) |",
+    (select($r.restart) | "| peak RSS of a restart at N=\($r.n) ≤ the chart'"'"'s memory limit (256 MiB) | \($r.restart.peak_rss_kib / 1024 * 10 | round / 10) MiB | \(if $r.restart.peak_rss_kib <= 262144 then "yes" else "no" end) |"),
+    (select($r.restart) | "| 0 writes after a restart | \($r.restart.writes) | \(if $r.restart.writes == 0 then "yes" else "no" end) |"),
     (if $r.latency.applied_p99_ms then
       "| p99 PATCH → applied ≤ 50 ms at \($r.latency.rate)/s | \($r.latency.applied_p99_ms) ms | \(if $r.latency.applied_p99_ms <= 50 and $r.latency.applied_completed == $r.latency.sent then "yes" else "no" end) |",
       "| p50 PATCH → applied ≤ 10 ms at \($r.latency.rate)/s | \($r.latency.applied_p50_ms) ms | \(if $r.latency.applied_p50_ms <= 10 then "yes" else "no" end) |"

@@ -21,6 +21,9 @@
 #             the operator's API requests by verb; its RSS (sampled every
 #             0.5 s) and CPU seconds;
 #   idle      at the largest N, 10 minutes with nothing changing: writes, CPU;
+#   restart   then a new operator with every object in place: its peak RSS
+#             (the initial lists), seconds until its queue is empty, writes
+#             (none expected);
 #             that operator resyncs every MEMSHACK_BENCH_RESYNC s (default 300,
 #             +-10 %): every object reconciled again, which must write nothing;
 #             the CPU each resync costs (over the idle rate) and its duration;
@@ -278,6 +281,23 @@ for n in $counts; do
       '. + {idle: {seconds: ($s | tonumber), writes: ($w | tonumber), cpu_seconds: ($c | tonumber), rss_kib: ($rss | tonumber),
                    sync_period_seconds: ($every | tonumber), resyncs: $resyncs}}' <<<"$row")
     row=$(jq --argjson parts "$(rss_parts)" '.idle += {rss_parts: $parts}' <<<"$row")
+    # A restart with every object in place (a rollout, a failover): the new operator lists every
+    # child once (its peak RSS is the one a memory limit must hold) and must write nothing.
+    log "restart: a new operator with $n Memshacks in place"
+    old_pid=$op_pid
+    kill -TERM "$old_pid" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$old_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$old_pid" 2>/dev/null; wait "$old_pid" 2>/dev/null
+    t0=$(date +%s.%N)
+    operator_start "n$n-restart" --sync-period "$resync_s"
+    for _ in $(seq 1 1200); do [ "$(metric 'memshack_workqueue_depth{name="memshack"}')" = 0 ] && break; sleep 0.1; done
+    t1=$(date +%s.%N)
+    sleep 10   # anything the restart would write
+    row=$(jq --arg s "$(calc "$t1 - $t0")" --arg w "$(writes)" --arg peak "$(rss_kib VmHWM)" --arg rss "$(rss_kib VmRSS)" \
+      --argjson parts "$(rss_parts)" \
+      '. + {restart: {seconds_to_idle_queue: ($s | tonumber), writes: ($w | tonumber), peak_rss_kib: ($peak | tonumber),
+                      rss_kib: ($rss | tonumber), rss_parts: $parts}}' <<<"$row")
+    log "restart: $(jq -c .restart <<<"$row")"
     log "latency: numShards changes at $latency_rate/s for $latency_s s"
     metrics > "$work/metrics-latency-0.txt"
     lat=$("$kbench" latency --namespace bench --rate "$latency_rate" --seconds "$latency_s") || log "latency run incomplete"
