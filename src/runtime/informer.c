@@ -2,9 +2,6 @@
 
 #include "util/clock.h"
 
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -420,19 +417,8 @@ static void do_list(informer *inf)
 	}
 	publish_quarantine_len(inf);
 	json_decref(news);
-	size_t listed = json_array_size(json_object_get(list, "items"));
 	json_decref(list);
 	kube_error_release(&err);
-#ifdef __GLIBC__
-	/*
-	 * A list of more than a page freed its pages just now. glibc keeps
-	 * freed memory between live chunks (and raises its trim threshold after
-	 * big frees): a restart at 1000 Memshacks held 100 MB free after the
-	 * lists. Give it back.
-	 */
-	if (listed > inf->page_size)
-		malloc_trim(0);
-#endif
 }
 
 static int on_line(void *ud, const char *line, size_t len)
