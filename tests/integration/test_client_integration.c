@@ -527,23 +527,18 @@ static void test_exec_plugin(void **state)
 	free(kc);
 }
 
-/* Appends the file at dir/name to out as a JSON string body (quotes and newlines escaped). */
-static void append_json_escaped_file(char *out, size_t cap, const char *dir, const char *name)
+/* The PEM file dir/name as a string (new reference). */
+static json_t *pem_string(const char *dir, const char *name)
 {
 	char path[600];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
-	FILE *f = fopen(path, "r");
-	assert_non_null(f);
-	size_t n = strlen(out);
-	int ch;
-	while ((ch = fgetc(f)) != EOF && n + 3 < cap) {
-		if (ch == '\n' || ch == '"' || ch == '\\')
-			out[n++] = '\\';
-		out[n++] = ch == '\n' ? 'n' : (char)ch;
-	}
-	out[n] = '\0';
-	fclose(f);
-	assert_true(ch == EOF); /* all of it fitted */
+	kube_blob b = { 0 };
+	kube_error err = KUBE_ERROR_INIT;
+	assert_int_equal(kube_config_read_file(path, 65536, &b, &err), 0);
+	json_t *s = json_stringn((const char *)b.data, b.len);
+	free(b.data);
+	assert_non_null(s);
+	return s;
 }
 
 /*
@@ -559,17 +554,16 @@ static void test_exec_plugin_client_cert(void **state)
 	char pki[512], dir[] = "/tmp/memshack-it-XXXXXX";
 	snprintf(pki, sizeof pki, "%s/pki", env);
 	assert_non_null(mkdtemp(dir));
-	static char cred[16384];
-	snprintf(cred, sizeof cred,
-		 "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
-		 "\"status\":{\"clientCertificateData\":\"");
-	append_json_escaped_file(cred, sizeof cred, pki, "admin.crt");
-	strncat(cred, "\",\"clientKeyData\":\"", sizeof cred - strlen(cred) - 1);
-	append_json_escaped_file(cred, sizeof cred, pki, "admin.key");
-	strncat(cred, "\"}}", sizeof cred - strlen(cred) - 1);
+	json_t *doc = json_pack("{s:s, s:s, s:{s:o, s:o}}", "apiVersion", "client.authentication.k8s.io/v1", "kind",
+				"ExecCredential", "status", "clientCertificateData", pem_string(pki, "admin.crt"),
+				"clientKeyData", pem_string(pki, "admin.key"));
+	char *cred = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	assert_non_null(cred);
 	char cred_path[600], script[600];
 	snprintf(cred_path, sizeof cred_path, "%s/cred.json", dir);
 	write_text(cred_path, cred);
+	free(cred);
 	snprintf(script, sizeof script, "%s/get-cert", dir);
 	write_text(script, "#!/bin/sh\nexec cat \"$(dirname \"$0\")/cred.json\"\n");
 	chmod(script, 0700);
