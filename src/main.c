@@ -5,12 +5,15 @@
  *       Loads the configuration, connects, and reports the server version and
  *       the identity the server sees. Exit 0 when both work.
  *   memshack render [-o yaml|json] [--config-only] [--cluster-domain D] [--endpoints F]
- *                   [--exporter-image IMAGE] [--operator-namespace NS] FILE|-
+ *                   [--exporter-image IMAGE] [--operator-namespace NS] [--from OLD-FILE] FILE|-
  *       Prints every object the operator would create for the Memshack and
  *       MemcachedProxy objects in FILE (YAML or JSON, several documents
  *       allowed), without a cluster. A MemcachedProxy's servers come from the
  *       Service and EndpointSlice documents in FILE and in --endpoints F.
- *       --config-only prints just the mcrouter configurations.
+ *       --config-only prints just the mcrouter configurations. --from shows a
+ *       change from the same Memshacks in OLD-FILE as a warm migration
+ *       (core/migration.h) in its warm-up window: the new layout's objects
+ *       and the config that reads it first and the old layout on a miss.
  *   memshack crd
  *       Prints the CustomResourceDefinitions (YAML).
  *   memshack version
@@ -27,6 +30,7 @@
 #include "core/crd.h"
 #include "core/memshack_desired.h"
 #include "core/memshack_spec.h"
+#include "core/migration.h"
 #include "core/proxy.h"
 #include "kube/kube_client.h"
 #include "kube/kube_config.h"
@@ -333,27 +337,74 @@ static json_t *load_documents(const char *path)
 	return docs;
 }
 
-/* Renders one Memshack: its config to stdout (config_only) or its objects appended to out. 0, or 1 after printing why. */
-static int render_memshack(json_t *doc, const gateway_env *env, bool config_only, json_t *out, const char *path)
+/* The Memshack named like doc (same name and namespace) in docs (borrowed), or NULL. */
+static json_t *same_memshack(json_t *docs, json_t *doc)
+{
+	const char *name = object_meta_str(doc, "name"), *ns = object_meta_str(doc, "namespace");
+	size_t i;
+	json_t *o;
+	json_array_foreach (docs, i, o) {
+		const char *n = object_meta_str(o, "name"), *on = object_meta_str(o, "namespace");
+		if (!strcmp(json_string_value(json_object_get(o, "kind")) ?: "", "Memshack") && n && name &&
+		    !strcmp(n, name) && !strcmp(on ?: "", ns ?: ""))
+			return o;
+	}
+	return NULL;
+}
+
+/*
+ * The plan while the Memshack changes from old (a spec of the same object)
+ * to s: a migration's WARMING phase (every new pod taken as ready), or the
+ * spec itself when the change needs none.
+ */
+static int render_plan(const memshack_spec *old, const memshack_spec *s, memshack_plan *plan)
+{
+	int ready[8];
+	for (int k = 0; k < 8; k++)
+		ready[k] = s->num_shards;
+	migration_input in = { .current = { old->num_shards, old->num_replicas, 0 },
+			       .ready = ready,
+			       .n_ready = 8,
+			       .window_s = MEMSHACK_MIGRATION_WINDOW_S,
+			       .warm_exptime_s = MEMSHACK_MIGRATION_WARM_EXPTIME_S };
+	migration_step st = memshack_migration_step(s, true, &in);
+	*plan = st.plan;
+	return 0;
+}
+
+/*
+ * Renders one Memshack: its config to stdout (config_only) or its objects
+ * appended to out; with from (the documents of the old spec), the objects
+ * and config while it migrates from there. 0, or 1 after printing why.
+ */
+static int render_memshack(json_t *doc, json_t *from, const gateway_env *env, bool config_only, json_t *out,
+			   const char *path)
 {
 	char err[512];
-	memshack_spec *spec = NULL;
-	memshack_desired d;
-	if (memshack_spec_parse(doc, &spec, err, sizeof err) ||
-	    memshack_desired_build(spec, env, &d, err, sizeof err)) {
+	memshack_spec *spec = NULL, *old = NULL;
+	memshack_desired d = { 0 };
+	json_t *old_doc = from ? same_memshack(from, doc) : NULL;
+	memshack_plan plan;
+	int rc = memshack_spec_parse(doc, &spec, err, sizeof err);
+	if (!rc && from && !old_doc)
+		rc = spec_fail(err, sizeof err, "not in the --from file");
+	else if (!rc && old_doc && !(rc = memshack_spec_parse(old_doc, &old, err, sizeof err)))
+		rc = render_plan(old, spec, &plan) ||
+		     memshack_desired_build_plan(spec, env, &plan, &d, err, sizeof err);
+	else if (!rc)
+		rc = memshack_desired_build(spec, env, &d, err, sizeof err);
+	if (rc) {
 		const char *name = object_meta_str(doc, "name");
 		fprintf(stderr, "memshack: error: %s: Memshack '%s': %s\n", path, name ? name : "?", err);
-		memshack_spec_free(spec);
-		return 1;
-	}
-	int rc = 0;
-	if (config_only)
+	} else if (config_only) {
 		fputs(d.config_text, stdout), fputc('\n', stdout);
-	else if (json_array_extend(out, d.objects))
+	} else if (json_array_extend(out, d.objects)) {
 		rc = 1;
+	}
 	memshack_desired_release(&d);
 	memshack_spec_free(spec);
-	return rc;
+	memshack_spec_free(old);
+	return rc ? 1 : 0;
 }
 
 /* Prints the rendered objects as YAML documents or one JSON List. 0, or 1 after printing why. */
@@ -386,9 +437,10 @@ static int cmd_render(int argc, char **argv)
 						  { "endpoints", required_argument, NULL, 'e' },
 						  { "exporter-image", required_argument, NULL, 'x' },
 						  { "operator-namespace", required_argument, NULL, 'n' },
+						  { "from", required_argument, NULL, 'f' },
 						  { "help", no_argument, NULL, 'h' },
 						  { NULL, 0, NULL, 0 } };
-	const char *format = "yaml", *endpoints = NULL;
+	const char *format = "yaml", *endpoints = NULL, *from_path = NULL;
 	gateway_env env = { .cluster_domain = "cluster.local",
 			    .exporter_image = GATEWAY_DEFAULT_EXPORTER_IMAGE,
 			    .operator_namespace = "memshack-system" };
@@ -403,6 +455,7 @@ static int cmd_render(int argc, char **argv)
 		case 'e': endpoints = optarg; break;
 		case 'x': env.exporter_image = optarg; break;
 		case 'n': env.operator_namespace = optarg; break;
+		case 'f': from_path = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -410,7 +463,7 @@ static int cmd_render(int argc, char **argv)
 	if (optind != argc - 1 || (strcmp(format, "yaml") && strcmp(format, "json"))) {
 		fprintf(stderr,
 			"usage: memshack render [-o yaml|json] [--config-only] [--cluster-domain D] [--endpoints F]\n"
-			"                       [--exporter-image IMAGE] [--operator-namespace NS] FILE|-\n");
+			"                       [--exporter-image IMAGE] [--operator-namespace NS] [--from OLD-FILE] FILE|-\n");
 		return 2;
 	}
 	const char *path = argv[optind];
@@ -422,6 +475,11 @@ static int cmd_render(int argc, char **argv)
 		return 1;
 	}
 	json_decref(more);
+	json_t *from = from_path ? load_documents(from_path) : NULL;
+	if (from_path && !from) {
+		json_decref(docs);
+		return 1;
+	}
 	json_t *out = json_array();
 	int rc = 0;
 	size_t i;
@@ -436,10 +494,11 @@ static int cmd_render(int argc, char **argv)
 				rc = 1;
 			continue;
 		}
-		if (!strcmp(kind, "Memshack") && render_memshack(doc, &env, config_only, out, path))
+		if (!strcmp(kind, "Memshack") && render_memshack(doc, from, &env, config_only, out, path))
 			rc = 1;
 	}
 	json_decref(docs);
+	json_decref(from);
 	if (!config_only && json_array_size(out)) {
 		if (print_rendered(out, format))
 			rc = 1;

@@ -11,7 +11,15 @@
 
 char *memshack_pool_name(const memshack_spec *s, int k, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s-memshack-pool-%d", s->name, k);
+	return memshack_layout_pool_name(s, 0, k, buf, len);
+}
+
+char *memshack_layout_pool_name(const memshack_spec *s, int generation, int k, char *buf, size_t len)
+{
+	if (generation > 0)
+		snprintf(buf, len, "%s-memshack-g%d-pool-%d", s->name, generation, k);
+	else
+		snprintf(buf, len, "%s-memshack-pool-%d", s->name, k);
 	return buf;
 }
 
@@ -130,6 +138,20 @@ static json_t *selector(const memshack_spec *s, const char *component, int pool)
 	return l;
 }
 
+/* l (stolen) with memshack.io/layout=G when G > 0 (a layout of a warm resharding). New reference or NULL. */
+static json_t *with_layout(json_t *l, int generation)
+{
+	if (l && generation > 0) {
+		char g[16];
+		snprintf(g, sizeof g, "%d", generation);
+		if (json_object_set_new(l, MEMSHACK_LAYOUT_LABEL, json_string(g))) {
+			json_decref(l);
+			return NULL;
+		}
+	}
+	return l;
+}
+
 static const char *topology_key(const memshack_spec *s)
 {
 	return s->spread == MC_SPREAD_ZONE ? "topology.kubernetes.io/zone" : "kubernetes.io/hostname";
@@ -159,10 +181,11 @@ static json_t *resources_or(json_t *given, const char *req_cpu, const char *req_
 			 lim_mem);
 }
 
-static json_t *statefulset(const memshack_spec *s, int k)
+/* Pool k of layout generation g, with `replicas` pods. */
+static json_t *statefulset(const memshack_spec *s, int g, int k, int replicas)
 {
 	char name[128], headless[128], m[16], c[16], t[16], req[24], lim[24];
-	memshack_pool_name(s, k, name, sizeof name);
+	memshack_layout_pool_name(s, g, k, name, sizeof name);
 	memshack_headless_name(s, headless, sizeof headless);
 	snprintf(m, sizeof m, "%d", s->memory_mib);
 	snprintf(c, sizeof c, "%d", s->max_connections);
@@ -198,11 +221,12 @@ static json_t *statefulset(const memshack_spec *s, int k)
 	podspec = gateway_schedule(podspec, s->node_selector, s->tolerations, s->priority_class,
 				   s->spread != MC_SPREAD_NONE, anti);
 	return json_pack("{s:s, s:s, s:o, s:{s:i, s:s, s:s, s:{s:o}, s:{s:{s:o}, s:o}, s:{s:s}, s:i}}", "apiVersion",
-			 "apps/v1", "kind", "StatefulSet", "metadata", meta(s, name, labels(s, "memcached", "pool", k)),
-			 "spec", "replicas", s->num_shards, "serviceName", headless, "podManagementPolicy", "Parallel",
-			 "selector", "matchLabels", selector(s, "pool", k), "template", "metadata", "labels",
-			 labels(s, "memcached", "pool", k), "spec", podspec, "updateStrategy", "type", "RollingUpdate",
-			 "revisionHistoryLimit", 3);
+			 "apps/v1", "kind", "StatefulSet", "metadata",
+			 meta(s, name, with_layout(labels(s, "memcached", "pool", k), g)), "spec", "replicas", replicas,
+			 "serviceName", headless, "podManagementPolicy", "Parallel", "selector", "matchLabels",
+			 with_layout(selector(s, "pool", k), g), "template", "metadata", "labels",
+			 with_layout(labels(s, "memcached", "pool", k), g), "spec", podspec, "updateStrategy", "type",
+			 "RollingUpdate", "revisionHistoryLimit", 3);
 }
 
 static json_t *headless_service(const memshack_spec *s)
@@ -334,10 +358,10 @@ static int append_gateway(const memshack_spec *s, const gateway_env *env, memsha
 
 memshack_layout memshack_route_layout(const memshack_spec *s, memshack_layout last, const int *ready, int n_ready)
 {
-	memshack_layout want = { s->num_shards, s->num_replicas };
+	memshack_layout want = { s->num_shards, s->num_replicas, last.generation };
 	if (last.shards <= 0 || last.pools <= 0)
 		return want;
-	memshack_layout r = { want.shards, want.pools < last.pools ? want.pools : last.pools };
+	memshack_layout r = { want.shards, want.pools < last.pools ? want.pools : last.pools, last.generation };
 	if (want.shards > last.shards) {
 		for (int k = 0; k < r.pools; k++) {
 			if (k >= n_ready || ready[k] < want.shards) {
@@ -354,94 +378,174 @@ memshack_layout memshack_route_layout(const memshack_spec *s, memshack_layout la
 int memshack_desired_build(const memshack_spec *s, const gateway_env *env, memshack_desired *out, char *err,
 			   size_t errlen)
 {
-	memshack_layout all = { s->num_shards, s->num_replicas };
+	memshack_layout all = { s->num_shards, s->num_replicas, 0 };
 	return memshack_desired_build_routed(s, env, all, out, err, errlen);
 }
 
 int memshack_desired_build_routed(const memshack_spec *s, const gateway_env *env, memshack_layout route,
 				  memshack_desired *out, char *err, size_t errlen)
 {
-	const char *domain = env->cluster_domain;
-	memset(out, 0, sizeof *out);
-	int n = route.pools, shards = route.shards;
-	if (n < 1 || n > s->num_replicas || shards < 1 || shards > s->num_shards) {
-		snprintf(err, errlen, "routed layout %d x %d is outside the spec's %d x %d", shards, n, s->num_shards,
-			 s->num_replicas);
+	if (route.pools < 1 || route.pools > s->num_replicas || route.shards < 1 || route.shards > s->num_shards) {
+		memset(out, 0, sizeof *out);
+		snprintf(err, errlen, "routed layout %d x %d is outside the spec's %d x %d", route.shards, route.pools,
+			 s->num_shards, s->num_replicas);
 		return -1;
 	}
+	memshack_plan plan = { .build = { s->num_shards, s->num_replicas, route.generation }, .route = route };
+	return memshack_desired_build_plan(s, env, &plan, out, err, errlen);
+}
+
+static bool layout_valid(memshack_layout l, bool may_be_empty)
+{
+	if (may_be_empty && l.pools == 0)
+		return true;
+	return l.pools >= 1 && l.pools <= 8 /* numReplicas at most */ && l.shards >= 1 &&
+	       l.shards <= MEMSHACK_MAX_MEMBERS && l.generation >= 0 && l.generation <= MEMSHACK_MAX_LAYOUT_GENERATION;
+}
+
+/* The plan's pools for mcrouter: the routed ones ("r0"...) and the old ones ("old0"...), servers in shard order. */
+typedef struct plan_pools {
+	mcrouter_pool *pools; /* route.pools routed, then old.pools old */
+	char (*names)[16];
+	char **servers;
+	size_t n_servers;
+	const char **warm_from; /* route.pools entries */
+} plan_pools;
+
+static void plan_pools_free(plan_pools *pp)
+{
+	for (size_t i = 0; pp->servers && i < pp->n_servers; i++)
+		free(pp->servers[i]);
+	free(pp->servers);
+	free(pp->names);
+	free(pp->pools);
+	free(pp->warm_from);
+}
+
+/* Fills pools[first + k] for the layout's pools. 0, or -1 (no memory). */
+static int layout_pools(const memshack_spec *s, const char *domain, memshack_layout l, const char *prefix,
+			plan_pools *pp, size_t first, size_t *next_server)
+{
 	char headless[128];
 	memshack_headless_name(s, headless, sizeof headless);
-	/* Servers: pod K-I of pool K is shard I; FQDNs through the headless Service. */
-	char **names = calloc((size_t)n * (size_t)shards, sizeof *names);
-	char(*pool_names)[32] = calloc((size_t)n, sizeof *pool_names);
-	mcrouter_pool *pools = calloc((size_t)n, sizeof *pools);
-	int rc = -1;
-	if (!names || !pool_names || !pools) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	for (int k = 0; k < n; k++) {
+	for (int k = 0; k < l.pools; k++) {
 		char pool[128];
-		memshack_pool_name(s, k, pool, sizeof pool);
-		for (int i = 0; i < shards; i++) {
+		memshack_layout_pool_name(s, l.generation, k, pool, sizeof pool);
+		char **names = &pp->servers[*next_server];
+		for (int i = 0; i < l.shards; i++) {
 			char buf[400];
 			snprintf(buf, sizeof buf, "%s-%d.%s.%s.svc.%s:%d", pool, i, headless, s->namespace, domain,
 				 MEMSHACK_MEMCACHED_PORT);
-			names[k * shards + i] = strdup(buf);
-			if (!names[k * shards + i]) {
-				snprintf(err, errlen, "out of memory");
-				goto out;
-			}
+			if (!(pp->servers[(*next_server)++] = strdup(buf)))
+				return -1;
 		}
-		snprintf(pool_names[k], sizeof pool_names[k], "r%d", k);
-		pools[k] = (mcrouter_pool){ pool_names[k], (const char *const *)&names[k * shards], (size_t)shards };
+		snprintf(pp->names[first + (size_t)k], sizeof pp->names[0], "%s%d", prefix, k);
+		pp->pools[first + (size_t)k] =
+			(mcrouter_pool){ pp->names[first + (size_t)k], (const char *const *)names, (size_t)l.shards };
+	}
+	return 0;
+}
+
+static int plan_pools_make(const memshack_spec *s, const char *domain, const memshack_plan *p, plan_pools *pp)
+{
+	size_t n = (size_t)p->route.pools + (size_t)p->old.pools;
+	pp->n_servers = (size_t)p->route.pools * (size_t)p->route.shards + (size_t)p->old.pools * (size_t)p->old.shards;
+	pp->pools = calloc(n, sizeof *pp->pools);
+	pp->names = calloc(n, sizeof *pp->names);
+	pp->servers = calloc(pp->n_servers, sizeof *pp->servers);
+	pp->warm_from = calloc((size_t)p->route.pools, sizeof *pp->warm_from);
+	if (!pp->pools || !pp->names || !pp->servers || !pp->warm_from)
+		return -1;
+	size_t next = 0;
+	if (layout_pools(s, domain, p->route, "r", pp, 0, &next) ||
+	    layout_pools(s, domain, p->old, "old", pp, (size_t)p->route.pools, &next))
+		return -1;
+	for (int k = 0; k < p->route.pools; k++) {
+		if (p->old.pools)
+			/* A new layout's pool K is warmed from the old layout's pool K (or its last). */
+			pp->warm_from[k] = pp->names[p->route.pools + (k < p->old.pools ? k : p->old.pools - 1)];
+		else if (p->warm_replicas_from > 0 && k >= p->warm_replicas_from)
+			/* A new replica pool is warmed from a routed pool that was there before it. */
+			pp->warm_from[k] = pp->names[k % p->warm_replicas_from];
+	}
+	return 0;
+}
+
+/* The mcrouter config of the plan into out. 0, or -1 with err. */
+static int plan_config(const memshack_spec *s, const gateway_env *env, const memshack_plan *p, memshack_desired *out,
+		       char *err, size_t errlen)
+{
+	plan_pools pp = { 0 };
+	int rc = -1;
+	if (plan_pools_make(s, env->cluster_domain, p, &pp)) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
 	}
 	mcrouter_options mo = { s->read_policy, s->write_policy, s->server_timeout_ms };
-	out->config_text = mcrouter_config_render(pools, (size_t)n, &mo, err, errlen);
+	mcrouter_migration mig = { .old = pp.pools + p->route.pools,
+				   .n_old = (size_t)p->old.pools,
+				   .warm_from = pp.warm_from,
+				   .warm_exptime_s = p->warm_exptime_s };
+	out->config_text = mcrouter_config_render_migration(pp.pools, (size_t)p->route.pools, &mig, &mo, err, errlen);
 	if (!out->config_text)
 		goto out;
 	digest_md5_hex(out->config_text, strlen(out->config_text), out->config_md5);
+	rc = 0;
+out:
+	plan_pools_free(&pp);
+	return rc;
+}
+
+int memshack_desired_build_plan(const memshack_spec *s, const gateway_env *env, const memshack_plan *p,
+				memshack_desired *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	if (!layout_valid(p->build, false) || !layout_valid(p->route, false) || !layout_valid(p->old, true) ||
+	    p->warm_replicas_from < 0 || p->warm_replicas_from >= p->route.pools + 1 ||
+	    (p->old.pools && p->old.generation == p->route.generation)) {
+		snprintf(err, errlen, "bad layout plan: build %d x %d (g%d), route %d x %d (g%d), old %d x %d (g%d)",
+			 p->build.shards, p->build.pools, p->build.generation, p->route.shards, p->route.pools,
+			 p->route.generation, p->old.shards, p->old.pools, p->old.generation);
+		return -1;
+	}
+	if (plan_config(s, env, p, out, err, errlen))
+		goto fail;
 	out->objects = json_array();
 	if (!out->objects) {
 		snprintf(err, errlen, "out of memory");
-		goto out;
+		goto fail;
 	}
 	char name[128];
 	json_array_append_new(out->objects, headless_service(s));
-	for (int k = 0; k < s->num_replicas; k++)
-		json_array_append_new(out->objects, statefulset(s, k));
+	for (int k = 0; k < p->build.pools; k++)
+		json_array_append_new(out->objects, statefulset(s, p->build.generation, k, p->build.shards));
 	json_array_append_new(out->objects, pdb(s, memshack_headless_name(s, name, sizeof name), "memcached", "pool"));
 	if (append_gateway(s, env, out)) {
 		snprintf(err, errlen, "out of memory");
-		goto out;
+		goto fail;
 	}
 	/*
 	 * Fail closed: an object that could not be built is missing from the
 	 * array (appending NULL fails), and a caller must never take a missing
 	 * object for one no longer desired.
 	 */
-	if (json_array_size(out->objects) != memshack_desired_count(s)) {
+	if (json_array_size(out->objects) !=
+	    memshack_desired_count(s) - (size_t)s->num_replicas + (size_t)p->build.pools) {
 		snprintf(err, errlen, "out of memory");
-		goto out;
+		goto fail;
 	}
 	size_t i;
 	json_t *o;
 	json_array_foreach (out->objects, i, o) {
 		if (memshack_stamp_digest(o)) {
 			snprintf(err, errlen, "out of memory");
-			goto out;
+			goto fail;
 		}
 	}
-	rc = 0;
-out:
-	for (int j = 0; names && j < n * shards; j++)
-		free(names[j]);
-	free(names);
-	free(pool_names);
-	free(pools);
-	if (rc)
-		memshack_desired_release(out);
-	return rc;
+	return 0;
+fail:
+	memshack_desired_release(out);
+	return -1;
 }
 
 void memshack_desired_release(memshack_desired *d)

@@ -54,7 +54,17 @@ size_t memshack_desired_count(const memshack_spec *s);
 typedef struct memshack_layout {
 	int shards;
 	int pools;
+	/*
+	 * Which StatefulSets: 0 is NAME-memshack-pool-K (every Memshack's
+	 * first), G in 1..MEMSHACK_MAX_LAYOUT_GENERATION is
+	 * NAME-memshack-gG-pool-K, made by a warm resharding (core/migration.h).
+	 */
+	int generation;
 } memshack_layout;
+
+/* Four digits: the pods' controller-revision-hash label ("<StatefulSet>-<hash>") stays within 63 characters. */
+#define MEMSHACK_MAX_LAYOUT_GENERATION 9999
+#define MEMSHACK_LAYOUT_LABEL "memshack.io/layout"
 
 /*
  * The layout the config should route to now. `last` is what the config
@@ -75,10 +85,39 @@ memshack_layout memshack_route_layout(const memshack_spec *s, memshack_layout la
 MEMSHACK_MUST_USE int memshack_desired_build_routed(const memshack_spec *s, const gateway_env *env,
 						    memshack_layout route, memshack_desired *out, char *err,
 						    size_t errlen);
+
+/*
+ * What to build while a layout changes (core/migration.h makes these):
+ *   build  the pool StatefulSets to apply: build.pools of them (the spec's
+ *          numReplicas, or the old layout's while a migration turns back),
+ *          in build.generation's names, build.shards pods each (the spec's
+ *          numShards, or more while a shrink is held);
+ *   route  what the config reads from and writes to: route.pools pools of
+ *          route.shards pods of route.generation;
+ *   old    a layout that only receives writes and warms the routed pools
+ *          (old.pools 0: none);
+ *   warm_replicas_from  routed pools K >= this (> 0) are new replica pools,
+ *          warmed from routed pool K mod this; 0: none;
+ *   warm_exptime_s  the exptime of every value copied by a warm-up.
+ * route == build == the spec and nothing warmed is memshack_desired_build.
+ */
+typedef struct memshack_plan {
+	memshack_layout build;
+	memshack_layout route;
+	memshack_layout old;
+	int warm_replicas_from;
+	int warm_exptime_s;
+} memshack_plan;
+
+MEMSHACK_MUST_USE int memshack_desired_build_plan(const memshack_spec *s, const gateway_env *env,
+						  const memshack_plan *plan, memshack_desired *out, char *err,
+						  size_t errlen);
 void memshack_desired_release(memshack_desired *d);
 
 /* Names (into buf; returns buf). */
-char *memshack_pool_name(const memshack_spec *s, int k, char *buf, size_t len);
+char *memshack_pool_name(const memshack_spec *s, int k, char *buf, size_t len); /* generation 0 */
+/* Pool K of layout generation G: NAME-memshack-pool-K (G 0) or NAME-memshack-gG-pool-K. */
+char *memshack_layout_pool_name(const memshack_spec *s, int generation, int k, char *buf, size_t len);
 char *memshack_headless_name(const memshack_spec *s, char *buf, size_t len);
 char *memshack_config_name(const memshack_spec *s, char *buf, size_t len);
 char *memshack_gateway_name(const memshack_spec *s, char *buf, size_t len);

@@ -316,7 +316,7 @@ static memshack_layout plan_route(pass *p)
 	int ready[MEMSHACK_MAX_POOLS];
 	for (int k = 0; k < MEMSHACK_MAX_POOLS; k++)
 		ready[k] = p->o.pools[k].exists ? p->o.pools[k].ready : 0;
-	memshack_layout last = { 0, 0 };
+	memshack_layout last = { 0, 0, 0 };
 	pthread_mutex_lock(&ctl->mu);
 	config_memo *memo = strmap_get(&ctl->config_changed, p->key, NULL);
 	if (memo)
@@ -325,7 +325,7 @@ static memshack_layout plan_route(pass *p)
 	if (!last.shards) { /* after a restart: what the last status said */
 		json_t *rt = json_object_get(json_object_get(p->ms, "status"), "routing");
 		last = (memshack_layout){ (int)json_integer_value(json_object_get(rt, "shards")),
-					  (int)json_integer_value(json_object_get(rt, "replicaPools")) };
+					  (int)json_integer_value(json_object_get(rt, "replicaPools")), 0 };
 	}
 	int n_pools = p->s->num_replicas < MEMSHACK_MAX_POOLS ? p->s->num_replicas : MEMSHACK_MAX_POOLS;
 	return memshack_route_layout(p->s, last, ready, n_pools);

@@ -679,7 +679,7 @@ static void test_route_layout(void **state)
 	memshack_spec *s =
 		parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: rl, namespace: n}\n"
 			 "spec: {numShards: 3, numReplicas: 3, mcrouterPoolSize: 1}\n");
-	memshack_layout none = { 0, 0 }, two = { 2, 2 }, r;
+	memshack_layout none = { 0, 0, 0 }, two = { 2, 2, 0 }, r;
 	int ready[3] = { 2, 2, 0 };
 	r = memshack_route_layout(s, none, ready, 3); /* nothing routed yet: the spec */
 	assert_int_equal(r.shards, 3);
@@ -695,14 +695,14 @@ static void test_route_layout(void **state)
 	assert_int_equal(r.shards, 3);
 	assert_int_equal(r.pools, 2);
 	ready[2] = 2; /* pool 2 has 2 of the 3 routed shards: not yet */
-	r = memshack_route_layout(s, (memshack_layout){ 3, 2 }, ready, 3);
+	r = memshack_route_layout(s, (memshack_layout){ 3, 2, 0 }, ready, 3);
 	assert_int_equal(r.pools, 2);
 	ready[2] = 3;
-	r = memshack_route_layout(s, (memshack_layout){ 3, 2 }, ready, 3);
+	r = memshack_route_layout(s, (memshack_layout){ 3, 2, 0 }, ready, 3);
 	assert_int_equal(r.pools, 3);
 	/* a routed pod going unready never shrinks the routing */
 	ready[0] = 1;
-	r = memshack_route_layout(s, (memshack_layout){ 3, 3 }, ready, 3);
+	r = memshack_route_layout(s, (memshack_layout){ 3, 3, 0 }, ready, 3);
 	assert_int_equal(r.shards, 3);
 	assert_int_equal(r.pools, 3);
 	memshack_spec_free(s);
@@ -710,7 +710,7 @@ static void test_route_layout(void **state)
 	s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: rl, namespace: n}\n"
 		     "spec: {numShards: 2, numReplicas: 1, mcrouterPoolSize: 1}\n");
 	int none_ready[1] = { 0 };
-	r = memshack_route_layout(s, (memshack_layout){ 3, 3 }, none_ready, 1);
+	r = memshack_route_layout(s, (memshack_layout){ 3, 3, 0 }, none_ready, 1);
 	assert_int_equal(r.shards, 2);
 	assert_int_equal(r.pools, 1);
 	/* a routed config lists only routed servers; pool StatefulSets follow the spec, or are held */
@@ -719,7 +719,7 @@ static void test_route_layout(void **state)
 	memshack_spec_free(s);
 	s = parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: rl, namespace: n}\n"
 		     "spec: {numShards: 3, numReplicas: 2, mcrouterPoolSize: 1}\n");
-	assert_int_equal(memshack_desired_build_routed(s, &TEST_ENV, (memshack_layout){ 2, 1 }, &d, err, sizeof err),
+	assert_int_equal(memshack_desired_build_routed(s, &TEST_ENV, (memshack_layout){ 2, 1, 0 }, &d, err, sizeof err),
 			 0);
 	assert_non_null(strstr(d.config_text, "rl-memshack-pool-0-1."));
 	assert_null(strstr(d.config_text, "rl-memshack-pool-0-2."));
@@ -752,7 +752,7 @@ static void test_route_layout(void **state)
 	assert_int_equal(json_integer_value(json_object_get(json_object_get(sts0, "spec"), "replicas")), 5);
 	memshack_desired_release(&d);
 	/* a layout outside the spec is refused */
-	assert_int_equal(memshack_desired_build_routed(s, &TEST_ENV, (memshack_layout){ 4, 1 }, &d, err, sizeof err),
+	assert_int_equal(memshack_desired_build_routed(s, &TEST_ENV, (memshack_layout){ 4, 1, 0 }, &d, err, sizeof err),
 			 -1);
 	memshack_spec_free(s);
 }
