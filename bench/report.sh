@@ -145,5 +145,40 @@ PLOT
     for f in "$out"/runs/*.json; do
       jq -r '(.converge | max_by(.n)) as $r | "| \(.stamp) | \(.machine.commit) | \(.ceiling.writes_per_second) | \($r.converge.children_seconds) | \($r.converge.ready_seconds) | \($r.idle.writes // "-") | \($r.latency.applied_p50_ms // $r.latency.p50_ms // "-") / \($r.latency.applied_p99_ms // $r.latency.p99_ms // "-") | \([$r.peak_rss_kib, ($r.peak_rss_after_latency_kib // 0)] | max / 1024 * 10 | round / 10) | \(.render.renders_per_second) |"' "$f"
     done
+    # Runs on this result's commit: each figure per run and the spread, (max - min) / mean.
+    commit=$(jq -r '.machine.commit' "$json")
+    same=()
+    for f in "$out"/runs/*.json; do [ "$(jq -r '.machine.commit' "$f")" = "$commit" ] && same+=("$f"); done
+    if [ ${#same[@]} -ge 2 ]; then
+      echo
+      echo "## Spread between the ${#same[@]} runs on commit $commit"
+      echo
+      echo "Spread: (largest - smallest) / mean of the runs, in %."
+      echo
+      jq -rs '
+        def fig(name; f): {name: name, v: [.[] | f]};
+        def big: (.converge | max_by(.n));
+        def peerbig: ((.peer.runs // []) | max_by(.n));
+        [ fig("ceiling (writes/s)"; .ceiling.writes_per_second),
+          fig("fair ceiling: every child (s)"; .fair_ceiling.children_seconds),
+          fig("converge N=max: every child (s)"; big.converge.children_seconds),
+          fig("converge N=max: all Ready (s)"; big.converge.ready_seconds),
+          fig("writes / Memshack N=max"; big.writes_per_memshack),
+          fig("CPU N=max (s)"; big.cpu_seconds),
+          fig("peak RSS N=max (MiB)"; big.peak_rss_kib / 1024),
+          fig("idle CPU (s)"; big.idle.cpu_seconds),
+          fig("restart peak RSS (MiB)"; (big.restart.peak_rss_kib // 0) / 1024),
+          fig("applied p50 at 10/s (ms)"; big.latency.applied_p50_ms),
+          fig("applied p99 at 10/s (ms)"; big.latency.applied_p99_ms),
+          fig("peer N=max: every child (s)"; peerbig.converge.children_seconds),
+          fig("peer N=max: peak RSS (MiB)"; peerbig.peak_rss_kib / 1024),
+          fig("peer N=max: CPU (s)"; peerbig.cpu_seconds) ] as $figs
+        | (["| figure | " + ([.[] | .stamp] | join(" | ")) + " | spread |",
+            "|---|" + ([.[] | "---|"] | join("")) + "---|"] | .[]),
+          ($figs[] | select(all(.v[]; . != null)) | .v as $v | ($v | add / length) as $mean
+            | "| \(.name) | " + ([$v[] | . * 100 | round / 100 | tostring] | join(" | ")) + " | "
+              + (if $mean == 0 then "-" else ((($v | max) - ($v | min)) / $mean * 1000 | round / 10 | tostring) + " %" end) + " |")
+      ' "${same[@]}"
+    fi
   fi
 } > "$out/latest.md"

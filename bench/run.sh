@@ -5,7 +5,7 @@
 # nothing. Results: bench/results/latest.{json,md,png} and
 # bench/results/runs/<stamp>.json (one per run, with the machine description).
 #
-#   bench/run.sh          (about 35 minutes on 2 cores)
+#   bench/run.sh          (about 70 minutes on 2 cores)
 #
 # Phases, each on a fresh control plane:
 #   ceiling   kbench applies Memshack-shaped children with server-side apply
