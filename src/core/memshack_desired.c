@@ -107,49 +107,37 @@ static json_t *meta(const memshack_spec *s, const char *name, json_t *labels)
 	return m;
 }
 
+/* l (stolen) with label key = value (a number). New reference, or NULL (no memory; l released). */
+static json_t *with_number_label(json_t *l, const char *key, int value)
+{
+	char v[16];
+	snprintf(v, sizeof v, "%d", value);
+	if (l && json_object_set_new(l, key, json_string(v))) {
+		json_decref(l);
+		return NULL;
+	}
+	return l;
+}
+
 static json_t *labels(const memshack_spec *s, const char *app, const char *component, int pool)
 {
 	json_t *l =
 		json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "app.kubernetes.io/name", app, "app.kubernetes.io/instance",
 			  s->name, "app.kubernetes.io/component", component, "app.kubernetes.io/managed-by", "memshack",
 			  "app.kubernetes.io/part-of", "memshack", MEMSHACK_LABEL, s->name);
-	if (l && pool >= 0) {
-		char p[16];
-		snprintf(p, sizeof p, "%d", pool);
-		if (json_object_set_new(l, MEMSHACK_POOL_LABEL, json_string(p))) {
-			json_decref(l);
-			return NULL;
-		}
-	}
-	return l;
+	return pool >= 0 ? with_number_label(l, MEMSHACK_POOL_LABEL, pool) : l;
 }
 
 static json_t *selector(const memshack_spec *s, const char *component, int pool)
 {
 	json_t *l = json_pack("{s:s, s:s}", MEMSHACK_LABEL, s->name, "app.kubernetes.io/component", component);
-	if (l && pool >= 0) {
-		char p[16];
-		snprintf(p, sizeof p, "%d", pool);
-		if (json_object_set_new(l, MEMSHACK_POOL_LABEL, json_string(p))) {
-			json_decref(l);
-			return NULL;
-		}
-	}
-	return l;
+	return pool >= 0 ? with_number_label(l, MEMSHACK_POOL_LABEL, pool) : l;
 }
 
 /* l (stolen) with memshack.io/layout=G when G > 0 (a layout of a warm resharding). New reference or NULL. */
 static json_t *with_layout(json_t *l, int generation)
 {
-	if (l && generation > 0) {
-		char g[16];
-		snprintf(g, sizeof g, "%d", generation);
-		if (json_object_set_new(l, MEMSHACK_LAYOUT_LABEL, json_string(g))) {
-			json_decref(l);
-			return NULL;
-		}
-	}
-	return l;
+	return generation > 0 ? with_number_label(l, MEMSHACK_LAYOUT_LABEL, generation) : l;
 }
 
 static const char *topology_key(const memshack_spec *s)
