@@ -30,6 +30,7 @@
 #include "core/crd.h"
 #include "core/memshack_desired.h"
 #include "core/memshack_spec.h"
+#include "core/memshack_status.h"
 #include "core/migration.h"
 #include "core/proxy.h"
 #include "kube/kube_client.h"
@@ -357,19 +358,17 @@ static json_t *same_memshack(json_t *docs, json_t *doc)
  * to s: a migration's WARMING phase (every new pod taken as ready), or the
  * spec itself when the change needs none.
  */
-static int render_plan(const memshack_spec *old, const memshack_spec *s, memshack_plan *plan)
+static memshack_plan render_plan(const memshack_spec *old, const memshack_spec *s)
 {
-	int ready[8];
-	for (int k = 0; k < 8; k++)
+	int ready[MEMSHACK_MAX_POOLS];
+	for (int k = 0; k < MEMSHACK_MAX_POOLS; k++)
 		ready[k] = s->num_shards;
 	migration_input in = { .current = { old->num_shards, old->num_replicas, 0 },
 			       .ready = ready,
-			       .n_ready = 8,
+			       .n_ready = MEMSHACK_MAX_POOLS,
 			       .window_s = MEMSHACK_MIGRATION_WINDOW_S,
 			       .warm_exptime_s = MEMSHACK_MIGRATION_WARM_EXPTIME_S };
-	migration_step st = memshack_migration_step(s, true, &in);
-	*plan = st.plan;
-	return 0;
+	return memshack_migration_step(s, true, &in).plan;
 }
 
 /*
@@ -384,14 +383,13 @@ static int render_memshack(json_t *doc, json_t *from, const gateway_env *env, bo
 	memshack_spec *spec = NULL, *old = NULL;
 	memshack_desired d = { 0 };
 	json_t *old_doc = from ? same_memshack(from, doc) : NULL;
-	memshack_plan plan;
 	int rc = memshack_spec_parse(doc, &spec, err, sizeof err);
 	if (!rc && from && !old_doc)
 		rc = spec_fail(err, sizeof err, "not in the --from file");
-	else if (!rc && old_doc && !(rc = memshack_spec_parse(old_doc, &old, err, sizeof err)))
-		rc = render_plan(old, spec, &plan) ||
-		     memshack_desired_build_plan(spec, env, &plan, &d, err, sizeof err);
-	else if (!rc)
+	else if (!rc && old_doc && !(rc = memshack_spec_parse(old_doc, &old, err, sizeof err))) {
+		memshack_plan plan = render_plan(old, spec);
+		rc = memshack_desired_build_plan(spec, env, &plan, &d, err, sizeof err);
+	} else if (!rc)
 		rc = memshack_desired_build(spec, env, &d, err, sizeof err);
 	if (rc) {
 		const char *name = object_meta_str(doc, "name");

@@ -124,6 +124,8 @@ static json_t *operation_selector(void)
 			 "metaget", "reads", "cas", "reads");
 }
 
+static json_t *named(json_t *route, const char *name);
+
 static bool migrating(const mcrouter_migration *m, size_t n_pools)
 {
 	if (!m)
@@ -140,10 +142,8 @@ static json_t *plain_config(json_t *jpools, json_t *children, size_t n_pools, co
 		/* Sharded only: every operation to the one pool. */
 		return json_pack("{s:O, s:{s:s, s:O}}", "pools", jpools, "route", "type", "OperationSelectorRoute",
 				 "default_policy", json_array_get(children, 0));
-	json_t *writes =
-		json_pack("{s:s, s:s, s:O}", "type", write_routes[o->write], "name", "writes", "children", children);
 	return json_pack("{s:O, s:[o, o], s:o}", "pools", jpools, "named_handles", read_handle(children, n_pools, o),
-			 writes, "route", operation_selector());
+			 named(write_branch(children, o), "writes"), "route", operation_selector());
 }
 
 /* Whether name is one of the pools. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mcrouter_config.h"
 #include "core/memshack_desired.h"
 #include "core/memshack_spec.h"
 #include "core/migration.h"
@@ -374,12 +375,34 @@ static void test_warm_plan_config(void **state)
 	memshack_spec_free(t);
 }
 
+/* A warm-up from the pool itself or from a pool that is not there is refused, with the pool named. */
+static void test_bad_warm_source(void **state)
+{
+	(void)state;
+	const char *const servers[] = { "a:1", "b:1" };
+	mcrouter_pool pools[] = { { "r0", servers, 2 }, { "r1", servers, 2 } };
+	mcrouter_options o = { MC_READ_LATEST, MC_WRITE_ALLSYNC, 100 };
+	char err[128];
+	const char *self[] = { NULL, "r1" }, *absent[] = { "old9", NULL }, *ok[] = { NULL, "r0" };
+	mcrouter_migration m = { .warm_from = self, .warm_exptime_s = 60 };
+	assert_null(mcrouter_config_render_migration(pools, 2, &m, &o, err, sizeof err));
+	assert_string_equal(err, "pool 'r1' cannot be warmed from 'r1'");
+	m.warm_from = absent;
+	assert_null(mcrouter_config_render_migration(pools, 2, &m, &o, err, sizeof err));
+	assert_string_equal(err, "pool 'r0' cannot be warmed from 'old9'");
+	m.warm_from = ok;
+	char *text = mcrouter_config_render_migration(pools, 2, &m, &o, err, sizeof err);
+	assert_non_null(text);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_next_generation),         cmocka_unit_test(test_reshard_phases),
 		cmocka_unit_test(test_replica_pool_added),      cmocka_unit_test(test_plain),
 		cmocka_unit_test(test_change_during_migration), cmocka_unit_test(test_warm_plan_config),
+		cmocka_unit_test(test_bad_warm_source),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
