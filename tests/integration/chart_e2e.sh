@@ -111,8 +111,13 @@ if until_ok 60 moved; then
 else
   bad "the Lease did not move: '$(holder)'"; tail -5 "$tmp/kubelet.log"
 fi
-podman ps -a --filter "name=chart-$$-$first" --format '{{.Status}}' | matches 'Exited (0)' && ok "the old pod's operator exited 0 on SIGTERM" \
-  || bad "old container: $(podman ps -a --filter "name=chart-$$-$first" --format '{{.Status}}')"
+# The Lease is released before the process exits, so the container may still be stopping: wait for it to exit
+# (the kubelet's stop gives it 30 s), then check how.
+old_status() { podman ps -a --filter "name=chart-$$-$first" --format '{{.Status}}'; }
+exited() { old_status | matches '^Exited'; }
+until_ok 40 exited
+old_status | matches 'Exited (0)' && ok "the old pod's operator exited 0 on SIGTERM" \
+  || bad "old container: $(old_status)"
 logs_of "$first" | matches 'released lease' && ok "it released the Lease" || bad "no 'released lease' in the old operator's log"
 k scale memshack test --replicas=3 >/dev/null
 until_ok 90 is_ready test && [ "$(k get deployment test-memshack -o jsonpath='{.spec.replicas}')" = 3 ] \
