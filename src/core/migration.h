@@ -36,10 +36,6 @@
 #include "core/memshack_desired.h"
 #include "core/memshack_spec.h"
 
-/* Defaults until the spec carries spec.migration (seconds). */
-#define MEMSHACK_MIGRATION_WINDOW_S 300
-#define MEMSHACK_MIGRATION_WARM_EXPTIME_S 3600
-
 typedef enum migration_phase {
 	MIGRATION_NONE,
 	MIGRATION_PREPARING,
@@ -111,5 +107,21 @@ void migration_confirmed(migration_step *step, long long now, int window_s);
 
 /* The generation after both a and b (1..MEMSHACK_MAX_LAYOUT_GENERATION, never a or b). */
 int migration_next_generation(int a, int b);
+
+/*
+ * status.migration as memshack_status_build writes it: {phase, from, to
+ * ({generation, shards, replicaPools}), windowEnd (RFC 3339, while the
+ * window runs), newestGeneration}; NULL (new reference: no memory) — an
+ * object even for NONE when a generation was ever built, so it is not lost.
+ * json_null() when there is nothing to record.
+ */
+json_t *migration_to_json(const memshack_migration *m);
+
+/*
+ * Reads status.migration (borrowed, may be NULL: none recorded) into *m.
+ * 0, or -1 when it is there but not whole (a phase, both layouts of a
+ * running migration): the caller must not start or end anything on it.
+ */
+int migration_from_json(json_t *j, memshack_migration *m);
 
 #endif
