@@ -377,6 +377,47 @@ static memshack_layout plan_route(pass *p)
 }
 
 /*
+ * When no status says what is routed (a Memshack whose status was lost or
+ * never written): the layout its pool StatefulSets make, the newest
+ * generation of them, so pods in place are never taken for absent. *l stays
+ * {0, 0, 0} when there are none. 0, 1 (pools exist whose size is not known
+ * yet), or -1 (the cache could not be read).
+ */
+static int infer_layout(pass *p, memshack_layout *l)
+{
+	const memshack_spec *s = p->s;
+	if (!s->uid)
+		return 0;
+	char prefix[400];
+	snprintf(prefix, sizeof prefix, "%s/%s-memshack-", s->namespace, s->name);
+	json_t *owned = store_list_prefix(informer_store(p->ctl->children_inf[CHILD_STATEFULSET]), prefix,
+					  owned_by_filter, s->uid);
+	if (!owned)
+		return -1;
+	size_t i;
+	json_t *sts;
+	json_array_foreach (owned, i, sts) {
+		int g, k;
+		if (!memshack_parse_pool_name(s, object_meta_str(sts, "name"), &g, &k))
+			continue;
+		/* The cache keeps status, not spec: the pods it runs. */
+		int n = (int)json_integer_value(json_object_get(json_object_get(sts, "status"), "replicas"));
+		if (g > l->generation || !l->pools)
+			*l = (memshack_layout){ n, 0, g };
+		if (g == l->generation)
+			l->pools++, l->shards = n > l->shards ? n : l->shards;
+	}
+	json_decref(owned);
+	if (l->pools && l->shards <= 0)
+		return 1; /* pools exist, their size not yet known: decide nothing */
+	if (l->pools)
+		log_write(LOG_INFO, "memshack", p->key,
+			  "no routing in the status: taking %d shards x %d pools (layout %d)", l->shards, l->pools,
+			  l->generation);
+	return 0;
+}
+
+/*
  * Decides the layouts (core/migration) and builds the children: a warm
  * migration's plan, or the spec routed as always. 0, or -1 (p->err says why).
  */
@@ -389,6 +430,13 @@ static int plan_and_build(pass *p)
 		return -1;
 	}
 	memshack_layout current = last_routed(p);
+	int inferred = current.pools ? 0 : infer_layout(p, &current);
+	if (inferred) {
+		snprintf(p->err, sizeof p->err, "%s",
+			 inferred < 0 ? "reading cached pools: out of memory"
+				      : "no routing in the status and the pools' size is not known yet");
+		return -1;
+	}
 	int g = p->recorded.phase != MIGRATION_NONE ? p->recorded.to.generation : current.generation;
 	if (observe(ctl, s, g, &p->o)) {
 		snprintf(p->err, sizeof p->err, "reading cached children: out of memory");
@@ -553,7 +601,8 @@ static void advance_migration(pass *p)
 	migration_step *st = &p->step;
 	if (p->apply_error)
 		return; /* nothing recorded: the next pass decides again from the same record */
-	bool loaded = p->confirmed || (!p->probed.probe.probed && p->config_age >= ctl->removal_delay_us);
+	/* As for pruning: confirmed, or the bound passed since the config was written (a gateway that never answers). */
+	bool loaded = p->confirmed || p->config_age >= ctl->removal_delay_us;
 	if (st->await_gateways && loaded)
 		migration_confirmed(st, (long long)time(NULL), p->s->migration_window_s);
 	pthread_mutex_lock(&ctl->mu);
@@ -630,8 +679,9 @@ static void prune_removed_pools(pass *p)
 	size_t i;
 	json_t *obj;
 	json_array_foreach (owned, i, obj) {
-		json_t *labels = json_object_get(json_object_get(obj, "metadata"), "labels");
-		extra |= json_object_get(labels, MEMSHACK_POOL_LABEL) && !is_kept(keep, object_meta_str(obj, "name"));
+		int g, k;
+		const char *name = object_meta_str(obj, "name");
+		extra |= memshack_parse_pool_name(s, name, &g, &k) && !is_kept(keep, name);
 	}
 	const memshack_observed *pr = &p->probed;
 	memshack_prune_plan plan =

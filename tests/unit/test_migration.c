@@ -501,6 +501,35 @@ static void test_status_shows_migration(void **state)
 	memshack_spec_free(s);
 }
 
+/* Pool names, both ways: what the controller prunes and infers from. */
+static void test_pool_names(void **state)
+{
+	(void)state;
+	memshack_spec *s = spec_of(2, 2);
+	char buf[128];
+	int g = -1, k = -1;
+	assert_true(memshack_parse_pool_name(s, memshack_layout_pool_name(s, 0, 1, buf, sizeof buf), &g, &k));
+	assert_int_equal(g, 0);
+	assert_int_equal(k, 1);
+	assert_true(memshack_parse_pool_name(s, memshack_layout_pool_name(s, 9999, 7, buf, sizeof buf), &g, &k));
+	assert_int_equal(g, 9999);
+	assert_int_equal(k, 7);
+	static const char *const not_pools[] = {
+		"test-memshack-pool-",         "test-memshack-pool-01",   "test-memshack-pool-1x",
+		"test-memshack-pool-10",       "test-memshack-g0-pool-1", "test-memshack-g01-pool-1",
+		"test-memshack-g10000-pool-1", "test-memshack-g1pool-1",  "test-memshack-g-pool-1",
+		"other-memshack-pool-0",       "test-memshack",           "test-memshack-memcached"
+	};
+	for (size_t i = 0; i < sizeof not_pools / sizeof *not_pools; i++) {
+		if (memshack_parse_pool_name(s, not_pools[i], &g, &k)) {
+			print_message("taken for a pool: %s\n", not_pools[i]);
+			fail();
+		}
+	}
+	assert_false(memshack_parse_pool_name(s, NULL, &g, &k));
+	memshack_spec_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,7 +537,7 @@ int main(void)
 		cmocka_unit_test(test_replica_pool_added),      cmocka_unit_test(test_plain),
 		cmocka_unit_test(test_change_during_migration), cmocka_unit_test(test_warm_plan_config),
 		cmocka_unit_test(test_bad_warm_source),         cmocka_unit_test(test_record_round_trip),
-		cmocka_unit_test(test_status_shows_migration),
+		cmocka_unit_test(test_status_shows_migration),  cmocka_unit_test(test_pool_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
