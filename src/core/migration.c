@@ -98,6 +98,13 @@ static void plan_of(migration_step *st, const memshack_migration *m, const migra
 	}
 }
 
+/* Adds the change of phase to st->events, with st->next as it stands. */
+static void tell(migration_step *st, const char *reason)
+{
+	if (st->n_events < (int)(sizeof st->events / sizeof *st->events))
+		st->events[st->n_events++] = (migration_event){ reason, st->next };
+}
+
 migration_step memshack_migration_step(const memshack_spec *s, bool warm, const migration_input *in)
 {
 	memshack_layout target = { s->num_shards, s->num_replicas, 0 };
@@ -121,7 +128,9 @@ migration_step memshack_migration_step(const memshack_spec *s, bool warm, const 
 		m.phase = MIGRATION_WARMING, m.window_end = 0;
 	if (m.phase == MIGRATION_WARMING && m.window_end && in->now >= m.window_end)
 		m.phase = MIGRATION_FINISHING;
-	migration_step st = { .next = m, .event = event };
+	migration_step st = { .next = m };
+	if (event)
+		tell(&st, event);
 	plan_of(&st, &m, in);
 	return st;
 }
@@ -137,7 +146,7 @@ void migration_confirmed(migration_step *st, long long now, int window_s)
 		if (m->window_end <= now)
 			m->window_end = now + 1; /* 0 means "not started" */
 		st->requeue_s = m->window_end - now;
-		st->event = "MigrationWarming";
+		tell(st, "MigrationWarming");
 		return;
 	}
 	if (m->phase == MIGRATION_FINISHING) {
@@ -145,7 +154,7 @@ void migration_confirmed(migration_step *st, long long now, int window_s)
 		st->n_keep = 1;
 		*m = (memshack_migration){ .phase = MIGRATION_NONE, .from = m->to, .to = m->to, .newest = m->newest };
 		st->requeue_s = 0;
-		st->event = "MigrationFinished";
+		tell(st, "MigrationFinished");
 	}
 }
 

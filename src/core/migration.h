@@ -69,6 +69,12 @@ typedef struct migration_input {
 	int warm_exptime_s; /* > 0 */
 } migration_input;
 
+/* A change of phase to tell (an event). */
+typedef struct migration_event {
+	const char *reason;   /* "MigrationStarted", "MigrationWarming", "MigrationCancelled", "MigrationFinished" */
+	memshack_migration m; /* where the migration stood after it */
+} migration_event;
+
 typedef struct migration_step {
 	memshack_plan plan;      /* what to build and route now */
 	memshack_migration next; /* to record */
@@ -82,7 +88,13 @@ typedef struct migration_step {
 	int keep[2];
 	int n_keep;
 	long long requeue_s; /* > 0: look again after this many seconds */
-	const char *event;   /* the event reason of a change of phase ("MigrationStarted" ...), or NULL */
+	/*
+	 * The changes of phase this step made, in order: each an event reason
+	 * ("MigrationStarted" ...) and the migration as it stood after it. Two
+	 * when one pass both turns back and (confirmed) finishes.
+	 */
+	migration_event events[2];
+	int n_events;
 	/*
 	 * No migration runs: plan builds and routes the spec in plan.build's
 	 * generation, and the caller routes it as it always did (new shards
@@ -100,7 +112,7 @@ migration_step memshack_migration_step(const memshack_spec *s, bool warm, const 
 
 /*
  * Every gateway loaded step->plan's config at `now`: advances step->next,
- * keep, requeue_s and event (a window of window_s seconds starts, or the
+ * keep, requeue_s and events (a window of window_s seconds starts, or the
  * migration ends). Nothing when the step did not await the gateways.
  */
 void migration_confirmed(migration_step *step, long long now, int window_s);

@@ -610,15 +610,15 @@ static void advance_migration(pass *p)
 	if (memo)
 		memo->mig = st->next, memo->mig_known = true;
 	pthread_mutex_unlock(&ctl->mu);
-	if (!st->event)
-		return;
-	const memshack_migration *m = &st->next;
-	char msg[300];
-	snprintf(msg, sizeof msg, "%s: from %d shards x %d pools (layout %d) to %d x %d (layout %d)",
-		 migration_phase_names[m->phase], m->from.shards, m->from.pools, m->from.generation, m->to.shards,
-		 m->to.pools, m->to.generation);
-	log_write(LOG_INFO, "memshack", p->key, "migration %s", msg);
-	events_record(manager_events(ctl->m), p->ms, "Normal", st->event, "Migrate", "%s", msg);
+	for (int i = 0; i < st->n_events; i++) {
+		const memshack_migration *m = &st->events[i].m;
+		char msg[300];
+		snprintf(msg, sizeof msg, "%s: from %d shards x %d pools (layout %d) to %d x %d (layout %d)",
+			 migration_phase_names[m->phase], m->from.shards, m->from.pools, m->from.generation,
+			 m->to.shards, m->to.pools, m->to.generation);
+		log_write(LOG_INFO, "memshack", p->key, "migration %s", msg);
+		events_record(manager_events(ctl->m), p->ms, "Normal", st->events[i].reason, "Migrate", "%s", msg);
+	}
 }
 
 /* The names of the pool StatefulSets to keep: every pool of the layouts the step keeps, into names; NULL-ended. */

@@ -49,6 +49,13 @@ static void assert_layout(memshack_layout l, int shards, int pools, int generati
 	}
 }
 
+/* The step told exactly one change of phase, reason. */
+static void assert_event(const migration_step *st, const char *reason)
+{
+	assert_int_equal(st->n_events, 1);
+	assert_string_equal(st->events[0].reason, reason);
+}
+
 static void assert_keep(const migration_step *st, int a, int b)
 {
 	int n = b < 0 ? 1 : 2;
@@ -93,7 +100,7 @@ static void test_reshard_phases(void **state)
 	migration_step st = memshack_migration_step(s, true, &in);
 	assert_false(st.plain);
 	assert_int_equal(st.next.phase, MIGRATION_PREPARING);
-	assert_string_equal(st.event, "MigrationStarted");
+	assert_event(&st, "MigrationStarted");
 	assert_layout(st.plan.build, 3, 2, 1); /* a new generation is built */
 	assert_layout(st.plan.route, 2, 2, 0); /* the old one is still routed alone */
 	assert_int_equal(st.plan.old.pools, 0);
@@ -104,7 +111,7 @@ static void test_reshard_phases(void **state)
 	in = input(cur, st.next, not_ready, 1010);
 	st = memshack_migration_step(s, true, &in);
 	assert_int_equal(st.next.phase, MIGRATION_PREPARING);
-	assert_null(st.event);
+	assert_int_equal(st.n_events, 0);
 
 	/* every new pod ready: warm-up config, the window waits for the gateways */
 	in = input(cur, st.next, ready, 1020);
@@ -121,7 +128,7 @@ static void test_reshard_phases(void **state)
 	migration_confirmed(&st, 1030, 300);
 	assert_int_equal(st.next.window_end, 1330);
 	assert_int_equal(st.requeue_s, 300);
-	assert_string_equal(st.event, "MigrationWarming");
+	assert_event(&st, "MigrationWarming");
 
 	/* within the window: nothing changes, look again at its end */
 	in = input(cur, st.next, ready, 1100);
@@ -149,7 +156,7 @@ static void test_reshard_phases(void **state)
 
 	migration_confirmed(&st, 1350, 300);
 	assert_int_equal(st.next.phase, MIGRATION_NONE);
-	assert_string_equal(st.event, "MigrationFinished");
+	assert_event(&st, "MigrationFinished");
 	assert_keep(&st, 1, -1); /* generation 0 may go now */
 	assert_int_equal(st.next.newest, 1);
 
@@ -159,7 +166,7 @@ static void test_reshard_phases(void **state)
 	assert_true(st.plain);
 	assert_layout(st.plan.build, 3, 2, 1);
 	assert_keep(&st, 1, -1);
-	assert_null(st.event);
+	assert_int_equal(st.n_events, 0);
 	memshack_spec_free(s);
 }
 
@@ -174,7 +181,7 @@ static void test_replica_pool_added(void **state)
 	migration_input in = input(cur, none, ready, 50);
 	migration_step st = memshack_migration_step(s, true, &in);
 	assert_int_equal(st.next.phase, MIGRATION_WARMING); /* its pods were ready at once */
-	assert_string_equal(st.event, "MigrationStarted");
+	assert_event(&st, "MigrationStarted");
 	assert_layout(st.plan.build, 3, 3, 4);
 	assert_layout(st.plan.route, 3, 3, 4);
 	assert_int_equal(st.plan.old.pools, 0);
@@ -231,7 +238,7 @@ static void test_change_during_migration(void **state)
 	in = input(cur, st.next, ready, 200);
 	st = memshack_migration_step(s4, true, &in);
 	assert_int_equal(st.next.phase, MIGRATION_FINISHING);
-	assert_string_equal(st.event, "MigrationCancelled");
+	assert_event(&st, "MigrationCancelled");
 	assert_layout(st.plan.route, 2, 2, 0); /* the old layout has every write */
 	assert_layout(st.plan.build, 2, 2, 0);
 	assert_int_equal(st.plan.old.pools, 0);
@@ -240,11 +247,19 @@ static void test_change_during_migration(void **state)
 	migration_confirmed(&st, 210, 300);
 	assert_int_equal(st.next.phase, MIGRATION_NONE);
 	assert_keep(&st, 0, -1); /* the half-built generation 1 goes */
+	/* turned back and finished in one pass: both told, each with the migration as it stood then */
+	assert_int_equal(st.n_events, 2);
+	assert_string_equal(st.events[0].reason, "MigrationCancelled");
+	assert_int_equal(st.events[0].m.phase, MIGRATION_FINISHING);
+	assert_layout(st.events[0].m.from, 3, 2, 1);
+	assert_layout(st.events[0].m.to, 2, 2, 0);
+	assert_string_equal(st.events[1].reason, "MigrationFinished");
+	assert_int_equal(st.events[1].m.phase, MIGRATION_NONE);
 
 	/* then a migration from generation 0 to 4 shards, in generation 2 (1 may still be going) */
 	in = input(cur, st.next, ready, 220);
 	st = memshack_migration_step(s4, true, &in);
-	assert_string_equal(st.event, "MigrationStarted");
+	assert_event(&st, "MigrationStarted");
 	assert_layout(st.plan.build, 4, 2, 2);
 	assert_layout(st.plan.old, 2, 2, 0);
 	migration_confirmed(&st, 220, 300);
@@ -272,7 +287,7 @@ static void test_change_during_migration(void **state)
 	st = memshack_migration_step(s4, true, &in);
 	assert_int_equal(st.next.phase, MIGRATION_FINISHING);
 	assert_layout(st.plan.route, 3, 2, 1);
-	assert_null(st.event);
+	assert_int_equal(st.n_events, 0);
 	memshack_spec_free(s2);
 	memshack_spec_free(s3);
 	memshack_spec_free(s4);
