@@ -105,6 +105,25 @@ overwrite_and_check() {
   [ $stale = 0 ]
 }
 
+# cold_fill GENERATION: every second until the migration is over, "epoch gets misses" summed over the
+# memcached pods of layout GENERATION (their `stats`): how fast the warm-up fills the new layout.
+cold_fill() {
+  local ips ip
+  ips=$(k get pods -l "memshack.io/layout=$1,app.kubernetes.io/component=pool" -o jsonpath='{range .items[*]}{.status.podIP}{" "}{end}')
+  for _ in $(seq 1 $((window + 300))); do
+    phase_is None && break
+    for ip in $ips; do mc "$ip" 11211 "stats\r\nquit\r\n"; done \
+      | awk -v t="$(now_s)" '$2 == "cmd_get" {g += $3} $2 == "get_misses" {m += $3} END {print t, g + 0, m + 0}'
+    sleep 1
+  done
+}
+# filled_after FILE: "S FIRST%": the seconds from the first sample to the first second in which under 1 % of
+# the layout's gets missed (at least 50 gets), and the share that missed in the first second; "- FIRST%" if never.
+filled_after() {
+  awk 'NR > 1 {dg = $2 - g; dm = $3 - m; if (dg >= 50) {r = 100 * dm / dg; if (first == "") first = r; if (r < 1 && at == "") at = $1 - t0}}
+       {if (NR == 1) t0 = $1; g = $2; m = $3} END {printf "%s %.1f\n", (at == "" ? "-" : at), (first == "" ? -1 : first)}' "$1"
+}
+
 # migrate NAME PATCH EXPECTED-SETS: a warm migration under the read load, judged.
 migrate() {
   local name=$1 patch=$2 want_sets=$3 t_before t_change t_warm t_end before during_low after
@@ -113,6 +132,11 @@ migrate() {
   seed_old_values
   t_change=$(now_s)
   k patch memshack wm --type merge -p "$patch" >/dev/null
+  local fill_pid=
+  if until_ok 120 phase_is Warming && [ "$(ms '{.status.migration.to.generation}')" != "$(ms '{.status.migration.from.generation}')" ]; then
+    cold_fill "$(ms '{.status.migration.to.generation}')" > "$tmp/fill-$name" &
+    fill_pid=$!
+  fi
   until_ok 120 warming \
     && ok "$name: Warming, window ends $(ms '{.status.migration.windowEnd}') (Migrating: $(cond Migrating message))" \
     || bad "$name: no warm-up window: phase '$(phase)', $(cond Migrating message)"
@@ -123,6 +147,15 @@ migrate() {
     || bad "$name: a stale value was read in the window"
   until_ok $((window + 120)) phase_is None && ok "$name: migration over ($(cond Migrating reason))" \
     || bad "$name: migration not over: phase $(phase)"
+  if [ -n "$fill_pid" ]; then
+    wait "$fill_pid"
+    local fill first
+    read -r fill first < <(filled_after "$tmp/fill-$name")
+    echo "$name cold_layout_first_second_miss_pct $first filled_below_1pct_after_s $fill" >> "$tmp/figures"
+    [ "$fill" != - ] && [ "$fill" -lt "$window" ] \
+      && ok "$name: the warm-up filled the new layout: $first % of its gets missed in the first second, under 1 % after $fill s (window $window s)" \
+      || bad "$name: the new layout was not filled within the window: $first % missed in the first second, under 1 % after '$fill' s"
+  fi
   t_end=$(now_s)
   until_ok 60 pool_sets_are "$want_sets" && ok "$name: pool StatefulSets now: $want_sets" \
     || bad "$name: pool StatefulSets: $(pool_sets) (want $want_sets)"
