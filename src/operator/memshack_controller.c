@@ -501,7 +501,8 @@ static int probe_and_hold(pass *p)
 		log_write(LOG_ERROR, "memshack", p->key, "cannot build children: out of memory");
 		return -1;
 	}
-	log_write(LOG_INFO, "memshack", p->key,
+	/* Said once when the config is written; each pass that waits again (about once a second) only at debug. */
+	log_write(p->config_age == 0 ? LOG_INFO : LOG_DEBUG, "memshack", p->key,
 		  "pools keep %d pods until every gateway loaded the config with %d shards", hold_pods, s->num_shards);
 	return 0;
 }

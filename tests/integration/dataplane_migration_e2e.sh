@@ -117,11 +117,18 @@ cold_fill() {
     sleep 1
   done
 }
-# filled_after FILE: "S FIRST%": the seconds from the first sample to the first second in which under 1 % of
-# the layout's gets missed (at least 50 gets), and the share that missed in the first second; "- FIRST%" if never.
+# filled_after FILE: "S FIRST% GETS": from the first second in which the layout served gets (at least 50),
+# the seconds to the first second in which under 1 % of them missed, the share that missed in that first
+# second, and its gets per second then; "-" for S if never.
 filled_after() {
-  awk 'NR > 1 {dg = $2 - g; dm = $3 - m; if (dg >= 50) {r = 100 * dm / dg; if (first == "") first = r; if (r < 1 && at == "") at = $1 - t0}}
-       {if (NR == 1) t0 = $1; g = $2; m = $3} END {printf "%s %.1f\n", (at == "" ? "-" : at), (first == "" ? -1 : first)}' "$1"
+  awk 'NR > 1 {dg = $2 - g; dm = $3 - m; if (dg >= 50) {r = 100 * dm / dg; if (t0 == "") {t0 = $1; first = r; rate = dg}
+                                                       if (r < 1 && at == "") at = $1 - t0}}
+       {g = $2; m = $3} END {printf "%s %.1f %d\n", (at == "" ? "-" : at), (first == "" ? -1 : first), rate}' "$1"
+}
+# fill_series FILE: the miss share per second (%) from the first second with gets, for the figures.
+fill_series() {
+  awk 'NR > 1 {dg = $2 - g; dm = $3 - m; if (dg >= 50 || on) {on = 1; printf "%s%.1f", (n++ ? " " : ""), (dg ? 100 * dm / dg : 0)}}
+       {g = $2; m = $3} END {print ""}' "$1" | cut -d' ' -f1-40
 }
 
 # migrate NAME PATCH EXPECTED-SETS: a warm migration under the read load, judged.
@@ -149,9 +156,10 @@ migrate() {
     || bad "$name: migration not over: phase $(phase)"
   if [ -n "$fill_pid" ]; then
     wait "$fill_pid"
-    local fill first
-    read -r fill first < <(filled_after "$tmp/fill-$name")
-    echo "$name cold_layout_first_second_miss_pct $first filled_below_1pct_after_s $fill" >> "$tmp/figures"
+    local fill first rate
+    read -r fill first rate < <(filled_after "$tmp/fill-$name")
+    echo "$name cold_layout_first_second_miss_pct $first gets_per_s $rate filled_below_1pct_after_s $fill" >> "$tmp/figures"
+    echo "$name cold_layout_miss_pct_per_second $(fill_series "$tmp/fill-$name")" >> "$tmp/figures"
     [ "$fill" != - ] && [ "$fill" -lt "$window" ] \
       && ok "$name: the warm-up filled the new layout: $first % of its gets missed in the first second, under 1 % after $fill s (window $window s)" \
       || bad "$name: the new layout was not filled within the window: $first % missed in the first second, under 1 % after '$fill' s"
@@ -222,15 +230,15 @@ in_place() { # NAME PATCH SHARDS POOLS: sets before and after
 }
 k patch memshack wm --type merge -p '{"spec":{"migration":{"mode":"InPlace"}}}' >/dev/null
 sleep 10
-in_place in-place-replicas-3-4 '{"spec":{"numReplicas":4}}' 3 4
-[ "$(pool_sets)" = "wm-memshack-g4-pool-0 wm-memshack-g4-pool-1 wm-memshack-g4-pool-2 wm-memshack-g4-pool-3 " ] \
-  && ok "in place, a replica pool added: pool wm-memshack-g4-pool-3 in the same layout, hit rate $before % -> $after %" \
-  || bad "in place, replica pool: pools $(pool_sets)"
-in_place in-place-shards-3-2 '{"spec":{"numShards":2}}' 2 4
-[ "$(pool_sets)" = "wm-memshack-g4-pool-0 wm-memshack-g4-pool-1 wm-memshack-g4-pool-2 wm-memshack-g4-pool-3 " ] \
+in_place in-place-shards-3-2 '{"spec":{"numShards":2}}' 2 3
+[ "$(pool_sets)" = "wm-memshack-g4-pool-0 wm-memshack-g4-pool-1 wm-memshack-g4-pool-2 " ] \
   && awk -v b="$before" -v a="$after" 'BEGIN {exit !(a < 0.95 * b)}' \
   && ok "in place, 3 -> 2 shards: the same pools resized, hit rate $before % -> $after % (the removed shard's keys miss)" \
   || bad "in place, 3 -> 2 shards: pools $(pool_sets), hit rate $before % -> $after %"
+in_place in-place-replicas-3-4 '{"spec":{"numReplicas":4}}' 2 4
+[ "$(pool_sets)" = "wm-memshack-g4-pool-0 wm-memshack-g4-pool-1 wm-memshack-g4-pool-2 wm-memshack-g4-pool-3 " ] \
+  && ok "in place, a replica pool added: pool wm-memshack-g4-pool-3 in the same layout, hit rate $before % -> $after %" \
+  || bad "in place, replica pool: pools $(pool_sets)"
 
 kill -TERM "$load0" "$load1" 2>/dev/null; wait "$load0" "$load1" 2>/dev/null
 echo "figures:"; sed 's/^/  /' "$tmp/figures"
