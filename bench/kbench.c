@@ -28,7 +28,8 @@
  *       child exists; and until the last status is written.
  *   kbench latency  --namespace NS [--rate R] [--seconds S]
  *       Changes numShards (3 <-> 4) of the namespace's Memshacks round robin at
- *       R per second for S seconds and times each change from the PATCH, as
+ *       R per second for S seconds (resized in place: the Memshacks kbench
+ *       makes say spec.migration.mode InPlace) and times each change from the PATCH, as
  *       watches see it, to when it is applied (the operator's first write of
  *       it shows in a child), observed (status.observedGeneration) and
  *       complete (both pool StatefulSets and the mcrouter ConfigMap show it);
@@ -100,9 +101,11 @@ static const char *str_at(json_t *o, const char *a, const char *b)
 
 static json_t *memshack_object(const char *name, int shards)
 {
-	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:i, s:i, s:i}}", "apiVersion",
+	/* InPlace: the latency phase times numShards changes resized in place, as in every run before issue 20. */
+	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:i, s:i, s:i, s:{s:s}}}", "apiVersion",
 			 MEMSHACK_GROUP "/" MEMSHACK_VERSION_NAME, "kind", "Memshack", "metadata", "name", name,
-			 "namespace", ns, "spec", "numShards", shards, "numReplicas", 2, "mcrouterPoolSize", 2);
+			 "namespace", ns, "spec", "numShards", shards, "numReplicas", 2, "mcrouterPoolSize", 2,
+			 "migration", "mode", "InPlace");
 }
 
 /* ---- ceiling ------------------------------------------------------------------------------------ */

@@ -366,9 +366,9 @@ static memshack_plan render_plan(const memshack_spec *old, const memshack_spec *
 	migration_input in = { .current = { old->num_shards, old->num_replicas, 0 },
 			       .ready = ready,
 			       .n_ready = MEMSHACK_MAX_POOLS,
-			       .window_s = MEMSHACK_MIGRATION_WINDOW_S,
-			       .warm_exptime_s = MEMSHACK_MIGRATION_WARM_EXPTIME_S };
-	return memshack_migration_step(s, true, &in).plan;
+			       .window_s = s->migration_window_s,
+			       .warm_exptime_s = s->migration_exptime_s };
+	return memshack_migration_step(s, s->migration_mode == MC_MIGRATION_WARMUP, &in).plan;
 }
 
 /*

@@ -94,6 +94,10 @@ static json_t *spec_schema(void)
 	json_object_set_new(props, "scheduling",
 			    json_pack("{s:s, s:s, s:{}, s:{}}", "type", "object", "description",
 				      "Where every pod of this Memshack may run.", "default", "properties"));
+	json_object_set_new(props, "migration",
+			    json_pack("{s:s, s:s, s:{}, s:{}}", "type", "object", "description",
+				      "How numShards and numReplicas changes are carried out.", "default",
+				      "properties"));
 	for (size_t i = 0; i < memshack_n_int_fields; i++)
 		put(props, memshack_int_fields[i].path, int_schema(&memshack_int_fields[i]));
 	for (size_t i = 0; i < memshack_n_str_fields; i++)
@@ -136,9 +140,21 @@ static json_t *status_schema(void)
 		"observedGeneration", "type", "integer", "format", "int64");
 	json_t *counts = json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}}}", "type", "object", "properties", "name",
 				   "type", "string", "desired", "type", "integer", "ready", "type", "integer");
-	json_t *routing = json_pack("{s:s, s:s, s:{s:{s:s}, s:{s:s}}}", "type", "object", "description",
+	json_t *routing = json_pack("{s:s, s:s, s:{s:{s:s}, s:{s:s}, s:{s:s, s:s}}}", "type", "object", "description",
 				    "What the mcrouter config routes to: it lags the spec while new pods start.",
-				    "properties", "shards", "type", "integer", "replicaPools", "type", "integer");
+				    "properties", "shards", "type", "integer", "replicaPools", "type", "integer",
+				    "generation", "type", "integer", "description",
+				    "The layout generation (0: the first; a warm resharding makes the next).");
+	json_t *layout = json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}}}", "type", "object", "properties", "generation",
+				   "type", "integer", "shards", "type", "integer", "replicaPools", "type", "integer");
+	json_t *migration = json_pack(
+		"{s:s, s:s, s:{s:{s:s, s:[s, s, s, s]}, s:o, s:O, s:{s:s, s:s}, s:{s:s, s:s}}}", "type", "object",
+		"description",
+		"The warm migration (spec.migration.mode WarmUp) of a numShards or numReplicas change: from which "
+		"layout to which, its phase, and when its warm-up window ends.",
+		"properties", "phase", "type", "string", "enum", "None", "Preparing", "Warming", "Finishing", "from",
+		layout, "to", layout, "windowEnd", "type", "string", "format", "date-time", "newestGeneration", "type",
+		"integer", "description", "The newest layout generation ever built: never reused.");
 	json_t *gateway = json_deep_copy(counts);
 	json_object_set_new(json_object_get(gateway, "properties"), "configLoaded",
 			    json_pack("{s:s, s:s}", "type", "integer", "description",
@@ -146,7 +162,7 @@ static json_t *status_schema(void)
 				      "(get __mcrouter__.config_md5_digest)."));
 	return json_pack(
 		"{s:s, s:s, s:{s:{s:s, s:s}, s:{s:s, s:s, s:[s], s:o}, s:{s:s, s:s, s:o}, s:o, s:{s:s, s:s}, s:{s:s, s:s},"
-		" s:{s:s, s:s}, s:{s:s, s:s}, s:o}}",
+		" s:{s:s, s:s}, s:{s:s, s:s}, s:o, s:o}}",
 		"type", "object", "description", "What the operator observed.", "properties", "observedGeneration",
 		"type", "integer", "format", "int64", "conditions", "type", "array", "x-kubernetes-list-type", "map",
 		"x-kubernetes-list-map-keys", "type", "items", cond, "pools", "type", "array", "description",
@@ -155,7 +171,7 @@ static json_t *status_schema(void)
 		"type", "string", "description", "Label selector of the gateway pods (for the HPA).", "endpoint",
 		"type", "string", "description", "Where clients connect: host:port of the gateway Service.",
 		"configDigest", "type", "string", "description", "md5 of the mcrouter configuration last written.",
-		"routing", routing);
+		"routing", routing, "migration", migration);
 }
 
 json_t *crd_memshack(void)
@@ -226,6 +242,7 @@ static json_t *proxy_status_schema(void)
 	json_t *props = json_object_get(st, "properties");
 	json_object_del(props, "pools");
 	json_object_del(props, "routing");
+	json_object_del(props, "migration");
 	json_object_set_new(props, "servers",
 			    json_pack("{s:s, s:s, s:{s:s}}", "type", "array", "description",
 				      "The memcached servers in the mcrouter config, in hashing order.", "items",

@@ -134,6 +134,44 @@ static json_t *selector(const memshack_spec *s, const char *component, int pool)
 	return pool >= 0 ? with_number_label(l, MEMSHACK_POOL_LABEL, pool) : l;
 }
 
+/* The number at *p (no leading zero, at most max_digits digits), advancing *p; -1 when there is none. */
+static int leading_number(const char **p, int max_digits)
+{
+	const char *q = *p;
+	int n = 0, digits = 0;
+	while (*q >= '0' && *q <= '9' && digits < max_digits + 1)
+		n = n * 10 + (*q++ - '0'), digits++;
+	if (!digits || digits > max_digits || (digits > 1 && **p == '0'))
+		return -1;
+	*p = q;
+	return n;
+}
+
+bool memshack_parse_pool_name(const memshack_spec *s, const char *name, int *generation, int *k)
+{
+	char prefix[300];
+	int n = snprintf(prefix, sizeof prefix, "%s-memshack-", s->name);
+	if (!name || n < 0 || (size_t)n >= sizeof prefix || strncmp(name, prefix, (size_t)n))
+		return false;
+	const char *p = name + n;
+	int g = 0;
+	if (*p == 'g') {
+		p++;
+		g = leading_number(&p, 4);
+		if (g < 1 || strncmp(p, "-", 1))
+			return false;
+		p++;
+	}
+	if (strncmp(p, "pool-", 5))
+		return false;
+	p += 5;
+	int idx = leading_number(&p, 1);
+	if (idx < 0 || *p)
+		return false;
+	*generation = g, *k = idx;
+	return true;
+}
+
 /* l (stolen) with memshack.io/layout=G when G > 0 (a layout of a warm resharding). New reference or NULL. */
 static json_t *with_layout(json_t *l, int generation)
 {

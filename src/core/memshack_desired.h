@@ -118,6 +118,12 @@ void memshack_desired_release(memshack_desired *d);
 char *memshack_pool_name(const memshack_spec *s, int k, char *buf, size_t len); /* generation 0 */
 /* Pool K of layout generation G: NAME-memshack-pool-K (G 0) or NAME-memshack-gG-pool-K. */
 char *memshack_layout_pool_name(const memshack_spec *s, int generation, int k, char *buf, size_t len);
+/*
+ * Whether name is a pool StatefulSet name of s (as memshack_layout_pool_name
+ * writes it: digits without leading zeros, G in 1..MEMSHACK_MAX_LAYOUT_GENERATION,
+ * K below 8), with its generation and pool index. Pure.
+ */
+bool memshack_parse_pool_name(const memshack_spec *s, const char *name, int *generation, int *k);
 char *memshack_headless_name(const memshack_spec *s, char *buf, size_t len);
 char *memshack_config_name(const memshack_spec *s, char *buf, size_t len);
 char *memshack_gateway_name(const memshack_spec *s, char *buf, size_t len);

@@ -10,6 +10,7 @@
 const char *const mc_read_policy_names[] = { "Latest", "Failover", "AllFastest", "Random", NULL };
 const char *const mc_write_policy_names[] = { "AllSync", "AllMajority", "AllInitial", "AllFastest", "AllAsync", NULL };
 const char *const mc_spread_names[] = { "Node", "Zone", "None", NULL };
+const char *const mc_migration_mode_names[] = { "WarmUp", "InPlace", NULL };
 
 #define DEFAULT_MCROUTER_IMAGE "docker-registry.wikimedia.org/mcrouter:2023.07.17.00-1-20240929"
 
@@ -28,6 +29,14 @@ const spec_int_field memshack_int_fields[] = {
 	{ "memcached.threads", 1, 256, 4, "Worker threads per memcached pod (memcached -t).", FIELD(threads) },
 	{ "mcrouter.serverTimeoutMs", 10, 600000, 1000, "How long mcrouter waits for a memcached reply, in ms.",
 	  FIELD(server_timeout_ms) },
+	{ "migration.windowSeconds", 0, 86400, MEMSHACK_MIGRATION_WINDOW_S,
+	  "WarmUp: how long reads that miss the new layout fall back to the old one (from when every gateway loaded "
+	  "that config); keys not read within it start cold afterwards.",
+	  FIELD(migration_window_s) },
+	{ "migration.warmUpExptimeSeconds", 1, 2592000, MEMSHACK_MIGRATION_WARM_EXPTIME_S,
+	  "WarmUp: the TTL of every value copied from the old layout into the new one (mcrouter cannot read the "
+	  "original TTL from memcached); at most your shortest TTL if a value must never outlive it.",
+	  FIELD(migration_exptime_s) },
 };
 const size_t memshack_n_int_fields = sizeof memshack_int_fields / sizeof *memshack_int_fields;
 
@@ -51,11 +60,16 @@ const spec_str_field memshack_str_fields[] = {
 	  FIELD(spread) },
 	{ "scheduling.priorityClassName", NULL, NULL, SPEC_STR_NAME, "PriorityClass of every pod.",
 	  FIELD(priority_class) },
+	{ "migration.mode", "WarmUp", mc_migration_mode_names, SPEC_STR_ENUM,
+	  "How numShards and numReplicas changes are carried out: WarmUp (a new layout beside the old, read first "
+	  "and warmed from it, every write to both, for windowSeconds) or InPlace (pools resized: keys that move "
+	  "to another shard miss until written again).",
+	  FIELD(migration_mode) },
 };
 const size_t memshack_n_str_fields = sizeof memshack_str_fields / sizeof *memshack_str_fields;
 #undef FIELD
 _Static_assert(sizeof(mc_read_policy) == sizeof(int) && sizeof(mc_write_policy) == sizeof(int) &&
-		       sizeof(mc_spread) == sizeof(int),
+		       sizeof(mc_spread) == sizeof(int) && sizeof(mc_migration_mode) == sizeof(int),
 	       "enum fields are read as int");
 
 /*
@@ -513,15 +527,18 @@ static int read_scheduling(memshack_spec *s, json_t *sch, char *err, size_t errl
 /* spec is an object (or absent) holding only known keys, and its sections are objects holding only known keys. */
 static int check_spec_shape(json_t *spec, char *err, size_t errlen)
 {
-	static const char *const top[] = { "mcrouterPoolSize", "numShards",    "numReplicas",   "memcachedImage",
-					   "mcrouterImage",    "mcrouterPort", "memcached",     "mcrouter",
-					   "scheduling",       "monitoring",   "networkPolicy", NULL };
+	static const char *const top[] = {
+		"mcrouterPoolSize", "numShards", "numReplicas", "memcachedImage", "mcrouterImage",
+		"mcrouterPort",     "memcached", "mcrouter",    "scheduling",     "monitoring",
+		"networkPolicy",    "migration", NULL
+	};
 	static const char *const mc[] = { "memoryMiB", "maxItemSize", "maxConnections", "threads", "extraArgs",
 					  "resources", NULL };
 	static const char *const mr[] = {
 		"readPolicy", "writePolicy", "serverTimeoutMs", "extraArgs", "resources", NULL
 	};
 	static const char *const sc[] = { "nodeSelector", "tolerations", "priorityClassName", "spreadAcross", NULL };
+	static const char *const mg[] = { "mode", "windowSeconds", "warmUpExptimeSeconds", NULL };
 	if (!json_is_object(spec))
 		return 0;
 	if (spec_check_keys(spec, "spec", top, err, errlen))
@@ -529,8 +546,8 @@ static int check_spec_shape(json_t *spec, char *err, size_t errlen)
 	static const struct {
 		const char *key;
 		const char *const *known;
-	} subs[] = { { "memcached", mc }, { "mcrouter", mr }, { "scheduling", sc } };
-	for (size_t i = 0; i < 3; i++) {
+	} subs[] = { { "memcached", mc }, { "mcrouter", mr }, { "scheduling", sc }, { "migration", mg } };
+	for (size_t i = 0; i < sizeof subs / sizeof *subs; i++) {
 		json_t *sub = json_object_get(spec, subs[i].key);
 		char path[40];
 		snprintf(path, sizeof path, "spec.%s", subs[i].key);

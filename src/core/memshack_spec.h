@@ -22,6 +22,9 @@
 #define MEMSHACK_API_VERSION "memshack.io/v1alpha1"
 #define MEMSHACK_MEMCACHED_PORT 11211
 #define MEMSHACK_MAX_MEMBERS 1024 /* numShards × numReplicas */
+/* spec.migration defaults (seconds): the warm-up window, and the TTL of values it copies. */
+#define MEMSHACK_MIGRATION_WINDOW_S 300
+#define MEMSHACK_MIGRATION_WARM_EXPTIME_S 3600
 
 typedef enum mc_read_policy { MC_READ_LATEST, MC_READ_FAILOVER, MC_READ_ALLFASTEST, MC_READ_RANDOM } mc_read_policy;
 typedef enum mc_write_policy {
@@ -32,10 +35,12 @@ typedef enum mc_write_policy {
 	MC_WRITE_ALLASYNC
 } mc_write_policy;
 typedef enum mc_spread { MC_SPREAD_NODE, MC_SPREAD_ZONE, MC_SPREAD_NONE } mc_spread;
+typedef enum mc_migration_mode { MC_MIGRATION_WARMUP, MC_MIGRATION_INPLACE } mc_migration_mode;
 
-extern const char *const mc_read_policy_names[];  /* "Latest", ... NULL-terminated */
-extern const char *const mc_write_policy_names[]; /* "AllSync", ... */
-extern const char *const mc_spread_names[];       /* "Node", "Zone", "None" */
+extern const char *const mc_read_policy_names[];    /* "Latest", ... NULL-terminated */
+extern const char *const mc_write_policy_names[];   /* "AllSync", ... */
+extern const char *const mc_spread_names[];         /* "Node", "Zone", "None" */
+extern const char *const mc_migration_mode_names[]; /* "WarmUp", "InPlace" */
 
 /*
  * The field tables: one row per spec field, read into the parsed struct at
@@ -93,6 +98,10 @@ typedef struct memshack_spec {
 	json_t *tolerations;   /* array or NULL */
 	char *priority_class;  /* or NULL */
 	mc_spread spread;
+	/* spec.migration: how numShards and numReplicas changes are carried out (core/migration.h). */
+	mc_migration_mode migration_mode;
+	int migration_window_s;
+	int migration_exptime_s;
 	monitoring_spec monitoring; /* spec.monitoring and spec.networkPolicy */
 } memshack_spec;
 

@@ -1,4 +1,5 @@
 #include "core/memshack_status.h"
+#include "util/timefmt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,40 @@ static void config_loaded_condition(const memshack_spec *s, const memshack_obser
 	conditions_set(conds, "ConfigLoaded", status, reason, msg, gen, now);
 }
 
+/* Migrating: once a migration ran (the record says so), True while one runs, False (Settled) after. */
+static void migrating_condition(const memshack_migration *m, json_t *conds, long long gen, const char *now)
+{
+	if (!m || (m->phase == MIGRATION_NONE && m->newest <= 0))
+		return;
+	if (m->phase == MIGRATION_NONE) {
+		conditions_set(conds, "Migrating", "False", "Settled", "no migration runs", gen, now);
+		return;
+	}
+	char msg[256], end[40] = "";
+	if (m->phase == MIGRATION_WARMING && m->window_end > 0)
+		snprintf(end, sizeof end, "; window ends %s",
+			 timefmt_rfc3339((int64_t)m->window_end * 1000000, (char[32]){ 0 }, 32));
+	snprintf(msg, sizeof msg, "from %d shards x %d pools (layout %d) to %d x %d (layout %d)%s", m->from.shards,
+		 m->from.pools, m->from.generation, m->to.shards, m->to.pools, m->to.generation, end);
+	conditions_set(conds, "Migrating", "True", migration_phase_names[m->phase], msg, gen, now);
+}
+
+/* st (stolen) with status.migration from m, or as it was in old when m is NULL. New reference, NULL: no memory. */
+static json_t *record_migration(json_t *st, const memshack_migration *m, json_t *old)
+{
+	json_t *rec = m ? migration_to_json(m) : json_incref(json_object_get(old, "migration"));
+	if (st && m && !rec) {
+		json_decref(st);
+		return NULL;
+	}
+	if (st && rec && !json_is_null(rec) && json_object_set(st, "migration", rec)) {
+		json_decref(st);
+		st = NULL;
+	}
+	json_decref(rec);
+	return st;
+}
+
 json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o, json_t *old, const char *endpoint,
 			      const char *selector, const char *config_md5, const char *now)
 {
@@ -47,7 +82,7 @@ json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o
 	bool pools_current = true;
 	for (int k = 0; k < s->num_replicas && k < MEMSHACK_MAX_POOLS; k++) {
 		char name[128];
-		memshack_pool_name(s, k, name, sizeof name);
+		memshack_layout_pool_name(s, o->pool_generation, k, name, sizeof name);
 		int ready = o->pools[k].exists ? o->pools[k].ready : 0;
 		if (ready > s->num_shards)
 			ready = s->num_shards;
@@ -83,7 +118,8 @@ json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o
 		if (!routed_all)
 			snprintf(msg + strlen(msg), sizeof msg - strlen(msg),
 				 "; the config routes to %d shards x %d pools until the new pods are ready", rs, rp);
-		bool settled = all_ready && pools_current && o->gateway_current && routed_all;
+		bool migrating = o->migration && o->migration->phase != MIGRATION_NONE;
+		bool settled = all_ready && pools_current && o->gateway_current && routed_all && !migrating;
 		conditions_set(conds, "Ready", all_ready ? "True" : "False", all_ready ? "Ready" : "PodsNotReady", msg,
 			       gen, now);
 		conditions_set(conds, "Progressing", settled ? "False" : "True", settled ? "Stable" : "Scaling",
@@ -92,13 +128,20 @@ json_t *memshack_status_build(const memshack_spec *s, const memshack_observed *o
 	}
 	config_loaded_condition(s, o, conds, config_md5, gen, now);
 	monitoring_set_condition(conds, &s->monitoring, o->service_monitor, gen, now);
+	migrating_condition(o->migration, conds, gen, now);
 	json_t *routing = json_pack("{s:i, s:i}", "shards", o->routed_shards ? o->routed_shards : s->num_shards,
 				    "replicaPools", o->routed_pools ? o->routed_pools : s->num_replicas);
-	return json_pack("{s:I, s:o, s:o, s:{s:s, s:i, s:i, s:i}, s:i, s:s, s:s, s:s, s:o}", "observedGeneration",
-			 (json_int_t)gen, "conditions", conds, "pools", pools, "gateway", "name", "gateway", "desired",
-			 s->mcrouter_pool_size, "ready", gw_ready, "configLoaded",
-			 o->probe.probed ? o->probe.loaded : 0, "replicas", gw_ready, "selector", selector, "endpoint",
-			 endpoint, "configDigest", config_md5, "routing", routing);
+	if (routing && o->routed_generation > 0 &&
+	    json_object_set_new(routing, "generation", json_integer(o->routed_generation))) {
+		json_decref(routing);
+		routing = NULL;
+	}
+	json_t *st = json_pack("{s:I, s:o, s:o, s:{s:s, s:i, s:i, s:i}, s:i, s:s, s:s, s:s, s:o}", "observedGeneration",
+			       (json_int_t)gen, "conditions", conds, "pools", pools, "gateway", "name", "gateway",
+			       "desired", s->mcrouter_pool_size, "ready", gw_ready, "configLoaded",
+			       o->probe.probed ? o->probe.loaded : 0, "replicas", gw_ready, "selector", selector,
+			       "endpoint", endpoint, "configDigest", config_md5, "routing", routing);
+	return record_migration(st, o->migration, old);
 }
 
 bool memshack_rollout_done(json_t *workload, int want)
@@ -147,18 +190,6 @@ int64_t memshack_unreachable_retry_us(int streak)
 	for (int i = 0; i < streak && us < 60000000; i++)
 		us *= 2;
 	return us < 60000000 ? us : 60000000;
-}
-
-bool memshack_pool_wanted(const memshack_spec *s, const char *name)
-{
-	char prefix[300];
-	int n = snprintf(prefix, sizeof prefix, "%s-memshack-pool-", s->name);
-	if (!name || n < 0 || (size_t)n >= sizeof prefix || strncmp(name, prefix, (size_t)n))
-		return false;
-	const char *k = name + n;
-	if (!*k || (k[0] == '0' && k[1]) || strspn(k, "0123456789") != strlen(k) || strlen(k) > 3)
-		return false;
-	return atoi(k) < s->num_replicas;
 }
 
 /* The status ("True", "False", ...) of condition `type` in st, or "". */

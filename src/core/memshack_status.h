@@ -17,9 +17,14 @@
  *                True (Applied) once the ServiceMonitor is applied; False
  *                (CRDNotInstalled) while prometheus-operator's CRD is not
  *                served — the operator looks again every 30 s.
+ *   Migrating    (once a warm migration ran) True while one runs, with the
+ *                phase as reason (Preparing, Warming, Finishing) and the
+ *                layouts and window end in the message; False (Settled).
  * status.gateway.configLoaded counts the gateways on the current config;
- * status.routing {shards, replicaPools} is what the config routes to, which
- * lags the spec while new pods start (Progressing stays True meanwhile).
+ * status.routing {shards, replicaPools[, generation]} is what the config
+ * routes to, which lags the spec while new pods start (Progressing stays
+ * True meanwhile); status.migration is the migration record
+ * (migration_to_json).
  * lastTransitionTime moves only when a condition's status flips.
  */
 #ifndef MEMSHACK_CORE_MEMSHACK_STATUS_H
@@ -30,6 +35,7 @@
 #include <stdint.h>
 
 #include "core/memshack_spec.h"
+#include "core/migration.h"
 
 #define MEMSHACK_MAX_POOLS 8
 
@@ -44,6 +50,9 @@ typedef struct memshack_observed {
 	bool gateway_current;                /* the gateway Deployment's rollout is done at the desired size */
 	const char *apply_error;             /* NULL, or why applying failed */
 	int routed_shards, routed_pools;     /* what the config written routes to (0: the spec) */
+	int routed_generation;               /* ... in which layout generation */
+	int pool_generation;                 /* the generation of the pools above (the spec's layout) */
+	const memshack_migration *migration; /* NULL: none recorded (status.migration stays as it was) */
 	monitoring_sm_state service_monitor; /* what became of the ServiceMonitor */
 	/* What the ready gateway pods said when asked for the config they loaded. */
 	struct {
@@ -102,9 +111,6 @@ memshack_prune_plan memshack_prune_decide(bool extra, bool confirmed, bool probe
  * soon. Pure.
  */
 int64_t memshack_unreachable_retry_us(int streak);
-
-/* Whether `name` is one of the spec's pools (<name>-memshack-pool-<k>, 0 <= k < numReplicas). Pure. */
-bool memshack_pool_wanted(const memshack_spec *s, const char *name);
 
 /* Status writes that only show progress: at most one per object this often while Ready ... */
 #define MEMSHACK_STATUS_PROGRESS_INTERVAL_US 5000000

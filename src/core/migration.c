@@ -1,5 +1,9 @@
 #include "core/migration.h"
 
+#include <string.h>
+
+#include "util/timefmt.h"
+
 const char *const migration_phase_names[] = { "None", "Preparing", "Warming", "Finishing", NULL };
 
 int migration_next_generation(int a, int b)
@@ -94,6 +98,13 @@ static void plan_of(migration_step *st, const memshack_migration *m, const migra
 	}
 }
 
+/* Adds the change of phase to st->events, with st->next as it stands. */
+static void tell(migration_step *st, const char *reason)
+{
+	if (st->n_events < (int)(sizeof st->events / sizeof *st->events))
+		st->events[st->n_events++] = (migration_event){ reason, st->next };
+}
+
 migration_step memshack_migration_step(const memshack_spec *s, bool warm, const migration_input *in)
 {
 	memshack_layout target = { s->num_shards, s->num_replicas, 0 };
@@ -117,7 +128,9 @@ migration_step memshack_migration_step(const memshack_spec *s, bool warm, const 
 		m.phase = MIGRATION_WARMING, m.window_end = 0;
 	if (m.phase == MIGRATION_WARMING && m.window_end && in->now >= m.window_end)
 		m.phase = MIGRATION_FINISHING;
-	migration_step st = { .next = m, .event = event };
+	migration_step st = { .next = m };
+	if (event)
+		tell(&st, event);
 	plan_of(&st, &m, in);
 	return st;
 }
@@ -133,7 +146,7 @@ void migration_confirmed(migration_step *st, long long now, int window_s)
 		if (m->window_end <= now)
 			m->window_end = now + 1; /* 0 means "not started" */
 		st->requeue_s = m->window_end - now;
-		st->event = "MigrationWarming";
+		tell(st, "MigrationWarming");
 		return;
 	}
 	if (m->phase == MIGRATION_FINISHING) {
@@ -141,6 +154,73 @@ void migration_confirmed(migration_step *st, long long now, int window_s)
 		st->n_keep = 1;
 		*m = (memshack_migration){ .phase = MIGRATION_NONE, .from = m->to, .to = m->to, .newest = m->newest };
 		st->requeue_s = 0;
-		st->event = "MigrationFinished";
+		tell(st, "MigrationFinished");
 	}
+}
+
+static json_t *layout_json(memshack_layout l)
+{
+	return json_pack("{s:i, s:i, s:i}", "generation", l.generation, "shards", l.shards, "replicaPools", l.pools);
+}
+
+json_t *migration_to_json(const memshack_migration *m)
+{
+	if (m->phase == MIGRATION_NONE && m->newest <= 0)
+		return json_null();
+	if (m->phase == MIGRATION_NONE)
+		return json_pack("{s:s, s:i}", "phase", migration_phase_names[MIGRATION_NONE], "newestGeneration",
+				 m->newest);
+	json_t *j = json_pack("{s:s, s:o, s:o, s:i}", "phase", migration_phase_names[m->phase], "from",
+			      layout_json(m->from), "to", layout_json(m->to), "newestGeneration", m->newest);
+	if (j && m->window_end > 0) {
+		char t[40];
+		timefmt_rfc3339((int64_t)m->window_end * 1000000, t, sizeof t);
+		if (json_object_set_new(j, "windowEnd", json_string(t))) {
+			json_decref(j);
+			return NULL;
+		}
+	}
+	return j;
+}
+
+static int layout_from_json(json_t *j, memshack_layout *l)
+{
+	json_t *g = json_object_get(j, "generation"), *sh = json_object_get(j, "shards"),
+	       *p = json_object_get(j, "replicaPools");
+	if (!json_is_integer(g) || !json_is_integer(sh) || !json_is_integer(p))
+		return -1;
+	*l = (memshack_layout){ (int)json_integer_value(sh), (int)json_integer_value(p), (int)json_integer_value(g) };
+	return l->shards >= 1 && l->shards <= MEMSHACK_MAX_MEMBERS && l->pools >= 1 && l->pools <= 8 &&
+			       l->generation >= 0 && l->generation <= MEMSHACK_MAX_LAYOUT_GENERATION
+		       ? 0
+		       : -1;
+}
+
+int migration_from_json(json_t *j, memshack_migration *m)
+{
+	*m = (memshack_migration){ .phase = MIGRATION_NONE };
+	if (!j || json_is_null(j))
+		return 0;
+	const char *phase = json_string_value(json_object_get(j, "phase"));
+	int ph = -1;
+	for (int i = 0; phase && migration_phase_names[i]; i++)
+		if (!strcmp(migration_phase_names[i], phase))
+			ph = i;
+	json_t *newest = json_object_get(j, "newestGeneration");
+	if (ph < 0 || !json_is_integer(newest) || json_integer_value(newest) < 0 ||
+	    json_integer_value(newest) > MEMSHACK_MAX_LAYOUT_GENERATION)
+		return -1;
+	m->phase = (migration_phase)ph;
+	m->newest = (int)json_integer_value(newest);
+	if (m->phase == MIGRATION_NONE)
+		return 0;
+	if (layout_from_json(json_object_get(j, "from"), &m->from) ||
+	    layout_from_json(json_object_get(j, "to"), &m->to))
+		return -1;
+	const char *end = json_string_value(json_object_get(j, "windowEnd"));
+	int64_t us;
+	if (end && timefmt_parse_rfc3339(end, &us))
+		return -1;
+	m->window_end = end ? us / 1000000 : 0;
+	return 0;
 }

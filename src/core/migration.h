@@ -36,10 +36,6 @@
 #include "core/memshack_desired.h"
 #include "core/memshack_spec.h"
 
-/* Defaults until the spec carries spec.migration (seconds). */
-#define MEMSHACK_MIGRATION_WINDOW_S 300
-#define MEMSHACK_MIGRATION_WARM_EXPTIME_S 3600
-
 typedef enum migration_phase {
 	MIGRATION_NONE,
 	MIGRATION_PREPARING,
@@ -73,6 +69,12 @@ typedef struct migration_input {
 	int warm_exptime_s; /* > 0 */
 } migration_input;
 
+/* A change of phase to tell (an event). */
+typedef struct migration_event {
+	const char *reason;   /* "MigrationStarted", "MigrationWarming", "MigrationCancelled", "MigrationFinished" */
+	memshack_migration m; /* where the migration stood after it */
+} migration_event;
+
 typedef struct migration_step {
 	memshack_plan plan;      /* what to build and route now */
 	memshack_migration next; /* to record */
@@ -86,7 +88,13 @@ typedef struct migration_step {
 	int keep[2];
 	int n_keep;
 	long long requeue_s; /* > 0: look again after this many seconds */
-	const char *event;   /* the event reason of a change of phase ("MigrationStarted" ...), or NULL */
+	/*
+	 * The changes of phase this step made, in order: each an event reason
+	 * ("MigrationStarted" ...) and the migration as it stood after it. Two
+	 * when one pass both turns back and (confirmed) finishes.
+	 */
+	migration_event events[2];
+	int n_events;
 	/*
 	 * No migration runs: plan builds and routes the spec in plan.build's
 	 * generation, and the caller routes it as it always did (new shards
@@ -104,12 +112,28 @@ migration_step memshack_migration_step(const memshack_spec *s, bool warm, const 
 
 /*
  * Every gateway loaded step->plan's config at `now`: advances step->next,
- * keep, requeue_s and event (a window of window_s seconds starts, or the
+ * keep, requeue_s and events (a window of window_s seconds starts, or the
  * migration ends). Nothing when the step did not await the gateways.
  */
 void migration_confirmed(migration_step *step, long long now, int window_s);
 
 /* The generation after both a and b (1..MEMSHACK_MAX_LAYOUT_GENERATION, never a or b). */
 int migration_next_generation(int a, int b);
+
+/*
+ * status.migration as memshack_status_build writes it: {phase, from, to
+ * ({generation, shards, replicaPools}), windowEnd (RFC 3339, while the
+ * window runs), newestGeneration}; NULL (new reference: no memory) — an
+ * object even for NONE when a generation was ever built, so it is not lost.
+ * json_null() when there is nothing to record.
+ */
+json_t *migration_to_json(const memshack_migration *m);
+
+/*
+ * Reads status.migration (borrowed, may be NULL: none recorded) into *m.
+ * 0, or -1 when it is there but not whole (a phase, both layouts of a
+ * running migration): the caller must not start or end anything on it.
+ */
+int migration_from_json(json_t *j, memshack_migration *m);
 
 #endif

@@ -11,6 +11,7 @@
 #include "core/memshack_desired.h"
 #include "core/memshack_spec.h"
 #include "core/memshack_status.h"
+#include "core/migration.h"
 #include "operator/children.h"
 #include "operator/gateway_probe.h"
 #include "runtime/apply.h"
@@ -34,6 +35,9 @@ typedef struct config_memo {
 	/* What the config before it routed to (gateways may serve it until they confirm). */
 	memshack_layout prev_routed;
 	int64_t status_written; /* monotonic µs of our last status write, 0: none */
+	/* The migration record as this operator last wrote it (status.migration may lag); mig_known: set. */
+	memshack_migration mig;
+	bool mig_known;
 	int unreachable_streak; /* reconciles in a row in which a gateway did not answer */
 } config_memo;
 
@@ -196,13 +200,17 @@ static int write_status(memshack_controller *ctl, json_t *ms, json_t *status, ku
 			    object_meta_str(ms, "namespace"), object_meta_str(ms, "name"), status, err);
 }
 
-/* What the caches say of s's pools and gateway. 0, or -1 when a cached child could not be read (decide nothing). */
-static int observe(memshack_controller *ctl, const memshack_spec *s, memshack_observed *o)
+/*
+ * What the caches say of s's pools (those of layout generation g) and
+ * gateway. 0, or -1 when a cached child could not be read (decide nothing).
+ */
+static int observe(memshack_controller *ctl, const memshack_spec *s, int g, memshack_observed *o)
 {
 	memset(o, 0, sizeof *o);
+	o->pool_generation = g;
 	for (int k = 0; k < s->num_replicas && k < MEMSHACK_MAX_POOLS; k++) {
 		char name[128];
-		memshack_pool_name(s, k, name, sizeof name);
+		memshack_layout_pool_name(s, g, k, name, sizeof name);
 		json_t *sts = NULL;
 		if (cached_child(ctl, CHILD_STATEFULSET, s->namespace, name, &sts) < 0)
 			return -1;
@@ -229,13 +237,16 @@ static int observe(memshack_controller *ctl, const memshack_spec *s, memshack_ob
 	return 0;
 }
 
-/* The most pods any pool StatefulSet of s has now (status.replicas), 0 if none is cached; -1 when one could not be read. */
-static int pool_pods_now(memshack_controller *ctl, const memshack_spec *s)
+/*
+ * The most pods any pool StatefulSet of s in layout generation g has now
+ * (status.replicas), 0 if none is cached; -1 when one could not be read.
+ */
+static int pool_pods_now(memshack_controller *ctl, const memshack_spec *s, int g)
 {
 	int most = 0;
 	for (int k = 0; k < s->num_replicas && k < MEMSHACK_MAX_POOLS; k++) {
 		char name[128];
-		memshack_pool_name(s, k, name, sizeof name);
+		memshack_layout_pool_name(s, g, k, name, sizeof name);
 		json_t *sts = NULL;
 		if (cached_child(ctl, CHILD_STATEFULSET, s->namespace, name, &sts) < 0)
 			return -1;
@@ -272,6 +283,8 @@ typedef struct pass {
 	memshack_observed o;      /* the caches before applying (they move only with events, which requeue) */
 	memshack_observed probed; /* what the gateways answered */
 	memshack_layout route;
+	migration_step step;         /* what core/migration decided (step.plain: routed as always) */
+	memshack_migration recorded; /* the migration record this pass started from */
 	memshack_desired d;
 	bool confirmed;     /* every gateway serves the config being written */
 	bool held;          /* pools kept at their size until the gateways move */
@@ -309,13 +322,10 @@ static void report_invalid_spec(pass *p)
 	json_decref(st);
 }
 
-/* What the config routes to: new shards and pools only once their pods are ready (memshack_route_layout). */
-static memshack_layout plan_route(pass *p)
+/* What the config written last routes to: this operator's memo, or after a restart the status ({0, 0, 0}: nothing). */
+static memshack_layout last_routed(pass *p)
 {
 	memshack_controller *ctl = p->ctl;
-	int ready[MEMSHACK_MAX_POOLS];
-	for (int k = 0; k < MEMSHACK_MAX_POOLS; k++)
-		ready[k] = p->o.pools[k].exists ? p->o.pools[k].ready : 0;
 	memshack_layout last = { 0, 0, 0 };
 	pthread_mutex_lock(&ctl->mu);
 	config_memo *memo = strmap_get(&ctl->config_changed, p->key, NULL);
@@ -325,10 +335,135 @@ static memshack_layout plan_route(pass *p)
 	if (!last.shards) { /* after a restart: what the last status said */
 		json_t *rt = json_object_get(json_object_get(p->ms, "status"), "routing");
 		last = (memshack_layout){ (int)json_integer_value(json_object_get(rt, "shards")),
-					  (int)json_integer_value(json_object_get(rt, "replicaPools")), 0 };
+					  (int)json_integer_value(json_object_get(rt, "replicaPools")),
+					  (int)json_integer_value(json_object_get(rt, "generation")) };
 	}
+	return last;
+}
+
+/*
+ * The migration record: this operator's memo, or after a restart
+ * status.migration. 0, or -1 when the status holds one that cannot be read
+ * (nothing may be decided from it).
+ */
+static int recorded_migration(pass *p, memshack_migration *m)
+{
+	memshack_controller *ctl = p->ctl;
+	pthread_mutex_lock(&ctl->mu);
+	config_memo *memo = strmap_get(&ctl->config_changed, p->key, NULL);
+	bool known = memo && memo->mig_known;
+	if (known)
+		*m = memo->mig;
+	pthread_mutex_unlock(&ctl->mu);
+	if (known)
+		return 0;
+	return migration_from_json(json_object_get(json_object_get(p->ms, "status"), "migration"), m);
+}
+
+/* What the config routes to when no migration runs: new shards and pools only once their pods are ready. */
+static memshack_layout plan_route(pass *p)
+{
+	int ready[MEMSHACK_MAX_POOLS];
+	for (int k = 0; k < MEMSHACK_MAX_POOLS; k++)
+		ready[k] = p->o.pools[k].exists ? p->o.pools[k].ready : 0;
+	memshack_layout last = last_routed(p);
+	if (last.generation != p->step.plan.build.generation)
+		last = (memshack_layout){ 0, 0,
+					  0 }; /* another layout: route the spec's (its pods are up: it was warmed) */
 	int n_pools = p->s->num_replicas < MEMSHACK_MAX_POOLS ? p->s->num_replicas : MEMSHACK_MAX_POOLS;
-	return memshack_route_layout(p->s, last, ready, n_pools);
+	memshack_layout r = memshack_route_layout(p->s, last, ready, n_pools);
+	r.generation = p->step.plan.build.generation;
+	return r;
+}
+
+/*
+ * When no status says what is routed (a Memshack whose status was lost or
+ * never written): the layout its pool StatefulSets make, the newest
+ * generation of them, so pods in place are never taken for absent. *l stays
+ * {0, 0, 0} when there are none. 0, 1 (pools exist whose size is not known
+ * yet), or -1 (the cache could not be read).
+ */
+static int infer_layout(pass *p, memshack_layout *l)
+{
+	const memshack_spec *s = p->s;
+	if (!s->uid)
+		return 0;
+	char prefix[400];
+	snprintf(prefix, sizeof prefix, "%s/%s-memshack-", s->namespace, s->name);
+	json_t *owned = store_list_prefix(informer_store(p->ctl->children_inf[CHILD_STATEFULSET]), prefix,
+					  owned_by_filter, s->uid);
+	if (!owned)
+		return -1;
+	size_t i;
+	json_t *sts;
+	json_array_foreach (owned, i, sts) {
+		int g, k;
+		if (!memshack_parse_pool_name(s, object_meta_str(sts, "name"), &g, &k))
+			continue;
+		/* The cache keeps status, not spec: the pods it runs. */
+		int n = (int)json_integer_value(json_object_get(json_object_get(sts, "status"), "replicas"));
+		if (g > l->generation || !l->pools)
+			*l = (memshack_layout){ n, 0, g };
+		if (g == l->generation)
+			l->pools++, l->shards = n > l->shards ? n : l->shards;
+	}
+	json_decref(owned);
+	if (l->pools && l->shards <= 0)
+		return 1; /* pools exist, their size not yet known: decide nothing */
+	if (l->pools)
+		log_write(LOG_INFO, "memshack", p->key,
+			  "no routing in the status: taking %d shards x %d pools (layout %d)", l->shards, l->pools,
+			  l->generation);
+	return 0;
+}
+
+/*
+ * Decides the layouts (core/migration) and builds the children: a warm
+ * migration's plan, or the spec routed as always. 0, or -1 (p->err says why).
+ */
+static int plan_and_build(pass *p)
+{
+	memshack_controller *ctl = p->ctl;
+	const memshack_spec *s = p->s;
+	if (recorded_migration(p, &p->recorded)) {
+		snprintf(p->err, sizeof p->err, "status.migration cannot be read: nothing decided until it can");
+		return -1;
+	}
+	memshack_layout current = last_routed(p);
+	int inferred = current.pools ? 0 : infer_layout(p, &current);
+	if (inferred) {
+		snprintf(p->err, sizeof p->err, "%s",
+			 inferred < 0 ? "reading cached pools: out of memory"
+				      : "no routing in the status and the pools' size is not known yet");
+		return -1;
+	}
+	int g = p->recorded.phase != MIGRATION_NONE ? p->recorded.to.generation : current.generation;
+	if (observe(ctl, s, g, &p->o)) {
+		snprintf(p->err, sizeof p->err, "reading cached children: out of memory");
+		return -1;
+	}
+	int ready[MEMSHACK_MAX_POOLS];
+	for (int k = 0; k < MEMSHACK_MAX_POOLS; k++)
+		ready[k] = p->o.pools[k].exists ? p->o.pools[k].ready : 0;
+	migration_input in = { .current = current,
+			       .mig = p->recorded,
+			       .ready = ready,
+			       .n_ready = MEMSHACK_MAX_POOLS,
+			       .now = (long long)time(NULL),
+			       .window_s = s->migration_window_s,
+			       .warm_exptime_s = s->migration_exptime_s };
+	p->step = memshack_migration_step(s, s->migration_mode == MC_MIGRATION_WARMUP, &in);
+	/* The status shows the pools being built: observe them when that is another generation. */
+	if (p->step.plan.build.generation != g && observe(ctl, s, p->step.plan.build.generation, &p->o)) {
+		snprintf(p->err, sizeof p->err, "reading cached children: out of memory");
+		return -1;
+	}
+	if (p->step.plain) {
+		p->route = plan_route(p);
+		return memshack_desired_build_routed(s, &ctl->env, p->route, &p->d, p->err, sizeof p->err);
+	}
+	p->route = p->step.plan.route;
+	return memshack_desired_build_plan(s, &ctl->env, &p->step.plan, &p->d, p->err, sizeof p->err);
 }
 
 /*
@@ -349,7 +484,7 @@ static int probe_and_hold(pass *p)
 	bool same_config = memo && !strcmp(memo->md5, p->d.config_md5);
 	p->config_age = same_config ? p->now_us - memo->since : 0;
 	/* Shards a gateway may still route to: those of the config before this one (unknown after a restart: all pods). */
-	int pods_now = pool_pods_now(ctl, s);
+	int pods_now = pool_pods_now(ctl, s, p->route.generation);
 	int served = !memo ? pods_now : same_config ? memo->prev_routed.shards : memo->routed.shards;
 	pthread_mutex_unlock(&ctl->mu);
 	if (pods_now < 0) {
@@ -357,7 +492,8 @@ static int probe_and_hold(pass *p)
 		return -1;
 	}
 	int hold_pods = served < pods_now ? served : pods_now;
-	p->held = !p->confirmed && p->config_age < ctl->removal_delay_us && hold_pods > s->num_shards;
+	/* A migration never shrinks pods in place: its layouts are kept or dropped whole. */
+	p->held = p->step.plain && !p->confirmed && p->config_age < ctl->removal_delay_us && hold_pods > s->num_shards;
 	if (!p->held)
 		return 0;
 	if (memshack_desired_hold_shards(&p->d, hold_pods)) {
@@ -365,7 +501,8 @@ static int probe_and_hold(pass *p)
 		log_write(LOG_ERROR, "memshack", p->key, "cannot build children: out of memory");
 		return -1;
 	}
-	log_write(LOG_INFO, "memshack", p->key,
+	/* Said once when the config is written; each pass that waits again (about once a second) only at debug. */
+	log_write(p->config_age == 0 ? LOG_INFO : LOG_DEBUG, "memshack", p->key,
 		  "pools keep %d pods until every gateway loaded the config with %d shards", hold_pods, s->num_shards);
 	return 0;
 }
@@ -454,6 +591,63 @@ static void announce_config_loaded(pass *p)
 		      p->d.config_md5);
 }
 
+/*
+ * Moves the migration on once every gateway loaded the config written (or,
+ * when they are not asked, once the removal bound passed since it was
+ * written), records where it stands, and tells a change of phase.
+ */
+static void advance_migration(pass *p)
+{
+	memshack_controller *ctl = p->ctl;
+	migration_step *st = &p->step;
+	if (p->apply_error)
+		return; /* nothing recorded: the next pass decides again from the same record */
+	/* As for pruning: confirmed, or the bound passed since the config was written (a gateway that never answers). */
+	bool loaded = p->confirmed || p->config_age >= ctl->removal_delay_us;
+	if (st->await_gateways && loaded)
+		migration_confirmed(st, (long long)time(NULL), p->s->migration_window_s);
+	pthread_mutex_lock(&ctl->mu);
+	config_memo *memo = strmap_get(&ctl->config_changed, p->key, NULL);
+	if (memo)
+		memo->mig = st->next, memo->mig_known = true;
+	pthread_mutex_unlock(&ctl->mu);
+	for (int i = 0; i < st->n_events; i++) {
+		const memshack_migration *m = &st->events[i].m;
+		char msg[300];
+		snprintf(msg, sizeof msg, "%s: from %d shards x %d pools (layout %d) to %d x %d (layout %d)",
+			 migration_phase_names[m->phase], m->from.shards, m->from.pools, m->from.generation,
+			 m->to.shards, m->to.pools, m->to.generation);
+		log_write(LOG_INFO, "memshack", p->key, "migration %s", msg);
+		events_record(manager_events(ctl->m), p->ms, "Normal", st->events[i].reason, "Migrate", "%s", msg);
+	}
+}
+
+/* The names of the pool StatefulSets to keep: every pool of the layouts the step keeps, into names; NULL-ended. */
+static void kept_pools(const pass *p, char (*names)[128], const char **keep, int max)
+{
+	const migration_step *st = &p->step;
+	memshack_layout layouts[3] = { st->plan.build, st->next.from, st->next.to };
+	int n = 0;
+	for (int i = 0; i < st->n_keep; i++) {
+		int g = st->keep[i], pools = 0;
+		for (int l = 0; l < 3; l++)
+			if (layouts[l].generation == g && layouts[l].pools > pools &&
+			    (l == 0 || st->next.phase != MIGRATION_NONE))
+				pools = layouts[l].pools;
+		for (int k = 0; k < pools && n < max; k++)
+			keep[n] = memshack_layout_pool_name(p->s, g, k, names[n], sizeof names[n]), n++;
+	}
+	keep[n] = NULL;
+}
+
+static bool is_kept(const char *const *keep, const char *name)
+{
+	for (; *keep; keep++)
+		if (name && !strcmp(*keep, name))
+			return true;
+	return false;
+}
+
 /* Prunes StatefulSets of removed pools, once the gateways have had time to load the new config (memshack_prune_decide). */
 static void prune_removed_pools(pass *p)
 {
@@ -461,9 +655,9 @@ static void prune_removed_pools(pass *p)
 	const memshack_spec *s = p->s;
 	if (p->apply_error || !s->uid)
 		return;
-	/* Pools are named <name>-memshack-pool-<k>: only those keys are parsed (O(own pools), not O(all)). */
+	/* Pools are named <name>-memshack-[gG-]pool-<k>: only those keys are parsed (O(own), not O(all)). */
 	char pool_prefix[400];
-	snprintf(pool_prefix, sizeof pool_prefix, "%s/%s-memshack-pool-", s->namespace, s->name);
+	snprintf(pool_prefix, sizeof pool_prefix, "%s/%s-memshack-", s->namespace, s->name);
 	json_t *owned = store_list_prefix(informer_store(ctl->children_inf[CHILD_STATEFULSET]), pool_prefix,
 					  owned_by_filter, s->uid);
 	if (!owned) {
@@ -472,16 +666,24 @@ static void prune_removed_pools(pass *p)
 		p->apply_error = p->err;
 		return;
 	}
+	/* The pools of the layouts kept (on the stack: at most two layouts of MEMSHACK_MAX_POOLS). */
+	char names[2 * MEMSHACK_MAX_POOLS][128];
+	const char *keep[2 * MEMSHACK_MAX_POOLS + 1] = { NULL };
+	kept_pools(p, names, keep, 2 * MEMSHACK_MAX_POOLS);
+	if (!keep[0]) {
+		/* Fail closed: keeping nothing would delete every pool. */
+		log_write(LOG_ERROR, "memshack", p->key, "no pool to keep: pruning skipped");
+		json_decref(owned);
+		return;
+	}
 	bool extra = false;
 	size_t i;
 	json_t *obj;
-	json_array_foreach (owned, i, obj)
-		extra |= !memshack_pool_wanted(s, object_meta_str(obj, "name"));
-	/* The spec's pool names, to keep (on the stack: numReplicas is at most MEMSHACK_MAX_POOLS). */
-	char names[MEMSHACK_MAX_POOLS][128];
-	const char *keep[MEMSHACK_MAX_POOLS + 1] = { NULL };
-	for (int k = 0; k < s->num_replicas && k < MEMSHACK_MAX_POOLS; k++)
-		keep[k] = memshack_pool_name(s, k, names[k], sizeof names[k]);
+	json_array_foreach (owned, i, obj) {
+		int g, k;
+		const char *name = object_meta_str(obj, "name");
+		extra |= memshack_parse_pool_name(s, name, &g, &k) && !is_kept(keep, name);
+	}
 	const memshack_observed *pr = &p->probed;
 	memshack_prune_plan plan =
 		memshack_prune_decide(extra, p->confirmed, pr->probe.probed, p->config_age, ctl->removal_delay_us);
@@ -571,6 +773,11 @@ static void schedule_next(pass *p)
 												    : 5000000 };
 	if (p->held && p->res.outcome == RECONCILE_DONE)
 		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, bound - p->config_age + 100000 };
+	/* A migration's window end, or its wait for the gateways. */
+	int64_t mig_us = p->step.requeue_s > 0 ? p->step.requeue_s * 1000000 : 0;
+	if (mig_us > 0 && (p->res.outcome == RECONCILE_DONE ||
+			   (p->res.outcome == RECONCILE_REQUEUE_AFTER && p->res.after_us > mig_us)))
+		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, mig_us };
 	if (p->defer_us > 0 && (p->res.outcome != RECONCILE_REQUEUE_AFTER || p->res.after_us > p->defer_us + 100000))
 		p->res = (reconcile_result){ RECONCILE_REQUEUE_AFTER, p->defer_us + 100000 };
 	/* Waiting for prometheus-operator's CRD: look again as often as its cache does (not an error: no backoff). */
@@ -596,6 +803,9 @@ static void report(pass *p)
 	p->o.apply_error = p->apply_error;
 	p->o.probe = p->probed.probe;
 	p->o.routed_shards = p->route.shards, p->o.routed_pools = p->route.pools;
+	p->o.routed_generation = p->route.generation;
+	/* The record this pass reached; after a failed apply, the one it started from. */
+	p->o.migration = p->apply_error ? &p->recorded : &p->step.next;
 	char endpoint[400], selector[200];
 	memshack_endpoint(p->s, ctl->domain, endpoint, sizeof endpoint);
 	snprintf(selector, sizeof selector, "%s=%s,app.kubernetes.io/component=gateway", MEMSHACK_LABEL, p->s->name);
@@ -642,13 +852,7 @@ static void reconcile_memshack(pass *p)
 		log_write(LOG_WARN, "memshack", p->key, "a child cannot be decoded: nothing written until it can be");
 		return; /* its next readable version (or deletion) wakes us through its owner reference */
 	}
-	if (observe(p->ctl, p->s, &p->o)) {
-		log_write(LOG_ERROR, "memshack", p->key, "reading cached children: out of memory");
-		p->res = RECONCILE_FAILED;
-		return;
-	}
-	p->route = plan_route(p);
-	if (memshack_desired_build_routed(p->s, &p->ctl->env, p->route, &p->d, p->err, sizeof p->err)) {
+	if (plan_and_build(p)) {
 		log_write(LOG_ERROR, "memshack", p->key, "cannot build children: %s", p->err);
 		p->res = RECONCILE_FAILED;
 		return;
@@ -659,6 +863,7 @@ static void reconcile_memshack(pass *p)
 	}
 	apply_children(p);
 	announce_config_loaded(p);
+	advance_migration(p);
 	prune_removed_pools(p);
 	prune_optional_children(p);
 	schedule_next(p);

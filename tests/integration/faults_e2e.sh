@@ -85,8 +85,10 @@ metric() { curl -s "http://127.0.0.1:${mport[$1]}/metrics" | awk -v m="$2" 'inde
 writes() { curl -s "http://127.0.0.1:${mport[$1]}/metrics" | awk '/^memshack_api_requests_total\{method="(POST|PUT|PATCH|DELETE)"/ {s += $2} END {print s + 0}'; }
 is_leader() { [ "$(metric "$1" memshack_leader)" = 1 ]; }
 
+# Every shard change is a warm migration (the default mode) with no window: the migration runs through
+# its phases (its record in the status) across the restarts and leader changes below.
 manifest() { # NAME SHARDS REPLICAS GATEWAYS
-  printf 'apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: %s, namespace: %s}\nspec: {numShards: %d, numReplicas: %d, mcrouterPoolSize: %d}\n---\n' \
+  printf 'apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: %s, namespace: %s}\nspec: {numShards: %d, numReplicas: %d, mcrouterPoolSize: %d, migration: {windowSeconds: 0}}\n---\n' \
     "$1" "$ns" "$2" "$3" "$4"
 }
 

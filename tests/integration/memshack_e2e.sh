@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Memshack operator end to end on the full local control plane (real
 # kube-controller-manager for garbage collection and workload controllers,
-# kwok for Ready pods): create, status, scaling in every direction, zero
+# kwok for Ready pods): create, status, scaling in every direction (in place,
+# and a warm migration to a new layout generation), zero
 # writes when nothing changed, hand edits reverted, invalid specs, deletion.
 # Usage: memshack_e2e.sh MEMSHACK_BINARY   (KUBECONFIG, MEMSHACK_TESTENV_DIR from the fixture)
 set -uo pipefail
@@ -88,8 +89,8 @@ gateway_replicas_is() { [ "$(k get deployment test-memshack -o jsonpath='{.spec.
 k scale memshack test --replicas=1 >/dev/null 2>&1 && until_ok 30 gateway_replicas_is 1 \
   && ok "scale subresource drives mcrouterPoolSize" || bad "scale subresource"
 
-# --- shards up: same pods, more pods, config follows -----------------------------------
-k patch memshack test --type merge -p '{"spec":{"numShards":3,"mcrouterPoolSize":2}}' >/dev/null
+# --- in place (spec.migration.mode InPlace): shards up, same pods, more pods, config follows ----------
+k patch memshack test --type merge -p '{"spec":{"numShards":3,"mcrouterPoolSize":2,"migration":{"mode":"InPlace"}}}' >/dev/null
 until_ok 60 is_ready test && replicas_is test-memshack-pool-0 3 && ok "shards 2 -> 3" || bad "shards up"
 [ "$(servers_in_config test)" = 6 ] && ok "config lists 3 shards × 2 pools" || bad "config servers $(servers_in_config test)"
 now=$(pool_uids)
@@ -119,6 +120,21 @@ config_restored() { [ "$(config test)" != "{}" ]; }
 until_ok 30 config_restored && ok "a hand-edited mcrouter config is reverted" || bad "config edit stays"
 k delete service test-memshack >/dev/null
 until_ok 30 k get service test-memshack && ok "a deleted child is re-created" || bad "service not re-created"
+
+# --- a warm migration (the default mode): a new layout generation, the old one removed after the window ---
+k patch memshack test --type merge -p '{"spec":{"numShards":3,"migration":{"mode":"WarmUp","windowSeconds":3}}}' >/dev/null
+phase() { k get memshack test -o jsonpath='{.status.migration.phase}' 2>/dev/null; }
+migrating_seen() { [ "$(cond test Migrating status)" = True ] && [ "$(phase)" != None ]; }
+until_ok 30 migrating_seen && ok "numShards 2 -> 3 (WarmUp): Migrating True, phase $(phase): $(cond test Migrating message)" \
+  || bad "no migration seen: Migrating '$(cond test Migrating status)', phase '$(phase)'"
+until_ok 30 replicas_is test-memshack-g1-pool-0 3 && ok "the new layout's pool StatefulSet test-memshack-g1-pool-0 has 3 pods" || bad "no layout 1 pool"
+over() { [ "$(phase)" = None ] && [ "$(cond test Migrating status)" = False ] && is_ready test; }
+until_ok 60 over && ok "migration over: Migrating False, Ready" || bad "migration not over: phase '$(phase)', $(cond test Migrating message)"
+until_ok 30 gone statefulset test-memshack-pool-0 && ok "the old layout's StatefulSet is removed" || bad "test-memshack-pool-0 left"
+[ "$(k get memshack test -o jsonpath='{.status.routing.generation}')" = 1 ] && [ "$(servers_in_config test)" = 3 ] \
+  && ok "routing.generation 1, config lists 3 shards x 1 pool" || bad "routing $(k get memshack test -o jsonpath='{.status.routing}')"
+mig_events=$(k get events.events.k8s.io --field-selector regarding.name=test -o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' | grep '^Migration' | sort | tr '\n' ' ')
+[ "$mig_events" = "MigrationFinished MigrationStarted MigrationWarming " ] && ok "events: $mig_events" || bad "migration events: '$mig_events'"
 
 # --- no gateways ---------------------------------------------------------------------------
 k patch memshack test --type merge -p '{"spec":{"mcrouterPoolSize":0}}' >/dev/null

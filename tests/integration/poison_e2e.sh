@@ -125,7 +125,8 @@ written=$(date +%s.%N)
 # ---- good objects are still served, and follow changes made after the hostile ones --------------
 kubectl -n "$nsa" patch memshack good --type merge -p '{"spec":{"numShards":2}}' >/dev/null
 t0=$(date +%s.%N)
-pool_is_2() { [ "$(kubectl -n "$nsa" get statefulset good-memshack-pool-0 -o jsonpath='{.spec.replicas}')" = 2 ]; }
+# (a warm migration, the default: a pool StatefulSet of the new layout with 2 pods)
+pool_is_2() { kubectl -n "$nsa" get statefulsets -l memshack.io/memshack=good,app.kubernetes.io/component=pool -o jsonpath='{range .items[*]}{.spec.replicas}{"\n"}{end}' | matches -x 2; }
 if until_ok 30 pool_is_2; then ok "$nsa/good scale 1 -> 2 shards applied $(since "$t0") s after the patch"
 else bad "$nsa/good: the scale change was not followed"; fi
 kubectl -n "$nsb" apply -f - >/dev/null <<YAML

@@ -658,18 +658,6 @@ static void test_prune_decision(void **state)
 	assert_true(none.remove_now);
 	assert_false(none.unconfirmed);
 	assert_int_equal(none.wait_us, 0);
-	memshack_spec *s =
-		parse_ok("apiVersion: memshack.io/v1alpha1\nkind: Memshack\nmetadata: {name: pw, namespace: n}\n"
-			 "spec: {numShards: 2, numReplicas: 2, mcrouterPoolSize: 1}\n");
-	assert_true(memshack_pool_wanted(s, "pw-memshack-pool-0"));
-	assert_true(memshack_pool_wanted(s, "pw-memshack-pool-1"));
-	assert_false(memshack_pool_wanted(s, "pw-memshack-pool-2"));
-	assert_false(memshack_pool_wanted(s, "pw-memshack-pool-01"));
-	assert_false(memshack_pool_wanted(s, "pw-memshack-pool-"));
-	assert_false(memshack_pool_wanted(s, "pw-memshack-pool-1x"));
-	assert_false(memshack_pool_wanted(s, "other-memshack-pool-0"));
-	assert_false(memshack_pool_wanted(s, NULL));
-	memshack_spec_free(s);
 }
 
 /* Growth is routed only once the new pods are ready; shrinking at once; never a flap. */

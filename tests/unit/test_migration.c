@@ -15,7 +15,9 @@
 #include "core/mcrouter_config.h"
 #include "core/memshack_desired.h"
 #include "core/memshack_spec.h"
+#include "core/memshack_status.h"
 #include "core/migration.h"
+#include "util/conditions.h"
 #include "util/yaml_json.h"
 
 static const gateway_env TEST_ENV = { .cluster_domain = "cluster.local",
@@ -45,6 +47,13 @@ static void assert_layout(memshack_layout l, int shards, int pools, int generati
 			      pools, generation);
 		fail();
 	}
+}
+
+/* The step told exactly one change of phase, reason. */
+static void assert_event(const migration_step *st, const char *reason)
+{
+	assert_int_equal(st->n_events, 1);
+	assert_string_equal(st->events[0].reason, reason);
 }
 
 static void assert_keep(const migration_step *st, int a, int b)
@@ -91,7 +100,7 @@ static void test_reshard_phases(void **state)
 	migration_step st = memshack_migration_step(s, true, &in);
 	assert_false(st.plain);
 	assert_int_equal(st.next.phase, MIGRATION_PREPARING);
-	assert_string_equal(st.event, "MigrationStarted");
+	assert_event(&st, "MigrationStarted");
 	assert_layout(st.plan.build, 3, 2, 1); /* a new generation is built */
 	assert_layout(st.plan.route, 2, 2, 0); /* the old one is still routed alone */
 	assert_int_equal(st.plan.old.pools, 0);
@@ -102,7 +111,7 @@ static void test_reshard_phases(void **state)
 	in = input(cur, st.next, not_ready, 1010);
 	st = memshack_migration_step(s, true, &in);
 	assert_int_equal(st.next.phase, MIGRATION_PREPARING);
-	assert_null(st.event);
+	assert_int_equal(st.n_events, 0);
 
 	/* every new pod ready: warm-up config, the window waits for the gateways */
 	in = input(cur, st.next, ready, 1020);
@@ -119,7 +128,7 @@ static void test_reshard_phases(void **state)
 	migration_confirmed(&st, 1030, 300);
 	assert_int_equal(st.next.window_end, 1330);
 	assert_int_equal(st.requeue_s, 300);
-	assert_string_equal(st.event, "MigrationWarming");
+	assert_event(&st, "MigrationWarming");
 
 	/* within the window: nothing changes, look again at its end */
 	in = input(cur, st.next, ready, 1100);
@@ -147,7 +156,7 @@ static void test_reshard_phases(void **state)
 
 	migration_confirmed(&st, 1350, 300);
 	assert_int_equal(st.next.phase, MIGRATION_NONE);
-	assert_string_equal(st.event, "MigrationFinished");
+	assert_event(&st, "MigrationFinished");
 	assert_keep(&st, 1, -1); /* generation 0 may go now */
 	assert_int_equal(st.next.newest, 1);
 
@@ -157,7 +166,7 @@ static void test_reshard_phases(void **state)
 	assert_true(st.plain);
 	assert_layout(st.plan.build, 3, 2, 1);
 	assert_keep(&st, 1, -1);
-	assert_null(st.event);
+	assert_int_equal(st.n_events, 0);
 	memshack_spec_free(s);
 }
 
@@ -172,7 +181,7 @@ static void test_replica_pool_added(void **state)
 	migration_input in = input(cur, none, ready, 50);
 	migration_step st = memshack_migration_step(s, true, &in);
 	assert_int_equal(st.next.phase, MIGRATION_WARMING); /* its pods were ready at once */
-	assert_string_equal(st.event, "MigrationStarted");
+	assert_event(&st, "MigrationStarted");
 	assert_layout(st.plan.build, 3, 3, 4);
 	assert_layout(st.plan.route, 3, 3, 4);
 	assert_int_equal(st.plan.old.pools, 0);
@@ -229,7 +238,7 @@ static void test_change_during_migration(void **state)
 	in = input(cur, st.next, ready, 200);
 	st = memshack_migration_step(s4, true, &in);
 	assert_int_equal(st.next.phase, MIGRATION_FINISHING);
-	assert_string_equal(st.event, "MigrationCancelled");
+	assert_event(&st, "MigrationCancelled");
 	assert_layout(st.plan.route, 2, 2, 0); /* the old layout has every write */
 	assert_layout(st.plan.build, 2, 2, 0);
 	assert_int_equal(st.plan.old.pools, 0);
@@ -238,11 +247,19 @@ static void test_change_during_migration(void **state)
 	migration_confirmed(&st, 210, 300);
 	assert_int_equal(st.next.phase, MIGRATION_NONE);
 	assert_keep(&st, 0, -1); /* the half-built generation 1 goes */
+	/* turned back and finished in one pass: both told, each with the migration as it stood then */
+	assert_int_equal(st.n_events, 2);
+	assert_string_equal(st.events[0].reason, "MigrationCancelled");
+	assert_int_equal(st.events[0].m.phase, MIGRATION_FINISHING);
+	assert_layout(st.events[0].m.from, 3, 2, 1);
+	assert_layout(st.events[0].m.to, 2, 2, 0);
+	assert_string_equal(st.events[1].reason, "MigrationFinished");
+	assert_int_equal(st.events[1].m.phase, MIGRATION_NONE);
 
 	/* then a migration from generation 0 to 4 shards, in generation 2 (1 may still be going) */
 	in = input(cur, st.next, ready, 220);
 	st = memshack_migration_step(s4, true, &in);
-	assert_string_equal(st.event, "MigrationStarted");
+	assert_event(&st, "MigrationStarted");
 	assert_layout(st.plan.build, 4, 2, 2);
 	assert_layout(st.plan.old, 2, 2, 0);
 	migration_confirmed(&st, 220, 300);
@@ -270,7 +287,7 @@ static void test_change_during_migration(void **state)
 	st = memshack_migration_step(s4, true, &in);
 	assert_int_equal(st.next.phase, MIGRATION_FINISHING);
 	assert_layout(st.plan.route, 3, 2, 1);
-	assert_null(st.event);
+	assert_int_equal(st.n_events, 0);
 	memshack_spec_free(s2);
 	memshack_spec_free(s3);
 	memshack_spec_free(s4);
@@ -396,13 +413,146 @@ static void test_bad_warm_source(void **state)
 	free(text);
 }
 
+/* The record survives the status: every phase written and read back the same; a damaged one is refused. */
+static void test_record_round_trip(void **state)
+{
+	(void)state;
+	memshack_migration ms[] = {
+		{ .phase = MIGRATION_PREPARING, .from = { 2, 2, 0 }, .to = { 3, 2, 1 }, .newest = 1 },
+		{ .phase = MIGRATION_WARMING, .from = { 2, 2, 0 }, .to = { 3, 2, 1 }, .newest = 1 },
+		{ .phase = MIGRATION_WARMING,
+		  .from = { 3, 2, 7 },
+		  .to = { 3, 4, 7 },
+		  .window_end = 1764700000,
+		  .newest = 9 },
+		{ .phase = MIGRATION_FINISHING, .from = { 4, 1, 2 }, .to = { 2, 1, 0 }, .newest = 2 },
+		{ .phase = MIGRATION_NONE, .newest = 5 },
+	};
+	for (size_t i = 0; i < sizeof ms / sizeof *ms; i++) {
+		json_t *j = migration_to_json(&ms[i]);
+		assert_non_null(j);
+		memshack_migration back;
+		assert_int_equal(migration_from_json(j, &back), 0);
+		assert_int_equal(back.phase, ms[i].phase);
+		assert_int_equal(back.newest, ms[i].newest);
+		if (ms[i].phase != MIGRATION_NONE) {
+			assert_memory_equal(&back.from, &ms[i].from, sizeof back.from);
+			assert_memory_equal(&back.to, &ms[i].to, sizeof back.to);
+			assert_int_equal(back.window_end, ms[i].window_end);
+		}
+		json_decref(j);
+	}
+	/* nothing ever migrated: nothing recorded, and none read */
+	memshack_migration none = { 0 }, back = { .phase = MIGRATION_WARMING };
+	json_t *j = migration_to_json(&none);
+	assert_true(json_is_null(j));
+	json_decref(j);
+	assert_int_equal(migration_from_json(NULL, &back), 0);
+	assert_int_equal(back.phase, MIGRATION_NONE);
+	static const char *const bad[] = {
+		"{\"phase\": \"Warming\", \"newestGeneration\": 1}",
+		"{\"phase\": \"Sideways\", \"newestGeneration\": 1}",
+		"{\"phase\": \"None\"}",
+		"{\"phase\": \"Warming\", \"newestGeneration\": 1, \"from\": {\"generation\": 0, \"shards\": 2, "
+		"\"replicaPools\": 2}, \"to\": {\"generation\": 1, \"shards\": 0, \"replicaPools\": 2}}",
+		"{\"phase\": \"Warming\", \"newestGeneration\": 1, \"from\": {\"generation\": 0, \"shards\": 2, "
+		"\"replicaPools\": 2}, \"to\": {\"generation\": 1, \"shards\": 3, \"replicaPools\": 2}, "
+		"\"windowEnd\": \"soon\"}",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		json_t *b = json_loads(bad[i], 0, NULL);
+		assert_non_null(b);
+		if (migration_from_json(b, &back) != -1) {
+			print_message("accepted: %s\n", bad[i]);
+			fail();
+		}
+		json_decref(b);
+	}
+}
+
+/* The status says where a migration stands: Migrating, status.migration, the routed generation. */
+static void test_status_shows_migration(void **state)
+{
+	(void)state;
+	memshack_spec *s = spec_of(3, 2);
+	memshack_migration m = { .phase = MIGRATION_WARMING,
+				 .from = { 2, 2, 0 },
+				 .to = { 3, 2, 1 },
+				 .window_end = 1764700000,
+				 .newest = 1 };
+	memshack_observed o = {
+		.routed_shards = 3, .routed_pools = 2, .routed_generation = 1, .pool_generation = 1, .migration = &m
+	};
+	json_t *st = memshack_status_build(s, &o, NULL, "e:1", "sel", "md5", "2026-12-03T00:00:00Z");
+	assert_non_null(st);
+	json_t *c = conditions_find(json_object_get(st, "conditions"), "Migrating");
+	assert_string_equal(json_string_value(json_object_get(c, "status")), "True");
+	assert_string_equal(json_string_value(json_object_get(c, "reason")), "Warming");
+	assert_non_null(strstr(json_string_value(json_object_get(c, "message")), "window ends 2025-12-02T18:26:40Z"));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(st, "migration"), "phase")), "Warming");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(st, "routing"), "generation")), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(st, "pools"), 0), "name")),
+			    "test-memshack-g1-pool-0");
+	json_t *prog = conditions_find(json_object_get(st, "conditions"), "Progressing");
+	assert_string_equal(json_string_value(json_object_get(prog, "status")), "True");
+
+	/* over: Migrating False, the newest generation kept */
+	memshack_migration over = { .phase = MIGRATION_NONE, .newest = 1 };
+	o.migration = &over;
+	json_t *st2 = memshack_status_build(s, &o, st, "e:1", "sel", "md5", "2026-12-03T00:10:00Z");
+	c = conditions_find(json_object_get(st2, "conditions"), "Migrating");
+	assert_string_equal(json_string_value(json_object_get(c, "status")), "False");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(st2, "migration"), "newestGeneration")), 1);
+	/* a Memshack that never migrated shows neither */
+	memshack_migration never = { 0 };
+	o = (memshack_observed){ .migration = &never };
+	json_t *st3 = memshack_status_build(s, &o, NULL, "e:1", "sel", "md5", "2026-12-03T00:10:00Z");
+	assert_null(conditions_find(json_object_get(st3, "conditions"), "Migrating"));
+	assert_null(json_object_get(st3, "migration"));
+	assert_null(json_object_get(json_object_get(st3, "routing"), "generation"));
+	json_decref(st);
+	json_decref(st2);
+	json_decref(st3);
+	memshack_spec_free(s);
+}
+
+/* Pool names, both ways: what the controller prunes and infers from. */
+static void test_pool_names(void **state)
+{
+	(void)state;
+	memshack_spec *s = spec_of(2, 2);
+	char buf[128];
+	int g = -1, k = -1;
+	assert_true(memshack_parse_pool_name(s, memshack_layout_pool_name(s, 0, 1, buf, sizeof buf), &g, &k));
+	assert_int_equal(g, 0);
+	assert_int_equal(k, 1);
+	assert_true(memshack_parse_pool_name(s, memshack_layout_pool_name(s, 9999, 7, buf, sizeof buf), &g, &k));
+	assert_int_equal(g, 9999);
+	assert_int_equal(k, 7);
+	static const char *const not_pools[] = {
+		"test-memshack-pool-",         "test-memshack-pool-01",   "test-memshack-pool-1x",
+		"test-memshack-pool-10",       "test-memshack-g0-pool-1", "test-memshack-g01-pool-1",
+		"test-memshack-g10000-pool-1", "test-memshack-g1pool-1",  "test-memshack-g-pool-1",
+		"other-memshack-pool-0",       "test-memshack",           "test-memshack-memcached"
+	};
+	for (size_t i = 0; i < sizeof not_pools / sizeof *not_pools; i++) {
+		if (memshack_parse_pool_name(s, not_pools[i], &g, &k)) {
+			print_message("taken for a pool: %s\n", not_pools[i]);
+			fail();
+		}
+	}
+	assert_false(memshack_parse_pool_name(s, NULL, &g, &k));
+	memshack_spec_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_next_generation),         cmocka_unit_test(test_reshard_phases),
 		cmocka_unit_test(test_replica_pool_added),      cmocka_unit_test(test_plain),
 		cmocka_unit_test(test_change_during_migration), cmocka_unit_test(test_warm_plan_config),
-		cmocka_unit_test(test_bad_warm_source),
+		cmocka_unit_test(test_bad_warm_source),         cmocka_unit_test(test_record_round_trip),
+		cmocka_unit_test(test_status_shows_migration),  cmocka_unit_test(test_pool_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
