@@ -184,13 +184,14 @@ json_t *crd_memshack(void)
 		"self.metadata.name.size() <= 30", "message",
 		"metadata.name must be at most 30 characters (child objects and pod DNS names extend it)");
 	json_t *columns = json_pack(
-		"[{s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s, s:i}, {s:s, s:s, s:s}]",
+		"[{s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s}, {s:s, s:s, s:s, "
+		"s:i}, {s:s, s:s, s:s}]",
 		"name", "Shards", "type", "integer", "jsonPath", ".spec.numShards", "name", "Replicas", "type",
 		"integer", "jsonPath", ".spec.numReplicas", "name", "Gateways", "type", "integer", "jsonPath",
 		".spec.mcrouterPoolSize", "name", "Ready", "type", "string", "jsonPath",
-		".status.conditions[?(@.type==\"Ready\")].status", "name", "Endpoint", "type", "string", "jsonPath",
-		".status.endpoint", "priority", 1, "name", "Age", "type", "date", "jsonPath",
-		".metadata.creationTimestamp");
+		".status.conditions[?(@.type==\"Ready\")].status", "name", "Migration", "type", "string", "jsonPath",
+		".status.migration.phase", "name", "Endpoint", "type", "string", "jsonPath", ".status.endpoint",
+		"priority", 1, "name", "Age", "type", "date", "jsonPath", ".metadata.creationTimestamp");
 	return json_pack("{s:s, s:s, s:{s:s, s:{s:s}}, s:{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:[s]},"
 			 " s:[{s:s, s:b, s:b, s:{s:o}, s:{s:{}, s:{s:s, s:s, s:s}}, s:o}]}}",
 			 "apiVersion", "apiextensions.k8s.io/v1", "kind", "CustomResourceDefinition", "metadata",

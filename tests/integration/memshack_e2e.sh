@@ -135,6 +135,8 @@ until_ok 30 gone statefulset test-memshack-pool-0 && ok "the old layout's Statef
   && ok "routing.generation 1, config lists 3 shards x 1 pool" || bad "routing $(k get memshack test -o jsonpath='{.status.routing}')"
 mig_events=$(k get events.events.k8s.io --field-selector regarding.name=test -o jsonpath='{range .items[*]}{.reason}{"\n"}{end}' | grep '^Migration' | sort | tr '\n' ' ')
 [ "$mig_events" = "MigrationFinished MigrationStarted MigrationWarming " ] && ok "events: $mig_events" || bad "migration events: '$mig_events'"
+column() { k get memshack test | awk -v c="$1" 'NR == 1 {for (i = 1; i <= NF; i++) if ($i == c) n = i} NR == 2 && n {print $n}'; }
+[ "$(column MIGRATION)" = None ] && ok "kubectl get shows the MIGRATION column (None)" || bad "MIGRATION column: '$(column MIGRATION)'"
 
 # --- no gateways ---------------------------------------------------------------------------
 k patch memshack test --type merge -p '{"spec":{"mcrouterPoolSize":0}}' >/dev/null
