@@ -49,12 +49,11 @@ static void migrating_condition(const memshack_migration *m, json_t *conds, long
 		conditions_set(conds, "Migrating", "False", "Settled", "no migration runs", gen, now);
 		return;
 	}
-	char msg[256], end[40] = "";
+	char msg[256], layouts[200], end[40] = "";
 	if (m->phase == MIGRATION_WARMING && m->window_end > 0)
 		snprintf(end, sizeof end, "; window ends %s",
 			 timefmt_rfc3339((int64_t)m->window_end * 1000000, (char[32]){ 0 }, 32));
-	snprintf(msg, sizeof msg, "from %d shards x %d pools (layout %d) to %d x %d (layout %d)%s", m->from.shards,
-		 m->from.pools, m->from.generation, m->to.shards, m->to.pools, m->to.generation, end);
+	snprintf(msg, sizeof msg, "%s%s", migration_describe(m, layouts, sizeof layouts), end);
 	conditions_set(conds, "Migrating", "True", migration_phase_names[m->phase], msg, gen, now);
 }
 

@@ -1,5 +1,6 @@
 #include "core/migration.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "util/timefmt.h"
@@ -156,6 +157,13 @@ void migration_confirmed(migration_step *st, long long now, int window_s)
 		st->requeue_s = 0;
 		tell(st, "MigrationFinished");
 	}
+}
+
+const char *migration_describe(const memshack_migration *m, char *buf, size_t len)
+{
+	snprintf(buf, len, "from %d shards x %d pools (layout %d) to %d x %d (layout %d)", m->from.shards,
+		 m->from.pools, m->from.generation, m->to.shards, m->to.pools, m->to.generation);
+	return buf;
 }
 
 static json_t *layout_json(memshack_layout l)

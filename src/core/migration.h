@@ -121,6 +121,13 @@ void migration_confirmed(migration_step *step, long long now, int window_s);
 int migration_next_generation(int a, int b);
 
 /*
+ * "from S shards x P pools (layout G) to S x P (layout G)" into buf (len
+ * bytes, truncated to fit): the layouts of m, as the Migrating condition and
+ * the migration events say them. Returns buf.
+ */
+const char *migration_describe(const memshack_migration *m, char *buf, size_t len);
+
+/*
  * status.migration as memshack_status_build writes it: {phase, from, to
  * ({generation, shards, replicaPools}), windowEnd (RFC 3339, while the
  * window runs), newestGeneration}; NULL (new reference: no memory) — an

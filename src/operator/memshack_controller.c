@@ -602,8 +602,10 @@ static void advance_migration(pass *p)
 	migration_step *st = &p->step;
 	if (p->apply_error)
 		return; /* nothing recorded: the next pass decides again from the same record */
-	/* As for pruning: confirmed, or the bound passed since the config was written (a gateway that never answers). */
-	bool loaded = p->confirmed || p->config_age >= ctl->removal_delay_us;
+	/* Decided as pruning is: confirmed, or the bound passed since the config was written (a gateway never answering). */
+	bool loaded =
+		memshack_prune_decide(true, p->confirmed, p->probed.probe.probed, p->config_age, ctl->removal_delay_us)
+			.remove_now;
 	if (st->await_gateways && loaded)
 		migration_confirmed(st, (long long)time(NULL), p->s->migration_window_s);
 	pthread_mutex_lock(&ctl->mu);
@@ -613,10 +615,9 @@ static void advance_migration(pass *p)
 	pthread_mutex_unlock(&ctl->mu);
 	for (int i = 0; i < st->n_events; i++) {
 		const memshack_migration *m = &st->events[i].m;
-		char msg[300];
-		snprintf(msg, sizeof msg, "%s: from %d shards x %d pools (layout %d) to %d x %d (layout %d)",
-			 migration_phase_names[m->phase], m->from.shards, m->from.pools, m->from.generation,
-			 m->to.shards, m->to.pools, m->to.generation);
+		char layouts[200], msg[300];
+		snprintf(msg, sizeof msg, "%s: %s", migration_phase_names[m->phase],
+			 migration_describe(m, layouts, sizeof layouts));
 		log_write(LOG_INFO, "memshack", p->key, "migration %s", msg);
 		events_record(manager_events(ctl->m), p->ms, "Normal", st->events[i].reason, "Migrate", "%s", msg);
 	}
