@@ -40,8 +40,9 @@ warming() { phase_is Warming && [ -n "$(ms '{.status.migration.windowEnd}')" ]; 
 pool_sets_are() { [ "$(pool_sets)" = "$1" ]; }
 migrating_to() { [ "$(ms '{.status.migration.to.shards}')" = "$1" ]; }
 gateway_ips() { k get pods -l app.kubernetes.io/component=gateway -o jsonpath='{range .items[?(@.status.podIP)]}{.status.podIP}{"\n"}{end}'; }
-pool_sets() { k get statefulsets -l app.kubernetes.io/component=pool -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' | sort | tr '\n' ' '; }
-pool_pod_names() { k get pods -l app.kubernetes.io/component=pool -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' | sort | tr '\n' ' '; }
+pool_names() { k get "$1" -l app.kubernetes.io/component=pool -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}' | sort | tr '\n' ' '; }
+pool_sets() { pool_names statefulsets; }
+pool_pod_names() { pool_names pods; }
 now_s() { date +%s; }
 
 k apply -f - >/dev/null <<EOF
@@ -117,19 +118,20 @@ cold_fill() {
     sleep 1
   done
 }
-# filled_after FILE: "S FIRST% GETS": from the first second in which the layout served gets (at least 50),
-# the seconds to the first second in which under 1 % of them missed, the share that missed in that first
-# second, and its gets per second then; "-" for S if never.
+# miss_shares FILE: "EPOCH GETS MISS%" per sample of the layout, from the first in which it served at least
+# 50 gets.
+miss_shares() {
+  awk 'NR > 1 {dg = $2 - g; dm = $3 - m; if (dg >= 50) on = 1; if (on) printf "%d %d %.1f\n", $1, dg, (dg ? 100 * dm / dg : 0)}
+       {g = $2; m = $3}' "$1"
+}
+# filled_after FILE: "S FIRST% GETS": the seconds from that first sample to the first (of at least 50 gets) in
+# which under 1 % missed, the share that missed in the first sample, and its gets; "-" for S if never.
 filled_after() {
-  awk 'NR > 1 {dg = $2 - g; dm = $3 - m; if (dg >= 50) {r = 100 * dm / dg; if (t0 == "") {t0 = $1; first = r; rate = dg}
-                                                       if (r < 1 && at == "") at = $1 - t0}}
-       {g = $2; m = $3} END {printf "%s %.1f %d\n", (at == "" ? "-" : at), (first == "" ? -1 : first), rate}' "$1"
+  miss_shares "$1" | awk 'NR == 1 {t0 = $1; rate = $2; first = $3} $2 >= 50 && $3 < 1 && at == "" {at = $1 - t0}
+    END {printf "%s %.1f %d\n", (at == "" ? "-" : at), (first == "" ? -1 : first), rate}'
 }
-# fill_series FILE: the miss share per second (%) from the first second with gets, for the figures.
-fill_series() {
-  awk 'NR > 1 {dg = $2 - g; dm = $3 - m; if (dg >= 50 || on) {on = 1; printf "%s%.1f", (n++ ? " " : ""), (dg ? 100 * dm / dg : 0)}}
-       {g = $2; m = $3} END {print ""}' "$1" | cut -d' ' -f1-40
-}
+# fill_series FILE: the miss share per sample (%) from that first sample, for the figures.
+fill_series() { miss_shares "$1" | awk '{printf "%s%s", (NR > 1 ? " " : ""), $3} END {print ""}' | cut -d' ' -f1-40; }
 
 # migrate NAME PATCH EXPECTED-SETS: a warm migration under the read load, judged.
 migrate() {
