@@ -6,7 +6,9 @@
  * the Nth fails, until a run completes with no failure injected.
  *
  * Scenarios: one full reconcile of the seed sample (yaml/test.yaml), a shard
- * scale-down (3 -> 2), a replica scale-down with pool pruning (3 -> 2), a
+ * change 3 -> 2 as a warm migration (the default: a new layout is built) and
+ * in place (the pools held until the gateways move), a replica scale-down
+ * with pool pruning (3 -> 2), a
  * MemcachedProxy reconcile, the work queue's add/get/done, and the key list a
  * periodic resync queues (store_keys: every key or none).
  *
@@ -627,7 +629,24 @@ static void test_shard_scale_down(void **state)
 	json_t *status = json_pack("{s:I, s:{s:i, s:i}}", "observedGeneration", (json_int_t)1, "routing", "shards", 3,
 				   "replicaPools", 2);
 	ms_case c = { ms_hold, memshack_object_with(2, 2, status, true) };
-	scenario sc = { "shard scale-down 3 -> 2, every option", ms_reset, ms_run, &c, NULL };
+	scenario sc = { "shard change 3 -> 2 (warm), every option", ms_reset, ms_run, &c, NULL };
+	run_scenario(api, &sc);
+	json_decref(c.ms);
+}
+
+/* The same change in place (spec.migration.mode InPlace): the pools are held at 3 pods until the gateways move. */
+static void test_shard_scale_down_in_place(void **state)
+{
+	(void)state;
+	clear_caches(ms_hold);
+	seed_children(ms_hold, 3, 2, true);
+	json_t *status = json_pack("{s:I, s:{s:i, s:i}}", "observedGeneration", (json_int_t)1, "routing", "shards", 3,
+				   "replicaPools", 2);
+	ms_case c = { ms_hold, memshack_object_with(2, 2, status, true) };
+	assert_int_equal(
+		json_object_set_new(json_object_get(c.ms, "spec"), "migration", json_pack("{s:s}", "mode", "InPlace")),
+		0);
+	scenario sc = { "shard scale-down 3 -> 2 in place", ms_reset, ms_run, &c, NULL };
 	run_scenario(api, &sc);
 	json_decref(c.ms);
 }
@@ -914,9 +933,13 @@ int main(int argc, char **argv)
 	if (argc > 1)
 		stride = strtol(argv[1], NULL, 10) > 0 ? strtol(argv[1], NULL, 10) : 1;
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_workqueue),        cmocka_unit_test(test_seed_full_reconcile),
-		cmocka_unit_test(test_shard_scale_down), cmocka_unit_test(test_replica_scale_down_prunes),
-		cmocka_unit_test(test_proxy_reconcile),  cmocka_unit_test(test_store_keys),
+		cmocka_unit_test(test_workqueue),
+		cmocka_unit_test(test_seed_full_reconcile),
+		cmocka_unit_test(test_shard_scale_down),
+		cmocka_unit_test(test_shard_scale_down_in_place),
+		cmocka_unit_test(test_replica_scale_down_prunes),
+		cmocka_unit_test(test_proxy_reconcile),
+		cmocka_unit_test(test_store_keys),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
