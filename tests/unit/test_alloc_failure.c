@@ -621,34 +621,35 @@ static void test_seed_full_reconcile(void **state)
 	json_decref(c.ms);
 }
 
-static void test_shard_scale_down(void **state)
+/* numShards 3 -> 2 with every option, from converged children; mode: spec.migration.mode, NULL for the default. */
+static void shard_scale_down(const char *name, const char *mode)
 {
-	(void)state;
 	clear_caches(ms_hold);
 	seed_children(ms_hold, 3, 2, true);
 	json_t *status = json_pack("{s:I, s:{s:i, s:i}}", "observedGeneration", (json_int_t)1, "routing", "shards", 3,
 				   "replicaPools", 2);
 	ms_case c = { ms_hold, memshack_object_with(2, 2, status, true) };
-	scenario sc = { "shard change 3 -> 2 (warm), every option", ms_reset, ms_run, &c, NULL };
+	if (mode)
+		assert_int_equal(json_object_set_new(json_object_get(c.ms, "spec"), "migration",
+						     json_pack("{s:s}", "mode", mode)),
+				 0);
+	scenario sc = { name, ms_reset, ms_run, &c, NULL };
 	run_scenario(api, &sc);
 	json_decref(c.ms);
 }
 
-/* The same change in place (spec.migration.mode InPlace): the pools are held at 3 pods until the gateways move. */
+/* The default: a warm migration starts (a new layout is built beside the old). */
+static void test_shard_scale_down(void **state)
+{
+	(void)state;
+	shard_scale_down("shard change 3 -> 2 (warm), every option", NULL);
+}
+
+/* In place: the pools are held at 3 pods until the gateways move. */
 static void test_shard_scale_down_in_place(void **state)
 {
 	(void)state;
-	clear_caches(ms_hold);
-	seed_children(ms_hold, 3, 2, true);
-	json_t *status = json_pack("{s:I, s:{s:i, s:i}}", "observedGeneration", (json_int_t)1, "routing", "shards", 3,
-				   "replicaPools", 2);
-	ms_case c = { ms_hold, memshack_object_with(2, 2, status, true) };
-	assert_int_equal(
-		json_object_set_new(json_object_get(c.ms, "spec"), "migration", json_pack("{s:s}", "mode", "InPlace")),
-		0);
-	scenario sc = { "shard scale-down 3 -> 2 in place", ms_reset, ms_run, &c, NULL };
-	run_scenario(api, &sc);
-	json_decref(c.ms);
+	shard_scale_down("shard scale-down 3 -> 2 in place", "InPlace");
 }
 
 static void test_replica_scale_down_prunes(void **state)
